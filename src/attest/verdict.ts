@@ -1,0 +1,40 @@
+import type { TcbStatus } from './tcb-status.js';
+
+/**
+ * The TEE kinds cloister verifies: one table, consulted by the CLI (`--tee`), verifiers and
+ * policy. `evidence` says what the input is.
+ */
+export const TEE_KINDS = {
+  sgx: { evidence: 'Intel SGX DCAP quote (v3, v4)' },
+  tdx: { evidence: 'Intel TDX DCAP quote (v4, v5)' },
+} as const;
+
+export type TeeKind = keyof typeof TEE_KINDS;
+
+/** Claim values: byte strings as lowercase hex, numbers, booleans. */
+export type Claims = Record<string, string | number | boolean>;
+
+/**
+ * What verification concluded about authentic evidence. Whether the status is acceptable is for
+ * policy ({@link checkPolicy}) to judge.
+ */
+export interface Verdict {
+  tee: TeeKind;
+  tcbStatus: TcbStatus;
+  advisoryIds: string[];
+  claims: Claims;
+  /** Earliest expiry (Unix seconds) among the certificates, CRLs and collateral used. */
+  collateralExpiry: number;
+  /** True when the evidence is anchored at a trust root other than the manufacturer's (the simulated platform). */
+  simulation: boolean;
+  /** Details of the TCB evaluation. */
+  tcb: {
+    platformStatus: TcbStatus;
+    qeStatus: TcbStatus;
+    tdxModuleStatus: TcbStatus | undefined;
+    tcbDate: string;
+    evaluationDataNumber: number;
+  };
+  /** Bytes after the declared signature data (not interpreted). */
+  trailingBytes: number;
+}

@@ -1,0 +1,95 @@
+/**
+ * The one error class of cloister. Every refusal carries a stable `code` from {@link ERROR_CODES},
+ * structured context, and the underlying `cause` when there is one.
+ *
+ * @example
+ * ```ts
+ * try { parseQuote(bytes); } catch (e) {
+ *   if (e instanceof CloisterError && e.code === 'QUOTE_TRUNCATED') console.error(e.field, e.offset);
+ * }
+ * ```
+ */
+export const ERROR_CODES = {
+  // Parsing of binary and JSON input.
+  QUOTE_TRUNCATED: 'the input ends before a declared field or structure',
+  QUOTE_TRAILING_BYTES: 'bytes follow the end of a declared structure',
+  QUOTE_UNSUPPORTED_VERSION: 'the quote version is not 3, 4 or 5',
+  QUOTE_UNSUPPORTED_KEY_TYPE: 'the attestation key type is not ECDSA-256-with-P-256',
+  QUOTE_UNSUPPORTED_TEE_TYPE: 'the TEE type is neither SGX nor TDX',
+  QUOTE_UNSUPPORTED_BODY: 'the report body type is unknown or inconsistent',
+  QUOTE_BAD_QE_VENDOR: 'the QE vendor id is not Intel\'s',
+  QUOTE_UNSUPPORTED_CERT_DATA: 'the certification data type is not supported',
+  DER_MALFORMED: 'a DER structure is malformed',
+  PEM_MALFORMED: 'a PEM document is malformed',
+  COLLATERAL_MALFORMED: 'collateral JSON does not have the expected shape',
+  // Verification.
+  CERT_CHAIN_INVALID: 'a certificate chain does not verify',
+  CERT_NOT_YET_VALID: 'a certificate is not yet valid at the given time',
+  CERT_EXPIRED: 'a certificate has expired at the given time',
+  CERT_REVOKED: 'a certificate is listed in a valid CRL',
+  UNTRUSTED_ROOT: 'a chain does not end at the trusted root',
+  CRL_INVALID: 'a CRL is unparsable, signed by the wrong key or issued by the wrong CA',
+  CRL_EXPIRED: 'a CRL is outside its thisUpdate..nextUpdate window',
+  COLLATERAL_MISSING: 'collateral needed for verification was not supplied',
+  COLLATERAL_INVALID: 'collateral is not signed by the trusted chain',
+  COLLATERAL_EXPIRED: 'collateral is outside its issueDate..nextUpdate window',
+  COLLATERAL_MISMATCH: 'collateral does not belong to this quote (TEE, FMSPC, PCEID, id)',
+  PCK_EXTENSION_INVALID: 'the PCK certificate lacks a valid SGX extension',
+  QE_REPORT_SIGNATURE_INVALID: 'the QE report is not signed by the PCK key',
+  QE_REPORT_DATA_MISMATCH: 'the QE report does not bind the attestation key',
+  QE_IDENTITY_MISMATCH: 'the quoting enclave does not match the QE identity',
+  QUOTE_SIGNATURE_INVALID: 'the quote is not signed by the attestation key',
+  TCB_NOT_SUPPORTED: 'no TCB level of the TCB info matches the platform',
+  TDX_MODULE_MISMATCH: 'the TDX module does not match the TCB info\'s module identity',
+  // Policy.
+  POLICY_VIOLATION: 'the verdict does not satisfy the policy',
+  // Tools and I/O at the edges.
+  USAGE: 'the command line is invalid',
+  IO: 'a file could not be read or written',
+  SIM_STATE_INVALID: 'the simulated platform state is unreadable',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorContext {
+  field?: string;
+  offset?: number;
+  path?: string;
+  expected?: unknown;
+  actual?: unknown;
+  cause?: unknown;
+}
+
+export class CloisterError extends Error {
+  override readonly name = 'CloisterError';
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  readonly offset: number | undefined;
+  readonly path: string | undefined;
+  readonly expected: unknown;
+  readonly actual: unknown;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
+    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+    this.code = code;
+    this.field = context.field;
+    this.offset = context.offset;
+    this.path = context.path;
+    this.expected = context.expected;
+    this.actual = context.actual;
+  }
+
+  /** A plain object for JSON output: `{ code, message, field?, offset?, ... }`. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { code: this.code, message: this.message };
+    if (this.field !== undefined) out['field'] = this.field;
+    if (this.offset !== undefined) out['offset'] = this.offset;
+    if (this.path !== undefined) out['path'] = this.path;
+    return out;
+  }
+}
+
+/** Shorthand used by verifiers: throw a {@link CloisterError} unless `condition` holds. */
+export function ensure(condition: unknown, code: ErrorCode, message: string, context?: ErrorContext): asserts condition {
+  if (!condition) throw new CloisterError(code, message, context);
+}
