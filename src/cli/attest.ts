@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { CloisterError } from '../lib/errors.js';
+import { DcapVerifier, customRoot, TEE_KINDS, type TeeKind, type Verdict } from '../attest/index.js';
+import { iso } from '../attest/lib/chain.js';
+import { pemCertificates } from '../attest/lib/x509.js';
+import { EXIT, parseCount, parseTime, readEvidence, readInput, readJson, reportError } from './io.js';
+
+interface VerifyOptions {
+  collateral?: string;
+  tee?: string;
+  at?: string;
+  json?: boolean;
+  trustRoot?: string;
+  repeat: string;
+}
+
+/** The trust root: Intel's pinned root, or one PEM/DER certificate given with --trust-root. */
+function trustRoot(path: string | undefined): DcapVerifier {
+  if (!path) return new DcapVerifier();
+  const bytes = readInput(path);
+  const text = Buffer.from(bytes).toString('latin1');
+  const der = text.includes('-----BEGIN') ? pemCertificates(text, '--trust-root') : [bytes];
+  if (der.length !== 1) throw new CloisterError('USAGE', `--trust-root: expected one certificate, found ${der.length}`);
+  return new DcapVerifier(customRoot(der[0] as Uint8Array));
+}
+
+function human(v: Verdict): string {
+  const c = v.claims;
+  const lines = [
+    `verified ${v.tee} evidence${v.simulation ? ' (SIMULATION: not anchored at Intel)' : ''}`,
+    `TCB status:   ${v.tcbStatus}${v.advisoryIds.length ? ` (${v.advisoryIds.join(', ')})` : ''}`,
+    `collateral:   valid until ${iso(v.collateralExpiry)}`,
+    ...(v.tee === 'sgx'
+      ? [`MRENCLAVE:    ${c['mrenclave']}`, `MRSIGNER:     ${c['mrsigner']}`, `ISVPRODID:    ${c['isvProdId']}  ISVSVN: ${c['isvSvn']}`]
+      : [`MRTD:         ${c['mrtd']}`, ...[0, 1, 2, 3].map((i) => `RTMR${i}:        ${c[`rtmr${i}`]}`)]),
+    `debug:        ${c['debug']}`,
+    `report data:  ${c['reportData']}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerAttest(program: Command): void {
+  const attest = program.command('attest').description('verify attestation evidence');
+  attest
+    .command('verify')
+    .description('verify one piece of evidence offline (SGX quote v3/v4, TDX quote v4/v5)')
+    .argument('<evidence>', 'quote file (binary or hex), or - for standard input')
+    .option('--collateral <file>', 'QuoteCollateralV3 JSON (TCB info, QE identity, CRLs, issuer chains)')
+    .option('--tee <kind>', `expected TEE kind (${Object.keys(TEE_KINDS).join(', ')})`)
+    .option('--at <time>', 'verification time: ISO-8601 or Unix seconds (default: now)')
+    .option('--trust-root <file>', 'PEM or DER root certificate replacing the Intel SGX Root CA (e.g. the simulation root)')
+    .option('--repeat <n>', 'verify the same input n times (a benchmarking aid)', '1')
+    .option('--json', 'print exactly one JSON object on stdout')
+    .action((file: string, o: VerifyOptions) => {
+      const json = o.json === true;
+      let code: number;
+      try {
+        if (o.tee !== undefined && !Object.hasOwn(TEE_KINDS, o.tee)) throw new CloisterError('USAGE', `--tee: unknown TEE kind "${o.tee}" (supported: ${Object.keys(TEE_KINDS).join(', ')})`);
+        const now = o.at === undefined ? Date.now() / 1000 : parseTime(o.at);
+        const repeat = parseCount(o.repeat, '--repeat');
+        const verifier = trustRoot(o.trustRoot);
+        const evidence = readEvidence(file);
+        const raw = o.collateral === undefined ? undefined : readJson(o.collateral);
+        const tee = o.tee as TeeKind | undefined;
+        const started = process.hrtime.bigint();
+        let verdict: Verdict | undefined;
+        const collateral = raw === undefined ? undefined : verifier.prepare(raw);
+        for (let i = 0; i < repeat; i++) verdict = verifier.verify(evidence, { collateral, now, tee });
+        const v = verdict as Verdict;
+        if (repeat > 1) {
+          const s = Number(process.hrtime.bigint() - started) / 1e9;
+          process.stderr.write(`${repeat} verifications in ${(s * 1000).toFixed(1)} ms: ${(repeat / s).toFixed(0)} per second\n`);
+        }
+        const { tee: kind, tcbStatus, advisoryIds, claims, simulation, tcb, trailingBytes } = v;
+        process.stdout.write(json ? `${JSON.stringify({ ok: true, tee: kind, tcbStatus, advisoryIds, claims, simulation, collateralExpiry: iso(v.collateralExpiry), tcb, trailingBytes })}\n` : human(v));
+        code = EXIT.ok;
+      } catch (error) {
+        code = reportError(error, json);
+      }
+      process.exitCode = code;
+    });
+}

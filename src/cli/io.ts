@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { CloisterError } from '../lib/errors.js';
+
+/** Shared edge helpers of the command tree: reading inputs, parsing times, printing results. */
+
+/** Reads a file, or standard input for `-`. */
+export function readInput(path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path === '-' ? 0 : path));
+  } catch (cause) {
+    throw new CloisterError('IO', `cannot read ${path === '-' ? 'standard input' : path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { path, cause });
+  }
+}
+
+/** Binary evidence, or the same as hex text (as some sources ship quotes). */
+export function readEvidence(path: string): Uint8Array {
+  const bytes = readInput(path);
+  const text = Buffer.from(bytes).toString('latin1').trim();
+  return text.length > 0 && text.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(text) ? new Uint8Array(Buffer.from(text, 'hex')) : bytes;
+}
+
+export function readJson(path: string): unknown {
+  const text = Buffer.from(readInput(path)).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new CloisterError('USAGE', `${path}: not valid JSON (${(cause as Error).message})`, { path, cause });
+  }
+}
+
+/** `--at`: ISO-8601 or Unix seconds, in Unix seconds. */
+export function parseTime(text: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
+  const ms = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || !Number.isFinite(ms)) throw new CloisterError('USAGE', `--at: "${text}" is neither an ISO-8601 time nor Unix seconds`);
+  return ms / 1000;
+}
+
+export function parseCount(text: string, name: string, min = 1): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) throw new CloisterError('USAGE', `${name}: "${text}" is not an integer of at least ${min}`);
+  return n;
+}
+
+export function parseHex(text: string, name: string, maxBytes: number, exact = false): Uint8Array {
+  const clean = text.startsWith('0x') ? text.slice(2) : text;
+  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean) || clean.length / 2 > maxBytes || (exact && clean.length / 2 !== maxBytes)) {
+    throw new CloisterError('USAGE', `${name}: expected ${exact ? '' : 'up to '}${maxBytes} bytes of hex`);
+  }
+  return new Uint8Array(Buffer.from(clean, 'hex'));
+}
+
+/** Exit codes: 0 success, 1 refused evidence or failed operation, 2 usage. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Prints an error as the `--json` contract or as one line on stderr, and returns its exit code. */
+export function reportError(error: unknown, json: boolean): number {
+  const e = error instanceof CloisterError ? error : new CloisterError('IO', error instanceof Error ? error.message : String(error), { cause: error });
+  const usage = e.code === 'USAGE' || e.code === 'IO';
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: e.code, message: e.message } })}\n`);
+  else process.stderr.write(`cloister: ${e.code}: ${e.message}\n`);
+  return usage ? EXIT.usage : EXIT.failed;
+}

@@ -1,0 +1,29 @@
+import 'reflect-metadata';
+import { Command, CommanderError } from 'commander';
+import { registerAttest } from './attest.js';
+import { EXIT } from './io.js';
+
+/** The `cloister` command tree. Usage errors exit 2. */
+export function program(): Command {
+  const p = new Command('cloister')
+    .description('control plane for confidential containers: attestation, provisioning, verifiability')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`cloister: ${text}`) });
+  registerAttest(p);
+  for (const c of p.commands) c.exitOverride();
+  return p;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end with exit code 0; everything else commander refuses is a usage error.
+      process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** `cloister attest verify` as outside tools use it: a real process, the DESIGN.md contract. */
+
+const BIN = fileURLToPath(new URL('../../../bin/cloister.js', import.meta.url));
+const VECTORS = fileURLToPath(new URL('../../../../shared/vectors/', import.meta.url));
+
+function run(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const sgx = `${VECTORS}sgx/automata-sgx-v3-platform-00606a000000-tcbinfo-v3`;
+const tdx = `${VECTORS}tdx/phala-tdx-v4-b0c06f000000-uptodate`;
+
+test('verified evidence: exactly one JSON object, exit 0', () => {
+  const r = run('attest', 'verify', `${sgx}/quote.bin`, '--collateral', `${sgx}/collateral.json`, '--at', '2025-08-15T06:41:26Z', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.equal(r.stdout.trim().split('\n').length, 1);
+  assert.equal(out['ok'], true);
+  assert.equal(out['tee'], 'sgx');
+  assert.equal(out['tcbStatus'], 'SWHardeningNeeded');
+  assert.deepEqual(out['advisoryIds'], ['INTEL-SA-00615']);
+  const claims = out['claims'] as Record<string, unknown>;
+  assert.equal(claims['mrenclave'], 'a4f45c39dac622cb1dd32ddb35a52ec92db41d0fa88a1c911c49e59c534f61cd');
+  assert.equal(claims['isvProdId'], 0);
+  assert.equal(claims['debug'], false);
+  assert.equal(claims['fmspc'], '00606a000000');
+});
+
+test('hex evidence and Unix-seconds time; TDX claims', () => {
+  const r = run('attest', 'verify', `${sgx}/quote.hex`, '--collateral', `${sgx}/collateral.json`, '--at', '1755240086', '--json', '--tee', 'sgx');
+  assert.equal(r.code, 0, r.stdout);
+  const t = run('attest', 'verify', `${tdx}/quote.bin`, '--collateral', `${tdx}/collateral.json`, '--at', '1750332747', '--json');
+  const out = JSON.parse(t.stdout) as { tee: string; claims: Record<string, unknown> };
+  assert.equal(out.tee, 'tdx');
+  assert.match(String(out.claims['mrtd']), /^[0-9a-f]{96}$/);
+  assert.match(String(out.claims['rtmr3']), /^[0-9a-f]{96}$/);
+});
+
+test('refused evidence: ok false with a code, exit 1', () => {
+  const expired = run('attest', 'verify', `${sgx}/quote.bin`, '--collateral', `${sgx}/collateral.json`, '--json');
+  assert.equal(expired.code, 1);
+  const out = JSON.parse(expired.stdout) as { ok: boolean; error: { code: string; message: string } };
+  assert.equal(out.ok, false);
+  assert.match(out.error.code, /EXPIRED/);
+  const wrongTee = run('attest', 'verify', `${sgx}/quote.bin`, '--collateral', `${sgx}/collateral.json`, '--at', '1755240086', '--tee', 'tdx', '--json');
+  assert.equal(wrongTee.code, 1);
+  assert.equal((JSON.parse(wrongTee.stdout) as { error: { code: string } }).error.code, 'QUOTE_UNSUPPORTED_TEE_TYPE');
+  const human = run('attest', 'verify', `${sgx}/collateral.json`);
+  assert.equal(human.code, 1);
+  assert.match(human.stderr, /QUOTE_/);
+});
+
+test('usage errors exit 2', () => {
+  assert.equal(run('attest', 'verify').code, 2);
+  assert.equal(run('attest', 'verify', `${sgx}/quote.bin`, '--tee', 'nope', '--json').code, 2);
+  assert.equal(run('attest', 'verify', `${sgx}/quote.bin`, '--at', 'yesterday').code, 2);
+  assert.equal(run('attest', 'verify', '/no/such/file', '--json').code, 2);
+  assert.equal(run('attest', 'verify', `${sgx}/quote.bin`, '--repeat', '0').code, 2);
+  const help = run('attest', 'verify', '--help');
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--collateral/);
+});
