@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { CloisterError } from '../lib/errors.js';
 
 /** Shared edge helpers of the command tree: reading inputs, parsing times, printing results. */
@@ -60,4 +61,26 @@ export function reportError(error: unknown, json: boolean): number {
   if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: e.code, message: e.message } })}\n`);
   else process.stderr.write(`cloister: ${e.code}: ${e.message}\n`);
   return usage ? EXIT.usage : EXIT.failed;
+}
+
+/** Writes a file atomically: a temporary file in the same folder, fsync, rename. `-` is standard output. */
+export function writeOutput(path: string, data: Uint8Array | string, mode = 0o644): void {
+  if (path === '-') {
+    process.stdout.write(data);
+    return;
+  }
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(resolve(path)), { recursive: true });
+    const fd = openSync(tmp, 'w', mode);
+    try {
+      writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (cause) {
+    throw new CloisterError('IO', `cannot write ${path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { path, cause });
+  }
 }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { registerAttest } from './attest.js';
+import { registerSim } from './sim.js';
 import { EXIT } from './io.js';
 
 /** The `cloister` command tree. Usage errors exit 2. */
@@ -11,7 +12,9 @@ export function program(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`cloister: ${text}`) });
   registerAttest(p);
-  for (const c of p.commands) c.exitOverride();
+  registerSim(p);
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const c of all(p)) c.exitOverride();
   return p;
 }
 

@@ -41,6 +41,9 @@ export const ERROR_CODES = {
   QUOTE_SIGNATURE_INVALID: 'the quote is not signed by the attestation key',
   TCB_NOT_SUPPORTED: 'no TCB level of the TCB info matches the platform',
   TDX_MODULE_MISMATCH: 'the TDX module does not match the TCB info\'s module identity',
+  COLLATERAL_FETCH_FAILED: 'collateral could not be fetched (network, TLS, timeout, non-200 status)',
+  COLLATERAL_RESPONSE_INVALID: 'a collateral service answered with something unusable',
+  COLLATERAL_CACHE_INVALID: 'the collateral cache is unreadable, inconsistent or not writable',
   // Policy.
   POLICY_VIOLATION: 'the verdict does not satisfy the policy',
   // Tools and I/O at the edges.
@@ -53,6 +56,8 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export interface ErrorContext {
   field?: string;
+  url?: string;
+  status?: number;
   offset?: number;
   path?: string;
   expected?: unknown;
@@ -66,6 +71,8 @@ export class CloisterError extends Error {
   readonly field: string | undefined;
   readonly offset: number | undefined;
   readonly path: string | undefined;
+  readonly url: string | undefined;
+  readonly status: number | undefined;
   readonly expected: unknown;
   readonly actual: unknown;
 
@@ -75,6 +82,8 @@ export class CloisterError extends Error {
     this.field = context.field;
     this.offset = context.offset;
     this.path = context.path;
+    this.url = context.url;
+    this.status = context.status;
     this.expected = context.expected;
     this.actual = context.actual;
   }
