@@ -3,7 +3,7 @@ export { DcapVerifier, quoteTee, type DcapVerifyOptions } from './dcap/verify.js
 export { parseQuote, type Quote, type QuoteBody, type QuoteHeader, type SgxReportBody, type TdReportBody } from './dcap/quote.js';
 export { prepareCollateral, collateralWindow, parseTcbInfo, parseQeIdentity, type PreparedCollateral, type TcbInfo, type QeIdentity } from './dcap/collateral.js';
 export { intelSgxRootCa, customRoot, isIntelRoot, INTEL_SGX_ROOT_CA_SHA256 } from './dcap/root.js';
-export { checkPolicy, type Policy } from './policy.js';
+export { checkPolicy, parsePolicy, type Policy } from './policy.js';
 export { TEE_KINDS, type TeeKind, type Verdict, type Claims } from './verdict.js';
 export { TCB_STATUS, type TcbStatus } from './tcb-status.js';
 export { parseCertificate, parseCrl, type Certificate, type Crl } from './lib/x509.js';

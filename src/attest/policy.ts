@@ -1,5 +1,6 @@
 import { CloisterError } from '../lib/errors.js';
-import { DEFAULT_ACCEPTED_STATUSES, type TcbStatus } from './tcb-status.js';
+import { JsonReader } from '../lib/json.js';
+import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUS, type TcbStatus } from './tcb-status.js';
 import type { Verdict } from './verdict.js';
 
 /**
@@ -50,4 +51,45 @@ export function checkPolicy(verdict: Verdict, policy: Policy = {}): void {
     const got = verdict.claims[name];
     if (typeof got !== 'number' || got < min) refuse(`claims.${name}`, `must be at least ${min}, got ${got === undefined ? 'nothing' : String(got)}`, min, got);
   }
+}
+
+/**
+ * Validates a policy given as JSON (`cloister attest verify --policy FILE`); errors name the JSON path.
+ *
+ * @example
+ * ```ts
+ * const policy = parsePolicy({ acceptedTcbStatuses: ['UpToDate'], expected: { mrenclave: 'ab…' } });
+ * ```
+ */
+export function parsePolicy(input: unknown): Policy {
+  const j = new JsonReader('POLICY_INVALID', 'policy');
+  const o = j.object(input);
+  const known = ['acceptedTcbStatuses', 'acceptedAdvisories', 'allowDebug', 'allowSimulation', 'expected', 'minimum'];
+  for (const key of Object.keys(o)) if (!known.includes(key)) throw j.fail(`policy.${key}`, `unknown field (known: ${known.join(', ')})`);
+  const strings = (key: string) => j.array(o, key).map((v, i) => (typeof v === 'string' ? v : j.fail(`policy.${key}[${i}]`, 'must be a string')) as string);
+  const flag = (key: string) => {
+    if (typeof o[key] !== 'boolean') throw j.fail(`policy.${key}`, 'must be true or false');
+    return o[key] as boolean;
+  };
+  const policy: Policy = {};
+  if (j.has(o, 'acceptedTcbStatuses')) {
+    policy.acceptedTcbStatuses = strings('acceptedTcbStatuses').map((s, i) => {
+      if (!Object.hasOwn(TCB_STATUS, s)) throw j.fail(`policy.acceptedTcbStatuses[${i}]`, `unknown TCB status "${s}"`);
+      return s as TcbStatus;
+    });
+  }
+  if (j.has(o, 'acceptedAdvisories')) policy.acceptedAdvisories = strings('acceptedAdvisories');
+  if (j.has(o, 'allowDebug')) policy.allowDebug = flag('allowDebug');
+  if (j.has(o, 'allowSimulation')) policy.allowSimulation = flag('allowSimulation');
+  if (j.has(o, 'expected')) {
+    const e = j.object(o['expected'], 'policy.expected');
+    for (const [k, v] of Object.entries(e)) if (!['string', 'number', 'boolean'].includes(typeof v)) throw j.fail(`policy.expected.${k}`, 'must be a string, number or boolean');
+    policy.expected = e as Record<string, string | number | boolean>;
+  }
+  if (j.has(o, 'minimum')) {
+    const m = j.object(o['minimum'], 'policy.minimum');
+    for (const k of Object.keys(m)) j.int(m, k, 'policy.minimum');
+    policy.minimum = m as Record<string, number>;
+  }
+  return policy;
 }

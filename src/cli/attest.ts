@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
-import { DcapVerifier, customRoot, TEE_KINDS, type TeeKind, type Verdict } from '../attest/index.js';
+import { DcapVerifier, checkPolicy, customRoot, parsePolicy, TEE_KINDS, type TeeKind, type Verdict } from '../attest/index.js';
 import { iso } from '../attest/lib/chain.js';
 import { pemCertificates } from '../attest/lib/x509.js';
 import { EXIT, parseCount, parseTime, readEvidence, readInput, readJson, reportError } from './io.js';
@@ -11,6 +11,7 @@ interface VerifyOptions {
   at?: string;
   json?: boolean;
   trustRoot?: string;
+  policy?: string;
   repeat: string;
 }
 
@@ -49,6 +50,7 @@ export function registerAttest(program: Command): void {
     .option('--tee <kind>', `expected TEE kind (${Object.keys(TEE_KINDS).join(', ')})`)
     .option('--at <time>', 'verification time: ISO-8601 or Unix seconds (default: now)')
     .option('--trust-root <file>', 'PEM or DER root certificate replacing the Intel SGX Root CA (e.g. the simulation root)')
+    .option('--policy <file>', 'JSON policy (acceptedTcbStatuses, acceptedAdvisories, allowDebug, allowSimulation, expected, minimum); a violation exits 1')
     .option('--repeat <n>', 'verify the same input n times (a benchmarking aid)', '1')
     .option('--json', 'print exactly one JSON object on stdout')
     .action((file: string, o: VerifyOptions) => {
@@ -61,12 +63,14 @@ export function registerAttest(program: Command): void {
         const verifier = trustRoot(o.trustRoot);
         const evidence = readEvidence(file);
         const raw = o.collateral === undefined ? undefined : readJson(o.collateral);
+        const policy = o.policy === undefined ? undefined : parsePolicy(readJson(o.policy));
         const tee = o.tee as TeeKind | undefined;
         const started = process.hrtime.bigint();
         let verdict: Verdict | undefined;
         const collateral = raw === undefined ? undefined : verifier.prepare(raw);
         for (let i = 0; i < repeat; i++) verdict = verifier.verify(evidence, { collateral, now, tee });
         const v = verdict as Verdict;
+        if (policy) checkPolicy(v, policy);
         if (repeat > 1) {
           const s = Number(process.hrtime.bigint() - started) / 1e9;
           process.stderr.write(`${repeat} verifications in ${(s * 1000).toFixed(1)} ms: ${(repeat / s).toFixed(0)} per second\n`);

@@ -57,7 +57,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 /** Prints an error as the `--json` contract or as one line on stderr, and returns its exit code. */
 export function reportError(error: unknown, json: boolean): number {
   const e = error instanceof CloisterError ? error : new CloisterError('IO', error instanceof Error ? error.message : String(error), { cause: error });
-  const usage = e.code === 'USAGE' || e.code === 'IO';
+  const usage = e.code === 'USAGE' || e.code === 'IO' || e.code === 'POLICY_INVALID';
   if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: e.code, message: e.message } })}\n`);
   else process.stderr.write(`cloister: ${e.code}: ${e.message}\n`);
   return usage ? EXIT.usage : EXIT.failed;

@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   COLLATERAL_CACHE_INVALID: 'the collateral cache is unreadable, inconsistent or not writable',
   // Policy.
   POLICY_VIOLATION: 'the verdict does not satisfy the policy',
+  POLICY_INVALID: 'a policy document is malformed',
   // Tools and I/O at the edges.
   USAGE: 'the command line is invalid',
   IO: 'a file could not be read or written',
