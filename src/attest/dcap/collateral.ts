@@ -3,8 +3,9 @@ import { CloisterError } from '../../lib/errors.js';
 import { JsonReader } from '../../lib/json.js';
 import { fromHex } from '../../lib/bytes.js';
 import { COLLATERAL_TCB_STATUSES, type TcbStatus } from '../tcb-status.js';
-import { checkCrlTime, checkValidity, iso, verifyCrlIssuer, verifyPemChain } from '../lib/chain.js';
-import { KEY_USAGE, parseCrl, type Certificate, type Crl } from '../lib/x509.js';
+import { checkCrlTime, checkValidity, iso, verifyCrlIssuer } from '../lib/chain.js';
+import { parseCrl, type Certificate, type Crl } from '../lib/x509.js';
+import { verifyRoleChain } from './chains.js';
 
 /**
  * DCAP collateral (the QuoteCollateralV3 JSON of `cloister attest verify --collateral`): TCB info
@@ -228,9 +229,9 @@ export function prepareCollateral(input: unknown, root: Certificate): PreparedCo
   const o = j.object(input);
   const s: Record<string, string> = {};
   for (const f of FIELDS) s[f] = j.string(o, f);
-  const tcbInfoChain = verifyPemChain(s['tcb_info_issuer_chain'] as string, root, 'tcbInfoIssuerChain');
-  const qeIdentityChain = verifyPemChain(s['qe_identity_issuer_chain'] as string, root, 'qeIdentityIssuerChain');
-  const pckCrlChain = verifyPemChain(s['pck_crl_issuer_chain'] as string, root, 'pckCrlIssuerChain', KEY_USAGE.cRLSign);
+  const tcbInfoChain = verifyRoleChain(s['tcb_info_issuer_chain'] as string, root, 'tcbInfoIssuerChain');
+  const qeIdentityChain = verifyRoleChain(s['qe_identity_issuer_chain'] as string, root, 'qeIdentityIssuerChain');
+  const pckCrlChain = verifyRoleChain(s['pck_crl_issuer_chain'] as string, root, 'pckCrlIssuerChain');
   signedJson(s['tcb_info'] as string, signatureHex(s, 'tcb_info_signature'), (tcbInfoChain[0] as Certificate).key(), 'tcbInfo');
   signedJson(s['qe_identity'] as string, signatureHex(s, 'qe_identity_signature'), (qeIdentityChain[0] as Certificate).key(), 'qeIdentity');
   const rootCaCrl = derHex(s, 'root_ca_crl');

@@ -2,7 +2,8 @@ import { createHash, verify as verifySignature, type KeyObject } from 'node:cryp
 import { CloisterError } from '../../lib/errors.js';
 import { equal, hex, isZero } from '../../lib/bytes.js';
 import type { Claims, TeeKind, Verdict } from '../verdict.js';
-import { checkValidity, chainExpiry, verifyPemChain } from '../lib/chain.js';
+import { checkValidity, chainExpiry } from '../lib/chain.js';
+import { verifyRoleChain } from './chains.js';
 import type { Certificate } from '../lib/x509.js';
 import { checkCollateralTime, collateralWindow, p256Key, prepareCollateral, type PreparedCollateral } from './collateral.js';
 import { pckExtensions, type PckExtensions } from './pck.js';
@@ -75,8 +76,7 @@ export class DcapVerifier {
     const key = Buffer.from(quote.pckChain.buffer, quote.pckChain.byteOffset, quote.pckChain.byteLength).toString('latin1');
     let pck = this.pcks.get(key);
     if (!pck) {
-      const chain = verifyPemChain(key, this.root, 'pckChain');
-      if (chain.length !== 3) throw new CloisterError('CERT_CHAIN_INVALID', `pckChain: expected PCK, PCK CA and root, got ${chain.length} certificates`, { field: 'pckChain' });
+      const chain = verifyRoleChain(key, this.root, 'pckChain');
       pck = { chain, extensions: pckExtensions(chain[0] as Certificate) };
       this.pcks.set(key, pck);
     }
@@ -118,7 +118,7 @@ export class DcapVerifier {
 
     const c = options.collateral;
     if (!c) throw new CloisterError('COLLATERAL_MISSING', 'no collateral: TCB info, QE identity and CRLs are needed to verify a quote');
-    if (c.root !== this.root) throw new CloisterError('COLLATERAL_INVALID', 'collateral was prepared for another trust root');
+    if (!equal(c.root.der, this.root.der)) throw new CloisterError('COLLATERAL_INVALID', 'collateral was prepared for another trust root');
     checkCollateralTime(c, now);
     this.checkRevocation(pck, c);
 

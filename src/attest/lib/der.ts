@@ -148,7 +148,9 @@ export function timeSeconds(tlv: Tlv, field: string): number {
   if (tlv.tag === TAG.UTC_TIME) year += year < 50 ? 2000 : 1900; // RFC 5280 §4.1.2.5.1
   const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) throw malformed(field, tlv.offset, 'time out of range');
-  return Date.UTC(year, mo - 1, d, h, mi, s) / 1000;
+  const ms = Date.UTC(year, mo - 1, d, h, mi, s);
+  if (new Date(ms).getUTCDate() !== d) throw malformed(field, tlv.offset, 'no such day');
+  return ms / 1000;
 }
 
 /** The content of a BIT STRING with no unused bits (keys, signatures). */

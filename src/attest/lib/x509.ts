@@ -77,6 +77,7 @@ function commonName(name: Tlv): string {
       const atv = set.enter(TAG.SEQUENCE, 'name.attribute');
       const type = oidText(atv.expect(TAG.OID, 'name.attribute.type').value);
       const value = atv.next('name.attribute.value');
+      atv.end('name.attribute');
       if (type === OID.commonName) cn = Buffer.from(value.value).toString('utf8');
     }
   }
@@ -86,11 +87,14 @@ function commonName(name: Tlv): string {
 function extensions(tlv: Tlv | undefined): Map<string, Extension> {
   const out = new Map<string, Extension>();
   if (!tlv) return out;
-  const list = inner(tlv).enter(TAG.SEQUENCE, 'extensions');
+  const wrapper = inner(tlv);
+  const list = wrapper.enter(TAG.SEQUENCE, 'extensions');
+  wrapper.end('extensions');
   while (!list.done) {
     const ext = list.enter(TAG.SEQUENCE, 'extension');
     const oid = oidText(ext.expect(TAG.OID, 'extension.id').value);
     const crit = ext.optional(TAG.BOOLEAN, 'extension.critical');
+    if (crit) boolean(crit, 'extension.critical');
     const value = ext.expect(TAG.OCTET_STRING, 'extension.value');
     ext.end('extension');
     if (out.has(oid)) throw malformed(`extension ${oid}`, value.offset, 'duplicate extension');
@@ -99,10 +103,16 @@ function extensions(tlv: Tlv | undefined): Map<string, Extension> {
   return out;
 }
 
+/** X.690 §11.1: a DER BOOLEAN is one octet, 0x00 or 0xFF. */
+function boolean(tlv: Tlv, field: string): void {
+  if (tlv.value.length !== 1 || (tlv.value[0] !== 0 && tlv.value[0] !== 0xff)) throw malformed(field, tlv.offset, 'not a DER BOOLEAN');
+}
+
 function basicConstraints(ext: Extension | undefined): { ca: boolean; pathLen: number | undefined } {
   if (!ext) return { ca: false, pathLen: undefined };
   const d = Der.of(ext.value, ext.offset).enter(TAG.SEQUENCE, 'basicConstraints');
   const ca = d.optional(TAG.BOOLEAN, 'basicConstraints.cA');
+  if (ca) boolean(ca, 'basicConstraints.cA');
   const len = d.optional(TAG.INTEGER, 'basicConstraints.pathLenConstraint');
   d.end('basicConstraints');
   return { ca: ca !== undefined && ca.value[0] !== 0, pathLen: len && smallUint(len, 'basicConstraints.pathLenConstraint') };
@@ -137,9 +147,11 @@ export function parseCertificate(der: Uint8Array): Certificate {
 
   const tbs = inner(tbsTlv);
   const version = tbs.optional(0xa0, 'version');
-  if (!version || smallUint(inner(version).expect(TAG.INTEGER, 'version'), 'version') !== 2) {
+  const versionValue = version && inner(version);
+  if (!versionValue || smallUint(versionValue.expect(TAG.INTEGER, 'version'), 'version') !== 2) {
     throw malformed('version', tbsTlv.offset, 'only X.509 v3 certificates are accepted');
   }
+  versionValue.end('version');
   const serial = integerHex(tbs.expect(TAG.INTEGER, 'serialNumber'), 'serialNumber');
   const innerAlg = algorithm(tbs, 'signature');
   if (innerAlg !== sigAlg) throw malformed('signature', tbsTlv.offset, 'tbsCertificate.signature differs from signatureAlgorithm');
@@ -263,7 +275,9 @@ export function parseCrl(der: Uint8Array): Crl {
   }
 }
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/=\s]*?)-----END \1-----/g;
+// RFC 7468 §3: only SP, HTAB, CR, LF, VT and FF are whitespace (not JavaScript's Unicode \s).
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/= \t\r\n\v\f]*?)-----END \1-----/g;
+const PEM_GAP = /^[ \t\r\n\v\f\0]*$/;
 
 /**
  * The DER contents of every `CERTIFICATE` block of a PEM text. Only whitespace (and the NUL
@@ -278,14 +292,14 @@ export function pemCertificates(text: string, field = 'pem'): Uint8Array[] {
   const out: Uint8Array[] = [];
   let last = 0;
   for (const m of text.matchAll(PEM_BLOCK)) {
-    if (!/^[\s\0]*$/.test(text.slice(last, m.index))) break;
+    if (!PEM_GAP.test(text.slice(last, m.index))) break;
     if (m[1] !== 'CERTIFICATE') throw new CloisterError('PEM_MALFORMED', `${field}: unexpected PEM block "${m[1]}"`, { field });
-    const body = (m[2] as string).replace(/\s+/g, '');
+    const body = (m[2] as string).replace(/[ \t\r\n\v\f]+/g, '');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0) throw new CloisterError('PEM_MALFORMED', `${field}: invalid base64`, { field });
     out.push(new Uint8Array(Buffer.from(body, 'base64')));
     last = m.index + m[0].length;
   }
-  if (out.length === 0 || !/^[\s\0]*$/.test(text.slice(last))) {
+  if (out.length === 0 || !PEM_GAP.test(text.slice(last))) {
     throw new CloisterError('PEM_MALFORMED', `${field}: expected only PEM CERTIFICATE blocks`, { field });
   }
   return out;
