@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const data = join(root, '.cloister');
+const simDir = join(data, 'sim');
 const cloister = (...args) => {
   const r = spawnSync(process.execPath, [join(root, 'bin/cloister.js'), ...args], { encoding: 'utf8', cwd: root });
   return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
@@ -20,15 +21,15 @@ const must = (r) => {
   return r;
 };
 
-console.log(must(cloister('sim', 'init', '--dir', data)).out);
-must(cloister('sim', 'collateral', '--dir', data, '--out', join(data, 'collateral.json')));
+console.log(must(cloister('sim', 'init', '--sim-dir', simDir)).out);
+must(cloister('sim', 'collateral', '--sim-dir', simDir, '--out', join(data, 'collateral.json')));
 
 for (const name of readdirSync(join(root, 'examples'))) {
   const program = readFileSync(join(root, 'examples', name, 'server.js'));
   for (const [label, bytes] of [['as shipped', program], ['modified', Buffer.concat([program, Buffer.from('\n// patched\n')])]]) {
     const mrenclave = createHash('sha256').update(bytes).digest('hex');
     const quote = join(data, `${name}.quote`);
-    must(cloister('sim', 'quote', '--dir', data, '--out', quote, '--mrenclave', mrenclave, '--mrsigner', 'c1'.repeat(32), '--isv-prod-id', '1', '--isv-svn', '1', '--report-data', randomBytes(32).toString('hex')));
+    must(cloister('sim', 'quote', '--sim-dir', simDir, '--out', quote, '--mrenclave', mrenclave, '--mrsigner', 'c1'.repeat(32), '--isv-prod-id', '1', '--isv-svn', '1', '--report-data', randomBytes(32).toString('hex')));
     const policy = join(data, `${name}.policy.json`);
     writeFileSync(policy, JSON.stringify({ allowSimulation: true, expected: { mrenclave: createHash('sha256').update(program).digest('hex'), isvProdId: 1 }, minimum: { isvSvn: 1 } }));
     const r = cloister('attest', 'verify', quote, '--collateral', join(data, 'collateral.json'), '--trust-root', join(data, 'sim/root.pem'), '--policy', policy, '--json');

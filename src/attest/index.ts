@@ -1,7 +1,7 @@
 /** cloister's attestation core: parse and verify evidence, then judge it with a policy. */
 export { DcapVerifier, quoteTee, type DcapVerifyOptions } from './dcap/verify.js';
 export { parseQuote, type Quote, type QuoteBody, type QuoteHeader, type SgxReportBody, type TdReportBody } from './dcap/quote.js';
-export { prepareCollateral, collateralWindow, parseTcbInfo, parseQeIdentity, type PreparedCollateral, type TcbInfo, type QeIdentity } from './dcap/collateral.js';
+export { prepareCollateral, collateralWindow, parseTcbInfo, parseQeIdentity, QUOTE_COLLATERAL_FIELDS, type QuoteCollateralV3, type PreparedCollateral, type TcbInfo, type QeIdentity } from './dcap/collateral.js';
 export { intelSgxRootCa, customRoot, isIntelRoot, INTEL_SGX_ROOT_CA_SHA256 } from './dcap/root.js';
 export { checkPolicy, parsePolicy, type Policy } from './policy.js';
 export { TEE_KINDS, type TeeKind, type Verdict, type Claims } from './verdict.js';

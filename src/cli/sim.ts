@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
@@ -8,13 +9,15 @@ import { EXIT, parseCount, parseHex, readJson, reportError, writeOutput } from '
 
 /** `cloister sim`: the simulated SGX/TDX platform kept in a data directory (DESIGN.md "The simulated TEE"). */
 
-const DEFAULT_DIR = '.cloister';
-const files = (dir: string) => ({ state: join(dir, 'sim', 'platform.json'), root: join(dir, 'sim', 'root.pem') });
+/** The simulated platform's home: `--sim-dir`, else `$CLOISTER_SIM_DIR`, else `~/.cloister/sim`. */
+export const defaultSimDir = (): string => process.env['CLOISTER_SIM_DIR'] ?? join(homedir(), '.cloister', 'sim');
+export const simFiles = (dir: string) => ({ state: join(dir, 'platform.json'), root: join(dir, 'root.pem') });
+const files = simFiles;
 
 /** Loads the platform of a data directory; never guesses when the state is missing or unreadable. */
 export function loadPlatform(dir: string): SimPlatform {
   const { state } = files(dir);
-  if (!existsSync(state)) throw new CloisterError('SIM_STATE_INVALID', `no simulated platform in ${dir}: run "cloister sim init --dir ${dir}" first`, { path: state });
+  if (!existsSync(state)) throw new CloisterError('SIM_STATE_INVALID', `no simulated platform in ${dir}: run "cloister sim init --sim-dir ${dir}" first`, { path: state });
   return importSimState(readJson(state));
 }
 
@@ -40,7 +43,7 @@ function action<T extends { json?: boolean }>(fn: (o: T) => Promise<void>): (o: 
 }
 
 interface QuoteOptions {
-  dir: string;
+  simDir?: string;
   out: string;
   reportData?: string;
   mrenclave?: string;
@@ -56,7 +59,7 @@ interface QuoteOptions {
 
 export function registerSim(program: Command): void {
   const sim = program.command('sim').description('the simulated SGX/TDX platform: real-format quotes and collateral without a TEE');
-  const dir = ['--dir <dir>', 'data directory holding sim/platform.json', DEFAULT_DIR] as const;
+  const dir = ['--sim-dir <dir>', 'the simulated platform\'s folder (default: $CLOISTER_SIM_DIR or ~/.cloister/sim)'] as const;
 
   sim
     .command('init')
@@ -64,9 +67,9 @@ export function registerSim(program: Command): void {
     .option(...dir)
     .option('--force', 'replace an existing platform')
     .option('--json', 'print one JSON object')
-    .action(action(async (o: { dir: string; force?: boolean; json?: boolean }) => {
-      const { platform, created } = await initPlatform(o.dir, Date.now() / 1000, o.force === true);
-      const root = files(o.dir).root;
+    .action(action(async (o: { simDir?: string; force?: boolean; json?: boolean }) => {
+      const { platform, created } = await initPlatform(o.simDir ?? defaultSimDir(), Date.now() / 1000, o.force === true);
+      const root = files(o.simDir ?? defaultSimDir()).root;
       const fmspc = Buffer.from(platform.tcb.fmspc).toString('hex');
       process.stdout.write(o.json ? `${JSON.stringify({ ok: true, created, root, fmspc })}\n` : `${created ? 'created' : 'kept existing'} simulated platform; trust root ${root} (FMSPC ${fmspc})\n`);
     }));
@@ -87,7 +90,7 @@ export function registerSim(program: Command): void {
     .option('--tdx', 'a TDX quote v4 with a TD 1.0 body')
     .option('--json', 'errors as one JSON object')
     .action(action(async (o: QuoteOptions) => {
-      const p = loadPlatform(o.dir);
+      const p = loadPlatform(o.simDir ?? defaultSimDir());
       const common = { reportData: parseHex(o.reportData ?? '', '--report-data', 64), debug: o.debug === true };
       const quote = o.tdx
         ? simQuote(p, { tee: 'tdx', ...common, mrTd: o.mrtd ? parseHex(o.mrtd, '--mrtd', 48, true) : new Uint8Array(48), rtmr: o.rtmr.map((r, i) => parseHex(r, `--rtmr[${i}]`, 48, true)) })
@@ -110,8 +113,8 @@ export function registerSim(program: Command): void {
     .option('--stale', 'collateral whose windows ended before now')
     .option('--revoke-pck', 'a PCK CRL that revokes the platform\'s PCK certificate')
     .option('--json', 'errors as one JSON object')
-    .action(action(async (o: { dir: string; out: string; tdx?: boolean; stale?: boolean; revokePck?: boolean; json?: boolean }) => {
-      const p = loadPlatform(o.dir);
+    .action(action(async (o: { simDir?: string; out: string; tdx?: boolean; stale?: boolean; revokePck?: boolean; json?: boolean }) => {
+      const p = loadPlatform(o.simDir ?? defaultSimDir());
       const collateral = await simCollateral(p, { now: Date.now() / 1000, tee: o.tdx ? 'tdx' : 'sgx', stale: o.stale === true, revokePck: o.revokePck === true });
       writeOutput(o.out, `${JSON.stringify(collateral, null, 2)}\n`);
     }));

@@ -23,19 +23,19 @@ function verify(quote: string, collateral: string, ...extra: string[]): { code: 
 }
 
 test('init keeps its state private and never replaces it without --force', () => {
-  assert.equal(run('sim', 'init', '--dir', 'd').code, 0);
-  const state = readFileSync(at('d/sim/platform.json'), 'utf8');
-  assert.equal(statSync(at('d/sim/platform.json')).mode & 0o777, 0o600);
-  const again = run('sim', 'init', '--dir', 'd', '--json');
+  assert.equal(run('sim', 'init', '--sim-dir', 'd').code, 0);
+  const state = readFileSync(at('d/platform.json'), 'utf8');
+  assert.equal(statSync(at('d/platform.json')).mode & 0o777, 0o600);
+  const again = run('sim', 'init', '--sim-dir', 'd', '--json');
   assert.equal((JSON.parse(again.stdout) as { created: boolean }).created, false);
-  assert.equal(readFileSync(at('d/sim/platform.json'), 'utf8'), state);
+  assert.equal(readFileSync(at('d/platform.json'), 'utf8'), state);
 });
 
 test('an SGX quote verifies with the simulation root only, labelled simulation', () => {
   const mrenclave = 'ab'.repeat(32);
-  assert.equal(run('sim', 'quote', '--dir', 'd', '--out', 'q.bin', '--mrenclave', mrenclave, '--mrsigner', '01'.repeat(32), '--isv-prod-id', '7', '--isv-svn', '3', '--report-data', 'c0ffee', '--debug').code, 0);
-  assert.equal(run('sim', 'collateral', '--dir', 'd', '--out', 'c.json').code, 0);
-  const ok = verify('q.bin', 'c.json', '--trust-root', 'd/sim/root.pem');
+  assert.equal(run('sim', 'quote', '--sim-dir', 'd', '--out', 'q.bin', '--mrenclave', mrenclave, '--mrsigner', '01'.repeat(32), '--isv-prod-id', '7', '--isv-svn', '3', '--report-data', 'c0ffee', '--debug').code, 0);
+  assert.equal(run('sim', 'collateral', '--sim-dir', 'd', '--out', 'c.json').code, 0);
+  const ok = verify('q.bin', 'c.json', '--trust-root', 'd/root.pem');
   assert.equal(ok.code, 0);
   assert.equal(ok.out.tcbStatus, 'UpToDate');
   assert.equal(ok.out.simulation, true);
@@ -47,28 +47,28 @@ test('an SGX quote verifies with the simulation root only, labelled simulation',
 });
 
 test('a TDX quote verifies; SGX collateral does not fit it', () => {
-  assert.equal(run('sim', 'quote', '--dir', 'd', '--tdx', '--mrtd', 'cd'.repeat(48), '--rtmr', '11'.repeat(48), '--out', 't.bin').code, 0);
-  assert.equal(run('sim', 'collateral', '--dir', 'd', '--tdx', '--out', 'tc.json').code, 0);
-  const ok = verify('t.bin', 'tc.json', '--trust-root', 'd/sim/root.pem', '--tee', 'tdx');
+  assert.equal(run('sim', 'quote', '--sim-dir', 'd', '--tdx', '--mrtd', 'cd'.repeat(48), '--rtmr', '11'.repeat(48), '--out', 't.bin').code, 0);
+  assert.equal(run('sim', 'collateral', '--sim-dir', 'd', '--tdx', '--out', 'tc.json').code, 0);
+  const ok = verify('t.bin', 'tc.json', '--trust-root', 'd/root.pem', '--tee', 'tdx');
   assert.equal(ok.code, 0);
   assert.deepEqual([ok.out.claims?.['mrtd'], ok.out.claims?.['rtmr0']], ['cd'.repeat(48), '11'.repeat(48)]);
-  assert.equal(verify('t.bin', 'c.json', '--trust-root', 'd/sim/root.pem').out.error?.code, 'COLLATERAL_MISMATCH');
+  assert.equal(verify('t.bin', 'c.json', '--trust-root', 'd/root.pem').out.error?.code, 'COLLATERAL_MISMATCH');
 });
 
 test('revoked PCK and stale collateral are refused', () => {
-  run('sim', 'collateral', '--dir', 'd', '--revoke-pck', '--out', 'r.json');
-  assert.equal(verify('q.bin', 'r.json', '--trust-root', 'd/sim/root.pem').out.error?.code, 'CERT_REVOKED');
-  run('sim', 'collateral', '--dir', 'd', '--stale', '--out', 's.json');
-  assert.match(String(verify('q.bin', 's.json', '--trust-root', 'd/sim/root.pem').out.error?.code), /^(COLLATERAL|CRL)_EXPIRED$/);
+  run('sim', 'collateral', '--sim-dir', 'd', '--revoke-pck', '--out', 'r.json');
+  assert.equal(verify('q.bin', 'r.json', '--trust-root', 'd/root.pem').out.error?.code, 'CERT_REVOKED');
+  run('sim', 'collateral', '--sim-dir', 'd', '--stale', '--out', 's.json');
+  assert.match(String(verify('q.bin', 's.json', '--trust-root', 'd/root.pem').out.error?.code), /^(COLLATERAL|CRL)_EXPIRED$/);
 });
 
 test('unreadable state is refused and left as it is', () => {
-  run('sim', 'init', '--dir', 'bad');
-  writeFileSync(at('bad/sim/platform.json'), '{"version":1}');
-  const r = run('sim', 'quote', '--dir', 'bad', '--json');
+  run('sim', 'init', '--sim-dir', 'bad');
+  writeFileSync(at('bad/platform.json'), '{"version":1}');
+  const r = run('sim', 'quote', '--sim-dir', 'bad', '--json');
   assert.equal(r.code, 1);
   assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'SIM_STATE_INVALID');
-  assert.equal(run('sim', 'init', '--dir', 'bad').code, 1);
-  assert.equal(readFileSync(at('bad/sim/platform.json'), 'utf8'), '{"version":1}');
-  assert.equal(run('sim', 'quote', '--dir', 'd', '--mrenclave', 'abc').code, 2);
+  assert.equal(run('sim', 'init', '--sim-dir', 'bad').code, 1);
+  assert.equal(readFileSync(at('bad/platform.json'), 'utf8'), '{"version":1}');
+  assert.equal(run('sim', 'quote', '--sim-dir', 'd', '--mrenclave', 'abc').code, 2);
 });

@@ -79,7 +79,14 @@ export interface PreparedCollateral {
   root: Certificate;
 }
 
-const FIELDS = ['tcb_info', 'tcb_info_signature', 'tcb_info_issuer_chain', 'qe_identity', 'qe_identity_signature', 'qe_identity_issuer_chain', 'pck_crl', 'pck_crl_issuer_chain', 'root_ca_crl'] as const;
+/** The fields of QuoteCollateralV3 (Phala-Network/dcap-qvl's names), every one a string. */
+export const QUOTE_COLLATERAL_FIELDS = ['tcb_info', 'tcb_info_signature', 'tcb_info_issuer_chain', 'qe_identity', 'qe_identity_signature', 'qe_identity_issuer_chain', 'pck_crl', 'pck_crl_issuer_chain', 'root_ca_crl'] as const;
+
+/**
+ * DCAP collateral as exchanged in files and over the network: the exact signed texts of TCB info
+ * and QE identity, their hex r ‖ s signatures, PEM issuer chains (leaf first) and hex DER CRLs.
+ */
+export type QuoteCollateralV3 = Record<(typeof QUOTE_COLLATERAL_FIELDS)[number], string>;
 
 const j = new JsonReader('COLLATERAL_MALFORMED', 'collateral');
 
@@ -228,7 +235,7 @@ function signedJson(text: string, signature: Uint8Array, key: KeyObject, what: s
 export function prepareCollateral(input: unknown, root: Certificate): PreparedCollateral {
   const o = j.object(input);
   const s: Record<string, string> = {};
-  for (const f of FIELDS) s[f] = j.string(o, f);
+  for (const f of QUOTE_COLLATERAL_FIELDS) s[f] = j.string(o, f);
   const tcbInfoChain = verifyRoleChain(s['tcb_info_issuer_chain'] as string, root, 'tcbInfoIssuerChain');
   const qeIdentityChain = verifyRoleChain(s['qe_identity_issuer_chain'] as string, root, 'qeIdentityIssuerChain');
   const pckCrlChain = verifyRoleChain(s['pck_crl_issuer_chain'] as string, root, 'pckCrlIssuerChain');

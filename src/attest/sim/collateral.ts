@@ -7,6 +7,7 @@ import { OID } from '../lib/x509.js';
 import type { TcbStatus } from '../tcb-status.js';
 import { der } from './der.js';
 import { pemCertificate, SIM, type SimIdentity, type SimPlatform } from './platform.js';
+import type { QuoteCollateralV3 } from '../dcap/collateral.js';
 
 /**
  * QuoteCollateralV3 JSON (the collateral of `cloister attest verify --collateral`) for the
@@ -30,10 +31,7 @@ export interface SimCollateralOptions {
  * QuoteCollateralV3 JSON, every field a string: the exact signed texts of TCB info and QE
  * identity, hex signatures (r ‖ s) and DER CRLs, PEM issuer chains (leaf first).
  */
-export type SimCollateral = Record<
-  'tcb_info' | 'tcb_info_signature' | 'tcb_info_issuer_chain' | 'qe_identity' | 'qe_identity_signature' | 'qe_identity_issuer_chain' | 'pck_crl' | 'pck_crl_issuer_chain' | 'root_ca_crl',
-  string
->;
+export type SimCollateral = QuoteCollateralV3;
 
 const DAY = 86_400;
 /** The advisory every non-current simulated TCB level carries. */
