@@ -1,4 +1,7 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { getCollateral } from '../collateral/index.js';
 import { CloisterError } from '../lib/errors.js';
 import { DcapVerifier, checkPolicy, customRoot, parsePolicy, TEE_KINDS, type TeeKind, type Verdict } from '../attest/index.js';
 import { iso } from '../attest/lib/chain.js';
@@ -12,6 +15,9 @@ interface VerifyOptions {
   json?: boolean;
   trustRoot?: string;
   policy?: string;
+  pccs?: string;
+  collateralCache: string;
+  apiKey?: string;
   repeat: string;
 }
 
@@ -23,6 +29,18 @@ function trustRoot(path: string | undefined): DcapVerifier {
   const der = text.includes('-----BEGIN') ? pemCertificates(text, '--trust-root') : [bytes];
   if (der.length !== 1) throw new CloisterError('USAGE', `--trust-root: expected one certificate, found ${der.length}`);
   return new DcapVerifier(customRoot(der[0] as Uint8Array));
+}
+
+/** Collateral for the quote from a PCS or PCCS, through the disk cache. */
+async function fetched(verifier: DcapVerifier, evidence: Uint8Array, now: number, o: VerifyOptions): Promise<unknown> {
+  let url: URL;
+  try {
+    url = new URL(o.pccs as string);
+  } catch {
+    throw new CloisterError('USAGE', `--pccs: "${o.pccs}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new CloisterError('USAGE', '--pccs: must be an https: or http: URL');
+  return getCollateral({ ...verifier.collateralRequest(evidence), now, cacheDir: o.collateralCache, baseUrl: url.href, ...(o.apiKey ? { apiKey: o.apiKey } : {}) });
 }
 
 function human(v: Verdict): string {
@@ -47,13 +65,16 @@ export function registerAttest(program: Command): void {
     .description('verify one piece of evidence offline (SGX quote v3/v4, TDX quote v4/v5)')
     .argument('<evidence>', 'quote file (binary or hex), or - for standard input')
     .option('--collateral <file>', 'QuoteCollateralV3 JSON (TCB info, QE identity, CRLs, issuer chains)')
+    .option('--pccs <url>', 'fetch collateral from Intel PCS API v4 or a PCCS at this base URL when --collateral is not given')
+    .option('--collateral-cache <dir>', 'where fetched collateral is kept until its nextUpdate', join(homedir(), '.cloister', 'collateral'))
+    .option('--api-key <key>', 'PCS subscription key (Ocp-Apim-Subscription-Key)')
     .option('--tee <kind>', `expected TEE kind (${Object.keys(TEE_KINDS).join(', ')})`)
     .option('--at <time>', 'verification time: ISO-8601 or Unix seconds (default: now)')
     .option('--trust-root <file>', 'PEM or DER root certificate replacing the Intel SGX Root CA (e.g. the simulation root)')
     .option('--policy <file>', 'JSON policy (acceptedTcbStatuses, acceptedAdvisories, allowDebug, allowSimulation, expected, minimum); a violation exits 1')
     .option('--repeat <n>', 'verify the same input n times (a benchmarking aid)', '1')
     .option('--json', 'print exactly one JSON object on stdout')
-    .action((file: string, o: VerifyOptions) => {
+    .action(async (file: string, o: VerifyOptions) => {
       const json = o.json === true;
       let code: number;
       try {
@@ -62,7 +83,7 @@ export function registerAttest(program: Command): void {
         const repeat = parseCount(o.repeat, '--repeat');
         const verifier = trustRoot(o.trustRoot);
         const evidence = readEvidence(file);
-        const raw = o.collateral === undefined ? undefined : readJson(o.collateral);
+        const raw = o.collateral !== undefined ? readJson(o.collateral) : o.pccs !== undefined ? await fetched(verifier, evidence, now, o) : undefined;
         const policy = o.policy === undefined ? undefined : parsePolicy(readJson(o.policy));
         const tee = o.tee as TeeKind | undefined;
         const started = process.hrtime.bigint();

@@ -93,6 +93,19 @@ export class DcapVerifier {
     return key;
   }
 
+  /**
+   * What collateral a quote needs: its TEE, the FMSPC of its PCK certificate and the PCK CA that
+   * issued it (PCS API v4 `ca=processor|platform`). The PCK chain is verified on the way.
+   */
+  collateralRequest(bytes: Uint8Array): { tee: 'sgx' | 'tdx'; fmspc: string; ca: 'processor' | 'platform' } {
+    const quote = parseQuote(bytes);
+    const pck = this.pck(quote);
+    const caName = (pck.chain[1] as Certificate).subjectCn;
+    const ca = caName.includes('Processor') ? 'processor' : caName.includes('Platform') ? 'platform' : undefined;
+    if (!ca) throw new CloisterError('CERT_CHAIN_INVALID', `pckChain[1]: "${caName}" is neither the PCK Processor CA nor the PCK Platform CA`, { field: 'pckChain' });
+    return { tee: quote.header.teeType === TEE_TYPE.tdx ? 'tdx' : 'sgx', fmspc: hex(pck.extensions.fmspc).toUpperCase(), ca };
+  }
+
   /** Verifies one quote. Throws a {@link CloisterError} naming the failed rule; returns the verdict otherwise. */
   verify(bytes: Uint8Array, options: DcapVerifyOptions): Verdict {
     const { now } = options;
