@@ -2,6 +2,9 @@ import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { registerAttest } from './attest.js';
 import { registerSim } from './sim.js';
+import { registerClient, registerSimMeasure } from './client.js';
+import { registerCoordinator } from './coordinator.js';
+import { registerRun } from './run.js';
 import { EXIT } from './io.js';
 
 /** The `cloister` command tree. Usage errors exit 2. */
@@ -12,7 +15,10 @@ export function program(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`cloister: ${text}`) });
   registerAttest(p);
-  registerSim(p);
+  registerSimMeasure(registerSim(p));
+  registerCoordinator(p);
+  registerRun(p);
+  registerClient(p);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(p)) c.exitOverride();
   return p;

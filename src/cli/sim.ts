@@ -57,7 +57,7 @@ interface QuoteOptions {
   json?: boolean;
 }
 
-export function registerSim(program: Command): void {
+export function registerSim(program: Command): Command {
   const sim = program.command('sim').description('the simulated SGX/TDX platform: real-format quotes and collateral without a TEE');
   const dir = ['--sim-dir <dir>', 'the simulated platform\'s folder (default: $CLOISTER_SIM_DIR or ~/.cloister/sim)'] as const;
 
@@ -118,4 +118,5 @@ export function registerSim(program: Command): void {
       const collateral = await simCollateral(p, { now: Date.now() / 1000, tee: o.tdx ? 'tdx' : 'sgx', stale: o.stale === true, revokePck: o.revokePck === true });
       writeOutput(o.out, `${JSON.stringify(collateral, null, 2)}\n`);
     }));
+  return sim;
 }

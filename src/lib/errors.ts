@@ -47,10 +47,35 @@ export const ERROR_CODES = {
   // Policy.
   POLICY_VIOLATION: 'the verdict does not satisfy the policy',
   POLICY_INVALID: 'a policy document is malformed',
+  // Manifest.
+  MANIFEST_INVALID: 'a manifest is malformed or inconsistent (the error names the JSON path)',
+  MANIFEST_TEMPLATE: 'a manifest template cannot be rendered (a secret not set, a value missing)',
+  // Coordinator, its APIs and workloads.
+  MANIFEST_ALREADY_SET: 'a manifest is already set (updates come later)',
+  MANIFEST_MISSING: 'no manifest has been set yet',
+  REQUEST_INVALID: 'a request is malformed',
+  REQUEST_TOO_LARGE: 'a request body exceeds the limit',
+  NOT_FOUND: 'no such endpoint or resource',
+  UNAUTHENTICATED: 'no known user certificate was presented',
+  FORBIDDEN: 'the user\'s roles do not allow this',
+  NONCE_INVALID: 'the activation nonce is unknown, used or expired',
+  ACTIVATION_REFUSED: 'the workload may not activate',
+  SECRET_INVALID: 'a secret value is malformed or not user-defined',
+  COORDINATOR_UNREACHABLE: 'the coordinator could not be reached',
+  COORDINATOR_UNTRUSTED: 'the coordinator failed verification',
+  COORDINATOR_ERROR: 'the coordinator refused a request',
+  NO_TEE: 'no TEE is available to produce evidence',
   // Tools and I/O at the edges.
   USAGE: 'the command line is invalid',
   IO: 'a file could not be read or written',
   SIM_STATE_INVALID: 'the simulated platform state is unreadable',
+  // PKI.
+  PKI_INVALID: 'a certificate request, key or CA bundle is malformed or not allowed',
+  // Sealed state.
+  STATE_CORRUPT: 'the sealed state (or its sealing key) is unreadable: truncated, tampered, wrong key or rolled back',
+  STATE_CONFLICT: 'a write would replace sealed state this store has not read',
+  STATE_KEY_INVALID: 'a sealing key is not 32 bytes',
+  STATE_IO: 'the sealed state could not be read or written',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

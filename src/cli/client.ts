@@ -1,0 +1,228 @@
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { CloisterError } from '../lib/errors.js';
+import { equal, hex } from '../lib/bytes.js';
+import { DcapVerifier, checkPolicy, customRoot, TCB_STATUS, type TcbStatus } from '../attest/index.js';
+import { pemCertificates } from '../attest/lib/x509.js';
+import { bindingReportData } from '../coordinator/coordinator.js';
+import { parseManifest } from '../manifest/index.js';
+import { pemCert } from '../pki/index.js';
+import { measure, resolveProgram } from '../run/measure.js';
+import { defaultSimDir, loadPlatform } from './sim.js';
+import { call, parseAddress, type Endpoint } from './net.js';
+import { EXIT, readInput, reportError, writeOutput } from './io.js';
+
+/**
+ * The client side: attest the coordinator and pin its root (`cloister verify`), then talk to it
+ * only through that root (manifest, status, secrets, certificates).
+ */
+
+const DEFAULT_COORDINATOR = 'localhost:4433';
+const pinPath = (to: Endpoint) => join(homedir(), '.cloister', 'coordinators', `${to.host.replace(/[^\w.-]/g, '_')}_${to.port}.pem`);
+const collect = (v: string, all: string[]) => [...all, v];
+
+interface Common {
+  coordinator: string;
+  root?: string;
+  cert?: string;
+  key?: string;
+  json?: boolean;
+}
+
+function endpoint(o: Common): Endpoint {
+  return parseAddress(o.coordinator, '--coordinator');
+}
+
+/** The pinned root: `--root FILE`, else what `cloister verify` pinned for this coordinator. */
+function pinnedRoot(o: Common): string {
+  const path = o.root ?? pinPath(endpoint(o));
+  if (!existsSync(path)) throw new CloisterError('COORDINATOR_UNTRUSTED', `no pinned root for ${o.coordinator}: run "cloister verify --coordinator ${o.coordinator}" first, or give --root FILE`);
+  return Buffer.from(readInput(path)).toString('utf8');
+}
+
+function userTls(o: Common): { cert?: string; key?: string } {
+  if (!o.cert !== !o.key) throw new CloisterError('USAGE', '--cert and --key go together');
+  return o.cert && o.key ? { cert: Buffer.from(readInput(o.cert)).toString('utf8'), key: Buffer.from(readInput(o.key)).toString('utf8') } : {};
+}
+
+function print(o: { json?: boolean }, value: unknown, text: string): void {
+  process.stdout.write(o.json ? `${JSON.stringify(value)}\n` : `${text}\n`);
+}
+
+function action<T extends { json?: boolean }>(fn: (...a: never[]) => Promise<void>) {
+  return async (...a: unknown[]) => {
+    const o = a.find((x): x is T => typeof x === 'object' && x !== null && !Array.isArray(x) && !('commands' in x)) as T | undefined;
+    try {
+      await fn(...(a as never[]));
+      process.exitCode = EXIT.ok;
+    } catch (error) {
+      process.exitCode = reportError(error, o?.json === true);
+    }
+  };
+}
+
+interface VerifyOptions extends Common {
+  simulation?: boolean;
+  simDir?: string;
+  mrenclave?: string;
+  mrsigner?: string;
+  acceptTcb: string[];
+  rootOut?: string;
+}
+
+/** Attests the coordinator: fresh nonce, evidence verified, report data binds the root the TLS peer chains to. */
+async function verifyCoordinator(o: VerifyOptions): Promise<void> {
+  const to = endpoint(o);
+  const nonce = randomBytes(32);
+  const res = await call(to, 'GET', `/api/v1/quote?nonce=${nonce.toString('hex')}`);
+  const q = res.json<{ evidence: string; collateral: unknown; root: string; intermediate: string; simulation: boolean }>();
+  if (q.simulation && !o.simulation) throw new CloisterError('COORDINATOR_UNTRUSTED', 'the coordinator runs on the simulated platform: pass --simulation to accept that (never in production)');
+  const verifier = o.simulation ? new DcapVerifier(customRoot(loadPlatform(o.simDir ?? defaultSimDir()).root.cert.der)) : new DcapVerifier();
+  const verdict = verifier.verify(new Uint8Array(Buffer.from(q.evidence, 'base64')), { collateral: verifier.prepare(q.collateral), now: Date.now() / 1000 });
+  const [root] = pemCertificates(q.root, 'root');
+  if (!root) throw new CloisterError('COORDINATOR_UNTRUSTED', 'no root certificate in the answer');
+  if (verdict.claims['reportData'] !== hex(bindingReportData(root, nonce))) throw new CloisterError('COORDINATOR_UNTRUSTED', 'the evidence does not bind the root certificate and this nonce');
+  const accepted = o.acceptTcb.length ? o.acceptTcb : ['UpToDate'];
+  for (const s of accepted) if (!Object.hasOwn(TCB_STATUS, s)) throw new CloisterError('USAGE', `--accept-tcb: unknown status "${s}"`);
+  checkPolicy(verdict, {
+    allowSimulation: o.simulation === true,
+    acceptedTcbStatuses: accepted as TcbStatus[],
+    expected: { ...(o.mrenclave ? { mrenclave: o.mrenclave } : {}), ...(o.mrsigner ? { mrsigner: o.mrsigner } : {}) },
+  });
+  // The TLS server we attested through must chain to that root: otherwise the quote was relayed.
+  const rootCert = new X509Certificate(root);
+  const chain = res.peerChain.map((d) => new X509Certificate(d));
+  const leaf = chain[0];
+  const intermediate = chain.find((c) => c.checkIssued(rootCert) && c.verify(rootCert.publicKey) && !equal(c.raw, rootCert.raw));
+  if (!leaf || !intermediate || !leaf.checkIssued(intermediate) || !leaf.verify(intermediate.publicKey)) throw new CloisterError('COORDINATOR_UNTRUSTED', 'the TLS certificate of the coordinator does not chain to the attested root');
+  const out = o.rootOut ?? pinPath(to);
+  writeOutput(out, pemCert(root));
+  print(o, { ok: true, root: out, tcbStatus: verdict.tcbStatus, simulation: verdict.simulation, mrenclave: verdict.claims['mrenclave'], manifestFingerprint: (q as { manifestFingerprint?: string }).manifestFingerprint }, `coordinator ${o.coordinator} verified${verdict.simulation ? ' (SIMULATION)' : ''}: ${verdict.tcbStatus}, MRENCLAVE ${String(verdict.claims['mrenclave'])}\nroot pinned in ${out}`);
+}
+
+export function registerClient(program: Command): void {
+  const coordinatorOption = ['--coordinator <host:port>', 'the coordinator\'s client API', DEFAULT_COORDINATOR] as const;
+  const rootOption = ['--root <file>', 'the coordinator root certificate (default: the one `cloister verify` pinned)'] as const;
+
+  program
+    .command('verify')
+    .description('attest the coordinator with a fresh nonce and pin its root certificate')
+    .option(...coordinatorOption)
+    .option('--simulation', 'accept a coordinator on the simulated platform (trusting the local simulation root)')
+    .option('--sim-dir <dir>', 'the simulated platform whose root to trust')
+    .option('--mrenclave <hex>', 'the coordinator\'s expected MRENCLAVE')
+    .option('--mrsigner <hex>', 'the coordinator\'s expected MRSIGNER')
+    .option('--accept-tcb <status>', 'a TCB status to accept besides UpToDate (repeatable)', collect, [] as string[])
+    .option('--root-out <file>', 'where to write the pinned root (default: ~/.cloister/coordinators/HOST_PORT.pem)')
+    .option('--json', 'print one JSON object')
+    .action(action(verifyCoordinator));
+
+  const manifest = program.command('manifest').description('the manifest: check offline, set, get, compare');
+  manifest
+    .command('check')
+    .argument('<file>')
+    .description('validate a manifest offline and print its fingerprint')
+    .option('--json', 'print one JSON object')
+    .action(action(async (file: string, o: { json?: boolean }) => {
+      const { fingerprint, manifest: m } = parseManifest(readInput(file));
+      print(o, { ok: true, fingerprint, services: Object.keys(m.Marbles) }, `valid manifest ${fingerprint} (services: ${Object.keys(m.Marbles).join(', ') || 'none'})`);
+    }));
+  for (const [name, describe] of [['set', 'set the manifest (once)'], ['verify', 'check that the coordinator enforces exactly this manifest']] as const) {
+    manifest
+      .command(name)
+      .argument('<file>')
+      .description(describe)
+      .option(...coordinatorOption)
+      .option(...rootOption)
+      .option('--json', 'print one JSON object')
+      .action(action(async (file: string, o: Common) => {
+        const bytes = readInput(file);
+        const local = parseManifest(bytes).fingerprint;
+        const ca = pinnedRoot(o);
+        const remote =
+          name === 'set'
+            ? (await call(endpoint(o), 'POST', '/api/v1/manifest', { ca, body: bytes })).json<{ fingerprint: string }>().fingerprint
+            : (await call(endpoint(o), 'GET', '/api/v1/manifest', { ca })).json<{ fingerprint: string }>().fingerprint;
+        if (remote !== local) throw new CloisterError('COORDINATOR_UNTRUSTED', `the coordinator's manifest is ${remote}, this file is ${local}`);
+        print(o, { ok: true, fingerprint: remote }, name === 'set' ? `manifest set: ${remote}` : `the coordinator enforces this manifest: ${remote}`);
+      }));
+  }
+  manifest
+    .command('get')
+    .description('fetch the manifest the coordinator enforces')
+    .option(...coordinatorOption)
+    .option(...rootOption)
+    .option('--out <file>', 'write it here (default: standard output)', '-')
+    .action(action(async (o: Common & { out: string }) => {
+      const m = (await call(endpoint(o), 'GET', '/api/v1/manifest', { ca: pinnedRoot(o) })).json<{ manifest: string }>();
+      writeOutput(o.out, Buffer.from(m.manifest, 'base64'));
+    }));
+
+  program
+    .command('status')
+    .description('the coordinator\'s state')
+    .option(...coordinatorOption)
+    .option(...rootOption)
+    .option('--json', 'print one JSON object')
+    .action(action(async (o: Common) => {
+      const s = (await call(endpoint(o), 'GET', '/api/v1/status', { ca: pinnedRoot(o) })).json<{ status: string; simulation: boolean; manifestFingerprint?: string }>();
+      print(o, s, `${s.status}${s.simulation ? ' (SIMULATION: evidence from the simulated platform)' : ''}${s.manifestFingerprint ? `, manifest ${s.manifestFingerprint}` : ''}`);
+    }));
+
+  const certificate = program.command('certificate').description('the coordinator\'s certificates');
+  certificate
+    .command('chain')
+    .description('print the intermediate and root certificates (PEM)')
+    .option(...coordinatorOption)
+    .option(...rootOption)
+    .action(action(async (o: Common) => {
+      process.stdout.write((await call(endpoint(o), 'GET', '/api/v1/certificate', { ca: pinnedRoot(o) })).body);
+    }));
+
+  const secret = program.command('secret').description('read and write secrets as a user of the manifest');
+  const userOptions = (c: Command) =>
+    c.option(...coordinatorOption).option(...rootOption).requiredOption('--cert <file>', 'user certificate (PEM)').requiredOption('--key <file>', 'user private key (PEM)').option('--json', 'print one JSON object');
+  userOptions(secret.command('get').argument('<names...>').description('print secrets (JSON: type and base64 fields)')).action(
+    action(async (names: string[], o: Common) => {
+      const query = names.map((n) => `s=${encodeURIComponent(n)}`).join('&');
+      const r = await call(endpoint(o), 'GET', `/api/v1/secrets?${query}`, { ca: pinnedRoot(o), ...userTls(o) });
+      process.stdout.write(`${JSON.stringify(r.json())}\n`);
+    }),
+  );
+  userOptions(secret.command('set').argument('<name>').description('set a user-defined secret from a file')
+    .requiredOption('--from <file>', 'the value: raw bytes (plain, symmetric-key) or PEM certificate and key (cert-*)')
+    .requiredOption('--type <type>', 'the secret type of the manifest')).action(
+    action(async (name: string, o: Common & { from: string; type: string }) => {
+      const data = readInput(o.from);
+      const text = Buffer.from(data).toString('utf8');
+      const value: Record<string, string> = { type: o.type };
+      if (o.type.startsWith('cert-')) {
+        const [cert] = pemCertificates(text.replace(/-----BEGIN (?!CERTIFICATE)[\s\S]*?-----END [A-Z ]+-----/g, ''), '--from');
+        const key = /-----BEGIN PRIVATE KEY-----([\s\S]*?)-----END PRIVATE KEY-----/.exec(text);
+        if (!cert || !key) throw new CloisterError('USAGE', '--from: a cert-* secret needs a PEM CERTIFICATE and a PKCS#8 PRIVATE KEY');
+        value['cert'] = Buffer.from(cert).toString('base64');
+        value['private'] = (key[1] as string).replace(/\s/g, '');
+      } else value['key'] = Buffer.from(data).toString('base64');
+      await call(endpoint(o), 'POST', '/api/v1/secrets', { ca: pinnedRoot(o), ...userTls(o), body: JSON.stringify({ [name]: value }) });
+      print(o, { ok: true }, `secret ${name} set`);
+    }),
+  );
+}
+
+/** `cloister sim measure`: the MRENCLAVE `cloister run` will present for a program. */
+export function registerSimMeasure(sim: Command): void {
+  sim
+    .command('measure')
+    .description('print the MRENCLAVE that `cloister run` presents for a program (to pin it in a manifest)')
+    .option('--measure <path>', 'a file or folder that is part of the program\'s code (repeatable)', collect, [] as string[])
+    .option('--json', 'print one JSON object')
+    .argument('<program>')
+    .argument('[args...]')
+    .action(action(async (prog: string, _args: string[], o: { measure: string[]; json?: boolean }) => {
+      const m = hex(measure(resolveProgram(prog), o.measure));
+      print(o, { ok: true, mrenclave: m }, m);
+    }));
+}

@@ -1,0 +1,121 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import type { Command } from 'commander';
+import { CloisterError } from '../lib/errors.js';
+import { DcapVerifier, customRoot, type PreparedCollateral } from '../attest/index.js';
+import { Coordinator } from '../coordinator/coordinator.js';
+import { certChain, issueLeaf, pemPrivateKey } from '../pki/index.js';
+import { fileStore, sealingKey } from '../store/index.js';
+import { clientApi, meshApi } from '../server/api.js';
+import { router } from '../server/http.js';
+import { simEvidence } from '../run/evidence.js';
+import { defaultSimDir, initPlatform } from './sim.js';
+import { parseAddress, type Endpoint } from './net.js';
+import { EXIT, reportError } from './io.js';
+
+/** `cloister coordinator`: the state machine behind the client and mesh HTTPS APIs. */
+
+/** The simulated MRENCLAVE of the coordinator: SHA-256 over cloister's own built code. */
+export function coordinatorMeasurement(): Uint8Array {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const h = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith('.js')) h.update(`${path.slice(root.length)}\0`).update(readFileSync(path));
+    }
+  };
+  walk(root);
+  return new Uint8Array(h.digest());
+}
+
+const log = (entry: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+
+function listen(server: https.Server, at: Endpoint): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e) => reject(new CloisterError('IO', `cannot listen on ${at.host}:${at.port}: ${e.message}`, { cause: e })));
+    server.listen(at.port, at.host, resolve);
+  });
+}
+
+interface Options {
+  dataDir: string;
+  clientAddr: string;
+  meshAddr: string;
+  simulation?: boolean;
+  simDir?: string;
+  dnsName: string[];
+}
+
+export async function startCoordinator(o: Options): Promise<{ close(): Promise<void>; client: https.Server; mesh: https.Server }> {
+  const client = parseAddress(o.clientAddr, '--client-addr');
+  const mesh = parseAddress(o.meshAddr, '--mesh-addr');
+  if (!o.simulation) throw new CloisterError('NO_TEE', 'this build has no hardware evidence provider for the coordinator: run it with --simulation (evidence from the simulated platform)');
+  const { platform } = await initPlatform(o.simDir ?? defaultSimDir(), Date.now() / 1000);
+  const own = simEvidence(platform, { mrEnclave: coordinatorMeasurement() });
+  const verifier = new DcapVerifier(customRoot(platform.root.cert.der));
+  let prepared: { collateral: Promise<unknown>; value: PreparedCollateral } | undefined;
+  const verify = async (evidence: Uint8Array, tee: string) => {
+    if (tee !== 'sim' && tee !== 'sgx') throw new CloisterError('ACTIVATION_REFUSED', `packages of TEE "${tee}" cannot be verified by a simulation coordinator`);
+    const collateral = own.collateral();
+    if (prepared?.collateral !== collateral) prepared = { collateral, value: verifier.prepare(await collateral) };
+    return verifier.verify(evidence, { collateral: prepared.value, now: Date.now() / 1000, tee: 'sgx' });
+  };
+  const store = fileStore({ dir: o.dataDir, key: await sealingKey(o.dataDir) });
+  const coordinator = await Coordinator.open({ store, own, verify, log });
+
+  // The TLS identity of both APIs: a fresh key each start, certified by the coordinator's CA.
+  const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const hosts = [...new Set(['localhost', client.host, mesh.host, ...o.dnsName])];
+  const leaf = await issueLeaf(coordinator.ca, {
+    publicKey: new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' })),
+    commonName: 'cloister coordinator',
+    dnsNames: hosts.filter((h) => !isIP(h)),
+    ipAddresses: [...new Set(['127.0.0.1', '::1', ...hosts.filter((h) => isIP(h))])],
+    now: Date.now() / 1000,
+  });
+  const tls = { cert: certChain(coordinator.ca, leaf), key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))) };
+  const clientServer = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(clientApi(coordinator), log));
+  const meshServer = https.createServer(tls, router(meshApi(coordinator), log));
+  await listen(clientServer, client);
+  await listen(meshServer, mesh);
+  log({ level: 'info', event: 'listening', client: o.clientAddr, mesh: o.meshAddr, ...coordinator.status(), simulation: true });
+  return {
+    client: clientServer,
+    mesh: meshServer,
+    close: async () => {
+      await Promise.all([clientServer, meshServer].map((s) => new Promise((r) => s.close(r))));
+    },
+  };
+}
+
+export function registerCoordinator(program: Command): void {
+  program
+    .command('coordinator')
+    .description('run the coordinator: client API (users) and mesh API (workload activation) over HTTPS')
+    .requiredOption('--data-dir <dir>', 'where the sealed state lives')
+    .option('--client-addr <host:port>', 'client API address', 'localhost:4433')
+    .option('--mesh-addr <host:port>', 'mesh API address (workload activation)', 'localhost:2001')
+    .option('--simulation', 'evidence from the simulated platform (no TEE); trusts the simulation root for workloads')
+    .option('--sim-dir <dir>', 'the simulated platform (default: $CLOISTER_SIM_DIR or ~/.cloister/sim)')
+    .option('--dns-name <name>', 'extra DNS name or IP in the coordinator\'s TLS certificate (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .action(async (o: Options) => {
+      try {
+        const running = await startCoordinator(o);
+        const stop = () => {
+          log({ level: 'info', event: 'stopping' });
+          void running.close().then(() => process.exit(EXIT.ok));
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      } catch (error) {
+        process.exitCode = reportError(error, false);
+      }
+    });
+}

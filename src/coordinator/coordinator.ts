@@ -1,0 +1,298 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { CloisterError } from '../lib/errors.js';
+import { equal, hex } from '../lib/bytes.js';
+import { checkPolicy, type Verdict } from '../attest/index.js';
+import { parseManifest, packagePolicy, referencedSecrets, renderParameters, type Manifest, type ParsedManifest } from '../manifest/index.js';
+import { createCa, generateSecret, issueLeaf, type SecretValue } from '../pki/index.js';
+import type { SealedStore } from '../store/index.js';
+import { decodeState, encodeState, type State } from './state.js';
+
+/**
+ * The coordinator's state machine: manifest lifecycle, workload activation, secrets and users.
+ * I/O is injected: the sealed store, the clock, the verifier of workload evidence and the
+ * provider of the coordinator's own evidence. Every change is durable before it is acknowledged.
+ */
+
+export interface OwnEvidence {
+  tee: string;
+  simulation: boolean;
+  /** Evidence whose report data is the given 64 bytes. */
+  quote(reportData: Uint8Array): Promise<Uint8Array>;
+  /** Collateral a client needs to verify it, when the coordinator can supply it (the simulated platform). */
+  collateral(): Promise<unknown>;
+  /** The trust root of that evidence when it is not the manufacturer's (the simulation root, DER). */
+  trustRoot: Uint8Array | undefined;
+}
+
+/** Verifies a workload's evidence (signatures, chains, collateral) and returns the verdict. */
+export type EvidenceVerifier = (evidence: Uint8Array, tee: string) => Promise<Verdict>;
+
+export interface CoordinatorOptions {
+  store: SealedStore;
+  own: OwnEvidence;
+  verify: EvidenceVerifier;
+  now?: () => number;
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+export interface ActivationRequest {
+  service: string;
+  instanceId: string;
+  nonce: Uint8Array;
+  evidence: Uint8Array;
+  /** SPKI DER of the workload's key; the evidence's report data binds it and the nonce. */
+  publicKey: Uint8Array;
+  dnsNames?: string[];
+  ipAddresses?: string[];
+}
+
+export interface Activation {
+  /** DER leaf certificate for the presented key. */
+  cert: Uint8Array;
+  intermediate: Uint8Array;
+  root: Uint8Array;
+  /** The manifest's exact bytes: the workload renders its parameters with its own private key. */
+  manifest: Uint8Array;
+  /** The secrets the service's templates reference. */
+  secrets: Record<string, SecretValue>;
+  verdict: Verdict;
+}
+
+const NONCE_TTL = 120;
+const MAX_NONCES = 100_000;
+
+/** Report data binding `parts`: SHA-256 over them, then 32 zero bytes. */
+export function bindingReportData(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(Buffer.concat([h.digest(), Buffer.alloc(32)]));
+}
+
+export class Coordinator {
+  private state: State;
+  private parsed: ParsedManifest | undefined;
+  private readonly nonces = new Map<string, number>();
+  private readonly o: Required<Omit<CoordinatorOptions, 'store' | 'own' | 'verify'>> & CoordinatorOptions;
+  private writing: Promise<void> = Promise.resolve();
+  private pending: Promise<void> | undefined;
+
+  private constructor(state: State, o: CoordinatorOptions) {
+    this.state = state;
+    this.o = { now: () => Date.now() / 1000, log: () => {}, ...o };
+    this.parsed = state.manifest && parseManifest(state.manifest);
+  }
+
+  /**
+   * Opens the coordinator over its store: reads the state (unreadable state throws and is left
+   * alone), or creates the CA on first start.
+   *
+   * @example
+   * ```ts
+   * const c = await Coordinator.open({ store: fileStore({ dir, key }), own, verify });
+   * ```
+   */
+  static async open(o: CoordinatorOptions): Promise<Coordinator> {
+    const bytes = await o.store.read();
+    if (bytes) return new Coordinator(decodeState(bytes), o);
+    const now = o.now?.() ?? Date.now() / 1000;
+    const state: State = { version: 1, ca: await createCa({ now }), manifest: undefined, secrets: {}, instanceSecrets: {}, userSecrets: {}, activations: {} };
+    await o.store.write(encodeState(state));
+    return new Coordinator(state, o);
+  }
+
+  /**
+   * Persists the current state. Writes are serialised and coalesced: a caller waits for a write
+   * that started after its change (group commit), so concurrent activations share one fsync.
+   */
+  private persist(): Promise<void> {
+    if (!this.pending) {
+      this.pending = this.writing.then(() => {
+        this.pending = undefined;
+        return this.o.store.write(encodeState(this.state));
+      });
+      this.writing = this.pending.catch(() => {});
+    }
+    return this.pending;
+  }
+
+  get ca() {
+    return this.state.ca;
+  }
+
+  status(): { status: 'AcceptingManifest' | 'AcceptingMarbles'; simulation: boolean; tee: string; manifestFingerprint: string | undefined } {
+    return { status: this.parsed ? 'AcceptingMarbles' : 'AcceptingManifest', simulation: this.o.own.simulation, tee: this.o.own.tee, manifestFingerprint: this.parsed?.fingerprint };
+  }
+
+  /** The coordinator's evidence: report data binds its root certificate (and the client's nonce). */
+  async quote(nonce: Uint8Array = new Uint8Array()): Promise<{ evidence: Uint8Array; collateral: unknown }> {
+    if (nonce.length > 64) throw new CloisterError('REQUEST_INVALID', 'nonce: at most 64 bytes');
+    const evidence = await this.o.own.quote(bindingReportData(this.state.ca.rootCert, nonce));
+    return { evidence, collateral: await this.o.own.collateral() };
+  }
+
+  manifest(): ParsedManifest {
+    if (!this.parsed) throw new CloisterError('MANIFEST_MISSING', 'no manifest has been set');
+    return this.parsed;
+  }
+
+  /** Sets the manifest (once) and generates its secrets. */
+  async setManifest(bytes: Uint8Array): Promise<string> {
+    if (this.parsed) throw new CloisterError('MANIFEST_ALREADY_SET', `a manifest is already set (${this.parsed.fingerprint}); updates are not supported yet`);
+    const parsed = parseManifest(bytes);
+    const secrets: Record<string, SecretValue> = {};
+    for (const [name, spec] of Object.entries(parsed.manifest.Secrets)) {
+      if (!spec.UserDefined && spec.Shared) secrets[name] = await generateSecret(spec, this.state.ca, this.o.now());
+    }
+    this.state = { ...this.state, manifest: parsed.raw, secrets };
+    this.parsed = parsed;
+    await this.persist();
+    this.o.log({ level: 'info', event: 'manifest-set', fingerprint: parsed.fingerprint });
+    return parsed.fingerprint;
+  }
+
+  /** A fresh single-use activation nonce. */
+  nonce(): Uint8Array {
+    const now = this.o.now();
+    if (this.nonces.size >= MAX_NONCES) for (const [n, exp] of this.nonces) if (exp < now) this.nonces.delete(n);
+    if (this.nonces.size >= MAX_NONCES) throw new CloisterError('NONCE_INVALID', 'too many outstanding activation nonces; try again later');
+    const nonce = randomBytes(32);
+    this.nonces.set(nonce.toString('hex'), now + NONCE_TTL);
+    return new Uint8Array(nonce);
+  }
+
+  private refuse(service: string, message: string, cause?: unknown): never {
+    this.o.log({ level: 'warn', event: 'activation-refused', service, message });
+    throw new CloisterError('ACTIVATION_REFUSED', `${service}: ${message}`, { cause });
+  }
+
+  /**
+   * Activates a workload: the nonce is fresh and unused, the evidence is genuine, binds the
+   * presented key and the nonce, and satisfies the service's package; activations stay within
+   * MaxActivations. Returns its certificate and the secrets its parameters use.
+   */
+  async activate(r: ActivationRequest): Promise<Activation> {
+    const m = this.manifest().manifest;
+    const key = hex(r.nonce);
+    const expiry = this.nonces.get(key);
+    this.nonces.delete(key);
+    if (expiry === undefined || expiry < this.o.now()) {
+      this.o.log({ level: 'warn', event: 'activation-refused', service: r.service, message: 'unknown, used or expired nonce' });
+      throw new CloisterError('NONCE_INVALID', 'the activation nonce is unknown, already used or expired: request a new one');
+    }
+    const marble = m.Marbles[r.service];
+    if (!marble) this.refuse(r.service, `no service "${r.service}" in the manifest`);
+    const pkg = m.Packages[marble.Package];
+    if (!pkg) this.refuse(r.service, `package "${marble.Package}" is missing`);
+    let verdict: Verdict;
+    try {
+      verdict = await this.o.verify(r.evidence, pkg.TEE);
+    } catch (cause) {
+      this.refuse(r.service, `evidence rejected: ${cause instanceof CloisterError ? `${cause.code}: ` : ''}${cause instanceof Error ? cause.message : String(cause)}`, cause);
+    }
+    const reportData = String(verdict.claims['reportData'] ?? '');
+    if (reportData !== hex(bindingReportData(r.publicKey, r.nonce))) this.refuse(r.service, 'report data does not bind the presented public key and nonce');
+    try {
+      checkPolicy(verdict, packagePolicy(pkg));
+    } catch (cause) {
+      this.refuse(r.service, `package "${marble.Package}": ${(cause as Error).message}`, cause);
+    }
+    const count = this.state.activations[r.service] ?? 0;
+    if (marble.MaxActivations > 0 && count >= marble.MaxActivations) this.refuse(r.service, `MaxActivations (${marble.MaxActivations}) reached`);
+    if (!/^[\w.-]{1,128}$/.test(r.instanceId)) throw new CloisterError('REQUEST_INVALID', 'instanceId: 1 to 128 letters, digits, ".", "_" or "-"');
+
+    const secrets = await this.secretsFor(m, r.service, r.instanceId);
+    const now = this.o.now();
+    const cert = await issueLeaf(this.state.ca, {
+      publicKey: r.publicKey,
+      commonName: r.service,
+      dnsNames: [...new Set([r.service, ...(r.dnsNames ?? ['localhost'])])],
+      ipAddresses: r.ipAddresses ?? ['127.0.0.1', '::1'],
+      now,
+    });
+    // The dry run of the coordinator: a missing user-defined secret fails here, not in the workload.
+    try {
+      renderParameters(m, r.service, { secrets, rootCa: this.state.ca.rootCert, marbleCert: cert, marbleKey: new Uint8Array() });
+    } catch (cause) {
+      this.refuse(r.service, (cause as Error).message, cause);
+    }
+    this.state.activations = { ...this.state.activations, [r.service]: (this.state.activations[r.service] ?? 0) + 1 };
+    await this.persist();
+    this.o.log({ level: 'info', event: 'activated', service: r.service, instance: r.instanceId, tcbStatus: verdict.tcbStatus, simulation: verdict.simulation });
+    return { cert, intermediate: this.state.ca.intermediateCert, root: this.state.ca.rootCert, manifest: this.manifest().raw, secrets, verdict };
+  }
+
+  /** The secrets a service references: shared ones, user-defined ones, and its instance's own (generated once, kept). */
+  private async secretsFor(m: Manifest, service: string, instanceId: string): Promise<Record<string, SecretValue>> {
+    const id = `${service}/${instanceId}`;
+    const own = { ...(this.state.instanceSecrets[id] ?? {}) };
+    const out: Record<string, SecretValue> = {};
+    let changed = false;
+    for (const name of referencedSecrets(m, service)) {
+      const spec = m.Secrets[name];
+      if (!spec) continue;
+      const value = spec.UserDefined ? this.state.userSecrets[name] : spec.Shared ? this.state.secrets[name] : own[name];
+      if (value) {
+        out[name] = value;
+      } else if (!spec.UserDefined) {
+        out[name] = own[name] = await generateSecret(spec, this.state.ca, this.o.now());
+        changed = true;
+      }
+    }
+    if (changed) this.state.instanceSecrets = { ...this.state.instanceSecrets, [id]: own };
+    return out;
+  }
+
+  /** The user a client certificate belongs to, or UNAUTHENTICATED. */
+  private user(clientCert: Uint8Array | undefined): { name: string; roles: string[] } {
+    const m = this.manifest().manifest;
+    if (clientCert) {
+      for (const [name, u] of Object.entries(m.Users)) {
+        const der = Buffer.from(u.Certificate.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+        if (equal(der, clientCert)) return { name, roles: u.Roles };
+      }
+    }
+    throw new CloisterError('UNAUTHENTICATED', 'present the client certificate of a user of the manifest');
+  }
+
+  private authorize(clientCert: Uint8Array | undefined, action: 'ReadSecret' | 'WriteSecret', names: string[]): string {
+    const user = this.user(clientCert);
+    const m = this.manifest().manifest;
+    for (const name of names) {
+      const allowed = user.roles.some((r) => {
+        const role = m.Roles[r];
+        return role?.ResourceType === 'Secrets' && role.Actions.some((a) => a.toLowerCase() === action.toLowerCase()) && role.ResourceNames.includes(name);
+      });
+      if (!allowed) {
+        this.o.log({ level: 'warn', event: 'forbidden', user: user.name, action, secret: name });
+        throw new CloisterError('FORBIDDEN', `user "${user.name}" may not ${action} "${name}"`);
+      }
+    }
+    return user.name;
+  }
+
+  /** Secrets for an authorised user (shared, generated or user-defined). */
+  readSecrets(clientCert: Uint8Array | undefined, names: string[]): Record<string, SecretValue> {
+    this.authorize(clientCert, 'ReadSecret', names);
+    const out: Record<string, SecretValue> = {};
+    for (const n of names) {
+      const v = this.state.userSecrets[n] ?? this.state.secrets[n];
+      if (!v) throw new CloisterError('NOT_FOUND', `secret "${n}" is not set (or is per instance)`);
+      out[n] = v;
+    }
+    return out;
+  }
+
+  /** Sets user-defined secrets for an authorised user. */
+  async writeSecrets(clientCert: Uint8Array | undefined, values: Record<string, SecretValue>): Promise<void> {
+    const user = this.authorize(clientCert, 'WriteSecret', Object.keys(values));
+    const m = this.manifest().manifest;
+    for (const [name, v] of Object.entries(values)) {
+      const spec = m.Secrets[name];
+      if (!spec?.UserDefined) throw new CloisterError('SECRET_INVALID', `secret "${name}" is not user-defined in the manifest`);
+      if (spec.Type !== v.type) throw new CloisterError('SECRET_INVALID', `secret "${name}" must be of type ${spec.Type}`);
+    }
+    this.state.userSecrets = { ...this.state.userSecrets, ...values };
+    await this.persist();
+    this.o.log({ level: 'info', event: 'secrets-set', user, secrets: Object.keys(values) });
+  }
+}

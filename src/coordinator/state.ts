@@ -1,0 +1,91 @@
+import { CloisterError } from '../lib/errors.js';
+import { JsonReader } from '../lib/json.js';
+import type { CaBundle, SecretValue } from '../pki/index.js';
+
+/**
+ * The coordinator's whole durable state, kept as one JSON document inside the sealed store. Byte
+ * strings are base64. Parsing validates every field: state that cannot be read stops the
+ * coordinator rather than being replaced.
+ */
+export interface State {
+  version: 1;
+  ca: CaBundle;
+  manifest: Uint8Array | undefined;
+  /** Secrets generated once per deployment (shared, or not per instance). */
+  secrets: Record<string, SecretValue>;
+  /** Per-instance secrets, by `service/instanceId`. */
+  instanceSecrets: Record<string, Record<string, SecretValue>>;
+  /** User-defined secrets set by users. */
+  userSecrets: Record<string, SecretValue>;
+  /** Activations so far, by service. */
+  activations: Record<string, number>;
+}
+
+const B64 = ['key', 'cert', 'private', 'public'] as const;
+const TYPES = ['symmetric-key', 'cert-rsa', 'cert-ecdsa', 'cert-ed25519', 'plain'] as const;
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
+
+/** A secret as JSON: its type and base64 byte strings (the state file and the APIs use this form). */
+export function encodeSecret(s: SecretValue): Record<string, string> {
+  const out: Record<string, string> = { type: s.type };
+  for (const f of B64) if (s[f]) out[f] = b64(s[f]);
+  return out;
+}
+
+const encodeSecrets = (r: Record<string, SecretValue>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, encodeSecret(v)]));
+
+/** The state as bytes for the sealed store. */
+export function encodeState(s: State): Uint8Array {
+  const doc = {
+    version: s.version,
+    ca: { rootCert: b64(s.ca.rootCert), rootKey: b64(s.ca.rootKey), intermediateCert: b64(s.ca.intermediateCert), intermediateKey: b64(s.ca.intermediateKey) },
+    manifest: s.manifest && b64(s.manifest),
+    secrets: encodeSecrets(s.secrets),
+    instanceSecrets: Object.fromEntries(Object.entries(s.instanceSecrets).map(([k, v]) => [k, encodeSecrets(v)])),
+    userSecrets: encodeSecrets(s.userSecrets),
+    activations: s.activations,
+  };
+  return new Uint8Array(Buffer.from(JSON.stringify(doc), 'utf8'));
+}
+
+const j = new JsonReader('STATE_CORRUPT', 'state');
+
+/** A base64 member, checked. */
+export function base64Member(j: JsonReader, o: Record<string, unknown>, key: string, path: string): Uint8Array {
+  const text = j.string(o, key, path);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw j.fail(`${path}.${key}`, 'not base64');
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+const bytes = (o: Record<string, unknown>, key: string, path: string) => base64Member(j, o, key, path);
+
+/** A secret from its JSON form; errors carry the reader's code and the JSON path. */
+export function decodeSecret(r: JsonReader, value: unknown, path: string): SecretValue {
+  const o = r.object(value, path);
+  const secret: SecretValue = { type: r.oneOf(o, 'type', TYPES, path) };
+  for (const f of B64) if (r.has(o, f)) secret[f] = base64Member(r, o, f, path);
+  return secret;
+}
+
+function decodeSecrets(value: unknown, path: string): Record<string, SecretValue> {
+  return Object.fromEntries(Object.entries(j.object(value, path)).map(([name, v]) => [name, decodeSecret(j, v, `${path}.${name}`)]));
+}
+
+/** Parses state bytes; anything unexpected is STATE_CORRUPT naming the JSON path. */
+export function decodeState(data: Uint8Array): State {
+  const o = j.object(j.parse(Buffer.from(data).toString('utf8')));
+  if (o['version'] !== 1) throw new CloisterError('STATE_CORRUPT', `state.version: ${String(o['version'])} is not a state version this coordinator understands`, { path: 'state.version' });
+  const ca = j.object(o['ca'], 'state.ca');
+  const activations = j.object(o['activations'], 'state.activations');
+  for (const k of Object.keys(activations)) j.int(activations, k, 'state.activations');
+  const instances = j.object(o['instanceSecrets'], 'state.instanceSecrets');
+  return {
+    version: 1,
+    ca: { rootCert: bytes(ca, 'rootCert', 'state.ca'), rootKey: bytes(ca, 'rootKey', 'state.ca'), intermediateCert: bytes(ca, 'intermediateCert', 'state.ca'), intermediateKey: bytes(ca, 'intermediateKey', 'state.ca') },
+    manifest: j.has(o, 'manifest') ? bytes(o, 'manifest', 'state') : undefined,
+    secrets: decodeSecrets(o['secrets'], 'state.secrets'),
+    instanceSecrets: Object.fromEntries(Object.entries(instances).map(([k, v]) => [k, decodeSecrets(v, `state.instanceSecrets.${k}`)])),
+    userSecrets: decodeSecrets(o['userSecrets'], 'state.userSecrets'),
+    activations: activations as Record<string, number>,
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * cloister's manifest: MarbleRun's manifest format (Packages, Marbles, Secrets, Users, Roles,
+ * RecoveryKeys, TLS, Config, and its templates) with per-TEE reference values. Pure: no I/O, no
+ * clock.
+ */
+export { parseManifest } from './parse.js';
+export { packagePolicy } from './policy.js';
+export { renderParameters, referencedSecrets } from './render.js';
+export type {
+  TeeKind,
+  Package,
+  Value,
+  Marble,
+  SecretType,
+  SecretSpec,
+  User,
+  Role,
+  Manifest,
+  ParsedManifest,
+  SecretValue,
+  RenderContext,
+  Rendered,
+} from './types.js';

@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import { FIELDS } from './fields.js';
+import { Reader } from './lib/read.js';
+import { readRoles, readUsers } from './sections/access.js';
+import { readConfig, readRecoveryKeys } from './sections/config.js';
+import { readMarbles } from './sections/marbles.js';
+import { readPackages } from './sections/packages.js';
+import { readSecrets } from './sections/secrets.js';
+import { readTls } from './sections/tls.js';
+import type { ParsedManifest } from './types.js';
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function bytesOf(r: Reader, input: unknown): Uint8Array {
+  if (typeof input === 'string') return new TextEncoder().encode(input);
+  if (input instanceof Uint8Array) return input.slice();
+  throw r.fail('', 'a manifest is given as bytes or a string');
+}
+
+function jsonOf(r: Reader, raw: Uint8Array): unknown {
+  let text: string;
+  try {
+    text = UTF8.decode(raw);
+  } catch (cause) {
+    throw r.fail('', 'not valid UTF-8', cause);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw r.fail('', `not valid JSON (${cause instanceof Error ? cause.message : String(cause)})`, cause);
+  }
+}
+
+/**
+ * Parses and validates a manifest: every section of MarbleRun's manifest ("Defining a manifest")
+ * with its cross-references, cloister's TEE reference values, and the template dry run. Unknown
+ * fields are errors. The fingerprint is the SHA-256 of the exact bytes (a string is taken as its
+ * UTF-8 bytes), so any change, even in whitespace, changes it.
+ *
+ * @throws CloisterError `MANIFEST_INVALID`, with `path` the JSON path of the offending value
+ *   (`$` for the document itself).
+ *
+ * @example
+ * ```ts
+ * const { manifest, fingerprint } = parseManifest(readFileSync('manifest.json'));
+ * console.log(fingerprint, Object.keys(manifest.Marbles));
+ * ```
+ */
+export function parseManifest(input: Uint8Array | string): ParsedManifest {
+  const r = new Reader('MANIFEST_INVALID');
+  const raw = bytesOf(r, input);
+  const o = r.object(jsonOf(r, raw), '', FIELDS.Manifest);
+  const section = (key: (typeof FIELDS.Manifest)[number]): unknown => (Object.hasOwn(o, key) ? o[key] : {});
+
+  const packages = readPackages(r, section('Packages'));
+  const secrets = readSecrets(r, section('Secrets'));
+  const roles = readRoles(r, section('Roles'), packages, secrets);
+  const users = readUsers(r, section('Users'), roles);
+  const recoveryKeys = readRecoveryKeys(r, section('RecoveryKeys'));
+  const tls = readTls(r, section('TLS'), secrets);
+  const marbles = readMarbles(r, section('Marbles'), { packages, secrets, tls });
+  const config = readConfig(r, section('Config'), { users, roles, recoveryKeys });
+  return {
+    manifest: { Packages: packages, Marbles: marbles, Secrets: secrets, Users: users, Roles: roles, RecoveryKeys: recoveryKeys, TLS: tls, Config: config },
+    fingerprint: createHash('sha256').update(raw).digest('hex'),
+    raw,
+  };
+}

@@ -1,0 +1,48 @@
+import type { Policy } from '../attest/policy.js';
+import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUS, type TcbStatus } from '../attest/tcb-status.js';
+import { CloisterError } from '../lib/errors.js';
+import { at } from './lib/read.js';
+import { PACKAGE_TEES, REFERENCE_VALUES, type ReferenceName } from './tee.js';
+import type { Package } from './types.js';
+
+function tcbStatuses(list: readonly string[]): TcbStatus[] {
+  return list.map((s, i) => {
+    if (!Object.hasOwn(TCB_STATUS, s)) throw new CloisterError('MANIFEST_INVALID', `${at('AcceptedTCBStatuses', i)}: unknown TCB status "${s}"`, { path: at('AcceptedTCBStatuses', i) });
+    return s as TcbStatus;
+  });
+}
+
+/**
+ * The attestation policy a package stands for: its reference values as expected claims
+ * (UniqueID → mrenclave, SignerID → mrsigner, ProductID → isvProdId, MRTD → mrtd, RTMRs[i] →
+ * rtmr<i>, Measurement → measurement, HostData → hostData; hex lowercased), SecurityVersion as
+ * the minimum isvSvn, Debug as allowDebug, the accepted TCB statuses (default UpToDate only) and
+ * advisories (default none), and allowSimulation for TEE `sim`.
+ *
+ * @example
+ * ```ts
+ * checkPolicy(verdict, packagePolicy(manifest.Packages['backend']!));
+ * ```
+ */
+export function packagePolicy(pkg: Package): Policy {
+  const expected: Record<string, string | number> = {};
+  const minimum: Record<string, number> = {};
+  for (const name of Object.keys(REFERENCE_VALUES) as ReferenceName[]) {
+    const rule = REFERENCE_VALUES[name];
+    const value = pkg[name];
+    if (value === undefined) continue;
+    const claims: [string, string | number][] = Array.isArray(value) ? value.map((v, i) => [`${rule.claim}${i}`, v]) : [[rule.claim, value]];
+    for (const [claim, v] of claims) {
+      if (rule.compare === 'minimum' && typeof v === 'number') minimum[claim] = v;
+      else expected[claim] = typeof v === 'string' ? v.toLowerCase() : v;
+    }
+  }
+  return {
+    acceptedTcbStatuses: tcbStatuses(pkg.AcceptedTCBStatuses ?? DEFAULT_ACCEPTED_STATUSES),
+    acceptedAdvisories: [...(pkg.AcceptedAdvisories ?? [])],
+    allowDebug: pkg.Debug,
+    allowSimulation: PACKAGE_TEES[pkg.TEE].simulation,
+    expected,
+    minimum,
+  };
+}

@@ -1,0 +1,102 @@
+import { X509Certificate } from 'node:crypto';
+import { pemCertificates } from '../../attest/lib/x509.js';
+import { hex } from '../../lib/bytes.js';
+import { FIELDS } from '../fields.js';
+import type { Reader } from '../lib/read.js';
+import type { Package, ResourceType, Role, RoleAction, SecretSpec, User } from '../types.js';
+
+/**
+ * MarbleRun "Roles": each resource type, the actions it allows, and the section its
+ * `ResourceNames` name (none for `Manifest`, which takes no names).
+ *
+ * @example
+ * ```ts
+ * ROLE_RESOURCES.Secrets.actions;   // ['ReadSecret', 'WriteSecret']
+ * ```
+ */
+export const ROLE_RESOURCES = {
+  Packages: { actions: ['UpdateSecurityVersion'], names: 'Packages' },
+  Secrets: { actions: ['ReadSecret', 'WriteSecret'], names: 'Secrets' },
+  Manifest: { actions: ['UpdateManifest'], names: undefined },
+} as const satisfies Record<ResourceType, { actions: readonly RoleAction[]; names: 'Packages' | 'Secrets' | undefined }>;
+
+const RESOURCE_TYPES = Object.keys(ROLE_RESOURCES) as ResourceType[];
+
+/** MarbleRun's checks of secret permissions: which secrets each action may name. */
+const SECRET_ACTIONS: Partial<Record<RoleAction, { allowed: (s: SecretSpec) => boolean; why: string }>> = {
+  WriteSecret: { allowed: (s) => s.UserDefined, why: 'is not user-defined, so no one can write it' },
+  ReadSecret: { allowed: (s) => s.Shared || s.UserDefined, why: 'is unique per Marble (neither Shared nor UserDefined), so no one can read it' },
+};
+
+function readRole(r: Reader, v: unknown, path: string, sections: { Packages: Record<string, Package>; Secrets: Record<string, SecretSpec> }): Role {
+  const o = r.object(v, path, FIELDS.Role);
+  const type = r.required(o, path, 'ResourceType', (x, p) => r.oneOf(x, p, RESOURCE_TYPES));
+  const row = ROLE_RESOURCES[type];
+  // MarbleRun compares actions case-insensitively.
+  const actions = r.optional(o, path, 'Actions', (x, p) => r.list(x, p, (e, q) => r.oneOf<RoleAction>(e, q, row.actions, true))) ?? [];
+  const names = r.optional(o, path, 'ResourceNames', (x, p) =>
+    r.list(x, p, (e, q) => {
+      if (row.names === undefined) throw r.fail(q, `ResourceType ${type} takes no resource names`);
+      const name = r.entry(e, q, sections[row.names], row.names === 'Packages' ? 'package' : 'secret');
+      const secret = row.names === 'Secrets' ? sections.Secrets[name] : undefined;
+      for (const action of actions) {
+        const rule = SECRET_ACTIONS[action];
+        if (secret && rule && !rule.allowed(secret)) throw r.fail(q, `${action}: secret "${name}" ${rule.why}`);
+      }
+      return name;
+    }),
+  );
+  return { ResourceType: type, ResourceNames: names ?? [], Actions: actions };
+}
+
+/**
+ * Reads MarbleRun's `Roles` section against the packages and secrets it names.
+ *
+ * @example
+ * ```ts
+ * const roles = readRoles(r, { admin: { ResourceType: 'Secrets', ResourceNames: ['dbPassword'], Actions: ['ReadSecret', 'WriteSecret'] } }, packages, secrets);
+ * ```
+ */
+export function readRoles(r: Reader, v: unknown, packages: Record<string, Package>, secrets: Record<string, SecretSpec>): Record<string, Role> {
+  return r.map(v, 'Roles', (x, p) => readRole(r, x, p, { Packages: packages, Secrets: secrets }));
+}
+
+/** The DER of the one PEM certificate of a user (MarbleRun "Users": "a PEM-encoded self-signed X.509 certificate"). */
+function userCertificate(r: Reader, v: unknown, path: string): { pem: string; der: Uint8Array } {
+  const pem = r.name(v, path);
+  let ders: Uint8Array[];
+  try {
+    ders = pemCertificates(pem, path);
+    // Any signature algorithm: MarbleRun's docs create user certificates with RSA.
+    for (const der of ders) new X509Certificate(der);
+  } catch (cause) {
+    throw r.fail(path, `must be one PEM certificate (${cause instanceof Error ? cause.message : String(cause)})`, cause);
+  }
+  const [der, extra] = ders;
+  if (der === undefined || extra !== undefined) throw r.fail(path, `must be exactly one PEM certificate, got ${ders.length}`);
+  return { pem, der };
+}
+
+/**
+ * Reads MarbleRun's `Users` section: one certificate each, no certificate shared by two users,
+ * roles that exist.
+ *
+ * @example
+ * ```ts
+ * const users = readUsers(r, { alice: { Certificate: pem, Roles: ['admin'] } }, roles);
+ * ```
+ */
+export function readUsers(r: Reader, v: unknown, roles: Record<string, Role>): Record<string, User> {
+  const seen = new Map<string, string>();
+  return r.map(v, 'Users', (x, path, name) => {
+    const o = r.object(x, path, FIELDS.User);
+    const cert = r.required(o, path, 'Certificate', (c, p) => {
+      const { pem, der } = userCertificate(r, c, p);
+      const other = seen.get(hex(der));
+      if (other !== undefined) throw r.fail(p, `the same certificate as user "${other}"`);
+      seen.set(hex(der), name);
+      return pem;
+    });
+    return { Certificate: cert, Roles: r.optional(o, path, 'Roles', (c, p) => r.list(c, p, (e, q) => r.entry(e, q, roles, 'role'))) ?? [] };
+  });
+}

@@ -1,0 +1,68 @@
+import { createPublicKey } from 'node:crypto';
+import { FIELDS } from '../fields.js';
+import type { Reader } from '../lib/read.js';
+import type { FeatureGate, ManifestConfig, Role, SealMode, User } from '../types.js';
+
+/** MarbleRun "Config": `SealMode` values ("" means the default, ProductKey). */
+export const SEAL_MODES: readonly SealMode[] = ['', 'ProductKey', 'UniqueKey', 'Disabled'];
+/** MarbleRun "Config": `FeatureGates` values (matched case-insensitively, as MarbleRun does). */
+export const FEATURE_GATES: readonly FeatureGate[] = ['SignQuoteEndpoint', 'MonotonicCounter', 'AzureHSMSealing'];
+
+const SPKI_PEM = /^\s*-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*$/;
+
+/**
+ * Reads MarbleRun's `RecoveryKeys`: PEM (SPKI) RSA public keys, used to encrypt recovery secrets.
+ *
+ * @example
+ * ```ts
+ * const keys = readRecoveryKeys(r, { admin: '-----BEGIN PUBLIC KEY-----\n...' });
+ * ```
+ */
+export function readRecoveryKeys(r: Reader, v: unknown): Record<string, string> {
+  return r.map(v, 'RecoveryKeys', (x, path) => {
+    const pem = r.string(x, path);
+    let type: string | undefined;
+    try {
+      type = SPKI_PEM.test(pem) ? createPublicKey({ key: pem, format: 'pem', type: 'spki' }).asymmetricKeyType : undefined;
+    } catch (cause) {
+      throw r.fail(path, 'is not a PEM public key', cause);
+    }
+    if (type !== 'rsa') throw r.fail(path, 'must be one PEM "PUBLIC KEY" block holding an RSA key');
+    return pem;
+  });
+}
+
+/**
+ * Reads MarbleRun's `Config`, with its checks against the users and recovery keys: enough users
+ * who may update the manifest for `UpdateThreshold`, enough recovery keys for
+ * `RecoveryThreshold` (which, if set, is at least 2).
+ *
+ * @example
+ * ```ts
+ * const config = readConfig(r, { SealMode: 'ProductKey' }, { users, roles, recoveryKeys });
+ * ```
+ */
+export function readConfig(r: Reader, v: unknown, m: { users: Record<string, User>; roles: Record<string, Role>; recoveryKeys: Record<string, string> }): ManifestConfig {
+  const path = 'Config';
+  const o = r.object(v, path, FIELDS.Config);
+  const config: ManifestConfig = {};
+  r.assign(o, path, config, 'SealMode', (x, p) => r.oneOf(x, p, SEAL_MODES));
+  r.assign(o, path, config, 'FeatureGates', (x, p) => r.list(x, p, (e, q) => r.oneOf(e, q, FEATURE_GATES, true)));
+  r.assign(o, path, config, 'RotateRootSecret', (x, p) => r.boolean(x, p));
+
+  const updaters = Object.values(m.users).filter((u) => u.Roles.some((name) => m.roles[name]?.Actions.includes('UpdateManifest'))).length;
+  r.assign(o, path, config, 'UpdateThreshold', (x, p) => {
+    const n = r.integer(x, p);
+    if (n > updaters) throw r.fail(p, `${n} exceeds the number of users allowed to update the manifest (${updaters})`);
+    return n;
+  });
+  const keys = Object.keys(m.recoveryKeys).length;
+  r.assign(o, path, config, 'RecoveryThreshold', (x, p) => {
+    const n = r.integer(x, p);
+    if (n === 1) throw r.fail(p, 'if set, must be at least 2');
+    if (n > keys) throw r.fail(p, `${n} exceeds the number of recovery keys (${keys})`);
+    return n;
+  });
+  return config;
+}
+

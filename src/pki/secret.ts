@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import type { CaBundle } from './ca.js';
+import { issueCertificate } from './issue.js';
+import type { SubjectFields } from './lib/certificate.js';
+import { generateKeys, invalid, RSA_MIN_BITS, subjectKey, type KeySpec } from './lib/keys.js';
+
+/** A secret's value; structurally the same as the manifest's `SecretValue`. */
+export interface SecretValue {
+  type: 'symmetric-key' | 'cert-rsa' | 'cert-ecdsa' | 'cert-ed25519' | 'plain';
+  /** symmetric-key (and plain): the raw bytes. */
+  key?: Uint8Array;
+  /** cert-*: DER certificate signed by the intermediate. */
+  cert?: Uint8Array;
+  /** cert-*: PKCS#8 DER private key. */
+  private?: Uint8Array;
+  /** cert-*: SPKI DER public key. */
+  public?: Uint8Array;
+}
+
+/** A manifest `Secrets` entry, as MarbleRun spells it. */
+export interface SecretRequest {
+  Type: SecretValue['type'];
+  /** Bits: key length (symmetric-key), modulus (cert-rsa), curve (cert-ecdsa: 256 or 384); 0 for cert-ed25519. */
+  Size: number;
+  /** Certificate validity in days; 0 means 365, as in MarbleRun. */
+  ValidFor: number;
+  Cert?: { Subject?: SubjectFields; DNSNames?: string[]; IPAddresses?: string[] };
+}
+
+type CertType = Exclude<SecretValue['type'], 'symmetric-key' | 'plain'>;
+
+const MAX_SYMMETRIC_BITS = 65_536;
+const MAX_RSA_BITS = 8192;
+const DEFAULT_VALID_DAYS = 365;
+/** MarbleRun's defaults for a generated certificate without names, so its manifests behave the same. */
+const DEFAULT_DNS_NAMES = ['localhost'];
+const DEFAULT_IP_ADDRESSES = ['127.0.0.1', '::1'];
+const DEFAULT_COMMON_NAME = 'cloister Generated Certificate';
+
+/** The key each certificate secret type gets for a `Size`, or why the size is refused (one table, STYLE 5). */
+const CERT_KEYS: Record<CertType, (size: number) => KeySpec | string> = {
+  'cert-rsa': (size) => (Number.isSafeInteger(size) && size >= RSA_MIN_BITS && size <= MAX_RSA_BITS ? { type: 'rsa', bits: size } : `must be ${RSA_MIN_BITS}..${MAX_RSA_BITS} bits`),
+  'cert-ecdsa': (size) => (size === 256 ? { type: 'ec', curve: 'P-256' } : size === 384 ? { type: 'ec', curve: 'P-384' } : 'must be 256 (P-256) or 384 (P-384)'),
+  'cert-ed25519': (size) => (size === 0 || size === 256 ? { type: 'ed25519' } : 'must be 0 (or 256) for Ed25519'),
+};
+
+const isCertType = (type: unknown): type is CertType => typeof type === 'string' && Object.hasOwn(CERT_KEYS, type);
+
+/**
+ * Generates a manifest secret. symmetric-key: Size/8 random bytes. cert-rsa / cert-ecdsa /
+ * cert-ed25519: a fresh key pair and a certificate from the intermediate with the subject and
+ * SANs of `Cert`, valid ValidFor days (MarbleRun defaults where `Cert` leaves them out: DNS
+ * `localhost`, IPs 127.0.0.1 and ::1, CN the only DNS name or "cloister Generated Certificate").
+ * `plain` secrets are user-defined, never generated: PKI_INVALID, as is any malformed field.
+ *
+ * @example
+ * ```ts
+ * const tls = await generateSecret({ Type: 'cert-ecdsa', Size: 256, ValidFor: 30, Cert: { DNSNames: ['db'] } }, ca, now);
+ * const aes = await generateSecret({ Type: 'symmetric-key', Size: 256, ValidFor: 0 }, ca, now); // aes.key: 32 bytes
+ * ```
+ */
+export async function generateSecret(request: SecretRequest, ca: CaBundle, now: number): Promise<SecretValue> {
+  const { Type: type, Size: size } = request;
+  if (type === 'symmetric-key') {
+    if (!Number.isSafeInteger(size) || size < 8 || size > MAX_SYMMETRIC_BITS || size % 8 !== 0) throw invalid('Size', `must be a multiple of 8 bits, 8..${MAX_SYMMETRIC_BITS}`, size);
+    return { type, key: new Uint8Array(randomBytes(size / 8)) };
+  }
+  if (type === 'plain') throw invalid('Type', 'plain secrets are user-defined and never generated', type);
+  if (!isCertType(type)) throw invalid('Type', 'must be symmetric-key, cert-rsa, cert-ecdsa, cert-ed25519 or plain', type);
+  const spec = CERT_KEYS[type](size);
+  if (typeof spec === 'string') throw invalid('Size', `${type}: ${spec}`, size);
+  const cert = request.Cert ?? {};
+  const dnsNames = cert.DNSNames ?? DEFAULT_DNS_NAMES;
+  const commonName = cert.Subject?.CommonName ?? (dnsNames.length === 1 ? dnsNames[0] : undefined) ?? DEFAULT_COMMON_NAME;
+  const pair = await generateKeys(spec);
+  const der = await issueCertificate(ca, {
+    key: subjectKey(pair.spki, 'public'),
+    subject: { ...cert.Subject, CommonName: commonName },
+    dnsNames,
+    ipAddresses: cert.IPAddresses ?? DEFAULT_IP_ADDRESSES,
+    now,
+    validDays: request.ValidFor === 0 ? DEFAULT_VALID_DAYS : request.ValidFor,
+    serverAuth: true,
+    clientAuth: true,
+    fields: { subject: 'Cert.Subject', dnsNames: 'Cert.DNSNames', ipAddresses: 'Cert.IPAddresses', validDays: 'ValidFor' },
+  });
+  return { type, cert: der, private: pair.pkcs8, public: pair.spki };
+}

@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Real processes for end-to-end tests: the `cloister` binary, free ports, a coordinator waited for. */
+
+export const BIN = fileURLToPath(new URL('../../../bin/cloister.js', import.meta.url));
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `cloister-${prefix}-`));
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cloister ARGS` to completion (asynchronously, so servers in this process keep serving). */
+export function cloister(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+export interface RunningCoordinator {
+  process: ChildProcess;
+  client: string;
+  mesh: string;
+  log: () => string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `cloister coordinator --simulation` and resolves once it listens. */
+export async function startCoordinator(dataDir: string, simDir: string): Promise<RunningCoordinator> {
+  const client = `127.0.0.1:${await freePort()}`;
+  const mesh = `127.0.0.1:${await freePort()}`;
+  const child = spawn(process.execPath, [BIN, 'coordinator', '--data-dir', dataDir, '--client-addr', client, '--mesh-addr', mesh, '--simulation', '--sim-dir', simDir]);
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.includes('"event":"listening"')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`coordinator exited with ${code}: ${log}`)));
+  });
+  return {
+    process: child,
+    client,
+    mesh,
+    log: () => log,
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      }),
+  };
+}
