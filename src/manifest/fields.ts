@@ -3,7 +3,7 @@ import { REFERENCE_VALUES, type ReferenceName } from './tee.js';
 const REFERENCE_NAMES = Object.keys(REFERENCE_VALUES) as ReferenceName[];
 
 /** The list-valued fields of a certificate subject (Go `pkix.Name`). */
-export const SUBJECT_LISTS = ['Country', 'Organization', 'OrganizationalUnit', 'Locality', 'Province', 'StreetAddress', 'PostalCode'] as const;
+export const SUBJECT_LISTS = ['Country', 'Organization', 'OrganizationalUnit', 'Locality', 'Province'] as const;
 
 /**
  * The known fields of every object of the manifest, named as in MarbleRun's manifest reference
@@ -22,8 +22,8 @@ export const FIELDS = {
   Parameters: ['Files', 'Env', 'Argv'],
   Value: ['Data', 'Encoding', 'NoTemplates'],
   Secret: ['Type', 'Size', 'Shared', 'UserDefined', 'ValidFor', 'Cert'],
-  Cert: ['Subject', 'DNSNames', 'IPAddresses', 'EmailAddresses', 'NotAfter', 'KeyUsage', 'ExtKeyUsage'],
-  Subject: ['CommonName', 'SerialNumber', ...SUBJECT_LISTS],
+  Cert: ['Subject', 'DNSNames', 'IPAddresses'],
+  Subject: ['CommonName', ...SUBJECT_LISTS],
   User: ['Certificate', 'Roles'],
   Role: ['ResourceType', 'ResourceNames', 'Actions'],
   TlsTag: ['Outgoing', 'Incoming'],
@@ -31,5 +31,3 @@ export const FIELDS = {
   TlsIncoming: ['Port', 'Cert', 'DisableClientAuth'],
   Config: ['SealMode', 'FeatureGates', 'UpdateThreshold', 'RecoveryThreshold', 'RotateRootSecret'],
 } as const satisfies Record<string, readonly string[]>;
-
-export type ObjectName = keyof typeof FIELDS;

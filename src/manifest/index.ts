@@ -20,4 +20,17 @@ export type {
   SecretValue,
   RenderContext,
   Rendered,
+  // The parts of the types above, for code that names them.
+  ValueEncoding,
+  Parameters,
+  CertSubject,
+  CertTemplate,
+  ResourceType,
+  RoleAction,
+  TlsTag,
+  TlsIncoming,
+  TlsOutgoing,
+  ManifestConfig,
+  SealMode,
+  FeatureGate,
 } from './types.js';

@@ -25,6 +25,8 @@ function tcbStatuses(list: readonly string[]): TcbStatus[] {
  * ```
  */
 export function packagePolicy(pkg: Package): Policy {
+  // A package built by code rather than parsed may name a TEE the table lacks.
+  if (!Object.hasOwn(PACKAGE_TEES, pkg.TEE)) throw new CloisterError('MANIFEST_INVALID', `TEE: unknown TEE "${String(pkg.TEE)}"`, { path: 'TEE' });
   const expected: Record<string, string | number> = {};
   const minimum: Record<string, number> = {};
   for (const name of Object.keys(REFERENCE_VALUES) as ReferenceName[]) {

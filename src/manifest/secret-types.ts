@@ -1,7 +1,7 @@
 import type { SecretType } from './types.js';
 
 /** Allowed `Size` values: a list, or a range with a step. */
-export type SizeRule = { default: number | undefined; text: string } & ({ sizes: readonly number[] } | { min: number; max: number; step: number });
+type SizeRule = { default: number | undefined; text: string } & ({ sizes: readonly number[] } | { min: number; max: number; step: number });
 
 /**
  * Secret types (MarbleRun "Secrets": `Type`, `Size`), one row each: whether it is a certificate
@@ -45,8 +45,3 @@ export function sizeAllowed(rule: SizeRule, size: number): boolean {
 export const DEFAULT_VALID_FOR_DAYS = 365;
 /** cloister's upper bound for `ValidFor` (a hundred years). */
 export const MAX_VALID_FOR_DAYS = 36500;
-
-/** Go `x509.KeyUsage`: nine bits (crypto/x509 KeyUsageDigitalSignature .. KeyUsageDecipherOnly). */
-export const MAX_KEY_USAGE = 0x1ff;
-/** Go `x509.ExtKeyUsage` values 0 (Any) .. 13 (MicrosoftKernelCodeSigning). */
-export const MAX_EXT_KEY_USAGE = 13;

@@ -25,6 +25,8 @@ function pem(label: string, der: Uint8Array): Uint8Array {
 }
 
 const ascii = (text: string) => new TextEncoder().encode(text);
+const ANY_KIND = ['key', 'cert', 'public', 'private'] as const;
+const BOTH: readonly Target[] = ['Files', 'Env'];
 
 /**
  * Template functions: where each may be used (MarbleRun: `raw` only in Files, `string` only in
@@ -36,27 +38,32 @@ const ascii = (text: string) => new TextEncoder().encode(text);
  * ```
  */
 export const TEMPLATE_FUNCS = {
-  pem: { targets: ['Files', 'Env'], kinds: ['cert', 'public', 'private'], types: undefined, encode: (b: Uint8Array, kind: ValueKind) => pem(PEM_LABELS[kind] ?? '', b) },
-  hex: { targets: ['Files', 'Env'], kinds: ['key', 'cert', 'public', 'private'], types: undefined, encode: (b: Uint8Array) => ascii(Buffer.from(b).toString('hex')) },
-  base64: { targets: ['Files', 'Env'], kinds: ['key', 'cert', 'public', 'private'], types: undefined, encode: (b: Uint8Array) => ascii(Buffer.from(b).toString('base64')) },
-  raw: { targets: ['Files'], kinds: ['key', 'cert', 'public', 'private'], types: undefined, encode: (b: Uint8Array) => b },
+  pem: { targets: BOTH, kinds: ['cert', 'public', 'private'], types: undefined, encode: (b: Uint8Array, kind: ValueKind) => pem(PEM_LABELS[kind] ?? '', b) },
+  hex: { targets: BOTH, kinds: ANY_KIND, types: undefined, encode: (b: Uint8Array) => ascii(Buffer.from(b).toString('hex')) },
+  base64: { targets: BOTH, kinds: ANY_KIND, types: undefined, encode: (b: Uint8Array) => ascii(Buffer.from(b).toString('base64')) },
+  raw: { targets: ['Files'], kinds: ANY_KIND, types: undefined, encode: (b: Uint8Array) => b },
   // MarbleRun: "only secrets of type plain are allowed to use string encoding"; NUL bytes are refused when rendering.
   string: { targets: ['Env'], kinds: ['key'], types: ['plain'], encode: (b: Uint8Array) => b },
 } as const satisfies Record<string, { targets: readonly Target[]; kinds: readonly ValueKind[]; types: readonly SecretType[] | undefined; encode: (b: Uint8Array, kind: ValueKind) => Uint8Array }>;
 
-export type TemplateFunc = keyof typeof TEMPLATE_FUNCS;
+type TemplateFunc = keyof typeof TEMPLATE_FUNCS;
 
 /**
  * Accessors after `.Secrets.NAME`: none (the key of a symmetric-key or plain secret, the public
  * key of a certificate secret, as MarbleRun does), or one of a certificate secret's parts.
+ *
+ * @example
+ * ```ts
+ * SECRET_PARTS.Private;   // 'private': {{ pem .Secrets.tls.Private }} is a PKCS#8 key
+ * ```
  */
-export const SECRET_PARTS = {
+const SECRET_PARTS = {
   Cert: 'cert',
   Public: 'public',
   Private: 'private',
 } as const satisfies Record<string, ValueKind>;
 
-export type SecretPart = keyof typeof SECRET_PARTS;
+type SecretPart = keyof typeof SECRET_PARTS;
 
 /**
  * The SPKI DER of a DER certificate (any key type). Throws node's error on a non-certificate.
@@ -85,17 +92,17 @@ export const MARBLERUN_VALUES = {
   'MarbleCert.Private': { kind: 'private', get: (c: RenderContext) => c.marbleKey },
 } as const satisfies Record<string, { kind: ValueKind; get: (c: RenderContext) => Uint8Array }>;
 
-export type MarbleRunValue = keyof typeof MARBLERUN_VALUES;
+type MarbleRunValue = keyof typeof MARBLERUN_VALUES;
 
 /** MarbleRun references cloister does not provide, with what to say. */
 const NOT_PROVIDED: ReadonlyArray<[prefix: string, why: string]> = [
-  ['.Previous.', 'secrets of a previous manifest (.Previous) are not supported by cloister'],
-  ['.MarbleRun.CoordinatorRoot.', 'is not provided by cloister; use .MarbleRun.RootCA.Cert'],
-  ['.MarbleRun.CoordinatorIntermediate.', 'is not provided by cloister; use .MarbleRun.RootCA.Cert'],
-  ['.MarbleRun.SealKey', 'is not provided by cloister; declare a symmetric-key secret'],
+  ['.Previous.', 'secrets of a previous manifest are not supported by cloister'],
+  ['.MarbleRun.CoordinatorRoot.', 'not provided by cloister; use .MarbleRun.RootCA.Cert'],
+  ['.MarbleRun.CoordinatorIntermediate.', 'not provided by cloister; use .MarbleRun.RootCA.Cert'],
+  ['.MarbleRun.SealKey', 'not provided by cloister; declare a symmetric-key secret'],
 ];
 
-export type Reference = { secret: string; part: SecretPart | undefined } | { marbleRun: MarbleRunValue };
+type Reference = { secret: string; part: SecretPart | undefined } | { marbleRun: MarbleRunValue };
 
 /** One `{{ ... }}` action. */
 export interface Action {
@@ -106,7 +113,7 @@ export interface Action {
 }
 
 /** Literal bytes, or an action to replace. */
-export type Segment = Uint8Array | Action;
+type Segment = Uint8Array | Action;
 
 const ACTION = /^[ \t\r\n]*([A-Za-z0-9_]+)[ \t\r\n]+(\.[A-Za-z0-9_.]*)[ \t\r\n]*$/;
 const SECRET_REF = /^\.Secrets\.([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z]+))?$/;
@@ -128,7 +135,7 @@ function parseReference(ref: string, text: string, fail: Fail): Reference {
   const name = ref.startsWith('.MarbleRun.') ? ref.slice('.MarbleRun.'.length) : '';
   if (Object.hasOwn(MARBLERUN_VALUES, name)) return { marbleRun: name as MarbleRunValue };
   const known = NOT_PROVIDED.find(([prefix]) => ref.startsWith(prefix));
-  throw fail(known ? `${ref} ${known[1]} (in ${show(text)})` : `unknown reference ${ref} in ${show(text)}: ${EXPECTED}`);
+  throw fail(known ? `${ref}: ${known[1]} (in ${show(text)})` : `unknown reference ${ref} in ${show(text)}: ${EXPECTED}`);
 }
 
 function parseAction(text: string, fail: Fail): Action {
@@ -200,6 +207,8 @@ export function checkAction(a: Action, target: Target, secrets: Readonly<Record<
     const { secret, part } = a.ref;
     const spec = Object.hasOwn(secrets, secret) ? secrets[secret] : undefined;
     if (spec === undefined) throw fail(`unknown secret "${secret}"`);
+    // A manifest built by code rather than parsed may carry a type the table lacks.
+    if (!Object.hasOwn(SECRET_TYPES, spec.Type)) throw fail(`secret "${secret}" has an unknown type "${String(spec.Type)}"`);
     type = spec.Type;
     const cert = SECRET_TYPES[type].cert;
     if (part !== undefined && !cert) throw fail(`.${part} applies only to certificate secrets; "${secret}" is ${type} (in ${show(a.text)})`);

@@ -3,20 +3,26 @@
  * (MarbleRun docs, "Defining a manifest"), with every default filled in, so that code downstream
  * never meets a missing field. Maps are null-prototype records: a name such as `constructor` is
  * only ever a manifest entry.
+ */
+
+/**
+ * cloister's `Package.TEE` (default `sgx`); `sim` is the simulated platform, which produces SGX-format quotes.
  *
  * @example
  * ```ts
- * const { manifest } = parseManifest(bytes);
- * for (const [name, marble] of Object.entries(manifest.Marbles)) console.log(name, marble.Package);
+ * const tee: TeeKind = manifest.Packages['backend']?.TEE ?? 'sgx';
  * ```
  */
-
-/** cloister's `Package.TEE` (default `sgx`); `sim` is the simulated platform, which produces SGX-format quotes. */
 export type TeeKind = 'sgx' | 'tdx' | 'snp' | 'sim';
 
 /**
  * MarbleRun "Packages": the reference values an enclave, TD or VM must present. Hex strings are
  * kept as written (compared case-insensitively).
+ *
+ * @example
+ * ```ts
+ * const pkg: Package = { TEE: 'sgx', Debug: false, SignerID: 'c1'.repeat(32), ProductID: 1, SecurityVersion: 2 };
+ * ```
  */
 export interface Package {
   /** SGX MRENCLAVE, 32 bytes of hex. */
@@ -44,13 +50,25 @@ export interface Package {
   HostData?: string;
 }
 
-/** How `Value.Data` is written in the manifest (MarbleRun "Files and Env": `Encoding`). */
+/**
+ * How `Value.Data` is written in the manifest (MarbleRun "Files and Env": `Encoding`).
+ *
+ * @example
+ * ```ts
+ * const encoding: ValueEncoding = 'base64';
+ * ```
+ */
 export type ValueEncoding = 'string' | 'base64' | 'hex';
 
 /**
  * A file's or an environment variable's content. A plain JSON string becomes
  * `{ Data, Encoding: 'string', NoTemplates: false }`. `Data` stays as written (still base64 or
  * hex encoded); {@link renderParameters} decodes it.
+ *
+ * @example
+ * ```ts
+ * const v: Value = { Data: 'Zm9v', Encoding: 'base64', NoTemplates: true };
+ * ```
  */
 export interface Value {
   Data: string;
@@ -58,14 +76,28 @@ export interface Value {
   NoTemplates: boolean;
 }
 
-/** MarbleRun "Marbles": `Parameters`. Argv is passed as written (MarbleRun: no templates). */
+/**
+ * MarbleRun "Marbles": `Parameters`. Argv is passed as written (MarbleRun: no templates).
+ *
+ * @example
+ * ```ts
+ * const p: Parameters = { Files: {}, Env: { MODE: { Data: 'prod', Encoding: 'string', NoTemplates: false } }, Argv: ['./server'] };
+ * ```
+ */
 export interface Parameters {
   Files: Record<string, Value>;
   Env: Record<string, Value>;
   Argv: string[];
 }
 
-/** MarbleRun "Marbles": a service of the deployment. */
+/**
+ * MarbleRun "Marbles": a service of the deployment.
+ *
+ * @example
+ * ```ts
+ * const unlimited = manifest.Marbles['backend']?.MaxActivations === 0;
+ * ```
+ */
 export interface Marble {
   Package: string;
   /** 0 = unlimited. */
@@ -75,81 +107,169 @@ export interface Marble {
   TLS: string[];
 }
 
+/**
+ * MarbleRun "Secrets": `Type` (see SECRET_TYPES for each type's rules).
+ *
+ * @example
+ * ```ts
+ * const type: SecretType = 'cert-ecdsa';
+ * ```
+ */
 export type SecretType = 'symmetric-key' | 'cert-rsa' | 'cert-ecdsa' | 'cert-ed25519' | 'plain';
 
-/** Go `pkix.Name` fields, as MarbleRun's `Cert.Subject` takes them. */
+/** Go `pkix.Name` fields, as MarbleRun's `Cert.Subject` takes them (those cloister's PKI writes).  *
+ * @example
+ * ```ts
+ * const subject: CertSubject = { CommonName: 'api', Organization: ['Acme'], Country: ['DE'] };
+ * ```
+ */
 export interface CertSubject {
   CommonName?: string;
-  SerialNumber?: string;
-  Country?: string[];
   Organization?: string[];
   OrganizationalUnit?: string[];
-  Locality?: string[];
+  /** ISO 3166 two-letter codes. */
+  Country?: string[];
   Province?: string[];
-  StreetAddress?: string[];
-  PostalCode?: string[];
+  Locality?: string[];
 }
 
 /**
- * The subset of Go's `x509.Certificate` that MarbleRun's `Cert` takes and cloister supports.
+ * The subset of Go's `x509.Certificate` that MarbleRun's `Cert` takes and cloister's PKI honours.
  * `null` in the manifest means absent.
+ *
+ * @example
+ * ```ts
+ * const cert: CertTemplate = { Subject: { CommonName: 'api' }, DNSNames: ['api', 'localhost'], IPAddresses: ['127.0.0.1'] };
+ * ```
  */
 export interface CertTemplate {
   Subject?: CertSubject;
   DNSNames?: string[];
   IPAddresses?: string[];
-  EmailAddresses?: string[];
-  /** RFC 3339; when set, `ValidFor` is 0. */
-  NotAfter?: string;
-  /** Go `x509.KeyUsage` bits: 1 digitalSignature, 2 contentCommitment, 4 keyEncipherment, 8 dataEncipherment, 16 keyAgreement, 32 keyCertSign, 64 cRLSign, 128 encipherOnly, 256 decipherOnly. 0 = default. */
-  KeyUsage?: number;
-  /** Go `x509.ExtKeyUsage` values: 0 any, 1 serverAuth, 2 clientAuth, 3 codeSigning, 4 emailProtection, ..., 8 timeStamping, 9 OCSPSigning. */
-  ExtKeyUsage?: number[];
 }
 
-/** MarbleRun "Secrets": a secret to generate, or one a user uploads (`UserDefined`). */
+/**
+ * MarbleRun "Secrets": a secret to generate, or one a user uploads (`UserDefined`).
+ *
+ * @example
+ * ```ts
+ * const key: SecretSpec = { Type: 'symmetric-key', Size: 256, Shared: true, UserDefined: false, ValidFor: 0 };
+ * ```
+ */
 export interface SecretSpec {
   Type: SecretType;
   /** Bits; defaults by type (symmetric-key has none: required; cert-rsa 2048; cert-ecdsa 256; cert-ed25519 and plain 0). */
   Size: number;
   Shared: boolean;
   UserDefined: boolean;
-  /** Days, for certificates (default 365); 0 for other types and when `Cert.NotAfter` fixes the expiry. */
+  /** Days, for generated certificates (default 365); 0 for other types and user-defined secrets. */
   ValidFor: number;
   Cert?: CertTemplate;
 }
 
-/** MarbleRun "Users". */
+/**
+ * MarbleRun "Users".
+ *
+ * @example
+ * ```ts
+ * const admin: User = { Certificate: '-----BEGIN CERTIFICATE-----\n...', Roles: ['secretAdmin'] };
+ * ```
+ */
 export interface User {
   /** One PEM certificate. */
   Certificate: string;
   Roles: string[];
 }
 
-/** MarbleRun "Roles": `ResourceType` values. */
+/**
+ * MarbleRun "Roles": `ResourceType` values.
+ *
+ * @example
+ * ```ts
+ * const type: ResourceType = 'Secrets';
+ * ```
+ */
 export type ResourceType = 'Secrets' | 'Packages' | 'Manifest';
 
-/** MarbleRun "Roles": `Actions` values (matched case-insensitively, kept in this spelling). */
+/**
+ * MarbleRun "Roles": `Actions` values (matched case-insensitively, kept in this spelling).
+ *
+ * @example
+ * ```ts
+ * const mayWrite = role.Actions.includes('WriteSecret');
+ * ```
+ */
 export type RoleAction = 'ReadSecret' | 'WriteSecret' | 'UpdateSecurityVersion' | 'UpdateManifest';
 
-/** MarbleRun "Roles". */
+/**
+ * MarbleRun "Roles".
+ *
+ * @example
+ * ```ts
+ * const role: Role = { ResourceType: 'Secrets', ResourceNames: ['dbPassword'], Actions: ['ReadSecret', 'WriteSecret'] };
+ * ```
+ */
 export interface Role {
   ResourceType: ResourceType;
   ResourceNames: string[];
   Actions: RoleAction[];
 }
 
-/** MarbleRun "TLS": a connection to elevate to TLS. */
+/**
+ * MarbleRun "TLS": a connection to elevate to TLS.
+ *
+ * @example
+ * ```ts
+ * const out: TlsOutgoing = { Port: '8443', Addr: 'backend' };
+ * ```
+ */
 export type TlsOutgoing = { Port: string; Addr: string };
-/** MarbleRun "TLS": a served port; `Cert` (a certificate secret) goes with `DisableClientAuth`. */
+/**
+ * MarbleRun "TLS": a served port; `Cert` (a certificate secret) goes with `DisableClientAuth`.
+ *
+ * @example
+ * ```ts
+ * const served: TlsIncoming = { Port: '443', Cert: 'webCert', DisableClientAuth: true };
+ * ```
+ */
 export type TlsIncoming = { Port: string; Cert?: string; DisableClientAuth: boolean };
-/** MarbleRun "TLS": a tag that Marbles name. */
+/**
+ * MarbleRun "TLS": a tag that Marbles name.
+ *
+ * @example
+ * ```ts
+ * const tag: TlsTag = { Outgoing: [], Incoming: [{ Port: '8443', DisableClientAuth: false }] };
+ * ```
+ */
 export type TlsTag = { Outgoing: TlsOutgoing[]; Incoming: TlsIncoming[] };
 
+/**
+ * MarbleRun "Config": `SealMode` ("" is the default, ProductKey).
+ *
+ * @example
+ * ```ts
+ * const mode: SealMode = manifest.Config.SealMode ?? '';
+ * ```
+ */
 export type SealMode = '' | 'ProductKey' | 'UniqueKey' | 'Disabled';
+/**
+ * MarbleRun "Config": `FeatureGates` values.
+ *
+ * @example
+ * ```ts
+ * const signQuote = manifest.Config.FeatureGates?.includes('SignQuoteEndpoint') ?? false;
+ * ```
+ */
 export type FeatureGate = 'SignQuoteEndpoint' | 'MonotonicCounter' | 'AzureHSMSealing';
 
-/** MarbleRun "Config": only the fields present in the manifest. */
+/**
+ * MarbleRun "Config": only the fields present in the manifest.
+ *
+ * @example
+ * ```ts
+ * const threshold = manifest.Config.UpdateThreshold ?? 0;
+ * ```
+ */
 export type ManifestConfig = {
   SealMode?: SealMode;
   FeatureGates?: FeatureGate[];
@@ -158,6 +278,15 @@ export type ManifestConfig = {
   RotateRootSecret?: boolean;
 };
 
+/**
+ * A validated manifest: every section present, every default filled in.
+ *
+ * @example
+ * ```ts
+ * const { manifest } = parseManifest(bytes);
+ * for (const [name, marble] of Object.entries(manifest.Marbles)) console.log(name, marble.Package);
+ * ```
+ */
 export interface Manifest {
   Packages: Record<string, Package>;
   Marbles: Record<string, Marble>;
@@ -170,6 +299,14 @@ export interface Manifest {
   Config: ManifestConfig;
 }
 
+/**
+ * What {@link parseManifest} returns.
+ *
+ * @example
+ * ```ts
+ * const { fingerprint, raw } = parseManifest(bytes);   // store raw, show fingerprint
+ * ```
+ */
 export interface ParsedManifest {
   manifest: Manifest;
   /** Lowercase hex SHA-256 of the exact bytes. */
@@ -178,7 +315,14 @@ export interface ParsedManifest {
   raw: Uint8Array;
 }
 
-/** A secret's value, as the coordinator generates or a user uploads it. */
+/**
+ * A secret's value, as the coordinator generates or a user uploads it.
+ *
+ * @example
+ * ```ts
+ * const aes: SecretValue = { type: 'symmetric-key', key: randomBytes(32) };
+ * ```
+ */
 export interface SecretValue {
   type: SecretType;
   /** symmetric-key and plain. */
@@ -191,7 +335,14 @@ export interface SecretValue {
   public?: Uint8Array;
 }
 
-/** What templates may use when rendering one Marble's parameters. */
+/**
+ * What templates may use when rendering one Marble's parameters.
+ *
+ * @example
+ * ```ts
+ * const ctx: RenderContext = { secrets: { apiKey: aes }, rootCa, marbleCert, marbleKey };
+ * ```
+ */
 export interface RenderContext {
   secrets: Readonly<Record<string, SecretValue>>;
   /** DER. */
@@ -202,6 +353,14 @@ export interface RenderContext {
   marbleKey: Uint8Array;
 }
 
+/**
+ * What {@link renderParameters} returns: file contents by path, environment, arguments.
+ *
+ * @example
+ * ```ts
+ * const { files, env, argv } = renderParameters(manifest, 'backend', ctx);
+ * ```
+ */
 export interface Rendered {
   files: Record<string, Uint8Array>;
   env: Record<string, string>;

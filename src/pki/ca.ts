@@ -3,7 +3,13 @@ import { loadSigner, profileExtensions, signCertificate, signer, signingKey, sub
 
 /**
  * The cloister CA: a self-signed root and the intermediate that signs every workload and secret
- * certificate, both ECDSA P-256. The root key can stay offline once the intermediate exists.
+ * certificate, both ECDSA P-256. Treated as immutable once used (see {@link intermediateSigner}).
+ *
+ * @example
+ * ```ts
+ * const ca: CaBundle = await createCa({ now });
+ * const rootPem = pemCert(ca.rootCert); // what clients pin
+ * ```
  */
 export interface CaBundle {
   /** DER root certificate. */

@@ -3,7 +3,14 @@ import { intermediateSigner, CLOCK_SKEW, unixTime, type CaBundle } from './ca.js
 import { profileExtensions, signCertificate, subjectName, type SubjectFields } from './lib/certificate.js';
 import { invalid, subjectKey, type SubjectKey } from './lib/keys.js';
 
-/** A request for a workload's TLS certificate. */
+/**
+ * A request for a workload's TLS certificate.
+ *
+ * @example
+ * ```ts
+ * const request: LeafRequest = { publicKey: spki, commonName: 'db', dnsNames: ['db'], now, clientAuth: false };
+ * ```
+ */
 export interface LeafRequest {
   /** SPKI DER of the subject's key: P-256, P-384, RSA ≥ 2048 bits or Ed25519. */
   publicKey: Uint8Array;
@@ -93,7 +100,6 @@ export async function issueCertificate(ca: CaBundle, t: LeafTemplate): Promise<U
     ipAddresses: names(t.ipAddresses, t.fields.ipAddresses, ipAddress),
     serverAuth: flag(t.serverAuth, 'serverAuth'),
     clientAuth: flag(t.clientAuth, 'clientAuth'),
-    emptySubject: subject.toJSON().length === 0,
   });
   return signCertificate({ subject, key: t.key, notBefore: now - CLOCK_SKEW, notAfter: now + t.validDays * DAY, extensions }, await intermediateSigner(ca));
 }

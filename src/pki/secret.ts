@@ -4,7 +4,14 @@ import { issueCertificate } from './issue.js';
 import type { SubjectFields } from './lib/certificate.js';
 import { generateKeys, invalid, RSA_MIN_BITS, subjectKey, type KeySpec } from './lib/keys.js';
 
-/** A secret's value; structurally the same as the manifest's `SecretValue`. */
+/**
+ * A secret's value; structurally the same as the manifest's `SecretValue`.
+ *
+ * @example
+ * ```ts
+ * const { cert, private: key } = await generateSecret({ Type: 'cert-ed25519', Size: 0, ValidFor: 7 }, ca, now);
+ * ```
+ */
 export interface SecretValue {
   type: 'symmetric-key' | 'cert-rsa' | 'cert-ecdsa' | 'cert-ed25519' | 'plain';
   /** symmetric-key (and plain): the raw bytes. */
@@ -17,7 +24,14 @@ export interface SecretValue {
   public?: Uint8Array;
 }
 
-/** A manifest `Secrets` entry, as MarbleRun spells it. */
+/**
+ * A manifest `Secrets` entry, as MarbleRun spells it (other fields, such as `Shared`, are ignored).
+ *
+ * @example
+ * ```ts
+ * const request: SecretRequest = { Type: 'cert-rsa', Size: 3072, ValidFor: 90, Cert: { Subject: { CommonName: 'api' }, DNSNames: ['api'] } };
+ * ```
+ */
 export interface SecretRequest {
   Type: SecretValue['type'];
   /** Bits: key length (symmetric-key), modulus (cert-rsa), curve (cert-ecdsa: 256 or 384); 0 for cert-ed25519. */

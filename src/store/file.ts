@@ -8,6 +8,12 @@ import { io, readIfExists, syncDir, writeNew } from './lib/io.js';
 /**
  * Where the coordinator keeps its state, sealed: one opaque byte string, read once at start and
  * rewritten whole on every change.
+ *
+ * @example
+ * ```ts
+ * const state = (await store.read()) ?? initialState();
+ * await store.write(next);
+ * ```
  */
 export interface SealedStore {
   /** The last state written, or `undefined` when none exists yet. */

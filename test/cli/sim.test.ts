@@ -47,7 +47,8 @@ test('an SGX quote verifies with the simulation root only, labelled simulation',
 });
 
 test('a TDX quote verifies; SGX collateral does not fit it', () => {
-  assert.equal(run('sim', 'quote', '--sim-dir', 'd', '--tdx', '--mrtd', 'cd'.repeat(48), '--rtmr', '11'.repeat(48), '--out', 't.bin').code, 0);
+  const q = run('sim', 'quote', '--sim-dir', 'd', '--tdx', '--mrtd', 'cd'.repeat(48), '--rtmr', '11'.repeat(48), '--out', 't.bin');
+  assert.equal(q.code, 0, q.stderr);
   assert.equal(run('sim', 'collateral', '--sim-dir', 'd', '--tdx', '--out', 'tc.json').code, 0);
   const ok = verify('t.bin', 'tc.json', '--trust-root', 'd/root.pem', '--tee', 'tdx');
   assert.equal(ok.code, 0);

@@ -24,7 +24,7 @@ export function at(parent: string, key: string | number): string {
 }
 
 /** The document root's path in messages. */
-export const ROOT = '$';
+const ROOT = '$';
 
 export type Json = Record<string, unknown>;
 

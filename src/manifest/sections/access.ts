@@ -70,7 +70,7 @@ function userCertificate(r: Reader, v: unknown, path: string): { pem: string; de
     // Any signature algorithm: MarbleRun's docs create user certificates with RSA.
     for (const der of ders) new X509Certificate(der);
   } catch (cause) {
-    throw r.fail(path, `must be one PEM certificate (${cause instanceof Error ? cause.message : String(cause)})`, cause);
+    throw r.fail(path, `must be one PEM certificate (${cause instanceof Error ? cause.message.replace(`${path}: `, '') : String(cause)})`, cause);
   }
   const [der, extra] = ders;
   if (der === undefined || extra !== undefined) throw r.fail(path, `must be exactly one PEM certificate, got ${ders.length}`);

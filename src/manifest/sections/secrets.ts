@@ -1,26 +1,27 @@
 import { isIP } from 'node:net';
 import { FIELDS, SUBJECT_LISTS } from '../fields.js';
 import { at, type Json, type Reader } from '../lib/read.js';
-import { DEFAULT_VALID_FOR_DAYS, MAX_EXT_KEY_USAGE, MAX_KEY_USAGE, MAX_VALID_FOR_DAYS, SECRET_TYPES, SECRET_TYPE_NAMES, sizeAllowed } from '../secret-types.js';
+import { DEFAULT_VALID_FOR_DAYS, MAX_VALID_FOR_DAYS, SECRET_TYPES, SECRET_TYPE_NAMES, sizeAllowed } from '../secret-types.js';
 import type { CertSubject, CertTemplate, SecretSpec } from '../types.js';
-
-// RFC 3339 date-time (Go's time.Time JSON form).
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-// Go's zero time.Time, which MarbleRun's documented `Cert` template carries for "not set".
-const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** `read`, with JSON null meaning absent (Go's nil slices in MarbleRun's documented `Cert` template). */
 function nullable<T>(read: (v: unknown, p: string) => T | undefined): (v: unknown, p: string) => T | undefined {
   return (v, p) => (v === null ? undefined : read(v, p));
 }
 
+function subjectValue(r: Reader, key: string, v: unknown, path: string): string {
+  const s = r.name(v, path);
+  // X.520 countryName is a two-letter ISO 3166 code.
+  if (key === 'Country' && !/^[A-Za-z]{2}$/.test(s)) throw r.fail(path, 'must be a two-letter country code (ISO 3166)');
+  return s;
+}
+
 function readSubject(r: Reader, v: unknown, path: string): CertSubject {
   const o = r.object(v, path, FIELDS.Subject);
   const out: CertSubject = {};
-  const set = <K extends keyof CertSubject & string>(key: K, read: (x: unknown, p: string) => CertSubject[K]) => r.assign(o, path, out, key, nullable(read));
-  set('CommonName', (x, p) => r.string(x, p));
-  set('SerialNumber', (x, p) => r.string(x, p));
-  for (const key of SUBJECT_LISTS) set(key, (x, p) => r.strings(x, p));
+  // Go's zero value "" means no common name.
+  r.assign(o, path, out, 'CommonName', nullable((x, p) => r.string(x, p) || undefined));
+  for (const key of SUBJECT_LISTS) r.assign(o, path, out, key, nullable((x, p) => r.list(x, p, (e, q) => subjectValue(r, key, e, q))));
   return out;
 }
 
@@ -30,25 +31,13 @@ function ipAddress(r: Reader, v: unknown, path: string): string {
   return ip;
 }
 
-function notAfter(r: Reader, v: unknown, path: string): string | undefined {
-  const s = r.string(v, path);
-  if (s === GO_ZERO_TIME) return undefined;
-  if (!RFC3339.test(s) || !Number.isFinite(Date.parse(s))) throw r.fail(path, 'must be an RFC 3339 date-time');
-  return s;
-}
-
-/** MarbleRun "Available `Cert` fields": the subset of Go's x509.Certificate cloister supports. */
+/** MarbleRun "Available `Cert` fields": the subset of Go's x509.Certificate cloister's PKI honours. */
 function readCert(r: Reader, v: unknown, path: string): CertTemplate {
   const o = r.object(v, path, FIELDS.Cert);
   const out: CertTemplate = {};
-  const set = <K extends keyof CertTemplate & string>(key: K, read: (x: unknown, p: string) => CertTemplate[K] | undefined) => r.assign(o, path, out, key, nullable(read));
-  set('Subject', (x, p) => readSubject(r, x, p));
-  set('DNSNames', (x, p) => r.list(x, p, (e, q) => r.name(e, q)));
-  set('IPAddresses', (x, p) => r.list(x, p, (e, q) => ipAddress(r, e, q)));
-  set('EmailAddresses', (x, p) => r.list(x, p, (e, q) => r.name(e, q)));
-  set('NotAfter', (x, p) => notAfter(r, x, p));
-  set('KeyUsage', (x, p) => r.integer(x, p, MAX_KEY_USAGE));
-  set('ExtKeyUsage', (x, p) => r.list(x, p, (e, q) => r.integer(e, q, MAX_EXT_KEY_USAGE)));
+  r.assign(o, path, out, 'Subject', nullable((x, p) => readSubject(r, x, p)));
+  r.assign(o, path, out, 'DNSNames', nullable((x, p) => r.list(x, p, (e, q) => r.name(e, q))));
+  r.assign(o, path, out, 'IPAddresses', nullable((x, p) => r.list(x, p, (e, q) => ipAddress(r, e, q))));
   return out;
 }
 
@@ -77,12 +66,10 @@ function readSecret(r: Reader, v: unknown, path: string): SecretSpec {
   };
   certOnly('Cert');
   certOnly('ValidFor');
-  const cert = r.optional(o, path, 'Cert', (x, p) => readCert(r, x, p));
-  if (cert !== undefined) spec.Cert = cert;
+  r.assign(o, path, spec, 'Cert', (x, p) => readCert(r, x, p));
+  // MarbleRun: ValidFor "default: 365" (0, Go's zero value, means the default).
   const validFor = r.optional(o, path, 'ValidFor', (x, p) => r.integer(x, p, MAX_VALID_FOR_DAYS)) ?? 0;
-  // MarbleRun: ValidFor "can't be specified in combination with the NotAfter".
-  if (validFor !== 0 && cert?.NotAfter !== undefined) throw r.fail(at(path, 'ValidFor'), 'cannot be combined with Cert.NotAfter');
-  if (row.cert && !spec.UserDefined && cert?.NotAfter === undefined) spec.ValidFor = validFor === 0 ? DEFAULT_VALID_FOR_DAYS : validFor;
+  if (row.cert && !spec.UserDefined) spec.ValidFor = validFor === 0 ? DEFAULT_VALID_FOR_DAYS : validFor;
   return spec;
 }
 

@@ -161,13 +161,13 @@ const EXTENDED_KEY_USAGES: Partial<Record<string, ExtendedKeyUsageExtension>> = 
 };
 
 /** How a certificate may be used: a CA (with its path length) or a TLS leaf. */
-export type Profile = { ca: true; pathLength: number } | { ca: false; key: SubjectKey; dnsNames: readonly string[]; ipAddresses: readonly string[]; serverAuth: boolean; clientAuth: boolean; emptySubject: boolean };
+export type Profile = { ca: true; pathLength: number } | { ca: false; key: SubjectKey; dnsNames: readonly string[]; ipAddresses: readonly string[]; serverAuth: boolean; clientAuth: boolean };
 
 /**
  * The extensions of a profile. CAs: basicConstraints CA with pathLenConstraint (§4.2.1.9),
  * keyCertSign | cRLSign (§4.2.1.3). Leaves: not a CA, digitalSignature (+ keyEncipherment for
- * RSA), extKeyUsage serverAuth / clientAuth (§4.2.1.12), subjectAltName (§4.2.1.6, critical when
- * the subject is empty).
+ * RSA), extKeyUsage serverAuth / clientAuth (§4.2.1.12), subjectAltName (§4.2.1.6; not critical:
+ * every leaf has a subject CN).
  *
  * @example
  * ```ts
@@ -180,12 +180,11 @@ export function profileExtensions(profile: Profile): Extension[] {
   // An empty extKeyUsage is not allowed (SIZE (1..MAX)) and omitting it would allow any purpose.
   if (purposes === undefined) throw invalid('serverAuth', 'a certificate needs serverAuth, clientAuth or both');
   const names: JsonGeneralName[] = [...profile.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...profile.ipAddresses.map((value) => ({ type: 'ip' as const, value }))];
-  if (names.length === 0 && profile.emptySubject) throw invalid('commonName', 'a certificate needs a subject or a subject alternative name (RFC 5280 §4.1.2.6)');
   return [
     LEAF_CONSTRAINTS,
     profile.key.kind.keyEncipherment ? LEAF_KEY_USAGE.withEncipherment : LEAF_KEY_USAGE.signing,
     purposes,
-    ...(names.length === 0 ? [] : [new SubjectAlternativeNameExtension(names, profile.emptySubject)]),
+    ...(names.length === 0 ? [] : [new SubjectAlternativeNameExtension(names, false)]),
   ];
 }
 
