@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { DcapVerifier } from '../src/attest/index.js';
+import { benchActivation } from './activation.js';
 
 /**
  * `npm run bench`: DCAP quote verifications per second on one core (this process's main
@@ -52,3 +53,5 @@ for (const [label, dir] of cases) {
   const b = rate(() => peer.verify(quote, raw, now), SECONDS);
   console.log(`${label.padEnd(8)} ${a.toFixed(0).padStart(11)} ${b.toFixed(0).padStart(18)} ${(a / b).toFixed(1).padStart(7)}x   ${ours}${ours === theirs ? '' : ` (peer: ${theirs})`}`);
 }
+
+await benchActivation();

@@ -1,3 +1,4 @@
+import 'reflect-metadata'; // before @peculiar/x509
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { before, describe, it } from 'node:test';
