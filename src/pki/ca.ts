@@ -88,7 +88,7 @@ export async function createCa(options: CaOptions): Promise<CaBundle> {
   const [rootPair, intermediatePair] = await Promise.all([generateKeys(p256), generateKeys(p256)]);
   const [rootKey, intermediateKey] = [subjectKey(rootPair.spki, 'rootKey'), subjectKey(intermediatePair.spki, 'intermediateKey')];
   const [rootName, intermediateName] = [subjectName({ CommonName: `${name} Root CA` }, 'name'), subjectName({ CommonName: `${name} Intermediate CA` }, 'name')];
-  const [rootSigning, intermediateSigning] = await Promise.all([signingKey(rootPair.pkcs8), signingKey(intermediatePair.pkcs8)]);
+  const [rootSigning, intermediateSigning] = [signingKey(rootPair.pkcs8), signingKey(intermediatePair.pkcs8)];
   const rootEnd = addYears(start, ROOT_YEARS);
   const intermediateEnd = addYears(start, INTERMEDIATE_YEARS);
   const root = signer(rootName, rootSigning, rootKey.keyId, rootEnd);

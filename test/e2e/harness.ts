@@ -55,7 +55,7 @@ export interface RunningCoordinator {
 export async function startCoordinator(dataDir: string, simDir: string): Promise<RunningCoordinator> {
   const client = `127.0.0.1:${await freePort()}`;
   const mesh = `127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, [BIN, 'coordinator', '--data-dir', dataDir, '--client-addr', client, '--mesh-addr', mesh, '--simulation', '--sim-dir', simDir]);
+  const child = spawn(process.execPath, [...(process.env['CLOISTER_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['CLOISTER_PROFILE']] : []), BIN, 'coordinator', '--data-dir', dataDir, '--client-addr', client, '--mesh-addr', mesh, '--simulation', '--sim-dir', simDir]);
   let log = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr.on('data', (d: Buffer) => {

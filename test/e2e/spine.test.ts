@@ -121,7 +121,9 @@ describe('the spine, end to end', () => {
   });
 
   it('an unmodified program receives files, environment and identity', async () => {
-    const [a, b] = await Promise.all([run('backend', [node, '-e', SCRIPT], ['--instance-id', 'one']), run('backend', [node, '-e', SCRIPT], ['--instance-id', 'two'])]);
+    // One after the other: both write the same files in the same folder.
+    const a = await run('backend', [node, '-e', SCRIPT], ['--instance-id', 'one']);
+    const b = await run('backend', [node, '-e', SCRIPT], ['--instance-id', 'two']);
     assert.equal(a.code, 0, a.stderr);
     const ra = JSON.parse(a.stdout) as { env: Record<string, string>; key: string; mode: number; cert: string };
     const rb = JSON.parse((b as { stdout: string }).stdout) as typeof ra;

@@ -5,7 +5,7 @@ import { hex } from '../../lib/bytes.js';
 import { iso } from '../lib/chain.js';
 import { OID } from '../lib/x509.js';
 import type { TcbStatus } from '../tcb-status.js';
-import { der } from './der.js';
+import { der } from '../../lib/der-writer.js';
 import { pemCertificate, SIM, type SimIdentity, type SimPlatform } from './platform.js';
 import type { QuoteCollateralV3 } from '../dcap/collateral.js';
 

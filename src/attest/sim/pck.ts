@@ -1,6 +1,6 @@
 import type { PckExtensions } from '../dcap/pck.js';
 import { OID } from '../lib/x509.js';
-import { der } from './der.js';
+import { der } from '../../lib/der-writer.js';
 
 const ARC = OID.sgxExtensions;
 

@@ -1,21 +1,20 @@
 import 'reflect-metadata'; // @peculiar/x509 needs the Reflect metadata API before it loads.
-import { createPrivateKey, createPublicKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
 import {
   AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
+  SubjectKeyIdentifierExtension,
   ExtendedKeyUsage,
   ExtendedKeyUsageExtension,
   KeyUsageFlags,
   KeyUsagesExtension,
-  Name,
-  SubjectAlternativeNameExtension,
-  SubjectKeyIdentifierExtension,
   X509Certificate,
-  X509CertificateGenerator,
   type Extension,
-  type JsonGeneralName,
 } from '@peculiar/x509';
 import { equal } from '../../lib/bytes.js';
+import { der, tlv } from '../../lib/der-writer.js';
+import { TAG } from '../../attest/lib/der.js';
+import { isIPv4 } from 'node:net';
 import { CloisterError } from '../../lib/errors.js';
 import { invalid, keyIdentifier, type SubjectKey } from './keys.js';
 
@@ -24,47 +23,52 @@ import { invalid, keyIdentifier, type SubjectKey } from './keys.js';
  * key identifiers and the ECDSA P-256 / SHA-256 signature (RFC 5758 §3.2 ecdsa-with-SHA256).
  */
 
-const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
 /** RFC 5280 §4.1.2.5: 99991231235959Z is the last time a certificate can express. */
 const MAX_TIME = 253_402_300_799;
 
 /** A CA that signs: its name, P-256 signing key, key identifier and the end of its own validity. */
 export interface Signer {
-  readonly name: Name;
-  readonly key: webcrypto.CryptoKey;
-  /** §4.2.1.1: the AKI of what it signs repeats its own SKI; built once. */
-  readonly authorityKeyId: AuthorityKeyIdentifierExtension;
+  /** DER of its distinguished name, the issuer of what it signs. */
+  readonly name: Uint8Array;
+  readonly key: KeyObject;
+  /** §4.2.1.1: the AKI extension (DER) of what it signs repeats its own SKI; built once. */
+  readonly authorityKeyId: Uint8Array;
   /** Unix seconds; nothing it signs outlives it. */
   readonly notAfter: number;
 }
 
-/** A {@link Signer} for a name, imported key, key identifier (hex) and end of validity. @example `signer(name, await signingKey(pkcs8), keyId, notAfter)` */
-export function signer(name: Name, key: webcrypto.CryptoKey, keyId: string, notAfter: number): Signer {
-  return { name, key, authorityKeyId: new AuthorityKeyIdentifierExtension(keyId), notAfter };
+/** A {@link Signer} for a name, imported key, key identifier (hex) and end of validity. @example `signer(name, signingKey(pkcs8), keyId, notAfter)` */
+export function signer(name: Uint8Array, key: KeyObject, keyId: string, notAfter: number): Signer {
+  return { name, key, authorityKeyId: new Uint8Array(new AuthorityKeyIdentifierExtension(keyId).rawData), notAfter };
 }
 
 /** What a certificate says about its subject; issuer, serial, SKI and AKI are added by {@link signCertificate}. */
 export interface CertificateTemplate {
-  readonly subject: Name;
+  /** DER distinguished name. */
+  readonly subject: Uint8Array;
   readonly key: SubjectKey;
   /** Unix seconds. */
   readonly notBefore: number;
   /** Unix seconds; clamped to the issuer's notAfter. */
   readonly notAfter: number;
-  readonly extensions: readonly Extension[];
+  /** DER Extension elements. */
+  readonly extensions: readonly Uint8Array[];
 }
 
-/** Imports a PKCS#8 P-256 private key for WebCrypto signing. @example `await signingKey(ca.rootKey)` */
-export function signingKey(pkcs8: Uint8Array): Promise<webcrypto.CryptoKey> {
-  return webcrypto.subtle.importKey('pkcs8', pkcs8, ECDSA_P256, false, ['sign']);
+/** A PKCS#8 private key for signing. @example `signingKey(ca.rootKey)` */
+export function signingKey(pkcs8: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.from(pkcs8.buffer, pkcs8.byteOffset, pkcs8.byteLength), format: 'der', type: 'pkcs8' });
 }
+
+/** AlgorithmIdentifier ecdsa-with-SHA256, no parameters (RFC 5758 §3.2). */
+const ECDSA_WITH_SHA256 = der.sequence(der.oid('1.2.840.10045.4.3.2'));
+const V3 = der.explicit(0, der.integer(2));
 
 /** A positive 128-bit serial, first octet in 0x40..0x7f so it always encodes in 16 octets (RFC 5280 §4.1.2.2: ≤ 20). */
-function serialNumber(): string {
+function serialNumber(): Uint8Array {
   const b = randomBytes(16);
   b[0] = ((b[0] as number) & 0x3f) | 0x40;
-  return b.toString('hex');
+  return b;
 }
 
 /**
@@ -81,21 +85,19 @@ export async function signCertificate(template: CertificateTemplate, issuer: Sig
   const notAfter = Math.min(template.notAfter, issuer.notAfter);
   if (!(notBefore >= 0 && notAfter <= MAX_TIME)) throw invalid('now', `validity ${notBefore}..${notAfter} is outside 1970..9999`, notBefore);
   if (notAfter <= notBefore) throw invalid('now', `the issuing CA expired at ${new Date(issuer.notAfter * 1000).toISOString()}`, notBefore);
-  const cert = await X509CertificateGenerator.create(
-    {
-      serialNumber: serialNumber(),
-      subject: template.subject,
-      issuer: issuer.name,
-      notBefore: new Date(notBefore * 1000),
-      notAfter: new Date(notAfter * 1000),
-      publicKey: template.key.spki,
-      signingKey: issuer.key,
-      signingAlgorithm: ECDSA_SHA256,
-      extensions: [...template.extensions, new SubjectKeyIdentifierExtension(template.key.keyId), issuer.authorityKeyId],
-    },
-    webcrypto,
+  // RFC 5280 §4.1: the TBSCertificate is assembled directly (the generic generator costs ten
+  // times more, and leaf issuance is on the hot path of activation), then signed with node:crypto.
+  const tbs = der.sequence(
+    V3,
+    der.bigUnsigned(serialNumber()),
+    ECDSA_WITH_SHA256,
+    issuer.name,
+    der.sequence(der.time(notBefore), der.time(notAfter)),
+    template.subject,
+    template.key.spki,
+    der.explicit(3, der.sequence(...template.extensions, extension(OID_SKI, der.octets(Buffer.from(template.key.keyId, 'hex'))), issuer.authorityKeyId)),
   );
-  return new Uint8Array(cert.rawData);
+  return new Uint8Array(der.sequence(tbs, ECDSA_WITH_SHA256, der.bitString(sign('sha256', tbs, issuer.key))));
 }
 
 /** Subject attributes as MarbleRun's manifest names them. */
@@ -131,8 +133,8 @@ const SUBJECT_ATTRIBUTES = [
  * subjectName({ CommonName: 'db', Organization: ['Acme'] }, 'Cert.Subject');
  * ```
  */
-export function subjectName(fields: SubjectFields, field: string): Name {
-  const rdns: Record<string, { printableString?: string; utf8String?: string }[]>[] = [];
+export function subjectName(fields: SubjectFields, field: string): Uint8Array {
+  const rdns: Uint8Array[] = [];
   for (const [attribute, oid] of SUBJECT_ATTRIBUTES) {
     const value: unknown = fields[attribute];
     const list: readonly unknown[] = value === undefined ? [] : Array.isArray(value) ? value : [value];
@@ -140,25 +142,58 @@ export function subjectName(fields: SubjectFields, field: string): Name {
       const path = Array.isArray(value) ? `${field}.${attribute}[${i}]` : `${field}.${attribute}`;
       if (typeof v !== 'string' || v === '') throw invalid(path, 'must be a non-empty string', v);
       if (attribute === 'Country' && !/^[A-Za-z]{2}$/.test(v)) throw invalid(path, 'must be a two-letter country code (ISO 3166)', v);
-      rdns.push({ [oid]: [attribute === 'Country' ? { printableString: v } : { utf8String: v }] });
+      const text = tlv(attribute === 'Country' ? PRINTABLE_STRING : UTF8_STRING, Buffer.from(v, 'utf8'));
+      rdns.push(tlv(TAG.SET, der.sequence(der.oid(oid), text)));
     });
   }
-  return new Name(rdns);
+  return der.sequence(...rdns);
+}
+
+const PRINTABLE_STRING = 0x13;
+const UTF8_STRING = 0x0c;
+const OID_SKI = '2.5.29.14';
+const OID_SAN = '2.5.29.17';
+
+/** An Extension element (RFC 5280 §4.1): id, criticality when true, the DER value wrapped in an OCTET STRING. */
+function extension(oid: string, value: Uint8Array, critical = false): Uint8Array {
+  return der.sequence(der.oid(oid), ...(critical ? [Uint8Array.of(TAG.BOOLEAN, 1, 0xff)] : []), der.octets(value));
 }
 
 // The constant extensions, encoded once: issuance is on the hot path of activation.
-const CA_KEY_USAGE = new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true);
-const LEAF_CONSTRAINTS = new BasicConstraintsExtension(false, undefined, true);
+const raw = (e: Extension): Uint8Array => new Uint8Array(e.rawData);
+const CA_KEY_USAGE = raw(new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true));
+const LEAF_CONSTRAINTS = raw(new BasicConstraintsExtension(false, undefined, true));
 const LEAF_KEY_USAGE = {
-  signing: new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),
-  withEncipherment: new KeyUsagesExtension(KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment, true),
+  signing: raw(new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true)),
+  withEncipherment: raw(new KeyUsagesExtension(KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment, true)),
 };
 /** extKeyUsage by `serverAuth/clientAuth`; neither has no entry. */
-const EXTENDED_KEY_USAGES: Partial<Record<string, ExtendedKeyUsageExtension>> = {
-  'true/true': new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth], false),
-  'true/false': new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth], false),
-  'false/true': new ExtendedKeyUsageExtension([ExtendedKeyUsage.clientAuth], false),
+const EXTENDED_KEY_USAGES: Partial<Record<string, Uint8Array>> = {
+  'true/true': raw(new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth], false)),
+  'true/false': raw(new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth], false)),
+  'false/true': raw(new ExtendedKeyUsageExtension([ExtendedKeyUsage.clientAuth], false)),
 };
+
+/** GeneralNames (§4.2.1.6): dNSName [2] IA5String, iPAddress [7] of 4 or 16 octets. */
+function subjectAltName(dnsNames: readonly string[], ipAddresses: readonly string[]): Uint8Array {
+  const ip = (text: string) => (isIPv4(text) ? Uint8Array.from(text.split('.').map(Number)) : ipv6Bytes(text));
+  return extension(OID_SAN, der.sequence(...dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'latin1'))), ...ipAddresses.map((a) => tlv(0x87, ip(a)))));
+}
+
+/** The 16 octets of an IPv6 address in text form (RFC 4291 §2.2, `::` expanded). */
+function ipv6Bytes(text: string): Uint8Array {
+  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
+  const groups = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const h = groups(head);
+  const t = groups(tail);
+  const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return out;
+}
 
 /** How a certificate may be used: a CA (with its path length) or a TLS leaf. */
 export type Profile = { ca: true; pathLength: number } | { ca: false; key: SubjectKey; dnsNames: readonly string[]; ipAddresses: readonly string[]; serverAuth: boolean; clientAuth: boolean };
@@ -174,17 +209,16 @@ export type Profile = { ca: true; pathLength: number } | { ca: false; key: Subje
  * profileExtensions({ ca: true, pathLength: 0 });
  * ```
  */
-export function profileExtensions(profile: Profile): Extension[] {
-  if (profile.ca) return [new BasicConstraintsExtension(true, profile.pathLength, true), CA_KEY_USAGE];
+export function profileExtensions(profile: Profile): Uint8Array[] {
+  if (profile.ca) return [raw(new BasicConstraintsExtension(true, profile.pathLength, true)), CA_KEY_USAGE];
   const purposes = EXTENDED_KEY_USAGES[`${profile.serverAuth}/${profile.clientAuth}`];
   // An empty extKeyUsage is not allowed (SIZE (1..MAX)) and omitting it would allow any purpose.
   if (purposes === undefined) throw invalid('serverAuth', 'a certificate needs serverAuth, clientAuth or both');
-  const names: JsonGeneralName[] = [...profile.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...profile.ipAddresses.map((value) => ({ type: 'ip' as const, value }))];
   return [
     LEAF_CONSTRAINTS,
     profile.key.kind.keyEncipherment ? LEAF_KEY_USAGE.withEncipherment : LEAF_KEY_USAGE.signing,
     purposes,
-    ...(names.length === 0 ? [] : [new SubjectAlternativeNameExtension(names, false)]),
+    ...(profile.dnsNames.length + profile.ipAddresses.length === 0 ? [] : [subjectAltName(profile.dnsNames, profile.ipAddresses)]),
   ];
 }
 
@@ -215,5 +249,5 @@ export async function loadSigner(certDer: Uint8Array, pkcs8: Uint8Array, field: 
   if (!equal(spki, new Uint8Array(cert.publicKey.rawData))) throw invalid(`${field}Key`, `is not the private key of ${field}Cert`);
   if (cert.getExtension(BasicConstraintsExtension)?.ca !== true) throw invalid(`${field}Cert`, 'is not a CA certificate (RFC 5280 §4.2.1.9)');
   const keyId = cert.getExtension(SubjectKeyIdentifierExtension)?.keyId ?? keyIdentifier(spki);
-  return signer(cert.subjectName, await signingKey(pkcs8), keyId, cert.notAfter.getTime() / 1000);
+  return signer(new Uint8Array(cert.subjectName.toArrayBuffer()), key, keyId, cert.notAfter.getTime() / 1000);
 }
