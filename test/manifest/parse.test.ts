@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseManifest } from '../../src/manifest/index.js';
-import { ADMIN_CERT } from './fixtures.js';
 import { ROOT, example, marbleRunExample, node, parse, throwsAt } from './helpers.js';
 
 /** Plain JSON of a value (null-prototype records compare like ordinary objects). */
@@ -25,7 +24,7 @@ test('examples/manifest.json parses', () => {
   const { manifest } = parseManifest(readFileSync(new URL('examples/manifest.json', ROOT)));
   assert.deepEqual(Object.keys(manifest.Marbles).sort(), ['backend', 'frontend']);
   assert.equal(manifest.Packages['backend']?.TEE, 'sim');
-  assert.equal(manifest.Users['admin']?.Certificate, ADMIN_CERT);
+  assert.deepEqual(Object.keys(manifest.Secrets), ['apiKey']);
 });
 
 test('defaults are filled in', () => {

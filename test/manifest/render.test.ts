@@ -122,16 +122,13 @@ test('Argv is passed as written, templates and all (MarbleRun: no templates in A
 
 test('examples/manifest.json renders for both services', () => {
   const { manifest: m } = parse(example());
-  const secrets: Record<string, SecretValue> = { apiKey: { type: 'symmetric-key', key: new Uint8Array(32).fill(7) }, backendCert: SECRETS['upload'] as SecretValue };
+  const secrets: Record<string, SecretValue> = { apiKey: { type: 'symmetric-key', key: new Uint8Array(32).fill(7) } };
   const backend = renderParameters(m, 'backend', { ...CTX, secrets });
-  assert.equal(backend.env['API_KEY'], '07'.repeat(32));
-  assert.deepEqual(backend.files['secrets/api-key'], new Uint8Array(32).fill(7));
-  assert.equal(new X509Certificate(backend.files['tls/server-cert.pem'] ?? '').subject, 'CN=admin');
-  assert.deepEqual(backend.files['tls/server-key.pem'], new TextEncoder().encode(pemOf('PRIVATE KEY', CERT_PRIVATE)));
-  assert.equal(new X509Certificate(backend.files['tls/root-ca.pem'] ?? '').subject, 'CN=bob');
+  assert.deepEqual(backend.files['backend-data/api-key'], new TextEncoder().encode('07'.repeat(32)));
+  assert.equal(backend.env['API_KEY_FILE'], 'backend-data/api-key');
   const frontend = renderParameters(m, 'frontend', { ...CTX, secrets });
-  assert.equal(new X509Certificate(frontend.files['tls/client-cert.pem'] ?? '').subject, 'CN=admin');
-  assert.deepEqual(referencedSecrets(m, 'backend'), ['apiKey', 'backendCert']);
+  assert.equal(frontend.env['API_KEY'], '07'.repeat(32));
+  assert.deepEqual(referencedSecrets(m, 'backend'), ['apiKey']);
   assert.deepEqual(referencedSecrets(m, 'frontend'), ['apiKey']);
 });
 

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { FIELDS, SUBJECT_LISTS } from '../fields.js';
-import { at, type Json, type Reader } from '../lib/read.js';
+import { at, type Reader } from '../lib/read.js';
 import { DEFAULT_VALID_FOR_DAYS, MAX_VALID_FOR_DAYS, SECRET_TYPES, SECRET_TYPE_NAMES, sizeAllowed } from '../secret-types.js';
 import type { CertSubject, CertTemplate, SecretSpec } from '../types.js';
 
