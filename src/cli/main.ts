@@ -13,6 +13,7 @@ export function program(): Command {
     .description('control plane for confidential containers: attestation, provisioning, verifiability')
     .version('0.1.0')
     .exitOverride()
+    .enablePositionalOptions()
     .configureOutput({ outputError: (text, write) => write(`cloister: ${text}`) });
   registerAttest(p);
   registerSimMeasure(registerSim(p));

@@ -46,6 +46,7 @@ export function registerRun(program: Command): void {
     .option('--measure <path>', 'a file or folder that is part of the program\'s code (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--root <file>', 'the coordinator root certificate to require (PEM)')
     .option('--dns-name <name>', 'DNS name for this service\'s certificate (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .passThroughOptions()
     .argument('<program>', 'the program to run')
     .argument('[args...]', 'its arguments')
     .action(async (prog: string, args: string[], o: Options) => {

@@ -17,7 +17,7 @@ const files = simFiles;
 /** Loads the platform of a data directory; never guesses when the state is missing or unreadable. */
 export function loadPlatform(dir: string): SimPlatform {
   const { state } = files(dir);
-  if (!existsSync(state)) throw new CloisterError('SIM_STATE_INVALID', `no simulated platform in ${dir}: run "cloister sim init --sim-dir ${dir}" first`, { path: state });
+  if (!existsSync(state)) throw new CloisterError('SIM_STATE_INVALID', `no simulated platform in ${dir}: a simulation coordinator creates it on first start, or run "cloister sim init --sim-dir ${dir}"; workloads and their coordinator must share it`, { path: state });
   return importSimState(readJson(state));
 }
 
