@@ -3,26 +3,10 @@ import type { CaBundle } from './ca.js';
 import { issueCertificate } from './issue.js';
 import type { SubjectFields } from './lib/certificate.js';
 import { generateKeys, invalid, RSA_MIN_BITS, subjectKey, type KeySpec } from './lib/keys.js';
+import type { SecretValue } from '../manifest/types.js';
 
-/**
- * A secret's value; structurally the same as the manifest's `SecretValue`.
- *
- * @example
- * ```ts
- * const { cert, private: key } = await generateSecret({ Type: 'cert-ed25519', Size: 0, ValidFor: 7 }, ca, now);
- * ```
- */
-export interface SecretValue {
-  type: 'symmetric-key' | 'cert-rsa' | 'cert-ecdsa' | 'cert-ed25519' | 'plain';
-  /** symmetric-key (and plain): the raw bytes. */
-  key?: Uint8Array;
-  /** cert-*: DER certificate signed by the intermediate. */
-  cert?: Uint8Array;
-  /** cert-*: PKCS#8 DER private key. */
-  private?: Uint8Array;
-  /** cert-*: SPKI DER public key. */
-  public?: Uint8Array;
-}
+/** A secret's value is the manifest's SecretValue: key bytes, or DER certificate and keys. */
+export type { SecretValue };
 
 /**
  * A manifest `Secrets` entry, as MarbleRun spells it (other fields, such as `Shared`, are ignored).

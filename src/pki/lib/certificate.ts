@@ -12,6 +12,7 @@ import {
   type Extension,
 } from '@peculiar/x509';
 import { equal } from '../../lib/bytes.js';
+import type { CertSubject } from '../../manifest/types.js';
 import { der, tlv } from '../../lib/der-writer.js';
 import { TAG } from '../../attest/lib/der.js';
 import { isIPv4 } from 'node:net';
@@ -101,14 +102,7 @@ export async function signCertificate(template: CertificateTemplate, issuer: Sig
 }
 
 /** Subject attributes as MarbleRun's manifest names them. */
-export interface SubjectFields {
-  CommonName?: string;
-  Organization?: string[];
-  OrganizationalUnit?: string[];
-  Country?: string[];
-  Province?: string[];
-  Locality?: string[];
-}
+export type SubjectFields = CertSubject;
 
 /**
  * Subject attributes with their X.520 OIDs, in the order Go's crypto/x509 writes them, so a
