@@ -7,6 +7,9 @@ import type { TcbStatus } from './tcb-status.js';
 export const TEE_KINDS = {
   sgx: { evidence: 'Intel SGX DCAP quote (v3, v4)' },
   tdx: { evidence: 'Intel TDX DCAP quote (v4, v5)' },
+  snp: { evidence: 'AMD SEV-SNP attestation report (v2, v3, v5) with VCEK or VLEK chain (--certs)' },
+  'azure-snp-vtpm': { evidence: 'Azure confidential VM evidence: HCL report with SNP report, runtime claims, vTPM quote' },
+  maa: { evidence: 'Microsoft Azure Attestation token (JWT) verified with a key set (--jwks)' },
 } as const;
 
 export type TeeKind = keyof typeof TEE_KINDS;
@@ -27,8 +30,8 @@ export interface Verdict {
   collateralExpiry: number;
   /** True when the evidence is anchored at a trust root other than the manufacturer's (the simulated platform). */
   simulation: boolean;
-  /** Details of the TCB evaluation. */
-  tcb: {
+  /** Details of the DCAP TCB evaluation (SGX and TDX only). */
+  tcb?: {
     platformStatus: TcbStatus;
     qeStatus: TcbStatus;
     tdxModuleStatus: TcbStatus | undefined;

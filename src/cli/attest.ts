@@ -31,6 +31,32 @@ function trustRoot(path: string | undefined): DcapVerifier {
   return new DcapVerifier(customRoot(der[0] as Uint8Array));
 }
 
+/** Prepares a verifier for one kind of evidence: the returned function verifies (and is what --repeat repeats). */
+type Prepare = (evidence: Uint8Array, o: VerifyOptions, now: number) => Promise<(evidence: Uint8Array) => Verdict>;
+
+const dcap: Prepare = async (evidence, o, now) => {
+  const verifier = trustRoot(o.trustRoot);
+  const raw = o.collateral !== undefined ? readJson(o.collateral) : o.pccs !== undefined ? await fetched(verifier, evidence, now, o) : undefined;
+  const collateral = raw === undefined ? undefined : verifier.prepare(raw);
+  const tee = o.tee === 'sgx' || o.tee === 'tdx' ? o.tee : undefined;
+  return (bytes) => verifier.verify(bytes, { collateral, now, tee });
+};
+
+const notYet: Prepare = async (_evidence, o) => {
+  throw new CloisterError('USAGE', `--tee ${o.tee}: verification of this kind of evidence is not in this build yet`);
+};
+
+/** How each TEE kind's evidence is verified. */
+const VERIFIERS: Record<TeeKind, Prepare> = { sgx: dcap, tdx: dcap, snp: notYet, 'azure-snp-vtpm': notYet, maa: notYet };
+
+/** The kind of evidence, when --tee does not say: a DCAP quote unless it is clearly something else. */
+function detectKind(evidence: Uint8Array): TeeKind {
+  const head = Buffer.from(evidence.subarray(0, 2)).toString('latin1');
+  if (head === 'ey') return 'maa';
+  if (head.startsWith('{')) return 'azure-snp-vtpm';
+  return evidence.length === 1184 && evidence[0] !== 3 && evidence[0] !== 4 ? 'snp' : 'sgx';
+}
+
 /** Collateral for the quote from a PCS or PCCS, through the disk cache. */
 async function fetched(verifier: DcapVerifier, evidence: Uint8Array, now: number, o: VerifyOptions): Promise<unknown> {
   let url: URL;
@@ -81,23 +107,21 @@ export function registerAttest(program: Command): void {
         if (o.tee !== undefined && !Object.hasOwn(TEE_KINDS, o.tee)) throw new CloisterError('USAGE', `--tee: unknown TEE kind "${o.tee}" (supported: ${Object.keys(TEE_KINDS).join(', ')})`);
         const now = o.at === undefined ? Date.now() / 1000 : parseTime(o.at);
         const repeat = parseCount(o.repeat, '--repeat');
-        const verifier = trustRoot(o.trustRoot);
         const evidence = readEvidence(file);
-        const raw = o.collateral !== undefined ? readJson(o.collateral) : o.pccs !== undefined ? await fetched(verifier, evidence, now, o) : undefined;
         const policy = o.policy === undefined ? undefined : parsePolicy(readJson(o.policy));
-        const tee = o.tee as TeeKind | undefined;
+        const kind = (o.tee as TeeKind | undefined) ?? detectKind(evidence);
+        const verify = await VERIFIERS[kind](evidence, o, now);
         const started = process.hrtime.bigint();
         let verdict: Verdict | undefined;
-        const collateral = raw === undefined ? undefined : verifier.prepare(raw);
-        for (let i = 0; i < repeat; i++) verdict = verifier.verify(evidence, { collateral, now, tee });
+        for (let i = 0; i < repeat; i++) verdict = verify(evidence);
         const v = verdict as Verdict;
         if (policy) checkPolicy(v, policy);
         if (repeat > 1) {
           const s = Number(process.hrtime.bigint() - started) / 1e9;
           process.stderr.write(`${repeat} verifications in ${(s * 1000).toFixed(1)} ms: ${(repeat / s).toFixed(0)} per second\n`);
         }
-        const { tee: kind, tcbStatus, advisoryIds, claims, simulation, tcb, trailingBytes } = v;
-        process.stdout.write(json ? `${JSON.stringify({ ok: true, tee: kind, tcbStatus, advisoryIds, claims, simulation, collateralExpiry: iso(v.collateralExpiry), tcb, trailingBytes })}\n` : human(v));
+        const { tee, tcbStatus, advisoryIds, claims, simulation, tcb, trailingBytes } = v;
+        process.stdout.write(json ? `${JSON.stringify({ ok: true, tee, tcbStatus, advisoryIds, claims, simulation, collateralExpiry: iso(v.collateralExpiry), tcb, trailingBytes })}\n` : human(v));
         code = EXIT.ok;
       } catch (error) {
         code = reportError(error, json);

@@ -51,7 +51,7 @@ test('refused evidence: ok false with a code, exit 1', () => {
   const wrongTee = run('attest', 'verify', `${sgx}/quote.bin`, '--collateral', `${sgx}/collateral.json`, '--at', '1755240086', '--tee', 'tdx', '--json');
   assert.equal(wrongTee.code, 1);
   assert.equal((JSON.parse(wrongTee.stdout) as { error: { code: string } }).error.code, 'QUOTE_UNSUPPORTED_TEE_TYPE');
-  const human = run('attest', 'verify', `${sgx}/collateral.json`);
+  const human = run('attest', 'verify', `${sgx}/collateral/pck_crl.der`);
   assert.equal(human.code, 1);
   assert.match(human.stderr, /QUOTE_/);
 });

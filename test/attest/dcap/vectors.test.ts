@@ -40,9 +40,9 @@ for (const kind of ['sgx', 'tdx'] as const) {
       assert.equal(v.tee, kind);
       assert.equal(v.tcbStatus, e.tcb_status);
       assert.deepEqual(v.advisoryIds, e.advisory_ids);
-      assert.equal(v.tcb.platformStatus, e.platform_tcb_status);
-      assert.equal(v.tcb.qeStatus, e.qe_tcb_status);
-      assert.equal(v.tcb.tdxModuleStatus ?? null, e.tdx_module_tcb_status);
+      assert.equal(v.tcb?.platformStatus, e.platform_tcb_status);
+      assert.equal(v.tcb?.qeStatus, e.qe_tcb_status);
+      assert.equal(v.tcb?.tdxModuleStatus ?? null, e.tdx_module_tcb_status);
       assert.equal(v.claims['debug'], e.debug);
       assert.equal(v.trailingBytes, expected.trailing_bytes_after_signature_data);
       assert.equal(v.simulation, false);
