@@ -16,7 +16,7 @@ export const SUBJECT_LISTS = ['Country', 'Organization', 'OrganizationalUnit', '
  * ```
  */
 export const FIELDS = {
-  Manifest: ['Packages', 'Marbles', 'Secrets', 'Users', 'Roles', 'RecoveryKeys', 'TLS', 'Config'],
+  Manifest: ['Packages', 'Marbles', 'Secrets', 'Users', 'Roles', 'RecoveryKeys', 'TLS', 'Config', 'Volumes'],
   Package: ['TEE', 'Debug', ...REFERENCE_NAMES, 'AcceptedTCBStatuses', 'AcceptedAdvisories'],
   Marble: ['Package', 'MaxActivations', 'Parameters', 'TLS'],
   Parameters: ['Files', 'Env', 'Argv'],
@@ -30,4 +30,5 @@ export const FIELDS = {
   TlsOutgoing: ['Port', 'Addr'],
   TlsIncoming: ['Port', 'Cert', 'DisableClientAuth'],
   Config: ['SealMode', 'FeatureGates', 'UpdateThreshold', 'RecoveryThreshold', 'RotateRootSecret'],
+  Volume: ['Mode', 'Services', 'Sealed', 'Path'],
 } as const satisfies Record<string, readonly string[]>;

@@ -7,6 +7,7 @@ import { readMarbles } from './sections/marbles.js';
 import { readPackages } from './sections/packages.js';
 import { readSecrets } from './sections/secrets.js';
 import { readTls } from './sections/tls.js';
+import { checkVolumeServices, readVolumes } from './sections/volumes.js';
 import type { ParsedManifest } from './types.js';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -54,14 +55,16 @@ export function parseManifest(input: Uint8Array | string): ParsedManifest {
 
   const packages = readPackages(r, section('Packages'));
   const secrets = readSecrets(r, section('Secrets'));
-  const roles = readRoles(r, section('Roles'), packages, secrets);
+  const volumes = readVolumes(r, section('Volumes'));
+  const roles = readRoles(r, section('Roles'), packages, secrets, volumes);
   const users = readUsers(r, section('Users'), roles);
   const recoveryKeys = readRecoveryKeys(r, section('RecoveryKeys'));
   const tls = readTls(r, section('TLS'), secrets);
   const marbles = readMarbles(r, section('Marbles'), { packages, secrets, tls });
   const config = readConfig(r, section('Config'), { users, roles, recoveryKeys });
+  checkVolumeServices(r, volumes, marbles);
   return {
-    manifest: { Packages: packages, Marbles: marbles, Secrets: secrets, Users: users, Roles: roles, RecoveryKeys: recoveryKeys, TLS: tls, Config: config },
+    manifest: { Packages: packages, Marbles: marbles, Secrets: secrets, Users: users, Roles: roles, RecoveryKeys: recoveryKeys, TLS: tls, Config: config, Volumes: volumes },
     fingerprint: createHash('sha256').update(raw).digest('hex'),
     raw,
   };

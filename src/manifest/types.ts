@@ -189,7 +189,7 @@ export interface User {
  * const type: ResourceType = 'Secrets';
  * ```
  */
-export type ResourceType = 'Secrets' | 'Packages' | 'Manifest';
+export type ResourceType = 'Secrets' | 'Packages' | 'Manifest' | 'Volumes';
 
 /**
  * MarbleRun "Roles": `Actions` values (matched case-insensitively, kept in this spelling).
@@ -199,7 +199,7 @@ export type ResourceType = 'Secrets' | 'Packages' | 'Manifest';
  * const mayWrite = role.Actions.includes('WriteSecret');
  * ```
  */
-export type RoleAction = 'ReadSecret' | 'WriteSecret' | 'UpdateSecurityVersion' | 'UpdateManifest';
+export type RoleAction = 'ReadSecret' | 'WriteSecret' | 'UpdateSecurityVersion' | 'UpdateManifest' | 'SealVolume' | 'OpenVolume';
 
 /**
  * MarbleRun "Roles".
@@ -297,6 +297,27 @@ export interface Manifest {
   RecoveryKeys: Record<string, string>;
   TLS: Record<string, TlsTag>;
   Config: ManifestConfig;
+  /** cloister's protected volumes. */
+  Volumes: Record<string, Volume>;
+}
+
+/**
+ * A protected volume (cloister's extension): encrypted files released only to the listed
+ * services. `read-only` pins every file's root hash when sealed (code, models); `read-write`
+ * lets the services change files, the coordinator recording each file's version and root (data).
+ *
+ * @example
+ * ```ts
+ * const code: Volume = { Mode: 'read-only', Services: ['backend'], Sealed: '/app.sealed', Path: '/run/app' };
+ * ```
+ */
+export interface Volume {
+  Mode: 'read-only' | 'read-write';
+  Services: string[];
+  /** Where the encrypted folder is at run time (relative to the service's working folder, or absolute). */
+  Sealed: string;
+  /** Where `cloister run` places the decrypted files (a private folder, mode 0700). */
+  Path: string;
 }
 
 /**

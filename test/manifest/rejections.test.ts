@@ -19,6 +19,8 @@ const incoming = (m: Json) => node(m, ['TLS', 'frontendTLS1', 'Incoming', 1]);
 const ENV = 'Marbles.backendFirst.Parameters.Env';
 const FILES = 'Marbles.backendFirst.Parameters.Files';
 
+const VOLUME = { Mode: 'read-only', Services: ['backendFirst'], Sealed: 'app.sealed', Path: 'app' };
+
 const RULES: Rule[] = [
   // The document.
   ['a manifest must define Packages', (m) => delete m['Packages'], 'Packages'],
@@ -150,6 +152,15 @@ const RULES: Rule[] = [
   ['RecoveryThreshold, if set, is at least 2', (m) => (node(m, ['Config'])['RecoveryThreshold'] = 1), 'Config.RecoveryThreshold'],
   ['RecoveryThreshold is within the recovery keys', (m) => (node(m, ['Config'])['RecoveryThreshold'] = 2), 'Config.RecoveryThreshold'],
   ['unknown Config fields are errors', (m) => (node(m, ['Config'])['Threshold'] = 1), 'Config.Threshold'],
+
+  // Volumes (cloister).
+  ['a volume has a known Mode', (m) => (m['Volumes'] = { code: { ...VOLUME, Mode: 'append' } }), 'Volumes.code.Mode'],
+  ['a volume names existing services', (m) => (m['Volumes'] = { code: { ...VOLUME, Services: ['nobody'] } }), 'Volumes.code.Services[0]'],
+  ['a volume path has no ".."', (m) => (m['Volumes'] = { code: { ...VOLUME, Path: '../etc' } }), 'Volumes.code.Path'],
+  ['a volume decrypts elsewhere than its sealed folder', (m) => (m['Volumes'] = { code: { ...VOLUME, Path: 'app.sealed/' } }), 'Volumes.code.Path'],
+  ['a volume needs a Sealed folder', (m) => (m['Volumes'] = { code: { Mode: 'read-only', Path: 'app' } }), 'Volumes.code.Sealed'],
+  ['a Volumes role names existing volumes', (m) => (node(m, ['Roles'])['sealer'] = { ResourceType: 'Volumes', ResourceNames: ['nothing'], Actions: ['SealVolume'] }), 'Roles.sealer.ResourceNames[0]'],
+  ['a Volumes role takes volume actions', (m) => Object.assign(m, { Volumes: { code: VOLUME }, Roles: { ...node(m, ['Roles']), sealer: { ResourceType: 'Volumes', ResourceNames: ['code'], Actions: ['ReadSecret'] } } }), 'Roles.sealer.Actions[0]'],
 ];
 
 for (const [name, change, path] of RULES) {

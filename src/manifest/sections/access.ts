@@ -3,7 +3,7 @@ import { pemCertificates } from '../../attest/lib/x509.js';
 import { hex } from '../../lib/bytes.js';
 import { FIELDS } from '../fields.js';
 import type { Reader } from '../lib/read.js';
-import type { Package, ResourceType, Role, RoleAction, SecretSpec, User } from '../types.js';
+import type { Package, ResourceType, Role, RoleAction, SecretSpec, User, Volume } from '../types.js';
 
 /**
  * MarbleRun "Roles": each resource type, the actions it allows, and the section its
@@ -18,7 +18,9 @@ export const ROLE_RESOURCES = {
   Packages: { actions: ['UpdateSecurityVersion'], names: 'Packages' },
   Secrets: { actions: ['ReadSecret', 'WriteSecret'], names: 'Secrets' },
   Manifest: { actions: ['UpdateManifest'], names: undefined },
-} as const satisfies Record<ResourceType, { actions: readonly RoleAction[]; names: 'Packages' | 'Secrets' | undefined }>;
+  // cloister: who may seal a volume (get its key, register its files) and open it outside a service.
+  Volumes: { actions: ['SealVolume', 'OpenVolume'], names: 'Volumes' },
+} as const satisfies Record<ResourceType, { actions: readonly RoleAction[]; names: 'Packages' | 'Secrets' | 'Volumes' | undefined }>;
 
 const RESOURCE_TYPES = Object.keys(ROLE_RESOURCES) as ResourceType[];
 
@@ -28,7 +30,7 @@ const SECRET_ACTIONS: Partial<Record<RoleAction, { allowed: (s: SecretSpec) => b
   ReadSecret: { allowed: (s) => s.Shared || s.UserDefined, why: 'is unique per Marble (neither Shared nor UserDefined), so no one can read it' },
 };
 
-function readRole(r: Reader, v: unknown, path: string, sections: { Packages: Record<string, Package>; Secrets: Record<string, SecretSpec> }): Role {
+function readRole(r: Reader, v: unknown, path: string, sections: { Packages: Record<string, Package>; Secrets: Record<string, SecretSpec>; Volumes: Record<string, Volume> }): Role {
   const o = r.object(v, path, FIELDS.Role);
   const type = r.required(o, path, 'ResourceType', (x, p) => r.oneOf(x, p, RESOURCE_TYPES));
   const row = ROLE_RESOURCES[type];
@@ -37,7 +39,7 @@ function readRole(r: Reader, v: unknown, path: string, sections: { Packages: Rec
   const names = r.optional(o, path, 'ResourceNames', (x, p) =>
     r.list(x, p, (e, q) => {
       if (row.names === undefined) throw r.fail(q, `ResourceType ${type} takes no resource names`);
-      const name = r.entry(e, q, sections[row.names], row.names === 'Packages' ? 'package' : 'secret');
+      const name = r.entry(e, q, sections[row.names], { Packages: 'package', Secrets: 'secret', Volumes: 'volume' }[row.names]);
       const secret = row.names === 'Secrets' ? sections.Secrets[name] : undefined;
       for (const action of actions) {
         const rule = SECRET_ACTIONS[action];
@@ -57,8 +59,8 @@ function readRole(r: Reader, v: unknown, path: string, sections: { Packages: Rec
  * const roles = readRoles(r, { admin: { ResourceType: 'Secrets', ResourceNames: ['dbPassword'], Actions: ['ReadSecret', 'WriteSecret'] } }, packages, secrets);
  * ```
  */
-export function readRoles(r: Reader, v: unknown, packages: Record<string, Package>, secrets: Record<string, SecretSpec>): Record<string, Role> {
-  return r.map(v, 'Roles', (x, p) => readRole(r, x, p, { Packages: packages, Secrets: secrets }));
+export function readRoles(r: Reader, v: unknown, packages: Record<string, Package>, secrets: Record<string, SecretSpec>, volumes: Record<string, Volume> = {}): Record<string, Role> {
+  return r.map(v, 'Roles', (x, p) => readRole(r, x, p, { Packages: packages, Secrets: secrets, Volumes: volumes }));
 }
 
 /** The DER of the one PEM certificate of a user (MarbleRun "Users": "a PEM-encoded self-signed X.509 certificate"). */

@@ -1,0 +1,45 @@
+import { isAbsolute, normalize, resolve, sep } from 'node:path';
+import { FIELDS } from '../fields.js';
+import type { Reader } from '../lib/read.js';
+import type { Marble, Volume } from '../types.js';
+
+const MODES = ['read-only', 'read-write'] as const;
+
+/** A folder path: no NUL, no `..` segment (relative paths are taken from the service's working folder). */
+function folder(r: Reader, v: unknown, path: string): string {
+  const s = r.name(v, path);
+  if (s.includes('\0') || normalize(s).split(/[\\/]/).includes('..')) throw r.fail(path, 'must be a folder path without ".." segments');
+  return isAbsolute(s) ? normalize(s) : s;
+}
+
+/**
+ * Reads cloister's `Volumes` section: mode, services allowed to open, where the sealed folder is
+ * and where its plaintext appears.
+ *
+ * @example
+ * ```ts
+ * readVolumes(r, { code: { Mode: 'read-only', Services: ['backend'], Sealed: 'app.sealed', Path: 'app' } });
+ * ```
+ */
+export function readVolumes(r: Reader, v: unknown): Record<string, Volume> {
+  return r.map(v, 'Volumes', (x, p) => {
+    const o = r.object(x, p, FIELDS.Volume);
+    const volume: Volume = {
+      Mode: r.required(o, p, 'Mode', (m, q) => r.oneOf(m, q, MODES)),
+      Services: r.optional(o, p, 'Services', (s, q) => r.strings(s, q)) ?? [],
+      Sealed: r.required(o, p, 'Sealed', (s, q) => folder(r, s, q)),
+      Path: r.required(o, p, 'Path', (s, q) => folder(r, s, q)),
+    };
+    // Decrypting into (or over) the sealed folder would mix plaintext with what is committed.
+    const [sealed, plain] = [resolve('/', volume.Sealed), resolve('/', volume.Path)];
+    if (sealed === plain || plain.startsWith(`${sealed}${sep}`) || sealed.startsWith(`${plain}${sep}`)) throw r.fail(`${p}.Path`, 'must be neither Sealed nor inside it (nor contain it)');
+    return volume;
+  });
+}
+
+/** Every service a volume names exists (checked once the Marbles are read). */
+export function checkVolumeServices(r: Reader, volumes: Record<string, Volume>, marbles: Record<string, Marble>): void {
+  for (const [name, volume] of Object.entries(volumes)) {
+    volume.Services.forEach((s, i) => r.entry(s, `Volumes.${name}.Services[${i}]`, marbles, 'service'));
+  }
+}
