@@ -82,7 +82,8 @@ export async function startCoordinator(o: Options): Promise<{ close(): Promise<v
   });
   const tls = { cert: certChain(coordinator.ca, leaf), key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))) };
   const clientServer = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(clientApi(coordinator), log));
-  const meshServer = https.createServer(tls, router(meshApi(coordinator), log));
+  // Activated services present their coordinator-issued certificate to commit volume files.
+  const meshServer = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(meshApi(coordinator), log));
   await listen(clientServer, client);
   await listen(meshServer, mesh);
   log({ level: 'info', event: 'listening', client: o.clientAddr, mesh: o.meshAddr, ...coordinator.status(), simulation: true });

@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { CloisterError } from '../lib/errors.js';
 import { equal, hex } from '../lib/bytes.js';
 import { checkPolicy, type Verdict } from '../attest/index.js';
 import { parseManifest, packagePolicy, referencedSecrets, renderParameters, type Manifest, type ParsedManifest } from '../manifest/index.js';
 import { createCa, generateSecret, issueLeaf, type SecretValue } from '../pki/index.js';
 import type { SealedStore } from '../store/index.js';
-import { decodeState, encodeState, type State } from './state.js';
+import { decodeState, encodeState, type FileRecord, type State, type VolumeState } from './state.js';
 
 /**
  * The coordinator's state machine: manifest lifecycle, workload activation, secrets and users.
@@ -46,7 +46,17 @@ export interface ActivationRequest {
   ipAddresses?: string[];
 }
 
+export interface VolumeGrant {
+  mode: 'read-only' | 'read-write';
+  key: Uint8Array;
+  files: Record<string, FileRecord>;
+  sealed: string;
+  path: string;
+}
+
 export interface Activation {
+  /** Volumes the service may open, with their keys and file records. */
+  volumes: Record<string, VolumeGrant>;
   /** DER leaf certificate for the presented key. */
   cert: Uint8Array;
   intermediate: Uint8Array;
@@ -95,7 +105,7 @@ export class Coordinator {
     const bytes = await o.store.read();
     if (bytes) return new Coordinator(decodeState(bytes), o);
     const now = o.now?.() ?? Date.now() / 1000;
-    const state: State = { version: 1, ca: await createCa({ now }), manifest: undefined, secrets: {}, instanceSecrets: {}, userSecrets: {}, activations: {} };
+    const state: State = { version: 1, ca: await createCa({ now }), manifest: undefined, secrets: {}, instanceSecrets: {}, userSecrets: {}, activations: {}, volumes: {} };
     await o.store.write(encodeState(state));
     return new Coordinator(state, o);
   }
@@ -143,7 +153,9 @@ export class Coordinator {
     for (const [name, spec] of Object.entries(parsed.manifest.Secrets)) {
       if (!spec.UserDefined && spec.Shared) secrets[name] = await generateSecret(spec, this.state.ca, this.o.now());
     }
-    this.state = { ...this.state, manifest: parsed.raw, secrets };
+    // One key per protected volume, generated here and never shown to users without a Volumes role.
+    const volumes = Object.fromEntries(Object.keys(parsed.manifest.Volumes).map((name) => [name, { key: new Uint8Array(randomBytes(32)), files: {} }]));
+    this.state = { ...this.state, manifest: parsed.raw, secrets, volumes };
     this.parsed = parsed;
     await this.persist();
     this.o.log({ level: 'info', event: 'manifest-set', fingerprint: parsed.fingerprint });
@@ -218,7 +230,7 @@ export class Coordinator {
     this.state.activations = { ...this.state.activations, [r.service]: (this.state.activations[r.service] ?? 0) + 1 };
     await this.persist();
     this.o.log({ level: 'info', event: 'activated', service: r.service, instance: r.instanceId, tcbStatus: verdict.tcbStatus, simulation: verdict.simulation });
-    return { cert, intermediate: this.state.ca.intermediateCert, root: this.state.ca.rootCert, manifest: this.manifest().raw, secrets, verdict };
+    return { cert, intermediate: this.state.ca.intermediateCert, root: this.state.ca.rootCert, manifest: this.manifest().raw, secrets, verdict, volumes: this.grants(m, r.service) };
   }
 
   /** The secrets a service references: shared ones, user-defined ones, and its instance's own (generated once, kept). */
@@ -242,6 +254,75 @@ export class Coordinator {
     return out;
   }
 
+  private grants(m: Manifest, service: string): Record<string, VolumeGrant> {
+    const out: Record<string, VolumeGrant> = {};
+    for (const [name, v] of Object.entries(m.Volumes)) {
+      const s = this.state.volumes[name];
+      if (s && v.Services.includes(service)) out[name] = { mode: v.Mode, key: s.key, files: s.files, sealed: v.Sealed, path: v.Path };
+    }
+    return out;
+  }
+
+  private volume(name: string): { spec: Manifest['Volumes'][string]; state: VolumeState } {
+    const spec = this.manifest().manifest.Volumes[name];
+    const state = this.state.volumes[name];
+    if (!spec || !state) throw new CloisterError('NOT_FOUND', `no volume "${name}" in the manifest`);
+    return { spec, state };
+  }
+
+  /** A volume's key and file records for a user whose role allows sealing or opening it. */
+  volumeKey(clientCert: Uint8Array | undefined, name: string, action: 'SealVolume' | 'OpenVolume'): VolumeGrant {
+    this.authorize(clientCert, action, [name], 'Volumes');
+    const { spec, state } = this.volume(name);
+    this.o.log({ level: 'info', event: 'volume-key-released', volume: name, action });
+    return { mode: spec.Mode, key: state.key, files: state.files, sealed: spec.Sealed, path: spec.Path };
+  }
+
+  /** Registers the files a user sealed: the exact set of a read-only volume, or the initial files of a read-write one. */
+  async registerVolume(clientCert: Uint8Array | undefined, name: string, files: Record<string, FileRecord>): Promise<void> {
+    const user = this.authorize(clientCert, 'SealVolume', [name], 'Volumes');
+    const { state } = this.volume(name);
+    this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files: { ...files } } };
+    await this.persist();
+    this.o.log({ level: 'info', event: 'volume-sealed', volume: name, user, files: Object.keys(files).length });
+  }
+
+  /**
+   * Commits new versions of files of a read-write volume for an activated service (identified by
+   * the certificate the coordinator issued it): compare-and-swap on each file's version.
+   */
+  async commitFiles(serviceCert: Uint8Array | undefined, name: string, changes: { path: string; expectedVersion: number; root: string }[]): Promise<Record<string, FileRecord>> {
+    const service = this.serviceOf(serviceCert);
+    const { spec, state } = this.volume(name);
+    if (!spec.Services.includes(service)) throw new CloisterError('FORBIDDEN', `service "${service}" may not open volume "${name}"`);
+    if (spec.Mode !== 'read-write') throw new CloisterError('FORBIDDEN', `volume "${name}" is read-only: its files are pinned when sealed`);
+    const files = { ...state.files };
+    for (const c of changes) {
+      const current = files[c.path]?.version ?? 0;
+      if (c.expectedVersion !== current) throw new CloisterError('VERSION_CONFLICT', `${name}/${c.path}: expected version ${c.expectedVersion}, the coordinator has ${current}`);
+      if (!/^[0-9a-f]{64}$/.test(c.root)) throw new CloisterError('REQUEST_INVALID', `${name}/${c.path}: root must be 32 bytes of lowercase hex`);
+      files[c.path] = { version: current + 1, root: c.root };
+    }
+    this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files } };
+    await this.persist();
+    this.o.log({ level: 'info', event: 'volume-commit', volume: name, service, files: changes.map((c) => c.path) });
+    return files;
+  }
+
+  /** The service a client certificate was issued to by this coordinator, or UNAUTHENTICATED. */
+  private serviceOf(der: Uint8Array | undefined): string {
+    if (!der) throw new CloisterError('UNAUTHENTICATED', 'present the certificate issued at activation');
+    const cert = new X509Certificate(der);
+    const intermediate = new X509Certificate(this.state.ca.intermediateCert);
+    const now = this.o.now() * 1000;
+    if (!cert.checkIssued(intermediate) || !cert.verify(intermediate.publicKey) || Date.parse(cert.validTo) < now || Date.parse(cert.validFrom) > now) {
+      throw new CloisterError('UNAUTHENTICATED', 'the certificate was not issued by this coordinator, or is not valid now');
+    }
+    const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+    if (!cn || !this.manifest().manifest.Marbles[cn]) throw new CloisterError('UNAUTHENTICATED', 'the certificate names no service of the manifest');
+    return cn;
+  }
+
   /** The user a client certificate belongs to, or UNAUTHENTICATED. */
   private user(clientCert: Uint8Array | undefined): { name: string; roles: string[] } {
     const m = this.manifest().manifest;
@@ -254,13 +335,13 @@ export class Coordinator {
     throw new CloisterError('UNAUTHENTICATED', 'present the client certificate of a user of the manifest');
   }
 
-  private authorize(clientCert: Uint8Array | undefined, action: 'ReadSecret' | 'WriteSecret', names: string[]): string {
+  private authorize(clientCert: Uint8Array | undefined, action: 'ReadSecret' | 'WriteSecret' | 'SealVolume' | 'OpenVolume', names: string[], resource: 'Secrets' | 'Volumes' = 'Secrets'): string {
     const user = this.user(clientCert);
     const m = this.manifest().manifest;
     for (const name of names) {
       const allowed = user.roles.some((r) => {
         const role = m.Roles[r];
-        return role?.ResourceType === 'Secrets' && role.Actions.some((a) => a.toLowerCase() === action.toLowerCase()) && role.ResourceNames.includes(name);
+        return role?.ResourceType === resource && role.Actions.some((a) => a.toLowerCase() === action.toLowerCase()) && role.ResourceNames.includes(name);
       });
       if (!allowed) {
         this.o.log({ level: 'warn', event: 'forbidden', user: user.name, action, secret: name });

@@ -19,6 +19,19 @@ export interface State {
   userSecrets: Record<string, SecretValue>;
   /** Activations so far, by service. */
   activations: Record<string, number>;
+  /** Protected volumes: their key (never shown to users unless a role allows) and each file's version and root. */
+  volumes: Record<string, VolumeState>;
+}
+
+export interface VolumeState {
+  key: Uint8Array;
+  files: Record<string, FileRecord>;
+}
+
+export interface FileRecord {
+  version: number;
+  /** Lowercase hex SHA-256 root of the sealed file. */
+  root: string;
 }
 
 const B64 = ['key', 'cert', 'private', 'public'] as const;
@@ -44,6 +57,7 @@ export function encodeState(s: State): Uint8Array {
     instanceSecrets: Object.fromEntries(Object.entries(s.instanceSecrets).map(([k, v]) => [k, encodeSecrets(v)])),
     userSecrets: encodeSecrets(s.userSecrets),
     activations: s.activations,
+    volumes: Object.fromEntries(Object.entries(s.volumes).map(([k, v]) => [k, { key: b64(v.key), files: v.files }])),
   };
   return new Uint8Array(Buffer.from(JSON.stringify(doc), 'utf8'));
 }
@@ -71,6 +85,22 @@ function decodeSecrets(value: unknown, path: string): Record<string, SecretValue
   return Object.fromEntries(Object.entries(j.object(value, path)).map(([name, v]) => [name, decodeSecret(j, v, `${path}.${name}`)]));
 }
 
+function decodeVolumes(value: unknown): Record<string, VolumeState> {
+  return Object.fromEntries(
+    Object.entries(j.object(value, 'state.volumes')).map(([name, v]) => {
+      const p = `state.volumes.${name}`;
+      const o = j.object(v, p);
+      const files = j.object(o['files'], `${p}.files`);
+      for (const [path, f] of Object.entries(files)) {
+        const fo = j.object(f, `${p}.files.${path}`);
+        j.int(fo, 'version', `${p}.files.${path}`);
+        j.hex(fo, 'root', 32, `${p}.files.${path}`);
+      }
+      return [name, { key: bytes(o, 'key', p), files: files as Record<string, FileRecord> }];
+    }),
+  );
+}
+
 /** Parses state bytes; anything unexpected is STATE_CORRUPT naming the JSON path. */
 export function decodeState(data: Uint8Array): State {
   const o = j.object(j.parse(Buffer.from(data).toString('utf8')));
@@ -87,5 +117,6 @@ export function decodeState(data: Uint8Array): State {
     instanceSecrets: Object.fromEntries(Object.entries(instances).map(([k, v]) => [k, decodeSecrets(v, `state.instanceSecrets.${k}`)])),
     userSecrets: decodeSecrets(o['userSecrets'], 'state.userSecrets'),
     activations: activations as Record<string, number>,
+    volumes: decodeVolumes(o['volumes'] ?? {}),
   };
 }

@@ -1,8 +1,9 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
-import { bindingReportData } from '../coordinator/coordinator.js';
-import { base64Member, decodeSecret } from '../coordinator/state.js';
+import { bindingReportData, type VolumeGrant } from '../coordinator/coordinator.js';
+import { openSealed } from '../coordinator/seal.js';
+import { base64Member, decodeSecret, type FileRecord } from '../coordinator/state.js';
 import { parseManifest, renderParameters, type Rendered } from '../manifest/index.js';
 import { pemCertificates } from '../attest/lib/x509.js';
 import { pemPrivateKey } from '../pki/index.js';
@@ -27,6 +28,20 @@ export interface Activated {
   instanceId: string;
   simulation: boolean;
   tcbStatus: string;
+  /** Volumes this service may open. */
+  volumes: Record<string, VolumeGrant>;
+}
+
+/** A volume grant from its JSON form (also what `GET /api/v1/volumes/key` answers). */
+export function decodeGrant(v: unknown, path: string): VolumeGrant {
+  const o = j.object(v, path);
+  const files = j.object(o['files'], `${path}.files`);
+  for (const [p, f] of Object.entries(files)) {
+    const fo = j.object(f, `${path}.files.${p}`);
+    j.int(fo, 'version', `${path}.files.${p}`);
+    j.hex(fo, 'root', 32, `${path}.files.${p}`);
+  }
+  return { mode: j.oneOf(o, 'mode', ['read-only', 'read-write'] as const, path), key: base64Member(j, o, 'key', path), files: files as Record<string, FileRecord>, sealed: j.string(o, 'sealed', path), path: j.string(o, 'path', path) };
 }
 
 const j = new JsonReader('COORDINATOR_ERROR', 'activation');
@@ -59,11 +74,14 @@ export async function activate(mesh: Mesh, evidence: EvidenceSource, o: { servic
   );
   const certChain = j.string(res, 'certChain');
   const rootCa = j.string(res, 'rootCa');
-  const secrets = Object.fromEntries(Object.entries(j.object(res['secrets'], 'activation.secrets')).map(([k, v]) => [k, decodeSecret(j, v, `activation.secrets.${k}`)]));
+  const sealed = j.object(res['sealed'], 'activation.sealed');
+  const payload = j.object(j.parse(Buffer.from(openSealed(pkcs8, nonce, { ephemeralKey: j.string(sealed, 'ephemeralKey', 'activation.sealed'), iv: j.string(sealed, 'iv', 'activation.sealed'), ciphertext: j.string(sealed, 'ciphertext', 'activation.sealed') })).toString('utf8'), 'activation.payload'), 'activation.payload');
+  const secrets = Object.fromEntries(Object.entries(j.object(payload['secrets'], 'activation.secrets')).map(([k, v]) => [k, decodeSecret(j, v, `activation.secrets.${k}`)]));
+  const volumes = Object.fromEntries(Object.entries(j.object(payload['volumes'], 'activation.volumes')).map(([k, v]) => [k, decodeGrant(v, `activation.volumes.${k}`)]));
   const [leaf] = pemCertificates(certChain, 'activation.certChain');
   const [root] = pemCertificates(rootCa, 'activation.rootCa');
   if (!leaf || !root) throw new CloisterError('COORDINATOR_ERROR', 'activation: certificate chain missing');
   const { manifest } = parseManifest(base64Member(j, res, 'manifest', 'activation'));
   const rendered = renderParameters(manifest, o.service, { secrets, rootCa: root, marbleCert: leaf, marbleKey: pkcs8 });
-  return { rendered, certChain, rootCa, privateKey: pemPrivateKey(pkcs8), instanceId, simulation: res['simulation'] === true, tcbStatus: String(res['tcbStatus']) };
+  return { rendered, certChain, rootCa, privateKey: pemPrivateKey(pkcs8), instanceId, simulation: res['simulation'] === true, tcbStatus: String(res['tcbStatus']), volumes };
 }

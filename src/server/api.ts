@@ -1,8 +1,9 @@
 import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
 import { certChain, pemCert } from '../pki/index.js';
-import type { Coordinator } from '../coordinator/coordinator.js';
-import { base64Member, decodeSecret as decodeSecretJson, encodeSecret } from '../coordinator/state.js';
+import type { Coordinator, VolumeGrant } from '../coordinator/coordinator.js';
+import { sealTo } from '../coordinator/seal.js';
+import { base64Member, decodeSecret as decodeSecretJson, encodeSecret, type FileRecord } from '../coordinator/state.js';
 import type { Handler, Request } from './http.js';
 import { OPENAPI } from './openapi.js';
 
@@ -17,6 +18,11 @@ const j = new JsonReader('REQUEST_INVALID', 'body');
 
 const bytes = (o: Record<string, unknown>, key: string) => base64Member(j, o, key, 'body');
 const decodeSecret = (value: unknown, path: string) => decodeSecretJson(j, value, path);
+
+/** A volume grant as JSON (the key in base64). */
+function grantJson(v: VolumeGrant): Record<string, unknown> {
+  return { mode: v.mode, key: b64(v.key), files: v.files, sealed: v.sealed, path: v.path };
+}
 
 function secretNames(req: Request): string[] {
   const names = req.query.getAll('s');
@@ -45,6 +51,22 @@ export function clientApi(c: Coordinator): Record<string, Handler> {
       await c.writeSecrets(req.clientCert, Object.fromEntries(Object.entries(o).map(([k, v]) => [k, decodeSecret(v, `body.${k}`)])));
       return { status: 204, text: '', type: 'text/plain' };
     },
+    'GET /api/v1/volumes/key': (req) => {
+      const action = req.query.get('action') === 'seal' ? 'SealVolume' : req.query.get('action') === 'open' ? 'OpenVolume' : undefined;
+      if (!action) throw new CloisterError('REQUEST_INVALID', 'action: seal or open');
+      return { json: grantJson(c.volumeKey(req.clientCert, req.query.get('volume') ?? '', action)) };
+    },
+    'POST /api/v1/volumes/register': async (req) => {
+      const o = j.object(req.json());
+      const files = j.object(o['files'], 'body.files');
+      for (const [path, f] of Object.entries(files)) {
+        const fo = j.object(f, `body.files.${path}`);
+        j.int(fo, 'version', `body.files.${path}`);
+        j.hex(fo, 'root', 32, `body.files.${path}`);
+      }
+      await c.registerVolume(req.clientCert, j.string(o, 'volume'), files as Record<string, FileRecord>);
+      return { status: 204, text: '', type: 'text/plain' };
+    },
     'GET /api/v1/openapi.json': () => ({ json: OPENAPI }),
   };
 }
@@ -66,16 +88,30 @@ export function meshApi(c: Coordinator): Record<string, Handler> {
         ...(dnsNames ? { dnsNames } : {}),
         ...(ipAddresses ? { ipAddresses } : {}),
       });
+      // Secrets and volume keys travel encrypted to the workload's attested key.
+      const payload = {
+        secrets: Object.fromEntries(Object.entries(a.secrets).map(([k, v]) => [k, encodeSecret(v)])),
+        volumes: Object.fromEntries(Object.entries(a.volumes).map(([k, v]) => [k, grantJson(v)])),
+      };
       return {
         json: {
           certChain: certChain(c.ca, a.cert),
           rootCa: pemCert(a.root),
           manifest: b64(a.manifest),
-          secrets: Object.fromEntries(Object.entries(a.secrets).map(([k, v]) => [k, encodeSecret(v)])),
+          sealed: sealTo(bytes(o, 'publicKey'), bytes(o, 'nonce'), Buffer.from(JSON.stringify(payload))),
           tcbStatus: a.verdict.tcbStatus,
           simulation: a.verdict.simulation,
         },
       };
+    },
+    'POST /mesh/v1/volumes/commit': async (req) => {
+      const o = j.object(req.json());
+      const changes = j.array(o, 'changes').map((x, i) => {
+        const p = `body.changes[${i}]`;
+        const co = j.object(x, p);
+        return { path: j.string(co, 'path', p), expectedVersion: j.int(co, 'expectedVersion', p), root: j.string(co, 'root', p) };
+      });
+      return { json: { files: await c.commitFiles(req.clientCert, j.string(o, 'volume'), changes) } };
     },
   };
 }

@@ -35,6 +35,7 @@ const PUBLIC_STATUS: Partial<Record<ErrorCode, number>> = {
   NONCE_INVALID: 403,
   ACTIVATION_REFUSED: 403,
   SECRET_INVALID: 400,
+  VERSION_CONFLICT: 409,
 };
 
 const MAX_BODY = 1 << 20;
