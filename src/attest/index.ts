@@ -7,3 +7,8 @@ export { checkPolicy, parsePolicy, type Policy } from './policy.js';
 export { TEE_KINDS, type TeeKind, type Verdict, type Claims } from './verdict.js';
 export { TCB_STATUS, type TcbStatus } from './tcb-status.js';
 export { parseCertificate, parseCrl, type Certificate, type Crl } from './lib/x509.js';
+export { verifyMaaToken, verifyMaaTokenSync, jwksFromJku, DEFAULT_MIN_RSA_BITS, type MaaTokenOptions, type MaaVerifyOptions } from './maa/verify.js';
+export { parseJwks, JwkSet, type VerificationKey } from './maa/jwks.js';
+export { decodeJws, verifyJwsSignature, base64url, JWS_ALGORITHMS, MAX_TOKEN_LENGTH, type DecodedJws, type JwsHeader, type JwsAlgorithm, type JwsAlgorithmSpec } from './maa/jws.js';
+export { maaClaims, MAA_CLAIMS, MAA_EXTENSION_CLAIMS } from './maa/claims.js';
+export { httpsJwksFetcher, type JwksFetchOptions } from './maa/fetch.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { getCollateral } from '../collateral/index.js';
 import { CloisterError } from '../lib/errors.js';
-import { DcapVerifier, checkPolicy, customRoot, parsePolicy, TEE_KINDS, type TeeKind, type Verdict } from '../attest/index.js';
+import { DcapVerifier, checkPolicy, customRoot, httpsJwksFetcher, jwksFromJku, parseJwks, parsePolicy, verifyMaaTokenSync, TEE_KINDS, type TeeKind, type Verdict } from '../attest/index.js';
 import { iso } from '../attest/lib/chain.js';
 import { pemCertificates } from '../attest/lib/x509.js';
 import { EXIT, parseCount, parseTime, readEvidence, readInput, readJson, reportError } from './io.js';
@@ -15,6 +15,10 @@ interface VerifyOptions {
   json?: boolean;
   trustRoot?: string;
   policy?: string;
+  jwks?: string;
+  minRsaBits?: string;
+  issuer?: string;
+  trustedJku: string[];
   pccs?: string;
   collateralCache: string;
   apiKey?: string;
@@ -42,12 +46,24 @@ const dcap: Prepare = async (evidence, o, now) => {
   return (bytes) => verifier.verify(bytes, { collateral, now, tee });
 };
 
+const maa: Prepare = async (evidence, o, now) => {
+  const token = Buffer.from(evidence).toString('utf8').trim();
+  const minRsaBits = o.minRsaBits === undefined ? undefined : parseCount(o.minRsaBits, '--min-rsa-bits');
+  const keys = o.jwks !== undefined
+    ? parseJwks(readJson(o.jwks))
+    : o.trustedJku.length > 0
+      ? await jwksFromJku(token, { issuer: o.issuer, trustedJku: o.trustedJku, fetchJwks: httpsJwksFetcher() })
+      : undefined;
+  if (!keys) throw new CloisterError('USAGE', '--tee maa needs --jwks FILE, or --trusted-jku URL to fetch the key set from the token\'s jku');
+  return () => verifyMaaTokenSync(token, { jwks: keys, now, issuer: o.issuer, minRsaBits });
+};
+
 const notYet: Prepare = async (_evidence, o) => {
   throw new CloisterError('USAGE', `--tee ${o.tee}: verification of this kind of evidence is not in this build yet`);
 };
 
 /** How each TEE kind's evidence is verified. */
-const VERIFIERS: Record<TeeKind, Prepare> = { sgx: dcap, tdx: dcap, snp: notYet, 'azure-snp-vtpm': notYet, maa: notYet };
+const VERIFIERS: Record<TeeKind, Prepare> = { sgx: dcap, tdx: dcap, snp: notYet, 'azure-snp-vtpm': notYet, maa };
 
 /** The kind of evidence, when --tee does not say: a DCAP quote unless it is clearly something else. */
 function detectKind(evidence: Uint8Array): TeeKind {
@@ -69,17 +85,15 @@ async function fetched(verifier: DcapVerifier, evidence: Uint8Array, now: number
   return getCollateral({ ...verifier.collateralRequest(evidence), now, cacheDir: o.collateralCache, baseUrl: url.href, ...(o.apiKey ? { apiKey: o.apiKey } : {}) });
 }
 
+/** The claims a person looks at first, in this order, when present. */
+const SUMMARY = ['mrenclave', 'mrsigner', 'isvProdId', 'isvSvn', 'mrtd', 'rtmr0', 'rtmr1', 'rtmr2', 'rtmr3', 'measurement', 'hostData', 'chipId', 'debug', 'reportData'] as const;
+
 function human(v: Verdict): string {
-  const c = v.claims;
   const lines = [
-    `verified ${v.tee} evidence${v.simulation ? ' (SIMULATION: not anchored at Intel)' : ''}`,
+    `verified ${v.tee} evidence${v.simulation ? ' (SIMULATION: not anchored at the manufacturer)' : ''}`,
     `TCB status:   ${v.tcbStatus}${v.advisoryIds.length ? ` (${v.advisoryIds.join(', ')})` : ''}`,
-    `collateral:   valid until ${iso(v.collateralExpiry)}`,
-    ...(v.tee === 'sgx'
-      ? [`MRENCLAVE:    ${c['mrenclave']}`, `MRSIGNER:     ${c['mrsigner']}`, `ISVPRODID:    ${c['isvProdId']}  ISVSVN: ${c['isvSvn']}`]
-      : [`MRTD:         ${c['mrtd']}`, ...[0, 1, 2, 3].map((i) => `RTMR${i}:        ${c[`rtmr${i}`]}`)]),
-    `debug:        ${c['debug']}`,
-    `report data:  ${c['reportData']}`,
+    `valid until:  ${iso(v.collateralExpiry)}`,
+    ...SUMMARY.filter((k) => v.claims[k] !== undefined).map((k) => `${`${k}:`.padEnd(13)} ${String(v.claims[k])}`),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -94,6 +108,10 @@ export function registerAttest(program: Command): void {
     .option('--pccs <url>', 'fetch collateral from Intel PCS API v4 or a PCCS at this base URL when --collateral is not given')
     .option('--collateral-cache <dir>', 'where fetched collateral is kept until its nextUpdate', join(homedir(), '.cloister', 'collateral'))
     .option('--api-key <key>', 'PCS subscription key (Ocp-Apim-Subscription-Key)')
+    .option('--jwks <file>', 'the key set that signs MAA tokens (JSON Web Key Set, e.g. from <instance>/certs)')
+    .option('--trusted-jku <url>', 'an MAA instance key-set URL a token\'s jku may name (repeatable; fetched over HTTPS)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--issuer <url>', 'the MAA instance a token must come from (iss)')
+    .option('--min-rsa-bits <n>', 'smallest RSA key accepted for tokens (default 2048)')
     .option('--tee <kind>', `expected TEE kind (${Object.keys(TEE_KINDS).join(', ')})`)
     .option('--at <time>', 'verification time: ISO-8601 or Unix seconds (default: now)')
     .option('--trust-root <file>', 'PEM or DER root certificate replacing the Intel SGX Root CA (e.g. the simulation root)')

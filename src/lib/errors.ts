@@ -44,6 +44,30 @@ export const ERROR_CODES = {
   COLLATERAL_FETCH_FAILED: 'collateral could not be fetched (network, TLS, timeout, non-200 status)',
   COLLATERAL_RESPONSE_INVALID: 'a collateral service answered with something unusable',
   COLLATERAL_CACHE_INVALID: 'the collateral cache is unreadable, inconsistent or not writable',
+  // AMD SEV-SNP reports (SEV-SNP ABI spec, ATTESTATION_REPORT) and their VCEK/VLEK chains.
+  SNP_REPORT_TRUNCATED: 'the SNP attestation report is shorter than 1184 bytes',
+  SNP_REPORT_TRAILING_BYTES: 'bytes follow the 1184-byte SNP attestation report',
+  SNP_REPORT_UNSUPPORTED_VERSION: 'the SNP report version is not 2, 3 or 5',
+  SNP_REPORT_RESERVED_NONZERO: 'a reserved field or bit of the SNP report is not zero',
+  SNP_REPORT_INVALID: 'an SNP report field has a value the ABI does not allow (signature algorithm, signing key, policy, CPUID)',
+  SNP_SIGNATURE_INVALID: 'the SNP report is not signed by the VCEK or VLEK key',
+  SNP_ENDORSEMENT_INVALID: 'the VCEK or VLEK certificate lacks valid AMD extensions (product, TCB, hardware id) or a P-384 key',
+  SNP_CHIP_ID_MISMATCH: 'the VCEK hardware id is not the report\'s CHIP_ID',
+  SNP_TCB_MISMATCH: 'the VCEK or VLEK TCB extensions are not the report\'s REPORTED_TCB',
+  SNP_PRODUCT_MISMATCH: 'report, certificates and ARK are of different product lines (Milan, Genoa, Turin)',
+  // Azure confidential VMs: HCL report, runtime claims, vTPM quote (TPM 2.0 Part 2).
+  AZURE_EVIDENCE_MALFORMED: 'the Azure vTPM evidence does not have the expected shape',
+  AZURE_HCL_TRUNCATED: 'the HCL report ends before a declared field',
+  AZURE_HCL_INVALID: 'the HCL report header, request data or padding is not valid',
+  AZURE_RUNTIME_CLAIMS_INVALID: 'the HCL runtime claims are not JSON or lack the vTPM attestation key',
+  AZURE_REPORT_DATA_MISMATCH: 'the SNP report data is not the hash of the HCL runtime claims',
+  TPM_QUOTE_TRUNCATED: 'the TPM quote (TPMS_ATTEST or TPMT_SIGNATURE) ends before a declared field',
+  TPM_QUOTE_TRAILING_BYTES: 'bytes follow the TPM quote structure',
+  TPM_QUOTE_INVALID: 'the TPM quote is not a TPM-generated quote, or uses an unsupported PCR bank or signature scheme',
+  TPM_QUOTE_MISSING: 'a nonce was given but the evidence has no TPM quote',
+  TPM_QUOTE_SIGNATURE_INVALID: 'the TPM quote is not signed by the vTPM attestation key',
+  TPM_PCR_DIGEST_MISMATCH: 'the PCR values do not hash to the quote\'s PCR digest',
+  TPM_NONCE_MISMATCH: 'the TPM quote\'s extraData is not the expected nonce',
   // Signed tokens: JWS/JWT (RFC 7515, 7517, 7518, 7519), e.g. Azure Attestation tokens.
   TOKEN_MALFORMED: 'a token is not a compact JWS with a JSON header and payload, or a claim has the wrong type',
   TOKEN_ALGORITHM_REFUSED: 'the token\'s alg is not on the allow-list (RS256, PS256, ES256; never none or HMAC)',
@@ -90,6 +114,15 @@ export const ERROR_CODES = {
   STATE_CONFLICT: 'a write would replace sealed state this store has not read',
   STATE_KEY_INVALID: 'a sealing key is not 32 bytes',
   STATE_IO: 'the sealed state could not be read or written',
+  // Protected files (src/protect, docs/protected-files.md).
+  PROTECTED_OPTIONS_INVALID: 'a protected-file option is malformed: volume key not 32 bytes, path not canonical, version or chunk size out of range, stream input not of the declared length',
+  PROTECTED_HEADER_INVALID: 'a protected file\'s header is malformed or fails authentication (changed, or its version field edited)',
+  PROTECTED_TRUNCATED: 'a protected file ends before its header or one of its declared chunks is complete',
+  PROTECTED_INTEGRITY: 'a protected file\'s chunk fails authentication, bytes follow its final chunk, or its root hash is not the expected one',
+  PROTECTED_ROLLBACK: 'a protected file is older than the version on record',
+  PROTECTED_WRONG_PATH: 'a protected file was sealed for another path of its volume (moved or swapped)',
+  PROTECTED_WRONG_KEY: 'a protected file was sealed under another volume key (or its key id was changed)',
+  PROTECTED_FILE_SET: 'the files of a protected folder differ from the record: one is missing, unrecorded or not a regular file',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -102,6 +135,8 @@ export interface ErrorContext {
   path?: string;
   expected?: unknown;
   actual?: unknown;
+  /** The index of the chunk of a protected file that a refusal is about. */
+  chunk?: number;
   cause?: unknown;
 }
 
@@ -115,6 +150,7 @@ export class CloisterError extends Error {
   readonly status: number | undefined;
   readonly expected: unknown;
   readonly actual: unknown;
+  readonly chunk: number | undefined;
 
   constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
@@ -126,6 +162,7 @@ export class CloisterError extends Error {
     this.status = context.status;
     this.expected = context.expected;
     this.actual = context.actual;
+    this.chunk = context.chunk;
   }
 
   /** A plain object for JSON output: `{ code, message, field?, offset?, ... }`. */
@@ -134,6 +171,7 @@ export class CloisterError extends Error {
     if (this.field !== undefined) out['field'] = this.field;
     if (this.offset !== undefined) out['offset'] = this.offset;
     if (this.path !== undefined) out['path'] = this.path;
+    if (this.chunk !== undefined) out['chunk'] = this.chunk;
     return out;
   }
 }

@@ -66,3 +66,16 @@ test('usage errors exit 2', () => {
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--collateral/);
 });
+
+test('an MAA token: verified against its key set at its time; the key-size floor and the clock apply', () => {
+  const dir = `${VECTORS}maa/sharedwus-sgx-token-2021`;
+  const args = ['attest', 'verify', `${dir}/token.jwt`, '--jwks', `${dir}/jwks.json`, '--json'];
+  const ok = run(...args, '--at', '2021-05-06T00:00:00Z', '--min-rsa-bits', '1024', '--tee', 'maa');
+  assert.equal(ok.code, 0, ok.stdout);
+  const out = JSON.parse(ok.stdout) as { tee: string; claims: Record<string, unknown> };
+  assert.equal(out.tee, 'maa');
+  assert.equal(out.claims['mrenclave'], 'b779202618becb636768e5d902f28d524222735fafb539ea9ba07c3fc171a1c2');
+  assert.equal((JSON.parse(run(...args, '--at', '2021-05-06T00:00:00Z').stdout) as { error: { code: string } }).error.code, 'TOKEN_KEY_REFUSED');
+  assert.equal((JSON.parse(run(...args, '--min-rsa-bits', '1024').stdout) as { error: { code: string } }).error.code, 'TOKEN_EXPIRED');
+  assert.equal(run('attest', 'verify', `${dir}/token.jwt`, '--tee', 'maa').code, 2);
+});

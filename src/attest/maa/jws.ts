@@ -18,14 +18,33 @@ import { CloisterError } from '../../lib/errors.js';
  * JWS_ALGORITHMS.PS256.keyTypes; // ['rsa', 'rsa-pss']
  * ```
  */
-export const JWS_ALGORITHMS = {
+export const JWS_ALGORITHMS: Readonly<Record<'RS256' | 'PS256' | 'ES256', JwsAlgorithmSpec>> = {
   // RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3). Azure Attestation signs with this one.
-  RS256: { keyTypes: ['rsa'], hash: 'sha256', padding: constants.RSA_PKCS1_PADDING, saltLength: undefined, curve: undefined, signatureBytes: undefined },
+  RS256: { keyTypes: ['rsa'], hash: 'sha256', padding: constants.RSA_PKCS1_PADDING },
   // RSASSA-PSS with SHA-256, MGF1 with SHA-256, salt as long as the hash (RFC 7518 §3.5).
-  PS256: { keyTypes: ['rsa', 'rsa-pss'], hash: 'sha256', padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32, curve: undefined, signatureBytes: undefined },
+  PS256: { keyTypes: ['rsa', 'rsa-pss'], hash: 'sha256', padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
   // ECDSA P-256 with SHA-256; the signature is R ‖ S, 32 bytes each, not DER (RFC 7518 §3.4).
-  ES256: { keyTypes: ['ec'], hash: 'sha256', padding: undefined, saltLength: undefined, curve: 'prime256v1', signatureBytes: 64 },
-} as const;
+  ES256: { keyTypes: ['ec'], hash: 'sha256', curve: 'prime256v1', signatureBytes: 64 },
+};
+
+/**
+ * What one algorithm of {@link JWS_ALGORITHMS} needs.
+ *
+ * @example `const spec: JwsAlgorithmSpec = { keyTypes: ['ec'], hash: 'sha256', curve: 'prime256v1', signatureBytes: 64 }`
+ */
+export interface JwsAlgorithmSpec {
+  /** node:crypto `asymmetricKeyType`s that fit. */
+  keyTypes: readonly string[];
+  hash: 'sha256';
+  /** RSA padding; absent for ECDSA. */
+  padding?: number;
+  /** PSS salt length, bytes. */
+  saltLength?: number;
+  /** OpenSSL name of the one curve allowed (ECDSA). */
+  curve?: string;
+  /** Fixed signature length; RSA signatures are as long as the modulus. */
+  signatureBytes?: number;
+}
 
 /** A name of {@link JWS_ALGORITHMS}. @example `const alg: JwsAlgorithm = 'ES256'` */
 export type JwsAlgorithm = keyof typeof JWS_ALGORITHMS;
@@ -43,7 +62,7 @@ const REFUSED_HEADER_PARAMETERS: Readonly<Record<string, string>> = {
   x5u: 'the token points at its own certificate (RFC 7515 §4.1.5); keys come only from the trusted key set, by kid',
 };
 
-/** Tokens larger than this are refused before anything is decoded (MAA's SGX tokens are ~3 KiB). */
+/** Tokens larger than this are refused before anything is decoded (MAA's SGX tokens are ~3 KiB). @example `token.length <= MAX_TOKEN_LENGTH` */
 export const MAX_TOKEN_LENGTH = 256 * 1024;
 
 /**

@@ -1,0 +1,92 @@
+import * as https from 'node:https';
+import { CloisterError } from '../../lib/errors.js';
+
+/**
+ * The one piece of I/O of token verification, kept out of the pure verifier and injected into
+ * {@link verifyMaaToken} / {@link jwksFromJku} by the edges (CLI, server): GET a key set over
+ * https, with a time limit and a size limit, no redirects, no cookies, no credentials.
+ */
+
+/**
+ * Limits and TLS trust of {@link httpsJwksFetcher}.
+ *
+ * @example `httpsJwksFetcher({ timeoutMs: 5_000, tlsCa: readFileSync('instance-ca.pem') })`
+ */
+export interface JwksFetchOptions {
+  /** Time limit, connection to last byte. Default 10 000. */
+  timeoutMs?: number;
+  /** Size limit of the body. Default 256 KiB (MAA's /certs, a few 5 KiB certificates, is ~20 KiB). */
+  maxResponseBytes?: number;
+  /** Trusted TLS CA(s), PEM, for an instance with a private CA (e.g. a self-hosted cloister). Default: Node's CAs. */
+  tlsCa?: string | Buffer | Array<string | Buffer>;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A fetcher for {@link MaaVerifyOptions.fetchJwks}: GET `url` (https only) and parse the JSON
+ * body. 200 is the only success; a redirect is a failure (it would leave the allow-list).
+ * Network, TLS, status, time and size failures are JWKS_FETCH_FAILED; a body that is not JSON is
+ * JWKS_INVALID.
+ *
+ * @example
+ * ```ts
+ * const verdict = await verifyMaaToken(token, { jwks: undefined, now, trustedJku: [jku], fetchJwks: httpsJwksFetcher() });
+ * ```
+ */
+export function httpsJwksFetcher(options: JwksFetchOptions = {}): (url: string) => Promise<unknown> {
+  const limit = options.maxResponseBytes ?? 256 * 1024;
+  const ms = options.timeoutMs ?? 10_000;
+  return async (url) => {
+    const target = httpsUrl(url);
+    return new Promise<unknown>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const fail = (why: string, context: { status?: number; cause?: unknown } = {}): void => {
+        clearTimeout(timer);
+        req.destroy();
+        reject(new CloisterError('JWKS_FETCH_FAILED', `GET ${url}: ${why}`, { url, ...context }));
+      };
+      const headers = { accept: 'application/json', 'accept-encoding': 'identity', 'user-agent': 'cloister' };
+      const req = https.get(target, { headers, agent: false, ...(options.tlsCa === undefined ? {} : { ca: options.tlsCa }) }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status !== 200) return fail(`HTTP ${status}`, { status });
+        if (Number(res.headers['content-length'] ?? 0) > limit) return fail(`body exceeds the limit of ${limit} bytes`, { status });
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > limit) fail(`body exceeds the limit of ${limit} bytes`, { status });
+          else chunks.push(chunk);
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          try {
+            resolve(JSON.parse(utf8.decode(Buffer.concat(chunks))) as unknown);
+          } catch (cause) {
+            reject(new CloisterError('JWKS_INVALID', `GET ${url}: the body is not UTF-8 JSON`, { url, status, cause }));
+          }
+        });
+        res.on('error', (cause) => fail(cause.message, { status, cause }));
+        res.on('close', () => {
+          if (!res.complete) fail('connection closed before the body was complete', { status });
+        });
+      });
+      req.on('error', (cause) => fail(cause.message, { cause }));
+      timer = setTimeout(() => fail(`no complete answer within ${ms} ms`), ms);
+    });
+  };
+}
+
+/** An https URL without credentials, or JWKS_FETCH_FAILED before any request. */
+function httpsUrl(url: string): URL {
+  let target: URL | undefined;
+  try {
+    target = new URL(url);
+  } catch {
+    target = undefined;
+  }
+  if (target?.protocol !== 'https:' || target.username !== '' || target.password !== '') {
+    throw new CloisterError('JWKS_FETCH_FAILED', `GET ${url}: only https URLs without credentials are fetched`, { url });
+  }
+  return target;
+}
