@@ -52,6 +52,21 @@ function print(o: { json?: boolean }, value: unknown, text: string): void {
   process.stdout.write(o.json ? `${JSON.stringify(value)}\n` : `${text}\n`);
 }
 
+/** One request through the pinned root, with the user's certificate when `user`. */
+export function pinnedCall(o: Common, method: string, path: string, body?: string | Uint8Array, user = false) {
+  return call(endpoint(o), method, path, { ca: pinnedRoot(o), ...(user ? userTls(o) : {}), body });
+}
+
+/** The options of commands that talk to the coordinator (and, for `user`, as a user of the manifest). */
+export function clientOptions(c: Command, user = false): Command {
+  c.option('--coordinator <host:port>', 'the coordinator\'s client API', DEFAULT_COORDINATOR)
+    .option('--root <file>', 'the coordinator root certificate (default: the one `cloister verify` pinned)')
+    .option('--json', 'print one JSON object');
+  return user ? c.requiredOption('--cert <file>', 'user certificate (PEM)').requiredOption('--key <file>', 'user private key (PEM)') : c;
+}
+
+export const clientAction = action;
+
 function action<T extends { json?: boolean }>(fn: (...a: never[]) => Promise<void>) {
   return async (...a: unknown[]) => {
     const o = a.find((x): x is T => typeof x === 'object' && x !== null && !Array.isArray(x) && !('commands' in x)) as T | undefined;
@@ -104,13 +119,10 @@ async function verifyCoordinator(o: VerifyOptions): Promise<void> {
 }
 
 export function registerClient(program: Command): void {
-  const coordinatorOption = ['--coordinator <host:port>', 'the coordinator\'s client API', DEFAULT_COORDINATOR] as const;
-  const rootOption = ['--root <file>', 'the coordinator root certificate (default: the one `cloister verify` pinned)'] as const;
-
   program
     .command('verify')
     .description('attest the coordinator with a fresh nonce and pin its root certificate')
-    .option(...coordinatorOption)
+    .option('--coordinator <host:port>', 'the coordinator\'s client API', DEFAULT_COORDINATOR)
     .option('--simulation', 'accept a coordinator on the simulated platform (trusting the local simulation root)')
     .option('--sim-dir <dir>', 'the simulated platform whose root to trust')
     .option('--mrenclave <hex>', 'the coordinator\'s expected MRENCLAVE')
@@ -131,64 +143,40 @@ export function registerClient(program: Command): void {
       print(o, { ok: true, fingerprint, services: Object.keys(m.Marbles) }, `valid manifest ${fingerprint} (services: ${Object.keys(m.Marbles).join(', ') || 'none'})`);
     }));
   for (const [name, describe] of [['set', 'set the manifest (once)'], ['verify', 'check that the coordinator enforces exactly this manifest']] as const) {
-    manifest
-      .command(name)
-      .argument('<file>')
-      .description(describe)
-      .option(...coordinatorOption)
-      .option(...rootOption)
-      .option('--json', 'print one JSON object')
+    clientOptions(manifest.command(name).argument('<file>').description(describe))
       .action(action(async (file: string, o: Common) => {
         const bytes = readInput(file);
         const local = parseManifest(bytes).fingerprint;
-        const ca = pinnedRoot(o);
-        const remote =
-          name === 'set'
-            ? (await call(endpoint(o), 'POST', '/api/v1/manifest', { ca, body: bytes })).json<{ fingerprint: string }>().fingerprint
-            : (await call(endpoint(o), 'GET', '/api/v1/manifest', { ca })).json<{ fingerprint: string }>().fingerprint;
+        const remote = (await (name === 'set' ? pinnedCall(o, 'POST', '/api/v1/manifest', bytes) : pinnedCall(o, 'GET', '/api/v1/manifest'))).json<{ fingerprint: string }>().fingerprint;
         if (remote !== local) throw new CloisterError('COORDINATOR_UNTRUSTED', `the coordinator's manifest is ${remote}, this file is ${local}`);
         print(o, { ok: true, fingerprint: remote }, name === 'set' ? `manifest set: ${remote}` : `the coordinator enforces this manifest: ${remote}`);
       }));
   }
-  manifest
-    .command('get')
-    .description('fetch the manifest the coordinator enforces')
-    .option(...coordinatorOption)
-    .option(...rootOption)
+  clientOptions(manifest.command('get').description('fetch the manifest the coordinator enforces'))
     .option('--out <file>', 'write it here (default: standard output)', '-')
     .action(action(async (o: Common & { out: string }) => {
-      const m = (await call(endpoint(o), 'GET', '/api/v1/manifest', { ca: pinnedRoot(o) })).json<{ manifest: string }>();
+      const m = (await pinnedCall(o, 'GET', '/api/v1/manifest')).json<{ manifest: string }>();
       writeOutput(o.out, Buffer.from(m.manifest, 'base64'));
     }));
 
-  program
-    .command('status')
-    .description('the coordinator\'s state')
-    .option(...coordinatorOption)
-    .option(...rootOption)
-    .option('--json', 'print one JSON object')
+  clientOptions(program.command('status').description('the coordinator\'s state'))
     .action(action(async (o: Common) => {
-      const s = (await call(endpoint(o), 'GET', '/api/v1/status', { ca: pinnedRoot(o) })).json<{ status: string; simulation: boolean; manifestFingerprint?: string }>();
+      const s = (await pinnedCall(o, 'GET', '/api/v1/status')).json<{ status: string; simulation: boolean; manifestFingerprint?: string }>();
       print(o, s, `${s.status}${s.simulation ? ' (SIMULATION: evidence from the simulated platform)' : ''}${s.manifestFingerprint ? `, manifest ${s.manifestFingerprint}` : ''}`);
     }));
 
   const certificate = program.command('certificate').description('the coordinator\'s certificates');
-  certificate
-    .command('chain')
-    .description('print the intermediate and root certificates (PEM)')
-    .option(...coordinatorOption)
-    .option(...rootOption)
+  clientOptions(certificate.command('chain').description('print the intermediate and root certificates (PEM)'))
     .action(action(async (o: Common) => {
-      process.stdout.write((await call(endpoint(o), 'GET', '/api/v1/certificate', { ca: pinnedRoot(o) })).body);
+      process.stdout.write((await pinnedCall(o, 'GET', '/api/v1/certificate')).body);
     }));
 
   const secret = program.command('secret').description('read and write secrets as a user of the manifest');
-  const userOptions = (c: Command) =>
-    c.option(...coordinatorOption).option(...rootOption).requiredOption('--cert <file>', 'user certificate (PEM)').requiredOption('--key <file>', 'user private key (PEM)').option('--json', 'print one JSON object');
+  const userOptions = (c: Command) => clientOptions(c, true);
   userOptions(secret.command('get').argument('<names...>').description('print secrets (JSON: type and base64 fields)')).action(
     action(async (names: string[], o: Common) => {
       const query = names.map((n) => `s=${encodeURIComponent(n)}`).join('&');
-      const r = await call(endpoint(o), 'GET', `/api/v1/secrets?${query}`, { ca: pinnedRoot(o), ...userTls(o) });
+      const r = await pinnedCall(o, 'GET', `/api/v1/secrets?${query}`, undefined, true);
       process.stdout.write(`${JSON.stringify(r.json())}\n`);
     }),
   );
@@ -206,7 +194,7 @@ export function registerClient(program: Command): void {
         value['cert'] = Buffer.from(cert).toString('base64');
         value['private'] = (key[1] as string).replace(/\s/g, '');
       } else value['key'] = Buffer.from(data).toString('base64');
-      await call(endpoint(o), 'POST', '/api/v1/secrets', { ca: pinnedRoot(o), ...userTls(o), body: JSON.stringify({ [name]: value }) });
+      await pinnedCall(o, 'POST', '/api/v1/secrets', JSON.stringify({ [name]: value }), true);
       print(o, { ok: true }, `secret ${name} set`);
     }),
   );

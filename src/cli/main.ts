@@ -5,6 +5,7 @@ import { registerSim } from './sim.js';
 import { registerClient, registerSimMeasure } from './client.js';
 import { registerCoordinator } from './coordinator.js';
 import { registerRun } from './run.js';
+import { registerProtect } from './protect.js';
 import { EXIT } from './io.js';
 
 /** The `cloister` command tree. Usage errors exit 2. */
@@ -20,6 +21,7 @@ export function program(): Command {
   registerCoordinator(p);
   registerRun(p);
   registerClient(p);
+  registerProtect(p);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(p)) c.exitOverride();
   return p;

@@ -5,6 +5,8 @@ import { dirname, isAbsolute, normalize } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { activate } from '../run/activate.js';
+import { discard, finishCommit, sealChanges, unlockVolumes, type Unlocked } from '../run/volumes.js';
+import type { FileRecord } from '../coordinator/state.js';
 import { simEvidence } from '../run/evidence.js';
 import { measure, resolveProgram } from '../run/measure.js';
 import { defaultSimDir, loadPlatform } from './sim.js';
@@ -35,6 +37,30 @@ function writeFiles(files: Record<string, Uint8Array>): void {
   }
 }
 
+type Commit = (volume: string, changes: { path: string; expectedVersion: number; root: string }[]) => Promise<Record<string, FileRecord>>;
+
+/** After the program: commits read-write volumes, and removes every plaintext folder. */
+async function closeVolumes(volumes: Unlocked[], commit: Commit): Promise<void> {
+  let failure: unknown;
+  for (const v of volumes) {
+    let changes: { path: string; expectedVersion: number; root: string }[] = [];
+    try {
+      if (v.grant.mode === 'read-write') {
+        changes = sealChanges(v);
+        if (changes.length > 0) {
+          finishCommit(v, await commit(v.name, changes), changes);
+          changes = [];
+        }
+      }
+    } catch (error) {
+      failure ??= error;
+    } finally {
+      discard(v, changes);
+    }
+  }
+  if (failure) throw failure;
+}
+
 export function registerRun(program: Command): void {
   program
     .command('run')
@@ -58,6 +84,7 @@ export function registerRun(program: Command): void {
         const evidence = simEvidence(loadPlatform(o.simDir ?? defaultSimDir()), { mrEnclave: measure(programPath, o.measure) });
         const a = await activate(mesh, evidence, { service: o.service, instanceId: o.instanceId ?? process.env['CLOISTER_INSTANCE_ID'], dnsNames: o.dnsName });
         writeFiles(a.rendered.files);
+        const volumes = unlockVolumes(a.volumes, process.cwd());
         const env: NodeJS.ProcessEnv = {
           ...process.env,
           ...a.rendered.env,
@@ -71,6 +98,7 @@ export function registerRun(program: Command): void {
           CLOISTER_SERVICE: o.service,
           CLOISTER_INSTANCE_ID: a.instanceId,
           ...(a.simulation ? { CLOISTER_SIMULATION: '1' } : {}),
+          ...Object.fromEntries(volumes.map((v) => [`CLOISTER_VOLUME_${v.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, v.plainDir])),
         };
         // Argv from the manifest replaces the arguments; its first element is argv[0] (MarbleRun).
         const argv = a.rendered.argv.length > 0 ? a.rendered.argv.slice(1) : args;
@@ -81,7 +109,16 @@ export function registerRun(program: Command): void {
           process.exit(127);
         });
         // The program's exit code, or 128 + the signal that ended it, as a shell reports it.
-        child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+        child.on('exit', (code, signal) => {
+          const status = code ?? 128 + (signal ? constants.signals[signal] : 0);
+          // Read-write volumes: what the program changed is sealed, committed, then put in place.
+          closeVolumes(volumes, (volume, changes) => call(to, 'POST', '/mesh/v1/volumes/commit', { ca, cert: a.certChain, key: a.privateKey, body: JSON.stringify({ volume, changes }) }).then((r) => r.json<{ files: Record<string, FileRecord> }>().files))
+            .then(() => process.exit(status))
+            .catch((error: unknown) => {
+              reportError(error, false);
+              process.exit(status === 0 ? 1 : status);
+            });
+        });
       } catch (error) {
         process.exitCode = reportError(error, false);
       }

@@ -61,6 +61,7 @@ export const ERROR_CODES = {
   AZURE_HCL_INVALID: 'the HCL report header, request data or padding is not valid',
   AZURE_RUNTIME_CLAIMS_INVALID: 'the HCL runtime claims are not JSON or lack the vTPM attestation key',
   AZURE_REPORT_DATA_MISMATCH: 'the SNP report data is not the hash of the HCL runtime claims',
+  AZURE_REPORT_VMPL: 'the SNP report in the HCL report was not issued at VMPL 0, by the paravisor',
   TPM_QUOTE_TRUNCATED: 'the TPM quote (TPMS_ATTEST or TPMT_SIGNATURE) ends before a declared field',
   TPM_QUOTE_TRAILING_BYTES: 'bytes follow the TPM quote structure',
   TPM_QUOTE_INVALID: 'the TPM quote is not a TPM-generated quote, or uses an unsupported PCR bank or signature scheme',

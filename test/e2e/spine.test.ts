@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { hex } from '../../src/lib/bytes.js';
 import { importSimState, simQuote } from '../../src/attest/sim/index.js';
 import { bindingReportData } from '../../src/coordinator/coordinator.js';
-import { createCa, issueLeaf, pemCert, pemPrivateKey } from '../../src/pki/index.js';
 import { measure, resolveProgram } from '../../src/run/measure.js';
 import { call, parseAddress } from '../../src/cli/net.js';
 import { cloister, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
+import { userCert } from './users.js';
 
 /**
  * The spine end to end with real processes: a simulation coordinator, `cloister verify`, the
@@ -29,12 +29,6 @@ let stranger: { cert: string; key: string };
 
 const SCRIPT = `const fs=require('fs');console.log(JSON.stringify({env:process.env,argv:process.argv.slice(1),key:fs.readFileSync('out/key.hex','utf8'),mode:fs.statSync('out/key.hex').mode&0o777,cert:fs.readFileSync('out/cert.pem','utf8')}))`;
 
-async function userCert(name: string): Promise<{ cert: string; key: string }> {
-  const ca = await createCa({ now: Date.now() / 1000, name: `users ${name}` });
-  const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const der = await issueLeaf(ca, { publicKey: new Uint8Array(k.publicKey.export({ format: 'der', type: 'spki' })), commonName: name, now: Date.now() / 1000 });
-  return { cert: pemCert(der), key: pemPrivateKey(new Uint8Array(k.privateKey.export({ format: 'der', type: 'pkcs8' }))) };
-}
 
 function manifest(): string {
   const m = {
@@ -125,6 +119,7 @@ describe('the spine, end to end', () => {
     const a = await run('backend', [node, '-e', SCRIPT], ['--instance-id', 'one']);
     const b = await run('backend', [node, '-e', SCRIPT], ['--instance-id', 'two']);
     assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
     const ra = JSON.parse(a.stdout) as { env: Record<string, string>; key: string; mode: number; cert: string };
     const rb = JSON.parse((b as { stdout: string }).stdout) as typeof ra;
     assert.equal(ra.env['API_KEY'], rb.env['API_KEY']);
