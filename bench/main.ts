@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { DcapVerifier } from '../src/attest/index.js';
 import { benchActivation } from './activation.js';
+import { benchSnp } from './snp.js';
 
 /**
  * `npm run bench`: DCAP quote verifications per second on one core (this process's main
@@ -54,4 +55,5 @@ for (const [label, dir] of cases) {
   console.log(`${label.padEnd(8)} ${a.toFixed(0).padStart(11)} ${b.toFixed(0).padStart(18)} ${(a / b).toFixed(1).padStart(7)}x   ${ours}${ours === theirs ? '' : ` (peer: ${theirs})`}`);
 }
 
+await benchSnp(SECONDS);
 await benchActivation();

@@ -1,6 +1,7 @@
 import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
 import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUS, type TcbStatus } from './tcb-status.js';
+import { TCB_COMPONENTS, type TcbComponent } from './snp/product.js';
 import type { Verdict } from './verdict.js';
 
 /**
@@ -20,7 +21,18 @@ export interface Policy {
   expected?: Readonly<Record<string, string | number | boolean>>;
   /** Numeric claims that must be at least these values (e.g. `{ isvSvn: 2 }`). */
   minimum?: Readonly<Record<string, number>>;
+  /** SEV-SNP: the lowest security patch level accepted per TCB component; REPORTED_TCB, COMMITTED_TCB and CURRENT_TCB must each reach it. */
+  minimumTcb?: Readonly<Partial<Record<TcbComponent, number>>>;
+  /** SEV-SNP: the CHIP_IDs accepted (hex, any case); default any chip. */
+  allowedChipIds?: readonly string[];
+  /** SEV-SNP: the highest VMPL accepted (0 is the most privileged); default any. */
+  maxVmpl?: number;
+  /** SEV-SNP: accept guests whose policy allows a migration agent (MIGRATE_MA); default false. */
+  allowMigrationAgent?: boolean;
 }
+
+/** The SEV-SNP TCB claims {@link Policy.minimumTcb} applies to (the launch TCB may be older). */
+const MINIMUM_TCB_CLAIMS = ['reportedTcb', 'committedTcb', 'currentTcb'] as const;
 
 function refuse(field: string, message: string, expected?: unknown, actual?: unknown): never {
   throw new CloisterError('POLICY_VIOLATION', `${field}: ${message}`, { field, expected, actual });
@@ -42,6 +54,20 @@ export function checkPolicy(verdict: Verdict, policy: Policy = {}): void {
   const open = verdict.advisoryIds.filter((a) => !accepted.has(a));
   if (open.length > 0) refuse('advisoryIds', `advisories not accepted: ${open.join(', ')}`, [...accepted], open);
   if (verdict.claims['debug'] === true && !policy.allowDebug) refuse('claims.debug', 'debug enclaves and TDs are not accepted');
+  if (verdict.claims['migrateMa'] === true && !policy.allowMigrationAgent) refuse('claims.migrateMa', 'guests that allow a migration agent are not accepted');
+  const vmpl = verdict.claims['vmpl'];
+  if (policy.maxVmpl !== undefined && (typeof vmpl !== 'number' || vmpl > policy.maxVmpl)) refuse('claims.vmpl', `must be at most ${policy.maxVmpl}, got ${vmpl === undefined ? 'nothing' : String(vmpl)}`, policy.maxVmpl, vmpl);
+  const chipId = verdict.claims['chipId'];
+  if (policy.allowedChipIds && (typeof chipId !== 'string' || !policy.allowedChipIds.some((id) => id.toLowerCase() === chipId.toLowerCase()))) {
+    refuse('claims.chipId', `${String(chipId)} is not among the allowed chip ids`, policy.allowedChipIds, chipId);
+  }
+  for (const claim of MINIMUM_TCB_CLAIMS) {
+    const tcb = verdict.claims[claim];
+    for (const [component, min] of Object.entries(policy.minimumTcb ?? {})) {
+      const got = typeof tcb === 'object' && tcb !== null && !Array.isArray(tcb) ? (tcb as Readonly<Record<string, unknown>>)[component] : undefined;
+      if (typeof got !== 'number' || got < min) refuse(`claims.${claim}.${component}`, `must be at least ${min}, got ${got === undefined ? 'nothing' : String(got)}`, min, got);
+    }
+  }
   for (const [name, want] of Object.entries(policy.expected ?? {})) {
     const got = verdict.claims[name];
     const same = typeof want === 'string' && typeof got === 'string' ? want.toLowerCase() === got.toLowerCase() : want === got;
@@ -64,9 +90,13 @@ export function checkPolicy(verdict: Verdict, policy: Policy = {}): void {
 export function parsePolicy(input: unknown): Policy {
   const j = new JsonReader('POLICY_INVALID', 'policy');
   const o = j.object(input);
-  const known = ['acceptedTcbStatuses', 'acceptedAdvisories', 'allowDebug', 'allowSimulation', 'expected', 'minimum'];
+  const known = ['acceptedTcbStatuses', 'acceptedAdvisories', 'allowDebug', 'allowSimulation', 'expected', 'minimum', 'minimumTcb', 'allowedChipIds', 'maxVmpl', 'allowMigrationAgent'];
   for (const key of Object.keys(o)) if (!known.includes(key)) throw j.fail(`policy.${key}`, `unknown field (known: ${known.join(', ')})`);
-  const strings = (key: string) => j.array(o, key).map((v, i) => (typeof v === 'string' ? v : j.fail(`policy.${key}[${i}]`, 'must be a string')) as string);
+  const strings = (key: string) =>
+    j.array(o, key).map((v, i) => {
+      if (typeof v !== 'string') throw j.fail(`policy.${key}[${i}]`, 'must be a string');
+      return v;
+    });
   const flag = (key: string) => {
     if (typeof o[key] !== 'boolean') throw j.fail(`policy.${key}`, 'must be true or false');
     return o[key] as boolean;
@@ -91,5 +121,21 @@ export function parsePolicy(input: unknown): Policy {
     for (const k of Object.keys(m)) j.int(m, k, 'policy.minimum');
     policy.minimum = m as Record<string, number>;
   }
+  if (j.has(o, 'minimumTcb')) {
+    const m = j.object(o['minimumTcb'], 'policy.minimumTcb');
+    for (const k of Object.keys(m)) {
+      if (!Object.hasOwn(TCB_COMPONENTS, k)) throw j.fail(`policy.minimumTcb.${k}`, `unknown TCB component (known: ${Object.keys(TCB_COMPONENTS).join(', ')})`);
+      j.int(m, k, 'policy.minimumTcb', 255);
+    }
+    policy.minimumTcb = m as Partial<Record<TcbComponent, number>>;
+  }
+  if (j.has(o, 'allowedChipIds')) {
+    policy.allowedChipIds = strings('allowedChipIds').map((id, i) => {
+      if (!/^(?:[0-9a-fA-F]{2})+$/.test(id)) throw j.fail(`policy.allowedChipIds[${i}]`, 'must be hex');
+      return id;
+    });
+  }
+  if (j.has(o, 'maxVmpl')) policy.maxVmpl = j.int(o, 'maxVmpl', undefined, 3);
+  if (j.has(o, 'allowMigrationAgent')) policy.allowMigrationAgent = flag('allowMigrationAgent');
   return policy;
 }

@@ -14,8 +14,14 @@ export const TEE_KINDS = {
 
 export type TeeKind = keyof typeof TEE_KINDS;
 
-/** Claim values: byte strings as lowercase hex, numbers, booleans. */
-export type Claims = Record<string, string | number | boolean>;
+/**
+ * A claim value: byte strings as lowercase hex, numbers, booleans, or nested JSON for structured
+ * evidence (SNP TCB versions, Azure PCRs and runtime claims).
+ */
+export type ClaimValue = string | number | boolean | null | readonly ClaimValue[] | { readonly [name: string]: ClaimValue };
+
+/** Claims: lower-camel names to {@link ClaimValue}s. */
+export type Claims = Record<string, ClaimValue>;
 
 /**
  * What verification concluded about authentic evidence. Whether the status is acceptable is for

@@ -1,12 +1,13 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { getCollateral } from '../collateral/index.js';
+import { getCollateral, getSnpCollateral } from '../collateral/index.js';
+import { existsSync } from 'node:fs';
 import { CloisterError } from '../lib/errors.js';
-import { DcapVerifier, checkPolicy, customRoot, httpsJwksFetcher, jwksFromJku, parseJwks, parsePolicy, verifyMaaTokenSync, TEE_KINDS, type TeeKind, type Verdict } from '../attest/index.js';
+import { DcapVerifier, SnpVerifier, checkPolicy, customRoot, httpsJwksFetcher, verifyAzureVtpm, PRODUCT_LINES, type ProductLine, type SnpCerts, jwksFromJku, parseJwks, parsePolicy, verifyMaaTokenSync, TEE_KINDS, type TeeKind, type Verdict } from '../attest/index.js';
 import { iso } from '../attest/lib/chain.js';
 import { pemCertificates } from '../attest/lib/x509.js';
-import { EXIT, parseCount, parseTime, readEvidence, readInput, readJson, reportError } from './io.js';
+import { EXIT, parseCount, parseHex, parseTime, readEvidence, readInput, readJson, reportError } from './io.js';
 
 interface VerifyOptions {
   collateral?: string;
@@ -15,6 +16,11 @@ interface VerifyOptions {
   json?: boolean;
   trustRoot?: string;
   policy?: string;
+  certs?: string;
+  kds?: string;
+  crl?: string;
+  product?: string;
+  nonce?: string;
   jwks?: string;
   minRsaBits?: string;
   issuer?: string;
@@ -58,12 +64,41 @@ const maa: Prepare = async (evidence, o, now) => {
   return () => verifyMaaTokenSync(token, { jwks: keys, now, issuer: o.issuer, minRsaBits });
 };
 
-const notYet: Prepare = async (_evidence, o) => {
-  throw new CloisterError('USAGE', `--tee ${o.tee}: verification of this kind of evidence is not in this build yet`);
+/** `--certs DIR`: vcek.der or vlek.der, ask.pem or asvk.pem, ark.pem (AMD KDS file names), whichever are there. */
+function certsFolder(dir: string): SnpCerts {
+  const file = (name: string) => (existsSync(join(dir, name)) ? readInput(join(dir, name)) : undefined);
+  const pem = (name: string) => {
+    const b = file(name);
+    return b && Buffer.from(b).toString('latin1');
+  };
+  return { vcek: file('vcek.der'), vlek: file('vlek.der'), ask: pem('ask.pem'), asvk: pem('asvk.pem'), ark: pem('ark.pem') };
+}
+
+/** The AMD certificates (and CRL) for a report: from --certs, or fetched from AMD's KDS (--kds) through the cache. */
+async function amdCollateral(report: Uint8Array, o: VerifyOptions, now: number): Promise<{ certs: SnpCerts; crl?: Uint8Array | undefined }> {
+  const certs = o.certs !== undefined ? certsFolder(o.certs) : {};
+  if (o.kds === undefined) return { certs, crl: o.crl === undefined ? undefined : readInput(o.crl) };
+  const product = o.product as ProductLine | undefined;
+  if (product !== undefined && !Object.hasOwn(PRODUCT_LINES, product)) throw new CloisterError('USAGE', `--product: one of ${Object.keys(PRODUCT_LINES).join(', ')}`);
+  const fetched = await getSnpCollateral({ report, now, cacheDir: o.collateralCache, baseUrl: o.kds, ...(product ? { product } : {}) });
+  return { certs: { ...fetched.certs, ...Object.fromEntries(Object.entries(certs).filter(([, v]) => v !== undefined)) }, crl: fetched.crl };
+}
+
+const snp: Prepare = async (evidence, o, now) => {
+  const { certs, crl } = await amdCollateral(evidence, o, now);
+  const verifier = new SnpVerifier();
+  return (bytes) => verifier.verify(bytes, certs, { now, crl });
+};
+
+const azure: Prepare = async (_evidence, o, now) => {
+  const certs = o.certs !== undefined ? certsFolder(o.certs) : {};
+  const nonce = o.nonce === undefined ? undefined : parseHex(o.nonce, '--nonce', 1024);
+  const verifier = new SnpVerifier();
+  return (bytes) => verifyAzureVtpm(bytes, certs, { now, verifier, ...(nonce ? { nonce } : {}) });
 };
 
 /** How each TEE kind's evidence is verified. */
-const VERIFIERS: Record<TeeKind, Prepare> = { sgx: dcap, tdx: dcap, snp: notYet, 'azure-snp-vtpm': notYet, maa };
+const VERIFIERS: Record<TeeKind, Prepare> = { sgx: dcap, tdx: dcap, snp, 'azure-snp-vtpm': azure, maa };
 
 /** The kind of evidence, when --tee does not say: a DCAP quote unless it is clearly something else. */
 function detectKind(evidence: Uint8Array): TeeKind {
@@ -108,6 +143,11 @@ export function registerAttest(program: Command): void {
     .option('--pccs <url>', 'fetch collateral from Intel PCS API v4 or a PCCS at this base URL when --collateral is not given')
     .option('--collateral-cache <dir>', 'where fetched collateral is kept until its nextUpdate', join(homedir(), '.cloister', 'collateral'))
     .option('--api-key <key>', 'PCS subscription key (Ocp-Apim-Subscription-Key)')
+    .option('--certs <dir>', 'AMD certificates for SNP and Azure evidence: vcek.der or vlek.der, ask.pem or asvk.pem, ark.pem')
+    .option('--kds <url>', 'fetch the VCEK, ASK/ARK and CRL for an SNP report from AMD KDS at this base URL (e.g. https://kdsintf.amd.com), cached')
+    .option('--product <line>', 'SNP product line of a version 2 report (Milan, Genoa, Turin) for --kds')
+    .option('--crl <file>', 'an AMD CRL (DER) to check the SNP chain against')
+    .option('--nonce <hex>', 'the nonce the vTPM quote of Azure evidence must carry')
     .option('--jwks <file>', 'the key set that signs MAA tokens (JSON Web Key Set, e.g. from <instance>/certs)')
     .option('--trusted-jku <url>', 'an MAA instance key-set URL a token\'s jku may name (repeatable; fetched over HTTPS)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--issuer <url>', 'the MAA instance a token must come from (iss)')

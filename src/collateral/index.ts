@@ -18,3 +18,5 @@ export type { QuoteCollateralV3 } from '../attest/dcap/collateral.js';
 export { CACHE_FORMAT, cacheFilePath, collateralNextUpdate, getCollateral, readCacheEntry } from './cache.js';
 export type { CollateralCacheEntry, GetCollateralOptions } from './cache.js';
 export { extractRawMember } from './raw-json.js';
+export { AMD_KDS_URL, fetchKdsCertChain, fetchKdsCrl, fetchVcek, getSnpCollateral, kdsUrls, vcekUrl } from './kds.js';
+export type { GetSnpCollateralOptions, KdsClientOptions, VcekRequest } from './kds.js';

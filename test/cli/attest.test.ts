@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** `cloister attest verify` as outside tools use it: a real process, the DESIGN.md contract. */
@@ -78,4 +79,22 @@ test('an MAA token: verified against its key set at its time; the key-size floor
   assert.equal((JSON.parse(run(...args, '--at', '2021-05-06T00:00:00Z').stdout) as { error: { code: string } }).error.code, 'TOKEN_KEY_REFUSED');
   assert.equal((JSON.parse(run(...args, '--min-rsa-bits', '1024').stdout) as { error: { code: string } }).error.code, 'TOKEN_EXPIRED');
   assert.equal(run('attest', 'verify', `${dir}/token.jwt`, '--tee', 'maa').code, 2);
+});
+
+test('SEV-SNP and Azure vTPM evidence with AMD certificates from --certs', () => {
+  const snp = `${VECTORS}snp/trustee-azure-genoa-vcek`;
+  const at = String((JSON.parse(readFileSync(`${snp}/expected.json`, 'utf8')) as { verify_at_unix: number }).verify_at_unix);
+  const ok = run('attest', 'verify', `${snp}/report.bin`, '--certs', snp, '--at', at, '--json', '--tee', 'snp');
+  assert.equal(ok.code, 0, ok.stdout);
+  assert.match(String((JSON.parse(ok.stdout) as { claims: Record<string, unknown> }).claims['measurement']), /^[0-9a-f]{96}$/);
+  const milan = `${VECTORS}snp/gosev-milan-vcek`;
+  const wrong = run('attest', 'verify', `${snp}/report.bin`, '--certs', milan, '--at', at, '--json', '--tee', 'snp');
+  assert.equal(wrong.code, 1);
+  const azure = `${VECTORS}azure-vtpm/trustee-azure-snp-vtpm-evidence-genoa`;
+  const nonce = '0218488bae25d2509232bf676f1a66a30d7372add909109b36016ef136f2938ca05475f8b46094de6b64270ea35d950f';
+  const vtpm = run('attest', 'verify', `${azure}/evidence.json`, '--certs', azure, '--at', '1737771708', '--nonce', nonce, '--json');
+  assert.equal(vtpm.code, 0, vtpm.stdout);
+  assert.equal((JSON.parse(vtpm.stdout) as { tee: string }).tee, 'azure-snp-vtpm');
+  const replay = run('attest', 'verify', `${azure}/evidence.json`, '--certs', azure, '--at', '1737771708', '--nonce', '00', '--json');
+  assert.equal(replay.code, 1);
 });

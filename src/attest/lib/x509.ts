@@ -1,4 +1,4 @@
-import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { constants, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { CloisterError } from '../../lib/errors.js';
 import { Der, TAG, bitStringBytes, inner, integerHex, malformed, oidText, smallUint, timeSeconds, type Tlv } from './der.js';
 
@@ -7,10 +7,33 @@ import { Der, TAG, bitStringBytes, inner, integerHex, malformed, oidText, smallU
  * bytes only ever produce a typed error, and verified with node:crypto.
  */
 
-/** Signature algorithms accepted anywhere in cloister (RFC 5758 §3.2). */
-const SIGNATURE_ALGORITHMS: Readonly<Record<string, { hash: string }>> = {
-  '1.2.840.10045.4.3.2': { hash: 'sha256' }, // ecdsa-with-SHA256
-  '1.2.840.10045.4.3.3': { hash: 'sha384' }, // ecdsa-with-SHA384
+/**
+ * How a certificate or CRL signature is checked: the digest, the key type it needs, and for
+ * RSASSA-PSS the parameters (RFC 4055 §3.1) that must be given exactly.
+ *
+ * @example `parseCertificate(vcekDer).hash` → `{ name: 'RSASSA-PSS-SHA384', hash: 'sha384', key: 'rsa', pss: { … saltLength: 48 } }`
+ */
+export interface SignatureAlgorithm {
+  name: string;
+  hash: 'sha256' | 'sha384';
+  key: 'ec' | 'rsa';
+  pss?: { hashOid: string; mgfOid: string; mgfHashOid: string; saltLength: number };
+}
+
+/**
+ * Signature algorithms accepted anywhere in cloister: ECDSA (RFC 5758 §3.2) for Intel's PKI,
+ * RSASSA-PSS with SHA-384, MGF1-SHA-384 and a 48-byte salt (RFC 4055 §3.1) for AMD's ARK, ASK and
+ * VCEK certificates and CRLs (AMD VCEK Certificate and KDS Interface Specification §2).
+ */
+const SIGNATURE_ALGORITHMS: Readonly<Record<string, SignatureAlgorithm>> = {
+  '1.2.840.10045.4.3.2': { name: 'ecdsa-with-SHA256', hash: 'sha256', key: 'ec' },
+  '1.2.840.10045.4.3.3': { name: 'ecdsa-with-SHA384', hash: 'sha384', key: 'ec' },
+  '1.2.840.113549.1.1.10': {
+    name: 'RSASSA-PSS-SHA384',
+    hash: 'sha384',
+    key: 'rsa',
+    pss: { hashOid: '2.16.840.1.101.3.4.2.2', mgfOid: '1.2.840.113549.1.1.8', mgfHashOid: '2.16.840.1.101.3.4.2.2', saltLength: 48 },
+  },
 };
 
 export const OID = {
@@ -38,7 +61,8 @@ export interface Extension {
 export interface Certificate {
   der: Uint8Array;
   tbs: Uint8Array;
-  hash: string;
+  /** The signature algorithm (its digest and, for RSASSA-PSS, its parameters), for {@link signedBy}. */
+  hash: SignatureAlgorithm;
   signature: Uint8Array;
   serial: string;
   issuer: Uint8Array;
@@ -57,15 +81,61 @@ export interface Certificate {
   key(): KeyObject;
 }
 
-function algorithm(d: Der, field: string): { hash: string } {
+function algorithm(d: Der, field: string): SignatureAlgorithm {
   const alg = d.enter(TAG.SEQUENCE, field);
   const oid = oidText(alg.expect(TAG.OID, `${field}.algorithm`).value);
-  // ECDSA AlgorithmIdentifiers carry no parameters (RFC 5758 §3.2).
-  if (!alg.done) alg.expect(TAG.NULL, `${field}.parameters`);
-  alg.end(field);
   const known = SIGNATURE_ALGORITHMS[oid];
+  if (known?.pss) pssParameters(alg.enter(TAG.SEQUENCE, `${field}.parameters`), known.pss, field);
+  // ECDSA AlgorithmIdentifiers carry no parameters (RFC 5758 §3.2).
+  else if (!alg.done) alg.expect(TAG.NULL, `${field}.parameters`);
+  alg.end(field);
   if (!known) throw new CloisterError('CERT_CHAIN_INVALID', `${field}: signature algorithm ${oid} is not allowed`, { field, actual: oid });
   return known;
+}
+
+/** A hash AlgorithmIdentifier: the OID, with absent or NULL parameters (RFC 4055 §2.1). */
+function hashOid(d: Der, field: string): string {
+  const alg = d.enter(TAG.SEQUENCE, field);
+  const oid = oidText(alg.expect(TAG.OID, `${field}.algorithm`).value);
+  if (!alg.done) alg.expect(TAG.NULL, `${field}.parameters`);
+  alg.end(field);
+  return oid;
+}
+
+/** The one element inside an EXPLICIT context tag, read by `read`; `undefined` when the tag is absent. */
+function explicit<T>(p: Der, tag: number, field: string, read: (d: Der) => T): T | undefined {
+  const tlv = p.optional(tag, field);
+  if (!tlv) return undefined;
+  const d = inner(tlv);
+  const value = read(d);
+  d.end(field);
+  return value;
+}
+
+/**
+ * RSASSA-PSS-params (RFC 4055 §3.1): hashAlgorithm [0], maskGenAlgorithm [1], saltLength [2],
+ * trailerField [3], each defaulting to the SHA-1 values. AMD's certificates spell out the default
+ * trailerField 1 in some issues and omit it in others; both are read. Any other parameters are
+ * refused.
+ */
+function pssParameters(p: Der, want: NonNullable<SignatureAlgorithm['pss']>, field: string): void {
+  const integer = (name: string) => (d: Der) => smallUint(d.expect(TAG.INTEGER, `${field}.${name}`), `${field}.${name}`);
+  const hash = explicit(p, 0xa0, `${field}.hashAlgorithm`, (d) => hashOid(d, `${field}.hashAlgorithm`)) ?? 'sha1';
+  const mgf = explicit(p, 0xa1, `${field}.maskGenAlgorithm`, (d) => {
+    const seq = d.enter(TAG.SEQUENCE, `${field}.maskGenAlgorithm`);
+    const oid = oidText(seq.expect(TAG.OID, `${field}.maskGenAlgorithm.algorithm`).value);
+    const mgfHash = hashOid(seq, `${field}.maskGenAlgorithm.parameters`);
+    seq.end(`${field}.maskGenAlgorithm`);
+    return `${oid}/${mgfHash}`;
+  }) ?? 'mgf1/sha1';
+  const salt = explicit(p, 0xa2, `${field}.saltLength`, integer('saltLength')) ?? 20;
+  const trailer = explicit(p, 0xa3, `${field}.trailerField`, integer('trailerField')) ?? 1;
+  p.end(`${field}.parameters`);
+  const got = { hash, mgf, salt, trailer };
+  const allowed = { hash: want.hashOid, mgf: `${want.mgfOid}/${want.mgfHashOid}`, salt: want.saltLength, trailer: 1 };
+  for (const key of Object.keys(allowed) as (keyof typeof allowed)[]) {
+    if (got[key] !== allowed[key]) throw new CloisterError('CERT_CHAIN_INVALID', `${field}: RSASSA-PSS ${key} ${got[key]} is not allowed`, { field, expected: allowed[key], actual: got[key] });
+  }
 }
 
 function commonName(name: Tlv): string {
@@ -175,7 +245,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
   return {
     der,
     tbs: tbsTlv.raw,
-    hash: sigAlg.hash,
+    hash: sigAlg,
     signature,
     serial,
     issuer: issuer.raw,
@@ -201,10 +271,22 @@ export function parseCertificate(der: Uint8Array): Certificate {
   };
 }
 
-/** Verifies a DER ECDSA signature over `data`; false (never a throw) for a wrong or malformed signature. */
-export function signedBy(data: Uint8Array, signature: Uint8Array, hash: string, key: KeyObject): boolean {
+/**
+ * Verifies a certificate or CRL signature over `data` (DER ECDSA, or RSASSA-PSS with the
+ * algorithm's salt length); false (never a throw) for a wrong or malformed signature, or a key of
+ * another type than the algorithm needs.
+ *
+ * @example
+ * ```ts
+ * if (!signedBy(cert.tbs, cert.signature, cert.hash, issuer.key())) throw new Error('not signed by issuer');
+ * ```
+ */
+export function signedBy(data: Uint8Array, signature: Uint8Array, algorithm: SignatureAlgorithm, key: KeyObject): boolean {
   try {
-    return verifySignature(hash, data, key, signature);
+    const type = key.asymmetricKeyType;
+    if (algorithm.key === 'ec' ? type !== 'ec' : type !== 'rsa' && type !== 'rsa-pss') return false;
+    const pss = algorithm.pss;
+    return verifySignature(algorithm.hash, data, pss ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength } : key, signature);
   } catch {
     return false;
   }
@@ -213,7 +295,8 @@ export function signedBy(data: Uint8Array, signature: Uint8Array, hash: string, 
 export interface Crl {
   der: Uint8Array;
   tbs: Uint8Array;
-  hash: string;
+  /** The signature algorithm, for {@link signedBy}. */
+  hash: SignatureAlgorithm;
   signature: Uint8Array;
   issuer: Uint8Array;
   thisUpdate: number;
@@ -267,7 +350,7 @@ export function parseCrl(der: Uint8Array): Crl {
     for (const [oid, ext] of exts) {
       if (ext.critical && !UNDERSTOOD.has(oid)) throw malformed('crlExtensions', ext.offset, `unknown critical extension ${oid}`);
     }
-    return { der, tbs: tbsTlv.raw, hash: sigAlg.hash, signature, issuer: issuer.raw, thisUpdate, nextUpdate, revoked };
+    return { der, tbs: tbsTlv.raw, hash: sigAlg, signature, issuer: issuer.raw, thisUpdate, nextUpdate, revoked };
   } catch (cause) {
     // Anything unparsable in a CRL fails closed with one code.
     if (cause instanceof CloisterError && cause.code === 'CRL_INVALID') throw cause;
