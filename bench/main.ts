@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { DcapVerifier } from '../src/attest/index.js';
 import { benchActivation } from './activation.js';
 import { benchSnp } from './snp.js';
+import { benchProtect } from './protect.js';
 
 /**
  * `npm run bench`: DCAP quote verifications per second on one core (this process's main
@@ -56,4 +57,5 @@ for (const [label, dir] of cases) {
 }
 
 await benchSnp(SECONDS);
+await benchProtect(SECONDS);
 await benchActivation();

@@ -1,18 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
-import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Dirent } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fromHex, hex } from '../lib/bytes.js';
 import { CloisterError } from '../lib/errors.js';
+import { ioError } from './lib/io.js';
 import { pathProblem } from './lib/options.js';
-import { createOpenStream, createSealStream } from './stream.js';
+import { openToFile, sealToFile } from './files.js';
 
 /**
  * Folder helpers for the CLI and `cloister run`: seal every file of a folder for a volume, or
- * open (or just verify) a sealed folder, streaming each file so memory stays bounded whatever
- * the file sizes. A file's volume path is its `/`-separated path relative to the folder.
+ * open (or just verify) a sealed folder, file by file with `sealToFile`/`openToFile`, so memory
+ * stays bounded whatever the file sizes. A file's volume path is its `/`-separated path
+ * relative to the folder.
  */
 
 /** One file of a sealed folder: what a coordinator records or pins for it. JSON-ready. */
@@ -45,14 +44,6 @@ export interface OpenFolderOptions {
   expected?: FolderRecord;
 }
 
-/** Reads of 1 MiB: fewer system calls than the 64 KiB default, and the seal/open stream takes any piece size. */
-const READ_SIZE = 1 << 20;
-/** Opened plaintext is private to the service that opens it. */
-const PRIVATE = { dir: 0o700, file: 0o600 } as const;
-
-const io = (path: string, what: string, cause: unknown) =>
-  new CloisterError('IO', `${path}: cannot ${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { path, cause });
-
 /** Every regular file below `root`, sorted, as volume paths; anything else (a symlink, a device) is refused. */
 async function walk(root: string): Promise<string[]> {
   const files: string[] = [];
@@ -61,7 +52,7 @@ async function walk(root: string): Promise<string[]> {
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (cause) {
-      throw io(dir, 'list the folder', cause);
+      throw ioError(dir, 'list the folder', cause);
     }
     for (const e of entries) {
       const path = prefix + e.name;
@@ -74,27 +65,6 @@ async function walk(root: string): Promise<string[]> {
   const bad = files.find((p) => pathProblem(p) !== undefined);
   if (bad !== undefined) throw new CloisterError('PROTECTED_FILE_SET', `${join(root, bad)}: ${pathProblem(bad) ?? ''}`, { path: bad });
   return files.sort();
-}
-
-/** A temporary name beside `file`, renamed over it once the file is complete and authentic. */
-const partial = (file: string) => join(dirname(file), `.${randomBytes(6).toString('hex')}.cloister-partial`);
-
-/** Streams `from` through `transform` into `to` (via a temporary file), or into nothing when `to` is undefined. */
-async function transfer(from: string, transform: NodeJS.ReadWriteStream, to: string | undefined, mode: { dir: number; file: number } | undefined): Promise<void> {
-  if (to === undefined) {
-    const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
-    await pipeline(createReadStream(from, { highWaterMark: READ_SIZE }), transform, sink);
-    return;
-  }
-  const tmp = partial(to);
-  try {
-    await mkdir(dirname(to), { recursive: true, ...(mode && { mode: mode.dir }) });
-    await pipeline(createReadStream(from, { highWaterMark: READ_SIZE }), transform, createWriteStream(tmp, { flags: 'wx', ...(mode && { mode: mode.file }) }));
-    await rename(tmp, to);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e instanceof CloisterError ? e : io(to, `write from ${from}`, e);
-  }
 }
 
 const safeVersion = (version: bigint, path: string): number => {
@@ -116,18 +86,10 @@ const safeVersion = (version: bigint, path: string): number => {
 export async function sealFolder(from: string, to: string, o: SealFolderOptions): Promise<ProtectedEntry[]> {
   const entries: ProtectedEntry[] = [];
   for (const path of await walk(from)) {
-    const source = join(from, path);
     const version = typeof o.version === 'function' ? o.version(path) : (o.version ?? 1);
-    let size: number;
-    try {
-      size = (await lstat(source)).size;
-    } catch (cause) {
-      throw io(source, 'read', cause);
-    }
-    const seal = createSealStream({ volumeKey: o.volumeKey, path, version, length: size, ...(o.chunkSize !== undefined && { chunkSize: o.chunkSize }) });
-    await transfer(source, seal, join(to, path), undefined);
-    const { root } = await seal.result;
-    entries.push({ path, version, root: hex(root), size });
+    const chunkSize = o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize };
+    const { root, length } = await sealToFile(join(from, path), join(to, path), { volumeKey: o.volumeKey, path, version, ...chunkSize });
+    entries.push({ path, version, root: hex(root), size: length });
   }
   return entries;
 }
@@ -161,13 +123,11 @@ export async function openFolder(from: string, to: string | undefined, o: OpenFo
     const root = expected?.root === undefined ? undefined : fromHex(expected.root);
     if (expected?.root !== undefined && root === undefined) throw new CloisterError('PROTECTED_OPTIONS_INVALID', `expected.${path}.root: not hex`, { field: `expected.${path}.root` });
     const source = join(from, path);
-    const open = createOpenStream({
-      volumeKey: o.volumeKey, path, fileName: source,
+    const result = await openToFile(source, to === undefined ? undefined : join(to, path), {
+      volumeKey: o.volumeKey, path,
       ...(expected?.version !== undefined && { expectedVersion: expected.version }),
       ...(root !== undefined && { expectedRoot: root }),
     });
-    await transfer(source, open, to === undefined ? undefined : join(to, path), PRIVATE);
-    const result = await open.result;
     entries.push({ path, version: safeVersion(result.version, source), root: hex(result.root), size: result.length });
   }
   return entries;

@@ -118,7 +118,7 @@ export function isChunkSize(n: number): boolean {
 }
 
 /** The header bytes for `fields`, MAC still zero: the caller computes it over the first 118 bytes. */
-export function encodeHeader(fields: HeaderFields): Uint8Array {
+export function encodeHeader(fields: HeaderFields): Buffer {
   const header = Buffer.alloc(HEADER_LENGTH);
   const at = HEADER_OFFSETS;
   header.set(MAGIC, at.magic);
@@ -129,7 +129,7 @@ export function encodeHeader(fields: HeaderFields): Uint8Array {
   header.writeBigUInt64LE(BigInt(fields.length), at.length);
   header.set(fields.pathHash, at.pathHash);
   header.set(fields.keyId, at.keyId);
-  return new Uint8Array(header.buffer, header.byteOffset, header.byteLength);
+  return header;
 }
 
 const invalid = (name: FieldName, message: string) =>

@@ -22,7 +22,7 @@ export function sealFile(plaintext: Uint8Array, o: SealOptions): SealResult {
   if (!(plaintext instanceof Uint8Array)) throw new CloisterError('PROTECTED_OPTIONS_INVALID', 'plaintext: must be a Uint8Array', { field: 'plaintext' });
   const sealer = new FileSealer(p, plaintext.length);
   const sink = bufferSink(sealedLength(plaintext.length, p.chunkSize));
-  sink.emit(Buffer.from(sealer.header.buffer, sealer.header.byteOffset, sealer.header.byteLength));
+  sink.emit(sealer.header);
   sealer.write(plaintext, sink.emit);
   const root = sealer.end(sink.emit);
   return { sealed: sink.bytes(), root };

@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { CloisterError } from '../lib/errors.js';
 import { FileOpener } from './lib/opener.js';
 import { openParams, sealParams, toLength } from './lib/options.js';
 import { FileSealer } from './lib/sealer.js';
@@ -26,22 +27,48 @@ abstract class ResultTransform<T> extends Transform {
   private readonly settle = deferred<T>();
   /** Resolves once the stream has ended and every check passed; rejects with the stream's error. */
   readonly result: Promise<T> = this.settle.promise;
-  /** Hands output bytes on to the readable side. */
-  protected readonly out = (bytes: Buffer): void => void this.push(bytes);
+  /** Output of the current piece, handed on in one push (see `release`). */
+  private gathered: Buffer[] = [];
+  private gatheredLength = 0;
+  /** Gathers output bytes for the readable side. */
+  protected readonly out = (bytes: Buffer): void => {
+    this.gathered.push(bytes);
+    this.gatheredLength += bytes.length;
+  };
 
   protected abstract step(piece: Buffer): void;
   protected abstract finish(): T;
 
   override _transform(piece: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.guard(done, () => this.step(piece));
+    this.guard(done, () => {
+      this.step(piece);
+      this.release();
+    });
   }
 
   override _flush(done: TransformCallback): void {
-    this.guard(done, () => this.settle.resolve(this.finish()));
+    this.guard(done, () => {
+      const result = this.finish();
+      this.release();
+      this.settle.resolve(result);
+    });
+  }
+
+  /**
+   * Pushes what one input piece produced as one buffer: a file write stream is several times
+   * faster with one 1 MiB write than with sixteen 64 KiB chunks and their 16-byte tags
+   * (bench/protect.ts), and the copy costs less than that. Output is never held back longer.
+   */
+  private release(): void {
+    const parts = this.gathered;
+    if (parts.length === 0) return;
+    this.push(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.gatheredLength));
+    this.gathered = [];
+    this.gatheredLength = 0;
   }
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
-    this.settle.reject(error ?? new Error('the stream was destroyed before it ended'));
+    this.settle.reject(error ?? new CloisterError('IO', 'the stream was destroyed before it ended'));
     done(error);
   }
 
@@ -56,7 +83,16 @@ abstract class ResultTransform<T> extends Transform {
   }
 }
 
-/** The stream `createSealStream` returns: plaintext in, the protected file out. */
+/**
+ * The stream `createSealStream` returns: plaintext in, the protected file out, `result` the root.
+ *
+ * @example
+ * ```ts
+ * const seal: SealStream = createSealStream({ volumeKey, path: 'a.bin', version: 1, length: 5 });
+ * seal.end(Buffer.from('hello'));
+ * const { root } = await seal.result;
+ * ```
+ */
 export class SealStream extends ResultTransform<SealStreamResult> {
   private readonly sealer: FileSealer;
   private readonly info: { version: bigint; length: number };
@@ -67,7 +103,7 @@ export class SealStream extends ResultTransform<SealStreamResult> {
     const length = toLength(o.length, 'length');
     this.sealer = new FileSealer(p, length);
     this.info = { version: p.version, length };
-    this.push(Buffer.from(this.sealer.header.buffer, this.sealer.header.byteOffset, this.sealer.header.byteLength));
+    this.out(this.sealer.header);
   }
 
   protected step(piece: Buffer): void {
@@ -79,7 +115,17 @@ export class SealStream extends ResultTransform<SealStreamResult> {
   }
 }
 
-/** The stream `createOpenStream` returns: the protected file in, authenticated plaintext out. */
+/**
+ * The stream `createOpenStream` returns: the protected file in, authenticated plaintext out,
+ * `result` the version and root once the whole file has checked out.
+ *
+ * @example
+ * ```ts
+ * const open: OpenStream = createOpenStream({ volumeKey, path: 'a.bin' });
+ * open.resume().end(sealed);
+ * const { version } = await open.result;
+ * ```
+ */
 export class OpenStream extends ResultTransform<OpenStreamResult> {
   private readonly opener: FileOpener;
 

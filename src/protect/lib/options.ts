@@ -79,7 +79,7 @@ export interface SealParams extends FileIdentity {
   readonly chunkSize: number;
 }
 
-export function sealParams(o: SealOptions): SealParams {
+export function sealParams(o: SealOptions & { fileName?: string }): SealParams {
   return { ...identity(o), version: toVersion(o.version, 'version'), chunkSize: toChunkSize(o.chunkSize) };
 }
 

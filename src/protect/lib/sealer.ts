@@ -13,7 +13,7 @@ const SALT_LENGTH = 32;
  */
 export class FileSealer {
   private readonly chunks: ChunkSealer;
-  readonly header: Uint8Array;
+  readonly header: Buffer;
 
   /** `salt` is for known-answer tests only; every seal otherwise draws a fresh one. */
   constructor(p: SealParams, length: number, salt: Uint8Array = randomBytes(SALT_LENGTH)) {
