@@ -85,18 +85,23 @@ function decodeSecrets(value: unknown, path: string): Record<string, SecretValue
   return Object.fromEntries(Object.entries(j.object(value, path)).map(([name, v]) => [name, decodeSecret(j, v, `${path}.${name}`)]));
 }
 
+/** A volume's file records (`{ path: { version, root } }`), checked; errors carry the reader's code. */
+export function decodeFileRecords(r: JsonReader, value: unknown, path: string): Record<string, FileRecord> {
+  const files = r.object(value, path);
+  for (const [name, f] of Object.entries(files)) {
+    const fo = r.object(f, `${path}.${name}`);
+    r.int(fo, 'version', `${path}.${name}`);
+    r.hex(fo, 'root', 32, `${path}.${name}`);
+  }
+  return files as Record<string, FileRecord>;
+}
+
 function decodeVolumes(value: unknown): Record<string, VolumeState> {
   return Object.fromEntries(
     Object.entries(j.object(value, 'state.volumes')).map(([name, v]) => {
       const p = `state.volumes.${name}`;
       const o = j.object(v, p);
-      const files = j.object(o['files'], `${p}.files`);
-      for (const [path, f] of Object.entries(files)) {
-        const fo = j.object(f, `${p}.files.${path}`);
-        j.int(fo, 'version', `${p}.files.${path}`);
-        j.hex(fo, 'root', 32, `${p}.files.${path}`);
-      }
-      return [name, { key: bytes(o, 'key', p), files: files as Record<string, FileRecord> }];
+      return [name, { key: bytes(o, 'key', p), files: decodeFileRecords(j, o['files'], `${p}.files`) }];
     }),
   );
 }

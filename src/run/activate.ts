@@ -3,7 +3,7 @@ import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
 import { bindingReportData, type VolumeGrant } from '../coordinator/coordinator.js';
 import { openSealed } from '../coordinator/seal.js';
-import { base64Member, decodeSecret, type FileRecord } from '../coordinator/state.js';
+import { base64Member, decodeFileRecords, decodeSecret } from '../coordinator/state.js';
 import { parseManifest, renderParameters, type Rendered } from '../manifest/index.js';
 import { pemCertificates } from '../attest/lib/x509.js';
 import { pemPrivateKey } from '../pki/index.js';
@@ -35,13 +35,8 @@ export interface Activated {
 /** A volume grant from its JSON form (also what `GET /api/v1/volumes/key` answers). */
 export function decodeGrant(v: unknown, path: string): VolumeGrant {
   const o = j.object(v, path);
-  const files = j.object(o['files'], `${path}.files`);
-  for (const [p, f] of Object.entries(files)) {
-    const fo = j.object(f, `${path}.files.${p}`);
-    j.int(fo, 'version', `${path}.files.${p}`);
-    j.hex(fo, 'root', 32, `${path}.files.${p}`);
-  }
-  return { mode: j.oneOf(o, 'mode', ['read-only', 'read-write'] as const, path), key: base64Member(j, o, 'key', path), files: files as Record<string, FileRecord>, sealed: j.string(o, 'sealed', path), path: j.string(o, 'path', path) };
+  const files = decodeFileRecords(j, o['files'], `${path}.files`);
+  return { mode: j.oneOf(o, 'mode', ['read-only', 'read-write'] as const, path), key: base64Member(j, o, 'key', path), files, sealed: j.string(o, 'sealed', path), path: j.string(o, 'path', path) };
 }
 
 const j = new JsonReader('COORDINATOR_ERROR', 'activation');

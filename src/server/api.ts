@@ -3,7 +3,7 @@ import { JsonReader } from '../lib/json.js';
 import { certChain, pemCert } from '../pki/index.js';
 import type { Coordinator, VolumeGrant } from '../coordinator/coordinator.js';
 import { sealTo } from '../coordinator/seal.js';
-import { base64Member, decodeSecret as decodeSecretJson, encodeSecret, type FileRecord } from '../coordinator/state.js';
+import { base64Member, decodeFileRecords, decodeSecret as decodeSecretJson, encodeSecret } from '../coordinator/state.js';
 import type { Handler, Request } from './http.js';
 import { OPENAPI } from './openapi.js';
 
@@ -58,13 +58,7 @@ export function clientApi(c: Coordinator): Record<string, Handler> {
     },
     'POST /api/v1/volumes/register': async (req) => {
       const o = j.object(req.json());
-      const files = j.object(o['files'], 'body.files');
-      for (const [path, f] of Object.entries(files)) {
-        const fo = j.object(f, `body.files.${path}`);
-        j.int(fo, 'version', `body.files.${path}`);
-        j.hex(fo, 'root', 32, `body.files.${path}`);
-      }
-      await c.registerVolume(req.clientCert, j.string(o, 'volume'), files as Record<string, FileRecord>);
+      await c.registerVolume(req.clientCert, j.string(o, 'volume'), decodeFileRecords(j, o['files'], 'body.files'));
       return { status: 204, text: '', type: 'text/plain' };
     },
     'GET /api/v1/openapi.json': () => ({ json: OPENAPI }),
