@@ -19,6 +19,9 @@ interface PeerModule {
 
 const VECTORS = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
+/** `BENCH_ONLY=dcap,snp,protect,activation` runs some sections only. */
+const only = process.env['BENCH_ONLY']?.split(',');
+const runs = (section: string) => !only || only.includes(section);
 const peer = createRequire(import.meta.url)('@phala/dcap-qvl') as PeerModule;
 
 function rate(fn: () => unknown, seconds: number): number {
@@ -41,21 +44,23 @@ const cases = [
   ['TDX v5', 'tdx/gotdx-tdx-v5-90c06f000000'],
 ] as const;
 
-console.log(`DCAP quote verification, one core, ${SECONDS} s per measurement\n`);
-console.log('vector    cloister/s  @phala/dcap-qvl/s   ratio   status');
-const verifier = new DcapVerifier();
-for (const [label, dir] of cases) {
-  const quote = new Uint8Array(readFileSync(`${VECTORS}${dir}/quote.bin`));
-  const raw = JSON.parse(readFileSync(`${VECTORS}${dir}/collateral.json`, 'utf8')) as Record<string, string>;
-  const now = (JSON.parse(readFileSync(`${VECTORS}${dir}/expected.json`, 'utf8')) as { verify_at_unix: number }).verify_at_unix;
-  const collateral = verifier.prepare(raw);
-  const ours = verifier.verify(quote, { collateral, now }).tcbStatus;
-  const theirs = peer.verify(quote, raw, now).status;
-  const a = rate(() => verifier.verify(quote, { collateral, now }), SECONDS);
-  const b = rate(() => peer.verify(quote, raw, now), SECONDS);
-  console.log(`${label.padEnd(8)} ${a.toFixed(0).padStart(11)} ${b.toFixed(0).padStart(18)} ${(a / b).toFixed(1).padStart(7)}x   ${ours}${ours === theirs ? '' : ` (peer: ${theirs})`}`);
+if (runs('dcap')) {
+  console.log(`DCAP quote verification, one core, ${SECONDS} s per measurement\n`);
+  console.log('vector    cloister/s  @phala/dcap-qvl/s   ratio   status');
+  const verifier = new DcapVerifier();
+  for (const [label, dir] of cases) {
+    const quote = new Uint8Array(readFileSync(`${VECTORS}${dir}/quote.bin`));
+    const raw = JSON.parse(readFileSync(`${VECTORS}${dir}/collateral.json`, 'utf8')) as Record<string, string>;
+    const now = (JSON.parse(readFileSync(`${VECTORS}${dir}/expected.json`, 'utf8')) as { verify_at_unix: number }).verify_at_unix;
+    const collateral = verifier.prepare(raw);
+    const ours = verifier.verify(quote, { collateral, now }).tcbStatus;
+    const theirs = peer.verify(quote, raw, now).status;
+    const a = rate(() => verifier.verify(quote, { collateral, now }), SECONDS);
+    const b = rate(() => peer.verify(quote, raw, now), SECONDS);
+    console.log(`${label.padEnd(8)} ${a.toFixed(0).padStart(11)} ${b.toFixed(0).padStart(18)} ${(a / b).toFixed(1).padStart(7)}x   ${ours}${ours === theirs ? '' : ` (peer: ${theirs})`}`);
+  }
 }
 
-await benchSnp(SECONDS);
-await benchProtect(SECONDS);
-await benchActivation();
+if (runs('snp')) await benchSnp(SECONDS);
+if (runs('protect')) await benchProtect(SECONDS);
+if (runs('activation')) await benchActivation();
