@@ -27,13 +27,11 @@ abstract class ResultTransform<T> extends Transform {
   private readonly settle = deferred<T>();
   /** Resolves once the stream has ended and every check passed; rejects with the stream's error. */
   readonly result: Promise<T> = this.settle.promise;
-  /** Output of the current piece, handed on in one push (see `release`). */
+  /** Output of the current piece, handed on when the piece is done (see `release`). */
   private gathered: Buffer[] = [];
-  private gatheredLength = 0;
   /** Gathers output bytes for the readable side. */
   protected readonly out = (bytes: Buffer): void => {
     this.gathered.push(bytes);
-    this.gatheredLength += bytes.length;
   };
 
   protected abstract step(piece: Buffer): void;
@@ -55,16 +53,15 @@ abstract class ResultTransform<T> extends Transform {
   }
 
   /**
-   * Pushes what one input piece produced as one buffer: a file write stream is several times
-   * faster with one 1 MiB write than with sixteen 64 KiB chunks and their 16-byte tags
-   * (bench/protect.ts), and the copy costs less than that. Output is never held back longer.
+   * Hands on what one input piece produced, piece by piece and without copying: joining them cost
+   * about 13% of opening (bench/protect.ts), and file writers batch buffered pieces with writev.
+   * Output is never held back longer than its input piece.
    */
   private release(): void {
     const parts = this.gathered;
     if (parts.length === 0) return;
-    this.push(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.gatheredLength));
+    for (const part of parts) this.push(part);
     this.gathered = [];
-    this.gatheredLength = 0;
   }
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
