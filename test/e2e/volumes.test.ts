@@ -100,9 +100,13 @@ describe('protected volumes, end to end', () => {
     assert.equal((await run('app')).code, 0);
   });
 
-  it('a service not listed for a volume gets no key', async () => {
+  it('a service not listed for a volume gets no key; a wrong measurement gets nothing', async () => {
     const r = await cloister(['run', '--service', 'other', '--coordinator', c.mesh, '--sim-dir', simDir, '--', node, '-e', 'console.log(Object.keys(process.env).filter(k=>k.startsWith("CLOISTER_VOLUME")).length)'], {}, dir);
     assert.equal(r.stdout.trim(), '0');
+    const wrong = await cloister(['run', '--service', 'app', '--coordinator', c.mesh, '--sim-dir', simDir, '--', resolveProgram('sh'), '-c', 'echo started'], {}, dir);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /ACTIVATION_REFUSED.*mrenclave/);
+    assert.doesNotMatch(wrong.stdout, /started/);
   });
 
   it('a crash between commit and rename recovers the committed copy', async () => {
