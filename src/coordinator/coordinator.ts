@@ -208,10 +208,21 @@ export class Coordinator {
     } catch (cause) {
       this.refuse(r.service, `package "${marble.Package}": ${(cause as Error).message}`, cause);
     }
+    if (!/^[\w.-]{1,128}$/.test(r.instanceId)) throw new CloisterError('REQUEST_INVALID', 'instanceId: 1 to 128 letters, digits, ".", "_" or "-"');
     const count = this.state.activations[r.service] ?? 0;
     if (marble.MaxActivations > 0 && count >= marble.MaxActivations) this.refuse(r.service, `MaxActivations (${marble.MaxActivations}) reached`);
-    if (!/^[\w.-]{1,128}$/.test(r.instanceId)) throw new CloisterError('REQUEST_INVALID', 'instanceId: 1 to 128 letters, digits, ".", "_" or "-"');
+    // Counted before anything awaits, so concurrent activations cannot exceed MaxActivations; given back on failure.
+    this.state.activations = { ...this.state.activations, [r.service]: count + 1 };
+    try {
+      return await this.complete(r, m, verdict);
+    } catch (error) {
+      this.state.activations = { ...this.state.activations, [r.service]: (this.state.activations[r.service] ?? 1) - 1 };
+      throw error;
+    }
+  }
 
+  /** The part of an activation after every check: secrets, certificate, dry run, durable count. */
+  private async complete(r: ActivationRequest, m: Manifest, verdict: Verdict): Promise<Activation> {
     const secrets = await this.secretsFor(m, r.service, r.instanceId);
     const now = this.o.now();
     const cert = await issueLeaf(this.state.ca, {
@@ -227,7 +238,6 @@ export class Coordinator {
     } catch (cause) {
       this.refuse(r.service, (cause as Error).message, cause);
     }
-    this.state.activations = { ...this.state.activations, [r.service]: (this.state.activations[r.service] ?? 0) + 1 };
     await this.persist();
     this.o.log({ level: 'info', event: 'activated', service: r.service, instance: r.instanceId, tcbStatus: verdict.tcbStatus, simulation: verdict.simulation });
     return { cert, intermediate: this.state.ca.intermediateCert, root: this.state.ca.rootCert, manifest: this.manifest().raw, secrets, verdict, volumes: this.grants(m, r.service) };

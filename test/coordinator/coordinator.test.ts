@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { DcapVerifier, customRoot } from '../../src/attest/index.js';
+import { createSimPlatform } from '../../src/attest/sim/index.js';
+import { Coordinator, bindingReportData } from '../../src/coordinator/coordinator.js';
+import { simEvidence } from '../../src/run/evidence.js';
+import { fileStore, sealingKey } from '../../src/store/index.js';
+import { CloisterError } from '../../src/lib/errors.js';
+import { tempDir } from '../e2e/harness.js';
+
+/** The coordinator's state machine in process, with the real sealed store and simulated evidence. */
+
+async function setup(maxActivations: number) {
+  const now = Date.now() / 1000;
+  const platform = await createSimPlatform({ now });
+  const mrEnclave = new Uint8Array(32).fill(9);
+  const source = simEvidence(platform, { mrEnclave });
+  const verifier = new DcapVerifier(customRoot(platform.root.cert.der));
+  const collateral = verifier.prepare(await source.collateral());
+  const dir = tempDir('coordinator');
+  const c = await Coordinator.open({
+    store: fileStore({ dir, key: await sealingKey(dir) }),
+    own: source,
+    verify: async (evidence) => verifier.verify(evidence, { collateral, now: Date.now() / 1000 }),
+  });
+  await c.setManifest(new TextEncoder().encode(JSON.stringify({
+    Packages: { app: { UniqueID: Buffer.from(mrEnclave).toString('hex'), TEE: 'sim' } },
+    Marbles: { app: { Package: 'app', MaxActivations: maxActivations } },
+  })));
+  const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const publicKey = new Uint8Array(key.publicKey.export({ format: 'der', type: 'spki' }));
+  const activate = async (i: number) => {
+    const nonce = c.nonce();
+    const evidence = await source.quote(bindingReportData(publicKey, nonce));
+    return c.activate({ service: 'app', instanceId: `i${i}`, nonce, evidence, publicKey });
+  };
+  return { c, activate };
+}
+
+test('concurrent activations never exceed MaxActivations', async () => {
+  const { activate } = await setup(3);
+  const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => activate(i)));
+  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
+  for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof CloisterError && r.reason.code === 'ACTIVATION_REFUSED');
+});
+
+test('a nonce is single use, even when the activation fails', async () => {
+  const { c } = await setup(0);
+  const nonce = c.nonce();
+  await assert.rejects(c.activate({ service: 'nobody', instanceId: 'x', nonce, evidence: new Uint8Array(10), publicKey: new Uint8Array(10) }), (e: CloisterError) => e.code === 'ACTIVATION_REFUSED');
+  await assert.rejects(c.activate({ service: 'app', instanceId: 'x', nonce, evidence: new Uint8Array(10), publicKey: new Uint8Array(10) }), (e: CloisterError) => e.code === 'NONCE_INVALID');
+});
