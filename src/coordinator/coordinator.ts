@@ -209,6 +209,9 @@ export class Coordinator {
       this.refuse(r.service, `package "${marble.Package}": ${(cause as Error).message}`, cause);
     }
     if (!/^[\w.-]{1,128}$/.test(r.instanceId)) throw new CloisterError('REQUEST_INVALID', 'instanceId: 1 to 128 letters, digits, ".", "_" or "-"');
+    // A workload names its own DNS names, but never another service's: that would let it pose as that service.
+    const taken = (r.dnsNames ?? []).find((d) => d !== r.service && Object.hasOwn(m.Marbles, d));
+    if (taken) this.refuse(r.service, `DNS name "${taken}" is the name of another service`);
     const count = this.state.activations[r.service] ?? 0;
     if (marble.MaxActivations > 0 && count >= marble.MaxActivations) this.refuse(r.service, `MaxActivations (${marble.MaxActivations}) reached`);
     // Counted before anything awaits, so concurrent activations cannot exceed MaxActivations; given back on failure.

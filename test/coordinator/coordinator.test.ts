@@ -26,14 +26,14 @@ async function setup(maxActivations: number) {
   });
   await c.setManifest(new TextEncoder().encode(JSON.stringify({
     Packages: { app: { UniqueID: Buffer.from(mrEnclave).toString('hex'), TEE: 'sim' } },
-    Marbles: { app: { Package: 'app', MaxActivations: maxActivations } },
+    Marbles: { app: { Package: 'app', MaxActivations: maxActivations }, db: { Package: 'app' } },
   })));
   const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const publicKey = new Uint8Array(key.publicKey.export({ format: 'der', type: 'spki' }));
-  const activate = async (i: number) => {
+  const activate = async (i: number, dnsNames?: string[]) => {
     const nonce = c.nonce();
     const evidence = await source.quote(bindingReportData(publicKey, nonce));
-    return c.activate({ service: 'app', instanceId: `i${i}`, nonce, evidence, publicKey });
+    return c.activate({ service: 'app', instanceId: `i${i}`, nonce, evidence, publicKey, ...(dnsNames ? { dnsNames } : {}) });
   };
   return { c, activate };
 }
@@ -50,4 +50,10 @@ test('a nonce is single use, even when the activation fails', async () => {
   const nonce = c.nonce();
   await assert.rejects(c.activate({ service: 'nobody', instanceId: 'x', nonce, evidence: new Uint8Array(10), publicKey: new Uint8Array(10) }), (e: CloisterError) => e.code === 'ACTIVATION_REFUSED');
   await assert.rejects(c.activate({ service: 'app', instanceId: 'x', nonce, evidence: new Uint8Array(10), publicKey: new Uint8Array(10) }), (e: CloisterError) => e.code === 'NONCE_INVALID');
+});
+
+test('a workload cannot take another service\'s name as a DNS name', async () => {
+  const { activate } = await setup(0);
+  await activate(1, ['app', 'app.example.internal']);
+  await assert.rejects(activate(2, ['db']), (e: CloisterError) => e.code === 'ACTIVATION_REFUSED' && /DNS name "db"/.test(e.message));
 });
