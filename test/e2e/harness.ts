@@ -31,10 +31,13 @@ export interface Result {
   stderr: string;
 }
 
+/** No end-to-end step may hang a test run: a child still running after this is killed. */
+const CHILD_TIMEOUT_MS = 120_000;
+
 /** Runs `cloister ARGS` to completion (asynchronously, so servers in this process keep serving). */
 export function cloister(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -58,11 +61,21 @@ export async function startCoordinator(dataDir: string, simDir: string): Promise
   const child = spawn(process.execPath, [...(process.env['CLOISTER_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['CLOISTER_PROFILE']] : []), BIN, 'coordinator', '--data-dir', dataDir, '--client-addr', client, '--mesh-addr', mesh, '--simulation', '--sim-dir', simDir]);
   let log = '';
   await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the coordinator did not listen within ${CHILD_TIMEOUT_MS} ms: ${log}`));
+    }, CHILD_TIMEOUT_MS);
     child.stderr.on('data', (d: Buffer) => {
       log += d.toString();
-      if (log.includes('"event":"listening"')) resolve();
+      if (log.includes('"event":"listening"')) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
-    child.on('exit', (code) => reject(new Error(`coordinator exited with ${code}: ${log}`)));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`coordinator exited with ${code}: ${log}`));
+    });
   });
   return {
     process: child,
