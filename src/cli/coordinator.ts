@@ -1,10 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { DcapVerifier, customRoot, type PreparedCollateral } from '../attest/index.js';
@@ -14,25 +11,16 @@ import { fileStore, sealingKey } from '../store/index.js';
 import { clientApi, meshApi } from '../server/api.js';
 import { router } from '../server/http.js';
 import { simEvidence } from '../run/evidence.js';
+import { measure } from '../run/measure.js';
 import { defaultSimDir, initPlatform } from './sim.js';
 import { parseAddress, type Endpoint } from './net.js';
 import { EXIT, reportError } from './io.js';
 
 /** `cloister coordinator`: the state machine behind the client and mesh HTTPS APIs. */
 
-/** The simulated MRENCLAVE of the coordinator: SHA-256 over cloister's own built code. */
+/** The simulated MRENCLAVE of the coordinator: its entry point and all of cloister's built code, measured as workloads are. */
 export function coordinatorMeasurement(): Uint8Array {
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  const h = createHash('sha256');
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name.endsWith('.js')) h.update(`${path.slice(root.length)}\0`).update(readFileSync(path));
-    }
-  };
-  walk(root);
-  return new Uint8Array(h.digest());
+  return measure(fileURLToPath(new URL('./main.js', import.meta.url)), [fileURLToPath(new URL('..', import.meta.url))]);
 }
 
 const log = (entry: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);

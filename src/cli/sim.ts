@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { createSimPlatform, exportSimState, importSimState, simCollateral, simQuote, type SimPlatform } from '../attest/sim/index.js';
-import { pemCertificate } from '../attest/sim/platform.js';
 import { EXIT, parseCount, parseHex, readJson, reportError, writeOutput } from './io.js';
+import { pemCert } from '../pki/pem.js';
 
 /** `cloister sim`: the simulated SGX/TDX platform kept in a data directory (DESIGN.md "The simulated TEE"). */
 
@@ -27,7 +27,7 @@ export async function initPlatform(dir: string, now: number, force = false): Pro
   if (existsSync(f.state) && !force) return { platform: loadPlatform(dir), created: false };
   const platform = await createSimPlatform({ now });
   writeOutput(f.state, `${JSON.stringify(exportSimState(platform), null, 2)}\n`, 0o600);
-  writeOutput(f.root, pemCertificate(platform.root.cert.der));
+  writeOutput(f.root, pemCert(platform.root.cert.der));
   return { platform, created: true };
 }
 

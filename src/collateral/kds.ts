@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { boundedGet } from '../lib/http-get.js';
 
 import { amdExtensions, ENDORSEMENT_KEYS, type EndorsementKind } from '../attest/snp/endorsement.js';
 import { PRODUCT_LINES, PRODUCT_LINE_NAMES, TCB_COMPONENTS, TCB_LAYOUTS, type ProductLine, type TcbComponent } from '../attest/snp/product.js';
@@ -85,41 +86,14 @@ export function vcekUrl(request: VcekRequest, options: Pick<KdsClientOptions, 'b
   return new URL(`vcek/v1/${product}/${hwid}?${query}`, base(options)).href;
 }
 
-/** GET `url`: 200 is the only success; the body is refused beyond the size limit; the time limit covers the whole exchange. */
+/** GET `url` from AMD's KDS (which answers 429 when asked too often, 404 for an unknown hwID or TCB). */
 async function get(url: string, o: KdsClientOptions): Promise<Uint8Array> {
-  const limit = o.maxResponseBytes ?? 64 * 1024;
-  const ms = o.timeoutMs ?? 30_000;
-  const fail = (why: string, context: { status?: number; cause?: unknown } = {}) => new CloisterError('COLLATERAL_FETCH_FAILED', `GET ${url}: ${why}`, { url, ...context });
-  const signal = AbortSignal.timeout(ms);
-  let res: Response;
-  try {
-    res = await fetch(url, { signal, redirect: 'error', headers: { 'user-agent': 'cloister', 'accept-encoding': 'identity' } });
-  } catch (cause) {
-    throw fail(signal.aborted ? `no answer within ${ms} ms` : cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause), { cause });
-  }
-  if (res.status !== 200) {
-    await res.body?.cancel().catch(() => undefined);
-    // AMD's KDS answers 429 when a client asks too often, 404 for an unknown hwID or TCB.
-    throw fail(`HTTP ${res.status}`, { status: res.status });
-  }
-  const tooLarge = () => new CloisterError('COLLATERAL_RESPONSE_INVALID', `GET ${url}: body exceeds the limit of ${limit} bytes`, { url, status: 200 });
-  if (Number(res.headers.get('content-length') ?? 0) > limit) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooLarge();
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of res.body ?? []) {
-      size += chunk.length;
-      if (size > limit) throw tooLarge();
-      chunks.push(chunk);
-    }
-  } catch (cause) {
-    if (cause instanceof CloisterError) throw cause;
-    throw fail(signal.aborted ? `body not complete within ${ms} ms` : 'the body could not be read', { status: 200, cause });
-  }
-  return new Uint8Array(Buffer.concat(chunks));
+  const { body } = await boundedGet(new URL(url), {
+    timeoutMs: o.timeoutMs ?? 30_000,
+    maxBytes: o.maxResponseBytes ?? 64 * 1024,
+    codes: { failed: 'COLLATERAL_FETCH_FAILED', tooLarge: 'COLLATERAL_RESPONSE_INVALID' },
+  });
+  return new Uint8Array(body);
 }
 
 /** Runs `read` on a body; what it throws becomes COLLATERAL_RESPONSE_INVALID. */

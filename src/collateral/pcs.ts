@@ -1,9 +1,8 @@
-import * as http from 'node:http';
-import * as https from 'node:https';
+import { boundedGet, type GetAnswer } from '../lib/http-get.js';
 import { parseQeIdentity, parseTcbInfo, type QuoteCollateralV3 } from '../attest/dcap/collateral.js';
 import { parseCrl, pemCertificates } from '../attest/lib/x509.js';
 import { fromHex, hex } from '../lib/bytes.js';
-import { CloisterError, type ErrorCode } from '../lib/errors.js';
+import { CloisterError } from '../lib/errors.js';
 import { extractRawMember } from './raw-json.js';
 
 /**
@@ -98,57 +97,26 @@ export function pcsUrls(request: CollateralRequest, options: Pick<PcsClientOptio
   };
 }
 
-type Answer = { url: string; headers: http.IncomingHttpHeaders; body: Buffer };
+type Answer = GetAnswer;
 
-/**
- * GET `target`. 200 is the only success of every v4 operation ("Status codes"). The body is refused
- * once it is known to exceed the limit (Content-Length, then while streaming); the time limit
- * covers connection, headers and body.
- */
+/** GET `target`; 200 is the only success of every v4 operation ("Status codes"). */
 function get(target: URL, o: PcsClientOptions, apiKeyOrigin: string, signal: AbortSignal): Promise<Answer> {
-  const url = target.href.replace(/^(\w+:\/\/)[^/@]*@/, '$1'); // without credentials
-  const limit = o.maxResponseBytes ?? 1024 * 1024;
-  const ms = o.timeoutMs ?? 30_000;
-  const headers: http.OutgoingHttpHeaders = { 'accept-encoding': 'identity', 'user-agent': 'cloister' };
-  if (o.apiKey !== undefined && target.origin === apiKeyOrigin) headers['ocp-apim-subscription-key'] = o.apiKey;
-  const tls = target.protocol === 'https:' ? { rejectUnauthorized: o.rejectUnauthorized ?? true, ...(o.tlsCa === undefined ? {} : { ca: o.tlsCa }) } : {};
-  return new Promise<Answer>((resolve, reject) => {
-    const fail = (code: ErrorCode, why: string, context: { status?: number; cause?: unknown } = {}): void => {
-      clearTimeout(timer);
-      req.destroy();
-      reject(new CloisterError(code, `GET ${url}: ${why}`, { url, ...context }));
-    };
-    const req = (target.protocol === 'https:' ? https : http).request(target, { headers, signal, agent: false, ...tls }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status !== 200) {
-        // Request-ID comes with every answer, Error-Code and Error-Message with a 400.
-        const details = ['Request-ID', 'Error-Code', 'Error-Message'].flatMap((name) => {
-          const value = res.headers[name.toLowerCase()];
+  return boundedGet(target, {
+    headers: o.apiKey !== undefined && target.origin === apiKeyOrigin ? { 'ocp-apim-subscription-key': o.apiKey } : {},
+    timeoutMs: o.timeoutMs ?? 30_000,
+    maxBytes: o.maxResponseBytes ?? 1024 * 1024,
+    tlsCa: o.tlsCa,
+    rejectUnauthorized: o.rejectUnauthorized,
+    signal,
+    codes: { failed: 'COLLATERAL_FETCH_FAILED', tooLarge: 'COLLATERAL_RESPONSE_INVALID' },
+    // Request-ID comes with every answer, Error-Code and Error-Message with a 400.
+    statusDetails: (headers) =>
+      ['Request-ID', 'Error-Code', 'Error-Message']
+        .flatMap((name) => {
+          const value = headers[name.toLowerCase()];
           return value === undefined ? [] : [`${name}: ${String(value).replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 300)}`];
-        });
-        return fail('COLLATERAL_FETCH_FAILED', `HTTP ${status}${details.length > 0 ? ` (${details.join(', ')})` : ''}`, { status });
-      }
-      const tooLarge = (): void => fail('COLLATERAL_RESPONSE_INVALID', `body exceeds the limit of ${limit} bytes`, { status });
-      if (Number(res.headers['content-length'] ?? 0) > limit) return tooLarge();
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > limit) tooLarge();
-        else chunks.push(chunk);
-      });
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ url, headers: res.headers, body: Buffer.concat(chunks) });
-      });
-      res.on('error', (cause) => fail('COLLATERAL_FETCH_FAILED', cause.message, { status, cause }));
-      res.on('close', () => {
-        if (!res.complete) fail('COLLATERAL_FETCH_FAILED', 'connection closed before the body was complete', { status });
-      });
-    });
-    req.on('error', (cause) => fail('COLLATERAL_FETCH_FAILED', cause.message, { cause }));
-    const timer = setTimeout(() => fail('COLLATERAL_FETCH_FAILED', `no complete answer within ${ms} ms`), ms);
-    req.end();
+        })
+        .join(', '),
   });
 }
 

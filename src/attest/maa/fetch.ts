@@ -1,5 +1,5 @@
-import * as https from 'node:https';
 import { CloisterError } from '../../lib/errors.js';
+import { boundedGet } from '../../lib/http-get.js';
 
 /**
  * The one piece of I/O of token verification, kept out of the pure verifier and injected into
@@ -35,45 +35,19 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * ```
  */
 export function httpsJwksFetcher(options: JwksFetchOptions = {}): (url: string) => Promise<unknown> {
-  const limit = options.maxResponseBytes ?? 256 * 1024;
-  const ms = options.timeoutMs ?? 10_000;
   return async (url) => {
-    const target = httpsUrl(url);
-    return new Promise<unknown>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const fail = (why: string, context: { status?: number; cause?: unknown } = {}): void => {
-        clearTimeout(timer);
-        req.destroy();
-        reject(new CloisterError('JWKS_FETCH_FAILED', `GET ${url}: ${why}`, { url, ...context }));
-      };
-      const headers = { accept: 'application/json', 'accept-encoding': 'identity', 'user-agent': 'cloister' };
-      const req = https.get(target, { headers, agent: false, ...(options.tlsCa === undefined ? {} : { ca: options.tlsCa }) }, (res) => {
-        const status = res.statusCode ?? 0;
-        if (status !== 200) return fail(`HTTP ${status}`, { status });
-        if (Number(res.headers['content-length'] ?? 0) > limit) return fail(`body exceeds the limit of ${limit} bytes`, { status });
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > limit) fail(`body exceeds the limit of ${limit} bytes`, { status });
-          else chunks.push(chunk);
-        });
-        res.on('end', () => {
-          clearTimeout(timer);
-          try {
-            resolve(JSON.parse(utf8.decode(Buffer.concat(chunks))) as unknown);
-          } catch (cause) {
-            reject(new CloisterError('JWKS_INVALID', `GET ${url}: the body is not UTF-8 JSON`, { url, status, cause }));
-          }
-        });
-        res.on('error', (cause) => fail(cause.message, { status, cause }));
-        res.on('close', () => {
-          if (!res.complete) fail('connection closed before the body was complete', { status });
-        });
-      });
-      req.on('error', (cause) => fail(cause.message, { cause }));
-      timer = setTimeout(() => fail(`no complete answer within ${ms} ms`), ms);
+    const { body } = await boundedGet(httpsUrl(url), {
+      headers: { accept: 'application/json' },
+      timeoutMs: options.timeoutMs ?? 10_000,
+      maxBytes: options.maxResponseBytes ?? 256 * 1024,
+      tlsCa: options.tlsCa,
+      codes: { failed: 'JWKS_FETCH_FAILED', tooLarge: 'JWKS_FETCH_FAILED' },
     });
+    try {
+      return JSON.parse(utf8.decode(body)) as unknown;
+    } catch (cause) {
+      throw new CloisterError('JWKS_INVALID', `GET ${url}: the body is not UTF-8 JSON`, { url, status: 200, cause });
+    }
   };
 }
 

@@ -6,8 +6,9 @@ import { iso } from '../lib/chain.js';
 import { OID } from '../lib/x509.js';
 import type { TcbStatus } from '../tcb-status.js';
 import { der } from '../../lib/der-writer.js';
-import { pemCertificate, SIM, type SimIdentity, type SimPlatform } from './platform.js';
+import { SIM, type SimIdentity, type SimPlatform } from './platform.js';
 import type { QuoteCollateralV3 } from '../dcap/collateral.js';
+import { pemCert } from '../../pki/pem.js';
 
 /**
  * QuoteCollateralV3 JSON (the collateral of `cloister attest verify --collateral`) for the
@@ -119,7 +120,7 @@ export async function simCollateral(p: SimPlatform, o: SimCollateralOptions): Pr
     ],
   });
 
-  const signingChain = pemCertificate(p.tcbSigning.cert.der) + pemCertificate(p.root.cert.der);
+  const signingChain = pemCert(p.tcbSigning.cert.der) + pemCert(p.root.cert.der);
   return {
     tcb_info: tcbInfo,
     tcb_info_signature: signHex(p.tcbSigning, tcbInfo),
@@ -128,7 +129,7 @@ export async function simCollateral(p: SimPlatform, o: SimCollateralOptions): Pr
     qe_identity_signature: signHex(p.tcbSigning, qeIdentity),
     qe_identity_issuer_chain: signingChain,
     pck_crl: await crl(p.pckCa, start, start + 30 * DAY, o.revokePck ? [p.pck.cert.serial] : []),
-    pck_crl_issuer_chain: pemCertificate(p.pckCa.cert.der) + pemCertificate(p.root.cert.der),
+    pck_crl_issuer_chain: pemCert(p.pckCa.cert.der) + pemCert(p.root.cert.der),
     root_ca_crl: await crl(p.root, start, start + 30 * DAY, []),
   };
 }

@@ -16,6 +16,7 @@ import { pckExtensions, type PckExtensions } from '../dcap/pck.js';
 import { verifyChain } from '../lib/chain.js';
 import { KEY_USAGE, OID, parseCertificate, pemCertificates, type Certificate } from '../lib/x509.js';
 import { sgxExtensionValue } from './pck.js';
+import { pemCert } from '../../pki/pem.js';
 
 /**
  * The simulated SGX/TDX platform of DESIGN.md "The simulated TEE": a simulation root CA, a PCK CA
@@ -106,11 +107,6 @@ const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const DAY = 86_400;
 
-/** The PEM text of one DER certificate (RFC 7468 §5). @example `pemCertificate(p.root.cert.der)` */
-export function pemCertificate(der: Uint8Array): string {
-  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
-}
 
 /** A positive 128-bit serial number, its first octet in 0x40..0x7f so its hex is canonical (RFC 5280 §4.1.2.2). */
 function serialNumber(): string {
@@ -160,7 +156,7 @@ export async function createSimPlatform(options: SimPlatformOptions): Promise<Si
       },
       webcrypto,
     );
-    return { cert: pemCertificate(new Uint8Array(cert.rawData)), key: KeyObject.from(pair.privateKey).export({ format: 'pem', type: 'pkcs8' }).toString() };
+    return { cert: pemCert(new Uint8Array(cert.rawData)), key: KeyObject.from(pair.privateKey).export({ format: 'pem', type: 'pkcs8' }).toString() };
   };
   // RFC 5280 §4.2.1.9, §4.2.1.3: CAs sign certificates and CRLs; leaves (PCK, TCB signing) sign data only, as Intel's do.
   const ca = (pathLen: number) => [new BasicConstraintsExtension(true, pathLen, true), new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true)];
@@ -197,7 +193,7 @@ export async function createSimPlatform(options: SimPlatformOptions): Promise<Si
  */
 export function exportSimState(p: SimPlatform): SimState {
   const key = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
-  const identity = (i: SimIdentity) => ({ cert: pemCertificate(i.cert.der), key: key(i.key) });
+  const identity = (i: SimIdentity) => ({ cert: pemCert(i.cert.der), key: key(i.key) });
   return { version: 1, root: identity(p.root), pckCa: identity(p.pckCa), pck: identity(p.pck), tcbSigning: identity(p.tcbSigning), attestationKey: key(p.attestationKey) };
 }
 

@@ -1,7 +1,8 @@
 import { createHash, sign, type KeyObject } from 'node:crypto';
 import { CloisterError } from '../../lib/errors.js';
 import { CERT_DATA, ECDSA_P256, INTEL_QE_VENDOR_ID, TEE_TYPE } from '../dcap/quote.js';
-import { pemCertificate, rawPublicKey, SIM, type SimPlatform } from './platform.js';
+import { rawPublicKey, SIM, type SimPlatform } from './platform.js';
+import { pemCert } from '../../pki/pem.js';
 
 /**
  * Quotes of the simulated platform in the real Intel formats, so that `DcapVerifier` checks them
@@ -150,7 +151,7 @@ export function simQuote(p: SimPlatform, o: SimQuoteOptions): Uint8Array {
     isvSvn: u16(SIM.qe.isvSvn),
     reportData: Buffer.concat([createHash('sha256').update(attestationKey).update(qeAuthData).digest(), zeros(32)]),
   });
-  const chain = Buffer.from([p.pck, p.pckCa, p.root].map((i) => pemCertificate(i.cert.der)).join(''));
+  const chain = Buffer.from([p.pck, p.pckCa, p.root].map((i) => pemCert(i.cert.der)).join(''));
   const qeCertification = Buffer.concat([
     qeReport, p1363(p.pck.key, qeReport), u16(qeAuthData.length), qeAuthData,
     u16(CERT_DATA.pckChain), u32(chain.length), chain,
