@@ -13,7 +13,7 @@ import { pemCert } from '../pki/index.js';
 import { measure, resolveProgram } from '../run/measure.js';
 import { defaultSimDir, loadPlatform } from './sim.js';
 import { call, parseAddress, type Endpoint } from './net.js';
-import { EXIT, readInput, reportError, writeOutput } from './io.js';
+import { action, readInput, writeOutput } from './io.js';
 
 /**
  * The client side: attest the coordinator and pin its root (`cloister verify`), then talk to it
@@ -63,20 +63,6 @@ export function clientOptions(c: Command, user = false): Command {
     .option('--root <file>', 'the coordinator root certificate (default: the one `cloister verify` pinned)')
     .option('--json', 'print one JSON object');
   return user ? c.requiredOption('--cert <file>', 'user certificate (PEM)').requiredOption('--key <file>', 'user private key (PEM)') : c;
-}
-
-export const clientAction = action;
-
-function action<T extends { json?: boolean }>(fn: (...a: never[]) => Promise<void>) {
-  return async (...a: unknown[]) => {
-    const o = a.find((x): x is T => typeof x === 'object' && x !== null && !Array.isArray(x) && !('commands' in x)) as T | undefined;
-    try {
-      await fn(...(a as never[]));
-      process.exitCode = EXIT.ok;
-    } catch (error) {
-      process.exitCode = reportError(error, o?.json === true);
-    }
-  };
 }
 
 interface VerifyOptions extends Common {

@@ -84,3 +84,19 @@ export function writeOutput(path: string, data: Uint8Array | string, mode = 0o64
     throw new CloisterError('IO', `cannot write ${path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { path, cause });
   }
 }
+
+/**
+ * A commander action that sets the exit code: 0 when `fn` resolves, else the error's (reported
+ * as JSON when the command's options say `--json`).
+ */
+export function action<T extends { json?: boolean }>(fn: (...a: never[]) => Promise<void>) {
+  return async (...a: unknown[]) => {
+    const o = a.find((x): x is T => typeof x === 'object' && x !== null && !Array.isArray(x) && !('commands' in x)) as T | undefined;
+    try {
+      await fn(...(a as never[]));
+      process.exitCode = EXIT.ok;
+    } catch (error) {
+      process.exitCode = reportError(error, o?.json === true);
+    }
+  };
+}

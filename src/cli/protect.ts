@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { decodeGrant } from '../run/activate.js';
 import { checkVolume, sealVolumeFolder } from '../run/volumes.js';
-import { writeOutput } from './io.js';
-import { clientAction, clientOptions, pinnedCall } from './client.js';
+import { action, writeOutput } from './io.js';
+import { clientOptions, pinnedCall } from './client.js';
 
 /**
  * `cloister protect`: seal a folder for a protected volume (the key comes from the coordinator,
@@ -19,7 +19,7 @@ export function registerProtect(program: Command): void {
   clientOptions(protect.command('seal').argument('<dir>', 'the plaintext folder (e.g. unpacked from an image layer)').description('encrypt a folder for a volume and register its files with the coordinator'), true)
     .requiredOption('--volume <name>', 'the volume of the manifest')
     .requiredOption('--out <dir>', 'where the sealed files go (the volume\'s Sealed folder)')
-    .action(clientAction(async (dir: string, o: Parameters<typeof pinnedCall>[0] & { volume: string; out: string; json?: boolean }) => {
+    .action(action(async (dir: string, o: Parameters<typeof pinnedCall>[0] & { volume: string; out: string; json?: boolean }) => {
       const g = await grant(o, o.volume, 'seal');
       mkdirSync(o.out, { recursive: true });
       const files = sealVolumeFolder(g, resolve(dir), resolve(o.out));
@@ -31,7 +31,7 @@ export function registerProtect(program: Command): void {
   for (const [name, describe] of [['verify', 'check a sealed folder against the coordinator\'s record'], ['open', 'decrypt a sealed folder (for a user with OpenVolume)']] as const) {
     const c = clientOptions(protect.command(name).argument('<dir>', 'the sealed folder').description(describe), true).requiredOption('--volume <name>', 'the volume of the manifest');
     if (name === 'open') c.requiredOption('--out <dir>', 'where the plaintext goes (created with mode 0700)');
-    c.action(clientAction(async (dir: string, o: Parameters<typeof pinnedCall>[0] & { volume: string; out?: string; json?: boolean }) => {
+    c.action(action(async (dir: string, o: Parameters<typeof pinnedCall>[0] & { volume: string; out?: string; json?: boolean }) => {
       const g = await grant(o, o.volume, 'open');
       if (o.out) mkdirSync(o.out, { recursive: true, mode: 0o700 });
       let count = 0;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { createSimPlatform, exportSimState, importSimState, simCollateral, simQuote, type SimPlatform } from '../attest/sim/index.js';
-import { EXIT, parseCount, parseHex, readJson, reportError, writeOutput } from './io.js';
+import { action, parseCount, parseHex, readJson, writeOutput } from './io.js';
 import { pemCert } from '../pki/pem.js';
 
 /** `cloister sim`: the simulated SGX/TDX platform kept in a data directory (DESIGN.md "The simulated TEE"). */
@@ -29,17 +29,6 @@ export async function initPlatform(dir: string, now: number, force = false): Pro
   writeOutput(f.state, `${JSON.stringify(exportSimState(platform), null, 2)}\n`, 0o600);
   writeOutput(f.root, pemCert(platform.root.cert.der));
   return { platform, created: true };
-}
-
-function action<T extends { json?: boolean }>(fn: (o: T) => Promise<void>): (o: T) => Promise<void> {
-  return async (o) => {
-    try {
-      await fn(o);
-      process.exitCode = EXIT.ok;
-    } catch (error) {
-      process.exitCode = reportError(error, o.json === true);
-    }
-  };
 }
 
 interface QuoteOptions {
