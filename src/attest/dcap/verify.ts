@@ -5,7 +5,7 @@ import type { Claims, TeeKind, Verdict } from '../verdict.js';
 import { checkValidity, chainExpiry } from '../lib/chain.js';
 import { verifyRoleChain } from './chains.js';
 import type { Certificate } from '../lib/x509.js';
-import { checkCollateralTime, collateralWindow, p256Key, prepareCollateral, type PreparedCollateral } from './collateral.js';
+import { checkCollateralTime, p256Key, prepareCollateral, type PreparedCollateral } from './collateral.js';
 import { pckExtensions, type PckExtensions } from './pck.js';
 import { parseQuote, TEE_TYPE, type Quote, type SgxReportBody, type TdReportBody } from './quote.js';
 import { isIntelRoot, intelSgxRootCa } from './root.js';
@@ -150,7 +150,7 @@ export class DcapVerifier {
       tcbStatus: tcb.status,
       advisoryIds: tcb.advisoryIds,
       claims: claims(quote, pck.extensions),
-      collateralExpiry: Math.min(collateralWindow(c).notAfter, chainExpiry(pck.chain)),
+      collateralExpiry: Math.min(c.window.notAfter, chainExpiry(pck.chain)),
       simulation: this.simulation,
       tcb: { platformStatus: tcb.platformStatus, qeStatus: tcb.qeStatus, tdxModuleStatus: tcb.tdxModuleStatus, tcbDate: tcb.tcbDate, evaluationDataNumber: Math.min(info.tcbEvaluationDataNumber, c.qeIdentity.tcbEvaluationDataNumber) },
       trailingBytes: quote.trailingBytes,
