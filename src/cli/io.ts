@@ -86,15 +86,14 @@ export function writeOutput(path: string, data: Uint8Array | string, mode = 0o64
 }
 
 /**
- * A commander action that sets the exit code: 0 when `fn` resolves, else the error's (reported
+ * A commander action that sets the exit code: the one `fn` returns (0 when none), else the error's (reported
  * as JSON when the command's options say `--json`).
  */
-export function action<T extends { json?: boolean }>(fn: (...a: never[]) => Promise<void>) {
+export function action<T extends { json?: boolean }>(fn: (...a: never[]) => Promise<void | number>) {
   return async (...a: unknown[]) => {
     const o = a.find((x): x is T => typeof x === 'object' && x !== null && !Array.isArray(x) && !('commands' in x)) as T | undefined;
     try {
-      await fn(...(a as never[]));
-      process.exitCode = EXIT.ok;
+      process.exitCode = (await fn(...(a as never[]))) ?? EXIT.ok;
     } catch (error) {
       process.exitCode = reportError(error, o?.json === true);
     }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, normalize } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { activate } from '../run/activate.js';
 import { discard, finishCommit, sealChanges, unlockVolumes, type Unlocked } from '../run/volumes.js';
@@ -65,8 +65,8 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description('run an unmodified program as a service: attest, receive identity, secrets and configuration, then exec it')
-    .requiredOption('--service <name>', 'the service (Marble) of the manifest this program is')
-    .option('--coordinator <host:port>', 'the coordinator\'s mesh address (default: $CLOISTER_COORDINATOR, $EDG_COORDINATOR_ADDR or localhost:2001)')
+    .addOption(new Option('--service <name>', 'the service (Marble) of the manifest this program is').env('CLOISTER_SERVICE').makeOptionMandatory())
+    .option('--coordinator <host:port>', 'the coordinator\'s mesh address (default: $CLOISTER_COORDINATOR, $EDG_MARBLE_COORDINATOR_ADDR or localhost:2001)')
     .option('--instance-id <id>', 'a stable id of this instance (default: $CLOISTER_INSTANCE_ID or a random UUID)')
     .option('--sim-dir <dir>', 'the simulated platform that signs this program\'s evidence')
     .option('--measure <path>', 'a file or folder that is part of the program\'s code (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
@@ -78,7 +78,7 @@ export function registerRun(program: Command): void {
     .action(async (prog: string, args: string[], o: Options) => {
       try {
         const programPath = resolveProgram(prog);
-        const to = parseAddress(o.coordinator ?? process.env['CLOISTER_COORDINATOR'] ?? process.env['EDG_COORDINATOR_ADDR'] ?? 'localhost:2001', '--coordinator');
+        const to = parseAddress(o.coordinator ?? process.env['CLOISTER_COORDINATOR'] ?? process.env['EDG_MARBLE_COORDINATOR_ADDR'] ?? 'localhost:2001', '--coordinator');
         const ca = o.root ? readFileSync(o.root, 'utf8') : undefined;
         const mesh = { post: async (path: string, body: unknown) => (await call(to, 'POST', path, { ca, body: JSON.stringify(body) })).json() };
         const evidence = simEvidence(loadPlatform(o.simDir ?? defaultSimDir()), { mrEnclave: measure(programPath, o.measure) });

@@ -1,0 +1,72 @@
+import { readFileSync, watch } from 'node:fs';
+import https from 'node:https';
+import { router } from '../../server/http.js';
+import { CloisterError } from '../../lib/errors.js';
+import { answerReview } from './review.js';
+import type { InjectionConfig } from './mutate.js';
+
+/** `cloister webhook`: the mutating admission webhook over HTTPS (`POST /mutate`, `GET /healthz`). */
+
+export interface WebhookOptions {
+  config: InjectionConfig;
+  certFile: string;
+  keyFile: string;
+  host: string;
+  port: number;
+  log: (entry: Record<string, unknown>) => void;
+}
+
+function readTls(o: WebhookOptions): { cert: Buffer; key: Buffer } {
+  try {
+    return { cert: readFileSync(o.certFile), key: readFileSync(o.keyFile) };
+  } catch (cause) {
+    throw new CloisterError('IO', `cannot read the webhook's TLS certificate or key: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * Serves the webhook until `close()`. A renewed certificate (a Secret updated in place) is picked
+ * up without a restart.
+ *
+ * @example
+ * ```ts
+ * const hook = await startWebhook({ config, certFile: 'tls.crt', keyFile: 'tls.key', host: '0.0.0.0', port: 9443, log });
+ * ```
+ */
+export async function startWebhook(o: WebhookOptions): Promise<{ server: https.Server; close(): Promise<void> }> {
+  const server = https.createServer(
+    readTls(o),
+    router(
+      {
+        'POST /mutate': (req) => {
+          const a = answerReview(req.json(), o.config);
+          if (a.service !== undefined) o.log({ level: 'info', event: 'admission', service: a.service, patched: a.patched });
+          return { json: a.review };
+        },
+        'GET /healthz': () => ({ json: { ok: true } }),
+      },
+      o.log,
+      // Pods can be large (many containers, long environments); the API server sends at most 3 MiB.
+      3 << 20,
+    ),
+  );
+  const watcher = watch(o.certFile, () => {
+    try {
+      server.setSecureContext(readTls(o));
+      o.log({ level: 'info', event: 'tls-reloaded' });
+    } catch (error) {
+      o.log({ level: 'warn', event: 'tls-reload-failed', message: (error as Error).message });
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new CloisterError('IO', `cannot listen on ${o.host}:${o.port}: ${e.message}`, { cause: e })));
+    server.listen(o.port, o.host, resolve);
+  });
+  return {
+    server,
+    close: () => {
+      watcher.close();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
