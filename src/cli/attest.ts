@@ -1,4 +1,3 @@
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { getCollateral, getSnpCollateral } from '../collateral/index.js';
@@ -7,7 +6,7 @@ import { CloisterError } from '../lib/errors.js';
 import { DcapVerifier, SnpVerifier, checkPolicy, customRoot, httpsJwksFetcher, verifyAzureVtpm, PRODUCT_LINES, type ProductLine, type SnpCerts, jwksFromJku, parseJwks, parsePolicy, verifyMaaTokenSync, TEE_KINDS, type TeeKind, type Verdict } from '../attest/index.js';
 import { iso } from '../attest/lib/chain.js';
 import { pemCertificates } from '../attest/lib/x509.js';
-import { EXIT, parseCount, parseHex, parseTime, readEvidence, readInput, readJson, reportError } from './io.js';
+import { cloisterHome, EXIT, parseCount, parseHex, parseTime, readEvidence, readInput, readJson, reportError } from './io.js';
 
 interface VerifyOptions {
   collateral?: string;
@@ -141,7 +140,7 @@ export function registerAttest(program: Command): void {
     .argument('<evidence>', 'quote file (binary or hex), or - for standard input')
     .option('--collateral <file>', 'QuoteCollateralV3 JSON (TCB info, QE identity, CRLs, issuer chains)')
     .option('--pccs <url>', 'fetch collateral from Intel PCS API v4 or a PCCS at this base URL when --collateral is not given')
-    .option('--collateral-cache <dir>', 'where fetched collateral is kept until its nextUpdate', join(homedir(), '.cloister', 'collateral'))
+    .option('--collateral-cache <dir>', 'where fetched collateral is kept until its nextUpdate', cloisterHome('collateral'))
     .option('--api-key <key>', 'PCS subscription key (Ocp-Apim-Subscription-Key)')
     .option('--certs <dir>', 'AMD certificates for SNP and Azure evidence: vcek.der or vlek.der, ask.pem or asvk.pem, ark.pem')
     .option('--kds <url>', 'fetch the VCEK, ASK/ARK and CRL for an SNP report from AMD KDS at this base URL (e.g. https://kdsintf.amd.com), cached')

@@ -1,7 +1,5 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { equal, hex } from '../lib/bytes.js';
@@ -13,7 +11,7 @@ import { pemCert } from '../pki/index.js';
 import { measure, resolveProgram } from '../run/measure.js';
 import { defaultSimDir, loadPlatform } from './sim.js';
 import { call, parseAddress, type Endpoint } from './net.js';
-import { action, readInput, writeOutput } from './io.js';
+import { action, cloisterHome, readInput, writeOutput } from './io.js';
 
 /**
  * The client side: attest the coordinator and pin its root (`cloister verify`), then talk to it
@@ -21,7 +19,7 @@ import { action, readInput, writeOutput } from './io.js';
  */
 
 const DEFAULT_COORDINATOR = 'localhost:4433';
-const pinPath = (to: Endpoint) => join(homedir(), '.cloister', 'coordinators', `${to.host.replace(/[^\w.-]/g, '_')}_${to.port}.pem`);
+const pinPath = (to: Endpoint) => cloisterHome('coordinators', `${to.host.replace(/[^\w.-]/g, '_')}_${to.port}.pem`);
 const collect = (v: string, all: string[]) => [...all, v];
 
 interface Common {

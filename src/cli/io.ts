@@ -1,8 +1,20 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { CloisterError } from '../lib/errors.js';
 
 /** Shared edge helpers of the command tree: reading inputs, parsing times, printing results. */
+
+/** A path under ~/.cloister; in a container without a home (no HOME, no passwd entry), under the temporary folder. */
+export function cloisterHome(...parts: string[]): string {
+  let home: string;
+  try {
+    home = homedir();
+  } catch {
+    home = tmpdir();
+  }
+  return join(home, '.cloister', ...parts);
+}
 
 /** Reads a file, or standard input for `-`. */
 export function readInput(path: string): Uint8Array {

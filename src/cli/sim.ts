@@ -1,16 +1,15 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { createSimPlatform, exportSimState, importSimState, simCollateral, simQuote, type SimPlatform } from '../attest/sim/index.js';
-import { action, parseCount, parseHex, readJson, writeOutput } from './io.js';
+import { action, cloisterHome, parseCount, parseHex, readJson, writeOutput } from './io.js';
 import { pemCert } from '../pki/pem.js';
 
 /** `cloister sim`: the simulated SGX/TDX platform kept in a data directory (DESIGN.md "The simulated TEE"). */
 
 /** The simulated platform's home: `--sim-dir`, else `$CLOISTER_SIM_DIR`, else `~/.cloister/sim`. */
-export const defaultSimDir = (): string => process.env['CLOISTER_SIM_DIR'] ?? join(homedir(), '.cloister', 'sim');
+export const defaultSimDir = (): string => process.env['CLOISTER_SIM_DIR'] ?? cloisterHome('sim');
 export const simFiles = (dir: string) => ({ state: join(dir, 'platform.json'), root: join(dir, 'root.pem') });
 const files = simFiles;
 
