@@ -1,0 +1,72 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { request } from 'node:https';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { certChain, createCa, issueLeaf, pemCert, pemPrivateKey } from '../../src/pki/index.js';
+import { BIN, freePort, tempDir } from '../e2e/harness.js';
+
+/** `cloister webhook` as a process, answering AdmissionReviews over real TLS as the API server sends them. */
+
+const dir = tempDir('webhook');
+let child: ChildProcess;
+let port: number;
+let ca: string;
+
+function post(path: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', ca, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('cloister webhook', () => {
+  before(async () => {
+    const bundle = await createCa({ now: Date.now() / 1000, name: 'webhook test' });
+    const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const leaf = await issueLeaf(bundle, { publicKey: new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' })), commonName: 'webhook', ipAddresses: ['127.0.0.1'], now: Date.now() / 1000 });
+    ca = pemCert(bundle.rootCert);
+    writeFileSync(join(dir, 'tls.crt'), certChain(bundle, leaf));
+    writeFileSync(join(dir, 'tls.key'), pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))));
+    port = await freePort();
+    child = spawn(process.execPath, [BIN, 'webhook', '--coordinator', 'mesh.cloister:2001', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--listen', `127.0.0.1:${port}`, '--resources', 'intel', '--epc-mib', '16']);
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        log += d.toString();
+        if (log.includes('"event":"listening"')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`webhook exited ${code}: ${log}`)));
+    });
+  });
+  after(() => child.kill('SIGKILL'));
+
+  it('answers an AdmissionReview v1 with the uid and a JSON patch', async () => {
+    const pod = { metadata: { name: 'p', labels: { 'cloister.dev/service': 'api' } }, spec: { containers: [{ name: 'c', image: 'i', command: ['/app'] }] } };
+    const r = await post('/mutate', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'abc', kind: { kind: 'Pod' }, object: pod } }));
+    assert.equal(r.status, 200);
+    const response = r.json['response'] as { uid: string; allowed: boolean; patch: string };
+    assert.equal(response.uid, 'abc');
+    const patch = JSON.parse(Buffer.from(response.patch, 'base64').toString()) as { path: string; value: unknown }[];
+    assert.deepEqual(patch.find((op) => op.path === '/spec/containers/0/resources')?.value, {});
+    assert.deepEqual(patch.filter((op) => op.path.startsWith('/spec/containers/0/resources/limits/')).map((op) => [op.path, op.value]), [
+      ['/spec/containers/0/resources/limits/sgx.intel.com~1epc', '16Mi'],
+      ['/spec/containers/0/resources/limits/sgx.intel.com~1enclave', '1'],
+      ['/spec/containers/0/resources/limits/sgx.intel.com~1provision', '1'],
+    ]);
+  });
+
+  it('refuses what is not an AdmissionReview with a problem that says why', async () => {
+    const r = await post('/mutate', '{"kind":"Pod"}');
+    assert.equal(r.status, 400);
+    assert.equal(r.json['code'], 'REQUEST_INVALID');
+    assert.match(String(r.json['detail']), /AdmissionReview/);
+  });
+});
