@@ -13,7 +13,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/root/opt" "$T/root/tmp" "$T/root/etc"
 chmod 1777 "$T/root/tmp"
-node "$HERE/bin/cloister.js" launcher install "$T/root/opt/cloister" >/dev/null
+node "$HERE/bin/cloister.js" launcher install --all "$T/root/opt/cloister" >/dev/null
 echo 'root:x:0:0:root:/:/sbin/nologin' > "$T/root/etc/passwd"
 echo 'nonroot:x:65532:65532:nonroot:/:/sbin/nologin' >> "$T/root/etc/passwd"
 tar -C "$T/root" --numeric-owner --owner=0 --group=0 --mtime=@0 --sort=name -cf "$T/layer.tar" .

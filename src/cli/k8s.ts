@@ -91,9 +91,10 @@ export function registerK8s(program: Command): void {
     .command('install')
     .description('write the launcher bundle (cloister, its Node and libraries) to a folder, as the webhook\'s init container does')
     .argument('<dir>', 'the target folder (e.g. the shared volume)')
+    .option('--all', 'all of cloister, the Kubernetes commands too (for an image)')
     .option('--json', 'print the result as JSON')
-    .action(action(async (dir: string, o: { json?: boolean }) => {
-      const info = installLauncher(dir);
+    .action(action(async (dir: string, o: { all?: boolean; json?: boolean }) => {
+      const info = installLauncher(dir, o.all === true);
       process.stdout.write(o.json ? `${JSON.stringify({ ok: true, dir, ...info })}\n` : `launcher installed in ${dir} (Node ${info.node}, ${info.arch}, ${info.libraries.length} libraries)\n`);
     }));
 

@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CloisterError } from '../lib/errors.js';
@@ -30,10 +30,10 @@ function mappedLibraries(): string[] {
 const soname = (file: string): string => basename(file).replace(/(\.so\.\d+)(\.\d+)+$/, '$1');
 
 /** The runtime dependencies of the app, found as Node resolves them (nested first, then hoisted). */
-function dependencyDirs(root: string): string[] {
+function dependencyDirs(root: string, all: boolean): string[] {
   const found = new Set<string>();
   const visit = (from: string, name: string) => {
-    if (NOT_IN_LAUNCHER.has(name)) return;
+    if (!all && NOT_IN_LAUNCHER.has(name)) return;
     // Node's lookup: <dir>/node_modules/<name> for `from` and each ancestor up to the app root.
     for (let dir = from; dir.startsWith(root); dir = dirname(dir)) {
       if (basename(dir) === 'node_modules') continue;
@@ -52,36 +52,39 @@ function dependencyDirs(root: string): string[] {
   return [...found];
 }
 
+/** Node and its libraries (loader as `ld.so`, the rest under their sonames): from a bundle, or from this process. */
+function runtime(bundle: string | undefined): { node: string; libraries: [string, string][] } {
+  if (bundle) return { node: join(bundle, 'node'), libraries: readdirSync(join(bundle, 'lib')).map((n) => [join(bundle, 'lib', n), n]) };
+  if (process.platform !== 'linux') throw new CloisterError('USAGE', 'the launcher bundle is Linux only');
+  return { node: process.execPath, libraries: mappedLibraries().map((l) => [l, /\/ld-linux[^/]*$/.test(l) ? 'ld.so' : soname(l)]) };
+}
+
 /**
- * Writes the bundle to `target` (replacing an older one). Run from a bundle, it copies itself;
- * run from an installed cloister, it assembles one from the running Node.
+ * Writes the bundle to `target`, from the running bundle or the installed cloister. Without
+ * `all`, it leaves out what only the Kubernetes commands use (the launcher of `cloister run`);
+ * with it, it is the whole of cloister (an image).
  *
  * @example
  * ```ts
- * installLauncher('/cloister'); // then: /cloister/lib/ld.so --library-path /cloister/lib /cloister/node /cloister/app/bin/cloister.js run ...
+ * installLauncher('/cloister', false); // then: /cloister/lib/ld.so --library-path /cloister/lib /cloister/node /cloister/app/bin/cloister.js run ...
  * ```
  */
-export function installLauncher(target: string): { node: string; arch: string; libraries: string[] } {
+export function installLauncher(target: string, all: boolean): { node: string; arch: string; libraries: string[] } {
   const root = appRoot();
+  const bundle = existsSync(join(dirname(root), MARKER)) ? dirname(root) : undefined;
   // An emptyDir mount point cannot be replaced: a folder that exists is filled in place.
   const direct = existsSync(target);
   const out = direct ? target : `${target.replace(/\/+$/, '')}.${process.pid}.tmp`;
   try {
-    const bundle = dirname(root);
-    if (existsSync(join(bundle, MARKER))) {
-      cpSync(bundle, out, { recursive: true, force: true });
-    } else {
-      if (process.platform !== 'linux') throw new CloisterError('USAGE', 'the launcher bundle is Linux only');
-      mkdirSync(join(out, 'lib'), { recursive: true });
-      copyFileSync(process.execPath, join(out, 'node'));
-      const libraries = mappedLibraries();
-      for (const lib of libraries) copyFileSync(lib, join(out, 'lib', /\/ld-linux[^/]*$/.test(lib) ? 'ld.so' : soname(lib)));
-      const app = join(out, 'app');
-      for (const part of ['package.json', 'bin', 'dist/src']) cpSync(join(root, part), join(app, part), { recursive: true });
-      for (const dir of dependencyDirs(root)) cpSync(dir, join(app, dir.slice(root.length)), { recursive: true });
-      writeFileSync(join(out, MARKER), `${JSON.stringify({ node: process.version, arch: process.arch, libraries: libraries.map(soname) })}\n`);
-    }
+    const { node, libraries } = runtime(bundle);
+    mkdirSync(join(out, 'lib'), { recursive: true });
+    copyFileSync(node, join(out, 'node'));
+    for (const [from, name] of libraries) copyFileSync(from, join(out, 'lib', name));
+    const app = join(out, 'app');
+    for (const part of ['package.json', 'bin', 'dist/src']) cpSync(join(root, part), join(app, part), { recursive: true });
+    for (const dir of dependencyDirs(root, all)) cpSync(dir, join(app, dir.slice(root.length)), { recursive: true });
     for (const f of ['node', 'lib/ld.so']) chmodSync(join(out, f), 0o755);
+    writeFileSync(join(out, MARKER), `${JSON.stringify({ node: process.version, arch: process.arch, libraries: libraries.map(([, n]) => n).sort() })}\n`);
     if (!direct) renameSync(out, target);
   } catch (error) {
     if (!direct) rmSync(out, { recursive: true, force: true });
