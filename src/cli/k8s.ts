@@ -67,16 +67,18 @@ export function registerK8s(program: Command): void {
     .option('--enclave-limit <n>', 'intel: containers that may share the enclave and provision devices', '20')
     .option('--no-provision', 'azure: do not hand out /dev/sgx_provision')
     .option('--plugin-dir <dir>', 'the kubelet\'s device-plugin folder', DEVICE_PLUGIN_DIR)
-    .option('--dev-dir <dir>', 'where the SGX device nodes are on the host', '/dev')
+    .option('--dev-dir <dir>', 'where this process finds the SGX device nodes', '/dev')
+    .option('--host-dev-dir <dir>', 'where the host has them, as the kubelet passes them to containers (default: --dev-dir)')
     .option('--sysfs <dir>', 'the sysfs root', '/sys')
     .option('--poll-ms <ms>', 'how often the kubelet socket and device nodes are checked', '1000')
-    .action(action(async (o: { resources: string; epcMib?: string; enclaveLimit: string; provision: boolean; pluginDir: string; devDir: string; sysfs: string; pollMs: string }) => {
+    .action(action(async (o: { resources: string; epcMib?: string; enclaveLimit: string; provision: boolean; pluginDir: string; devDir: string; hostDevDir?: string; sysfs: string; pollMs: string }) => {
       const plugin = await startDevicePlugin({
         provider: provider(o.resources, '--resources', ['azure', 'intel']) as 'azure' | 'intel',
         enclaveLimit: parseCount(o.enclaveLimit, '--enclave-limit'),
         provision: o.provision,
         pluginDir: o.pluginDir,
         devDir: o.devDir,
+        hostDevDir: o.hostDevDir ?? o.devDir,
         sysfsRoot: o.sysfs,
         pollMs: parseCount(o.pollMs, '--poll-ms', 50),
         log,

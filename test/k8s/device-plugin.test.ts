@@ -94,7 +94,7 @@ describe('SGX device plugin over gRPC', () => {
     dev = mkdtempSync(join(tmpdir(), 'cloister-dev-'));
     writeFileSync(join(dev, 'sgx_enclave'), '');
     kubelet = await fakeKubelet(api, dir);
-    plugin = await startDevicePlugin({ provider: 'azure', enclaveLimit: 20, provision: true, pluginDir: dir, devDir: dev, epcMiB: 16, sysfsRoot: '/nonexistent', pollMs: 50, log: (e) => log.push(e) });
+    plugin = await startDevicePlugin({ provider: 'azure', enclaveLimit: 20, provision: true, pluginDir: dir, devDir: dev, hostDevDir: '/host/dev', epcMiB: 16, sysfsRoot: '/nonexistent', pollMs: 50, log: (e) => log.push(e) });
   });
   after(() => {
     plugin.close();
@@ -108,7 +108,7 @@ describe('SGX device plugin over gRPC', () => {
     const { client, unary } = pluginClient(api, join(dir, 'cloister-kubernetes-azure-com-sgx-epc-mem-in-MiB.sock'));
     assert.deepEqual(await unary('GetDevicePluginOptions', {}), { pre_start_required: false, get_preferred_allocation_available: false });
     const answer = (await unary('Allocate', { container_requests: [{ devicesIDs: ['epc-mib-00', 'epc-mib-01'] }] })) as { container_responses: { devices: unknown[] }[] };
-    assert.deepEqual(answer.container_responses[0]?.devices, [{ container_path: '/dev/sgx_enclave', host_path: join(dev, 'sgx_enclave'), permissions: 'rw' }]);
+    assert.deepEqual(answer.container_responses[0]?.devices, [{ container_path: '/dev/sgx_enclave', host_path: '/host/dev/sgx_enclave', permissions: 'rw' }]);
     await assert.rejects(unary('Allocate', { container_requests: [{ devicesIDs: ['epc-mib-99'] }] }), /not one of this plugin's/);
 
     // ListAndWatch: the devices, then an update when the device node goes away and comes back.

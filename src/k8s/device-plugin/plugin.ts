@@ -15,8 +15,10 @@ import { allocation, deviceList, epcMiBFromSysfs, pluginResources, SGX_DEVICES, 
 export interface DevicePluginOptions extends PluginSettings {
   /** The kubelet's device-plugin folder. */
   pluginDir: string;
-  /** Where the SGX device nodes are on the host. */
+  /** Where this process sees the SGX device nodes. */
   devDir: string;
+  /** Where the kubelet (the host) finds them, when this process runs in a container with the host's folder mounted elsewhere. */
+  hostDevDir: string;
   /** EPC in MiB; read from sysfs when undefined. */
   epcMiB?: number;
   sysfsRoot: string;
@@ -90,7 +92,7 @@ class ResourceServer {
       },
       GetPreferredAllocation: unary(() => ({ container_responses: [] })),
       Allocate: unary((req: { container_requests: { devicesIDs: string[] }[] }) => {
-        const container_responses = req.container_requests.map((c) => allocation(this.resource, present(), c.devicesIDs, this.o.devDir));
+        const container_responses = req.container_requests.map((c) => allocation(this.resource, present(), c.devicesIDs, this.o.hostDevDir));
         this.o.log({ level: 'info', event: 'allocate', resource: this.resource.name, containers: req.container_requests.map((c) => c.devicesIDs.length) });
         return { container_responses };
       }),
@@ -133,7 +135,7 @@ class ResourceServer {
  *
  * @example
  * ```ts
- * const plugin = await startDevicePlugin({ provider: 'azure', enclaveLimit: 20, provision: true, pluginDir: DEVICE_PLUGIN_DIR, devDir: '/dev', sysfsRoot: '/sys', pollMs: 1000, log });
+ * const plugin = await startDevicePlugin({ provider: 'azure', enclaveLimit: 20, provision: true, pluginDir: DEVICE_PLUGIN_DIR, devDir: '/dev', hostDevDir: '/dev', sysfsRoot: '/sys', pollMs: 1000, log });
  * ```
  */
 export async function startDevicePlugin(o: DevicePluginOptions): Promise<{ close(): void; resources: PluginResource[] }> {
