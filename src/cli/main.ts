@@ -6,6 +6,7 @@ import { registerClient, registerSimMeasure } from './client.js';
 import { registerCoordinator } from './coordinator.js';
 import { registerRun } from './run.js';
 import { registerProtect } from './protect.js';
+import { registerAttestationService } from './attestation-service.js';
 import { EXIT } from './io.js';
 
 /** The `cloister` command tree. Usage errors exit 2. */
@@ -22,6 +23,7 @@ export function program(): Command {
   registerRun(p);
   registerClient(p);
   registerProtect(p);
+  registerAttestationService(p);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(p)) c.exitOverride();
   return p;
