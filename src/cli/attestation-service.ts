@@ -91,7 +91,6 @@ function simulatedCollateral(verifier: DcapVerifier, platform: Parameters<typeof
  * @example `const running = await startAttestationService({ dataDir, listen: '127.0.0.1:8443', collateral: ['c.json'], ... })`
  */
 export async function startAttestationService(o: AttestationServiceCliOptions): Promise<{ service: AttestationService; server: https.Server; instance: string; rootPem: string; close(): Promise<void> }> {
-  const at = parseAddress(o.listen, '--listen');
   const fixed = o.fixedTime === undefined ? undefined : parseTime(o.fixedTime);
   const now = fixed === undefined ? () => Date.now() / 1000 : () => fixed;
   const sim = o.simulation ? (await initPlatform(o.simDir ?? defaultSimDir(), now())).platform : undefined;
@@ -113,10 +112,22 @@ export async function startAttestationService(o: AttestationServiceCliOptions): 
 
   const store = fileStore({ dir: o.dataDir, key: await sealingKey(o.dataDir) });
   const service = await AttestationService.open({ instance, store, dcap, collateral, policy, policyText, now });
+  const served = await serveAttestation(service, o.listen, o.dnsName);
+  writeOutput(join(o.dataDir, 'tls-root.pem'), served.rootPem);
+  log({ level: 'info', event: 'listening', instance, listen: o.listen, kid: service.signingKey.kid, simulation: sim !== undefined, fixedTime: fixed });
+  return { service, instance, ...served };
+}
 
-  // A fresh TLS key each start, certified by the service's CA (whose root clients trust).
+/**
+ * Serves a service's MAA API over HTTPS at `listen`: a fresh TLS key each start, certified by the
+ * service's CA for localhost, the listen host, the instance's host and `dnsNames`.
+ *
+ * @example `const { rootPem, close } = await serveAttestation(service, '127.0.0.1:0')`
+ */
+export async function serveAttestation(service: AttestationService, listen: string, dnsNames: readonly string[] = []): Promise<{ server: https.Server; rootPem: string; close(): Promise<void> }> {
+  const at = parseAddress(listen, '--listen');
   const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const hosts = [...new Set(['localhost', at.host, new URL(instance).hostname.replace(/^\[|\]$/g, ''), ...o.dnsName])];
+  const hosts = [...new Set(['localhost', at.host, new URL(service.instance).hostname.replace(/^\[|\]$/g, ''), ...dnsNames])];
   const leaf = await issueLeaf(service.tls, {
     publicKey: new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' })),
     commonName: 'cloister attestation service',
@@ -125,15 +136,13 @@ export async function startAttestationService(o: AttestationServiceCliOptions): 
     now: Date.now() / 1000,
     clientAuth: false,
   });
-  const rootPem = pemCert(service.tls.rootCert);
-  writeOutput(join(o.dataDir, 'tls-root.pem'), rootPem);
-  const server = https.createServer({ cert: certChain(service.tls, leaf), key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))), keepAliveTimeout: 30_000 }, router(maaApi(service), log, MAX_BODY, MAA_ERRORS));
+  const tls = { cert: certChain(service.tls, leaf), key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))), keepAliveTimeout: 30_000 };
+  const server = https.createServer(tls, router(maaApi(service), log, MAX_BODY, MAA_ERRORS));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new CloisterError('IO', `cannot listen on ${o.listen}: ${e.message}`, { cause: e })));
+    server.once('error', (e) => reject(new CloisterError('IO', `cannot listen on ${listen}: ${e.message}`, { cause: e })));
     server.listen(at.port, at.host, resolve);
   });
-  log({ level: 'info', event: 'listening', instance, listen: o.listen, kid: service.signingKey.kid, simulation: sim !== undefined, fixedTime: fixed });
-  return { service, server, instance, rootPem, close: () => new Promise((r) => server.close(() => r())) };
+  return { server, rootPem: pemCert(service.tls.rootCert), close: () => new Promise((r) => server.close(() => r())) };
 }
 
 export function registerAttestationService(program: Command): void {
