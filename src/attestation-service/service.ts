@@ -193,7 +193,7 @@ export class AttestationService {
       const { verdict, collateral } = e.quote ? await this.verifyQuote(e.quote(request.evidence), now) : { verdict: this.verifySnp(request.evidence, now), collateral: undefined };
       this.judge(verdict, request, e.claims);
       const payload = tokenPayload(e.claims, verdict, { instance: this.o.instance, now, lifetime: this.o.tokenLifetime, policyHash: this.hash, nonce: request.nonce, runtimeData: request.runtimeData, initTimeData: request.initTimeData, collateral });
-      return { token: signToken(payload, this.signingKey, `${this.o.instance}/certs`), verdict };
+      return { token: await signToken(payload, this.signingKey, `${this.o.instance}/certs`), verdict };
     } catch (error) {
       if (error instanceof CloisterError && error.code !== 'REQUEST_INVALID') return { refused: error };
       throw error;

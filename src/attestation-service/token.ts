@@ -152,11 +152,15 @@ const part = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf
 
 /**
  * Signs a payload as a compact JWS (RFC 7515 §7.1) with RS256 (RSASSA-PKCS1-v1_5 with SHA-256,
- * RFC 7518 §3.3); the header names the key (`kid`) and where its set is published (`jku`).
+ * RFC 7518 §3.3); the header names the key (`kid`) and where its set is published (`jku`). The
+ * RSA signature, most of an attestation's cost, runs on libuv's thread pool (node:crypto's
+ * callback form), so a server keeps parsing and verifying on its main thread meanwhile.
  *
- * @example `const token = signToken(payload, key, 'https://attest.example/certs')`
+ * @example `const token = await signToken(payload, key, 'https://attest.example/certs')`
  */
-export function signToken(payload: Record<string, unknown>, key: Pick<SigningKey, 'kid' | 'privateKey'>, jku: string): string {
+export function signToken(payload: Record<string, unknown>, key: Pick<SigningKey, 'kid' | 'privateKey'>, jku: string): Promise<string> {
   const input = `${part({ alg: 'RS256', jku, kid: key.kid, typ: 'JWT' })}.${part(payload)}`;
-  return `${input}.${sign('sha256', Buffer.from(input, 'ascii'), key.privateKey as KeyObject).toString('base64url')}`;
+  return new Promise((resolve, reject) => {
+    sign('sha256', Buffer.from(input, 'ascii'), key.privateKey as KeyObject, (error, signature) => (error ? reject(error) : resolve(`${input}.${signature.toString('base64url')}`)));
+  });
 }

@@ -51,7 +51,7 @@ test('an SNP payload carries x-ms-sevsnpvm-* claims and no SGX alias', () => {
 
 test('signed with RS256, kid and jku: cloister\'s MAA verifier accepts it and pins the issuer', async () => {
   const key = await createSigningKey(instance, NOW);
-  const token = signToken(tokenPayload('sgx', verdict, input()), key, `${instance}/certs`);
+  const token = await signToken(tokenPayload('sgx', verdict, input()), key, `${instance}/certs`);
   const header = JSON.parse(Buffer.from(token.split('.')[0] as string, 'base64url').toString()) as Record<string, unknown>;
   assert.deepEqual(header, { alg: 'RS256', jku: `${instance}/certs`, kid: key.kid, typ: 'JWT' });
   const keys = parseJwks(jwks([key]));
