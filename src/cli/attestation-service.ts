@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
-import { DcapVerifier, customRoot, parsePolicy, type QuoteCollateralV3 } from '../attest/index.js';
+import { DcapVerifier, customRoot, parsePolicy, type Policy, type QuoteCollateralV3 } from '../attest/index.js';
 import { simCollateral } from '../attest/sim/index.js';
 import { getCollateral } from '../collateral/index.js';
 import { AttestationService, collateralSet, fixedCollateral, type CollateralSet, type CollateralSource } from '../attestation-service/index.js';
@@ -71,8 +71,8 @@ function pccsCollateral(verifier: DcapVerifier, o: AttestationServiceCliOptions)
   };
 }
 
-/** The simulated platform's collateral (valid 30 days), renewed a day before it ends. */
-function simulatedCollateral(verifier: DcapVerifier, platform: Parameters<typeof simCollateral>[0]): CollateralSource {
+/** The simulated platform's collateral (valid 30 days), renewed a day before it ends. @example `simulatedCollateral(verifier, platform)` */
+export function simulatedCollateral(verifier: DcapVerifier, platform: Parameters<typeof simCollateral>[0]): CollateralSource {
   let held: Promise<CollateralSet> | undefined;
   let until = 0;
   return (_quote, now) => {
@@ -82,6 +82,24 @@ function simulatedCollateral(verifier: DcapVerifier, platform: Parameters<typeof
     }
     return held;
   };
+}
+
+/**
+ * The policy of `--policy FILE` (default `{}`) and its text. A simulation service accepts
+ * simulated evidence (what it is for; every token still says so).
+ *
+ * @example `const { policy, policyText } = servicePolicy('policy.json', false)`
+ */
+export function servicePolicy(path: string | undefined, simulation: boolean): { policy: Policy; policyText: string } {
+  const policyText = path === undefined ? '{}' : Buffer.from(readInput(path)).toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(policyText) as unknown;
+  } catch (cause) {
+    throw new CloisterError('POLICY_INVALID', `${path ?? 'policy'}: not valid JSON`, { ...(path === undefined ? {} : { path }), cause });
+  }
+  const policy = parsePolicy(parsed);
+  return { policy: simulation ? { ...policy, allowSimulation: true } : policy, policyText };
 }
 
 /**
@@ -103,10 +121,7 @@ export async function startAttestationService(o: AttestationServiceCliOptions): 
       : o.pccs !== undefined
         ? pccsCollateral(dcap, o)
         : () => Promise.reject(new CloisterError('COLLATERAL_MISSING', 'the service has no collateral source (--collateral, --pccs or --simulation)'));
-  const policyText = o.policy === undefined ? '{}' : Buffer.from(readInput(o.policy)).toString('utf8');
-  const policy = { ...parsePolicy(JSON.parse(policyText) as unknown) };
-  // Simulated evidence is what a simulation service is for; it is still labelled in every token.
-  if (sim) policy.allowSimulation = true;
+  const { policy, policyText } = servicePolicy(o.policy, sim !== undefined);
   const instance = (o.instanceUrl ?? `https://${o.listen}`).replace(/\/+$/, '');
   if (!/^https:\/\/[^/?#]+$/.test(instance)) throw new CloisterError('USAGE', `--instance-url: "${instance}" is not an https origin (https://host[:port])`);
 

@@ -88,14 +88,16 @@ function answerError(res: ServerResponse, style: ErrorStyle, status: number, cod
 }
 
 /**
- * A request listener over a route table `"METHOD /path"` → handler.
+ * A request listener over a route table `"METHOD /path"` → handler. Errors are answered in
+ * `style`, or in the style a function of the path chooses (when one server hosts two APIs).
  *
  * @example
  * ```ts
  * https.createServer(tlsOptions, router({ 'GET /api/v1/status': () => ({ json: { ok: true } }) }, log));
  * ```
  */
-export function router(routes: Readonly<Record<string, Handler>>, log: (entry: Record<string, unknown>) => void, maxBody = MAX_BODY, style: ErrorStyle = PROBLEM_DETAILS) {
+export function router(routes: Readonly<Record<string, Handler>>, log: (entry: Record<string, unknown>) => void, maxBody = MAX_BODY, style: ErrorStyle | ((path: string) => ErrorStyle) = PROBLEM_DETAILS) {
+  const styleOf = typeof style === 'function' ? style : () => style;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://cloister.invalid');
     const method = req.method ?? 'GET';
@@ -128,10 +130,11 @@ export function router(routes: Readonly<Record<string, Handler>>, log: (entry: R
       res.end(text);
     } catch (error) {
       const e = error instanceof CloisterError ? error : undefined;
-      const status = e ? style.statuses[e.code] : undefined;
+      const errors = styleOf(url.pathname);
+      const status = e ? errors.statuses[e.code] : undefined;
       log({ level: status ? 'warn' : 'error', method, path: url.pathname, code: e?.code ?? 'INTERNAL', message: error instanceof Error ? error.message : String(error) });
-      if (e && status) answerError(res, style, status, e.code, e.message);
-      else answerError(res, style, 500, 'INTERNAL', 'internal error (logged by the server)');
+      if (e && status) answerError(res, errors, status, e.code, e.message);
+      else answerError(res, errors, 500, 'INTERNAL', 'internal error (logged by the server)');
     }
   };
 }

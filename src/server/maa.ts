@@ -19,6 +19,18 @@ export const MAA_ERRORS: ErrorStyle = {
   body: (_status, code, message) => ({ type: 'application/json', text: JSON.stringify({ error: { code, message } }) }),
 };
 
+/** The paths of the MAA API (and of the MAA paths it does not serve), answered in {@link MAA_ERRORS}. */
+const MAA_PATHS = /^\/(attest\/|certs$|\.well-known\/|policies\/|operations\/)/;
+
+/**
+ * The error style of a server hosting the MAA API beside another: MAA's for MAA paths, `other` elsewhere.
+ *
+ * @example `router({ ...clientApi(c), ...maaApi(service) }, log, MAX_BODY, maaErrorsBeside(PROBLEM_DETAILS))`
+ */
+export function maaErrorsBeside(other: ErrorStyle): (path: string) => ErrorStyle {
+  return (path) => (MAA_PATHS.test(path) ? MAA_ERRORS : other);
+}
+
 function apiVersion(req: Request): void {
   const v = req.query.get('api-version');
   if (!(API_VERSIONS as readonly (string | null)[]).includes(v)) {
