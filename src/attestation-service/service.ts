@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CloisterError } from '../lib/errors.js';
+import { CloisterError, type ErrorCode } from '../lib/errors.js';
 import { hex } from '../lib/bytes.js';
 import { checkPolicy, DcapVerifier, SnpVerifier, type Policy, type PreparedCollateral, type QuoteCollateralV3, type Verdict } from '../attest/index.js';
 import { createCa } from '../pki/index.js';
@@ -96,6 +96,13 @@ export interface AttestationServiceOptions {
 export type AttestOutcome = { token: string; verdict: Verdict } | { refused: CloisterError };
 
 const EIGHT_HOURS = 8 * 3600;
+
+/**
+ * Errors that are the request's or the service's own, not a refusal of the evidence: they are
+ * thrown, for the HTTP layer to answer (400 for the request, 502/503/500 for collateral the
+ * service could not get).
+ */
+const NOT_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['REQUEST_INVALID', 'COLLATERAL_FETCH_FAILED', 'COLLATERAL_RESPONSE_INVALID', 'COLLATERAL_CACHE_INVALID']);
 
 /** SHA-256(data) must be the first 32 bytes of `field` (a hex claim); MAA's binding of runtime and init-time data. */
 function checkBinding(item: DataItem | undefined, claims: Verdict['claims'], field: string, code: 'RUNTIME_DATA_MISMATCH' | 'INIT_TIME_DATA_MISMATCH'): void {
@@ -195,7 +202,7 @@ export class AttestationService {
       const payload = tokenPayload(e.claims, verdict, { instance: this.o.instance, now, lifetime: this.o.tokenLifetime, policyHash: this.hash, nonce: request.nonce, runtimeData: request.runtimeData, initTimeData: request.initTimeData, collateral });
       return { token: await signToken(payload, this.signingKey, `${this.o.instance}/certs`), verdict };
     } catch (error) {
-      if (error instanceof CloisterError && error.code !== 'REQUEST_INVALID') return { refused: error };
+      if (error instanceof CloisterError && !NOT_REFUSALS.has(error.code)) return { refused: error };
       throw error;
     }
   }

@@ -15,7 +15,7 @@ import type { ErrorStyle, Handler, Request } from './http.js';
  * @example `router(maaApi(service), log, MAX_BODY, MAA_ERRORS)`
  */
 export const MAA_ERRORS: ErrorStyle = {
-  statuses: { REQUEST_INVALID: 400, API_VERSION_UNSUPPORTED: 400, REQUEST_TOO_LARGE: 413, NOT_FOUND: 404 },
+  statuses: { REQUEST_INVALID: 400, API_VERSION_UNSUPPORTED: 400, REQUEST_TOO_LARGE: 413, NOT_FOUND: 404, COLLATERAL_FETCH_FAILED: 503, COLLATERAL_RESPONSE_INVALID: 502 },
   body: (_status, code, message) => ({ type: 'application/json', text: JSON.stringify({ error: { code, message } }) }),
 };
 
