@@ -13,10 +13,10 @@ import type { SnpCerts } from '../attest/index.js';
  * base64url. Pure: JSON in, typed values out; every refusal is REQUEST_INVALID naming the JSON path.
  */
 
-/** The `api-version`s served: the SDK's fixed 2020-10-01 and 2022-08-01 (which added SevSnpVm). */
+/** The `api-version`s served: the SDK's fixed 2020-10-01 and 2022-08-01 (which added SevSnpVm). @example `API_VERSIONS.includes(v)` */
 export const API_VERSIONS = ['2020-10-01', '2022-08-01'] as const;
 
-/** `DataType` of MAA's RuntimeData / InitTimeData: how the service reads `data`. */
+/** `DataType` of MAA's RuntimeData / InitTimeData: how the service reads `data`. @example `{ data: 'eyJhIjoxfQ', dataType: DATA_TYPES[1] }` */
 export const DATA_TYPES = ['Binary', 'JSON'] as const;
 
 /**
@@ -45,7 +45,7 @@ export interface AttestRequest {
 const j = new JsonReader('REQUEST_INVALID', 'body');
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Base64url bytes; the trailing `=` padding some encoders add is tolerated (RFC 4648 §5, RFC 7515 §2). */
+/** Base64url bytes of `o[key]`; the trailing `=` padding some encoders add is tolerated (RFC 4648 §5, RFC 7515 §2). @example `base64urlMember({ quote: 'AwAC' }, 'quote', 'body')` */
 export function base64urlMember(o: Record<string, unknown>, key: string, path: string): Uint8Array {
   const bytes = base64url(j.string(o, key, path).replace(/={1,2}$/, ''));
   if (!bytes) throw j.fail(`${path}.${key}`, 'must be base64url');

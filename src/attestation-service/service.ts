@@ -72,9 +72,11 @@ const ENDPOINTS = {
 
 /** The attestation endpoints, `/attest/<name>`. @example `const e: AttestEndpoint = 'OpenEnclave'` */
 export type AttestEndpoint = keyof typeof ENDPOINTS;
+
+/** Every {@link AttestEndpoint}. @example `ATTEST_ENDPOINTS.includes("SevSnpVm")` */
 export const ATTEST_ENDPOINTS = Object.keys(ENDPOINTS) as AttestEndpoint[];
 
-/** Options of {@link AttestationService.open}. */
+/** Options of {@link AttestationService.open}. @example `{ instance: 'https://127.0.0.1:8443', store, dcap: new DcapVerifier(), collateral, policy: {}, policyText: '{}', now: () => Date.now() / 1000 }` */
 export interface AttestationServiceOptions {
   /** The instance URL clients use (`https://host:port`): the token's `iss`, and `<instance>/certs` its `jku`. */
   instance: string;
@@ -170,7 +172,6 @@ export class AttestationService {
       jwks_uri: `${this.o.instance}/certs`,
       response_types_supported: ['token', 'none'],
       id_token_signing_alg_values_supported: ['RS256'],
-      revocation_endpoint: `${this.o.instance}/revoke`,
       claims_supported: ['iss', 'iat', 'nbf', 'exp', 'jti', 'nonce', 'x-ms-ver', 'x-ms-attestation-type', 'x-ms-policy-hash', 'x-ms-sgx-mrenclave', 'x-ms-sgx-mrsigner', 'x-ms-sgx-product-id', 'x-ms-sgx-svn', 'x-ms-sgx-is-debuggable', 'x-ms-sgx-ehd', 'x-ms-sgx-collateral', 'x-ms-runtime', 'x-ms-inittime'],
     };
   }
