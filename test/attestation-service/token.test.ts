@@ -47,6 +47,9 @@ test('an SNP payload carries x-ms-sevsnpvm-* claims and no SGX alias', () => {
   const p = tokenPayload('snp', snp, input({ collateral: undefined }));
   assert.deepEqual([p['x-ms-attestation-type'], p['x-ms-sevsnpvm-launchmeasurement'], p['x-ms-sevsnpvm-microcode-svn'], p['x-ms-sevsnpvm-vmpl']], ['sevsnpvm', 'ee'.repeat(48), 115, 0]);
   assert.deepEqual([p['tee'], p['is-debuggable'], p['x-ms-sgx-collateral'], p['ver']], [undefined, undefined, undefined, '1.0']);
+  // What cloister's MAA verifier reads back (attest verify --tee maa, policies on `measurement`).
+  const read = maaClaims(p).claims;
+  assert.deepEqual([read['measurement'], read['hostData'], read['debug'], read['attestationType']], ['ee'.repeat(48), '00'.repeat(32), false, 'sevsnpvm']);
 });
 
 test('signed with RS256, kid and jku: cloister\'s MAA verifier accepts it and pins the issuer', async () => {
