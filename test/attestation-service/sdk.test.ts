@@ -120,8 +120,11 @@ describe('simulated quotes on the real clock, full SDK validation', () => {
     assert.deepEqual([e.status, e.code], [400, 'RUNTIME_DATA_MISMATCH']);
   });
 
-  test('init-time data must be the config id: INIT_TIME_DATA_MISMATCH', async () => {
+  test('JSON init-time data bound by the config id: returned as the init-time claims; unbound: INIT_TIME_DATA_MISMATCH', async () => {
     const { client } = await sdkClient(r);
+    const init = new Uint8Array(Buffer.from('{"config":"v1"}'));
+    const bound = simQuote(r.platform, { mrEnclave, mrSigner, isvProdId: 7, isvSvn: 3, configId: sha256(init) });
+    assert.deepEqual((await client.attestSgxEnclave(bound, { initTimeJson: init })).body.initTimeClaims, { config: 'v1' });
     const e = await maaError(client.attestSgxEnclave(quote(), { initTimeData: new Uint8Array([1]) }));
     assert.deepEqual([e.status, e.code], [400, 'INIT_TIME_DATA_MISMATCH']);
   });
