@@ -130,6 +130,8 @@ export class AttestationService {
   private state: ServiceState;
   private readonly o: AttestationServiceOptions & { snp: SnpVerifier; tokenLifetime: number };
   private readonly hash: string;
+  /** Rotations run one after another, each from the state the one before left. */
+  private rotation: Promise<unknown> = Promise.resolve();
 
   private constructor(state: ServiceState, o: AttestationServiceOptions) {
     this.state = state;
@@ -180,7 +182,13 @@ export class AttestationService {
    * Rotates the signing key: a new key signs from now on; the old one stays in `/certs` until
    * the tokens it signed have expired. Durable before it resolves. Returns the new kid.
    */
-  async rotate(): Promise<string> {
+  rotate(): Promise<string> {
+    const run = this.rotation.then(() => this.rotateNow());
+    this.rotation = run.catch(() => undefined);
+    return run;
+  }
+
+  private async rotateNow(): Promise<string> {
     const now = this.o.now();
     const next = { ...this.state, keys: rotateKeys(this.state.keys, await createSigningKey(this.o.instance, now), now, this.o.tokenLifetime) };
     await this.o.store.write(encodeServiceState(next));
