@@ -6,7 +6,7 @@ import { createCa } from '../pki/index.js';
 import type { SealedStore } from '../store/index.js';
 import { createSigningKey, decodeServiceState, encodeServiceState, jwks, rotateKeys, type ServiceState, type SigningKey } from './keys.js';
 import { openEnclaveQuote, parseAttestRequest, snpEvidence, type AttestRequest, type DataItem } from './request.js';
-import { policyHash, signToken, tokenPayload, type EvidenceClaims } from './token.js';
+import { EVIDENCE_CLAIMS, policyHash, signToken, tokenPayload, type EvidenceClaims } from './token.js';
 
 /**
  * An attestation service compatible with Azure Attestation's data plane: evidence verified with
@@ -174,7 +174,10 @@ export class AttestationService {
       jwks_uri: `${this.o.instance}/certs`,
       response_types_supported: ['token', 'none'],
       id_token_signing_alg_values_supported: ['RS256'],
-      claims_supported: ['iss', 'iat', 'nbf', 'exp', 'jti', 'nonce', 'x-ms-ver', 'x-ms-attestation-type', 'x-ms-policy-hash', 'x-ms-sgx-mrenclave', 'x-ms-sgx-mrsigner', 'x-ms-sgx-product-id', 'x-ms-sgx-svn', 'x-ms-sgx-is-debuggable', 'x-ms-sgx-ehd', 'x-ms-sgx-collateral', 'x-ms-runtime', 'x-ms-inittime'],
+      claims_supported: [
+        ...['iss', 'iat', 'nbf', 'exp', 'jti', 'nonce', 'x-ms-ver', 'x-ms-attestation-type', 'x-ms-policy-hash', 'x-ms-sgx-ehd', 'x-ms-sgx-collateral', 'x-ms-runtime', 'x-ms-inittime'],
+        ...Object.values(EVIDENCE_CLAIMS).flatMap((e) => Object.keys(e.claims)),
+      ],
     };
   }
 
