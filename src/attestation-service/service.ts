@@ -140,6 +140,8 @@ export class AttestationService {
   }
 
   static async open(o: AttestationServiceOptions): Promise<AttestationService> {
+    // RFC 7519 §4.1.1: iss is compared as a string; one spelling, the origin clients use.
+    if (!/^https:\/\/[^/?#]+$/.test(o.instance)) throw new CloisterError('USAGE', `instance: "${o.instance}" is not an https origin (https://host[:port], no path)`, { field: 'instance', actual: o.instance });
     const bytes = await o.store.read();
     if (bytes) return new AttestationService(decodeServiceState(bytes), o);
     const now = o.now();

@@ -46,6 +46,7 @@ interface Options {
   /** Serve the MAA-compatible attestation API on the client address too (docs/attestation-service.md). */
   maa?: boolean;
   maaPolicy?: string;
+  maaInstanceUrl?: string;
 }
 
 export async function startCoordinator(o: Options): Promise<{ close(): Promise<void>; client: https.Server; mesh: https.Server; maa: AttestationService | undefined }> {
@@ -67,7 +68,7 @@ export async function startCoordinator(o: Options): Promise<{ close(): Promise<v
   const coordinator = await Coordinator.open({ store, own, verify, log });
   // The attestation service keeps its keys in a sealed state of its own, under the same sealing key.
   const maa = o.maa
-    ? await AttestationService.open({ instance: `https://${o.clientAddr}`, store: fileStore({ dir: join(o.dataDir, 'maa'), key }), dcap: verifier, collateral: simulatedCollateral(verifier, platform), ...servicePolicy(o.maaPolicy, true), now: () => Date.now() / 1000 })
+    ? await AttestationService.open({ instance: (o.maaInstanceUrl ?? `https://${o.clientAddr}`).replace(/\/+$/, ''), store: fileStore({ dir: join(o.dataDir, 'maa'), key }), dcap: verifier, collateral: simulatedCollateral(verifier, platform), ...servicePolicy(o.maaPolicy, true), now: () => Date.now() / 1000 })
     : undefined;
 
   // The TLS identity of both APIs: a fresh key each start, certified by the coordinator's CA.
@@ -110,6 +111,7 @@ export function registerCoordinator(program: Command): void {
     .option('--dns-name <name>', 'extra DNS name or IP in the coordinator\'s TLS certificate (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--maa', 'also serve the Azure Attestation-compatible API (/attest/*, /certs) on the client address; SIGHUP rotates its signing key')
     .option('--maa-policy <file>', 'the JSON policy of that API (default: UpToDate only, no debug)')
+    .option('--maa-instance-url <url>', 'the URL clients use for that API, its tokens\' iss (default https://<client-addr>)')
     .action(async (o: Options) => {
       try {
         const running = await startCoordinator(o);

@@ -40,3 +40,10 @@ test('state that cannot be read is refused and left alone', async () => {
   writeFileSync(join(dir, 'state.sealed'), 'garbage');
   await rejectsCode(open(dir), 'STATE_CORRUPT');
 });
+
+test('the instance must be an https origin: the tokens\' iss is compared as a string', async () => {
+  const dcap = new DcapVerifier();
+  for (const instance of ['http://attest.example', 'https://attest.example/', 'https://attest.example/x']) {
+    await rejectsCode(AttestationService.open({ instance, store: fileStore({ dir: mkdtempSync(join(tmpdir(), 'cloister-maa-service-')), key: KEY }), dcap, collateral: fixedCollateral(dcap, []), policy: {}, policyText: '{}', now: () => NOW }), 'USAGE');
+  }
+});
