@@ -5,6 +5,7 @@ import { DcapVerifier } from '../src/attest/index.js';
 import { benchActivation } from './activation.js';
 import { benchSnp } from './snp.js';
 import { benchProtect } from './protect.js';
+import { benchMaa } from './maa.js';
 
 /**
  * `npm run bench`: DCAP quote verifications per second on one core (this process's main
@@ -19,7 +20,7 @@ interface PeerModule {
 
 const VECTORS = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
-/** `BENCH_ONLY=dcap,snp,protect,activation` runs some sections only. */
+/** `BENCH_ONLY=dcap,snp,protect,activation,maa` runs some sections only. */
 const only = process.env['BENCH_ONLY']?.split(',');
 const runs = (section: string) => !only || only.includes(section);
 const peer = createRequire(import.meta.url)('@phala/dcap-qvl') as PeerModule;
@@ -64,3 +65,4 @@ if (runs('dcap')) {
 if (runs('snp')) await benchSnp(SECONDS);
 if (runs('protect')) await benchProtect(SECONDS);
 if (runs('activation')) await benchActivation();
+if (runs('maa')) await benchMaa();

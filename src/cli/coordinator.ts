@@ -9,7 +9,11 @@ import { Coordinator } from '../coordinator/coordinator.js';
 import { certChain, issueLeaf, pemPrivateKey } from '../pki/index.js';
 import { fileStore, sealingKey } from '../store/index.js';
 import { clientApi, meshApi } from '../server/api.js';
-import { router } from '../server/http.js';
+import { MAX_BODY, PROBLEM_DETAILS, router } from '../server/http.js';
+import { maaApi, maaErrorsBeside } from '../server/maa.js';
+import { AttestationService } from '../attestation-service/index.js';
+import { servicePolicy, simulatedCollateral } from './attestation-service.js';
+import { join } from 'node:path';
 import { simEvidence } from '../run/evidence.js';
 import { measure } from '../run/measure.js';
 import { defaultSimDir, initPlatform } from './sim.js';
@@ -39,9 +43,13 @@ interface Options {
   simulation?: boolean;
   simDir?: string;
   dnsName: string[];
+  /** Serve the MAA-compatible attestation API on the client address too (docs/attestation-service.md). */
+  maa?: boolean;
+  maaPolicy?: string;
+  maaInstanceUrl?: string;
 }
 
-export async function startCoordinator(o: Options): Promise<{ close(): Promise<void>; client: https.Server; mesh: https.Server }> {
+export async function startCoordinator(o: Options): Promise<{ close(): Promise<void>; client: https.Server; mesh: https.Server; maa: AttestationService | undefined }> {
   const client = parseAddress(o.clientAddr, '--client-addr');
   const mesh = parseAddress(o.meshAddr, '--mesh-addr');
   if (!o.simulation) throw new CloisterError('NO_TEE', 'this build has no hardware evidence provider for the coordinator: run it with --simulation (evidence from the simulated platform)');
@@ -55,8 +63,13 @@ export async function startCoordinator(o: Options): Promise<{ close(): Promise<v
     if (prepared?.collateral !== collateral) prepared = { collateral, value: verifier.prepare(await collateral) };
     return verifier.verify(evidence, { collateral: prepared.value, now: Date.now() / 1000, tee: 'sgx' });
   };
-  const store = fileStore({ dir: o.dataDir, key: await sealingKey(o.dataDir) });
+  const key = await sealingKey(o.dataDir);
+  const store = fileStore({ dir: o.dataDir, key });
   const coordinator = await Coordinator.open({ store, own, verify, log });
+  // The attestation service keeps its keys in a sealed state of its own, under the same sealing key.
+  const maa = o.maa
+    ? await AttestationService.open({ instance: (o.maaInstanceUrl ?? `https://${o.clientAddr}`).replace(/\/+$/, ''), store: fileStore({ dir: join(o.dataDir, 'maa'), key }), dcap: verifier, collateral: simulatedCollateral(verifier, platform), ...servicePolicy(o.maaPolicy, true), now: () => Date.now() / 1000 })
+    : undefined;
 
   // The TLS identity of both APIs: a fresh key each start, certified by the coordinator's CA.
   const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -69,13 +82,15 @@ export async function startCoordinator(o: Options): Promise<{ close(): Promise<v
     now: Date.now() / 1000,
   });
   const tls = { cert: certChain(coordinator.ca, leaf), key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))) };
-  const clientServer = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(clientApi(coordinator), log));
+  const clientRoutes = maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator);
+  const clientServer = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(clientRoutes, log, MAX_BODY, maaErrorsBeside(PROBLEM_DETAILS)));
   // Activated services present their coordinator-issued certificate to commit volume files.
   const meshServer = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(meshApi(coordinator), log));
   await listen(clientServer, client);
   await listen(meshServer, mesh);
-  log({ level: 'info', event: 'listening', client: o.clientAddr, mesh: o.meshAddr, ...coordinator.status(), simulation: true });
+  log({ level: 'info', event: 'listening', client: o.clientAddr, mesh: o.meshAddr, ...coordinator.status(), simulation: true, ...(maa ? { maaKid: maa.signingKey.kid } : {}) });
   return {
+    maa,
     client: clientServer,
     mesh: meshServer,
     close: async () => {
@@ -94,9 +109,14 @@ export function registerCoordinator(program: Command): void {
     .option('--simulation', 'evidence from the simulated platform (no TEE); trusts the simulation root for workloads')
     .option('--sim-dir <dir>', 'the simulated platform (default: $CLOISTER_SIM_DIR or ~/.cloister/sim)')
     .option('--dns-name <name>', 'extra DNS name or IP in the coordinator\'s TLS certificate (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--maa', 'also serve the Azure Attestation-compatible API (/attest/*, /certs) on the client address; SIGHUP rotates its signing key')
+    .option('--maa-policy <file>', 'the JSON policy of that API (default: UpToDate only, no debug)')
+    .option('--maa-instance-url <url>', 'the URL clients use for that API, its tokens\' iss (default https://<client-addr>)')
     .action(async (o: Options) => {
       try {
         const running = await startCoordinator(o);
+        const maa = running.maa;
+        if (maa) process.on('SIGHUP', () => void maa.rotate().then((kid) => log({ level: 'info', event: 'rotated', kid }), (e: unknown) => log({ level: 'error', event: 'rotation failed', message: String(e) })));
         const stop = () => {
           log({ level: 'info', event: 'stopping' });
           void running.close().then(() => process.exit(EXIT.ok));

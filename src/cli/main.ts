@@ -7,6 +7,7 @@ import { registerCoordinator } from './coordinator.js';
 import { registerRun } from './run.js';
 import { registerProtect } from './protect.js';
 import { registerK8s } from './k8s.js';
+import { registerAttestationService } from './attestation-service.js';
 import { EXIT } from './io.js';
 
 /** The `cloister` command tree. Usage errors exit 2. */
@@ -24,6 +25,7 @@ export function program(): Command {
   registerClient(p);
   registerProtect(p);
   registerK8s(p);
+  registerAttestationService(p);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const c of all(p)) c.exitOverride();
   return p;

@@ -104,6 +104,10 @@ export const ERROR_CODES = {
   COORDINATOR_UNTRUSTED: 'the coordinator failed verification',
   COORDINATOR_ERROR: 'the coordinator refused a request',
   NO_TEE: 'no TEE is available to produce evidence',
+  // The MAA-compatible attestation service (docs/attestation-service.md).
+  API_VERSION_UNSUPPORTED: 'the api-version of an attestation request is not one the service serves (2020-10-01, 2022-08-01)',
+  RUNTIME_DATA_MISMATCH: 'SHA-256 of the runtime data is not the first 32 bytes of the evidence\'s report data',
+  INIT_TIME_DATA_MISMATCH: 'SHA-256 of the init-time data is not the first 32 bytes of the SGX config id or the SNP host data',
   // Tools and I/O at the edges.
   USAGE: 'the command line is invalid',
   IO: 'a file could not be read or written',

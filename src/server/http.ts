@@ -18,6 +18,8 @@ export interface Request {
 }
 
 export type Reply = { status?: number; json: unknown } | { status?: number; text: string; type: string };
+
+export const MAX_BODY = 1 << 20;
 export type Handler = (req: Request) => Promise<Reply> | Reply;
 
 /** Error codes that carry a public status; everything else is answered with a generic 500. */
@@ -38,7 +40,6 @@ const PUBLIC_STATUS: Partial<Record<ErrorCode, number>> = {
   VERSION_CONFLICT: 409,
 };
 
-const MAX_BODY = 1 << 20;
 
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -60,21 +61,43 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   });
 }
 
-function problem(res: ServerResponse, status: number, code: string, detail: string): void {
-  const body = JSON.stringify({ type: `https://cloister.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`, title: code, status, detail, code });
-  res.writeHead(status, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+/**
+ * How a route table answers errors: which codes carry a public status, and the body of an error
+ * answer. Generic 500s use the same body with the code INTERNAL.
+ *
+ * @example `router(routes, log, MAX_BODY, { statuses: { NOT_FOUND: 404 }, body: (status, code, message) => ({ type: 'application/json', text: JSON.stringify({ code, message }) }) })`
+ */
+export interface ErrorStyle {
+  statuses: Partial<Record<ErrorCode, number>>;
+  body(status: number, code: string, message: string): { type: string; text: string };
+}
+
+/** The client and mesh APIs' style: RFC 7807 problem details. */
+export const PROBLEM_DETAILS: ErrorStyle = {
+  statuses: PUBLIC_STATUS,
+  body: (status, code, detail) => ({
+    type: 'application/problem+json',
+    text: JSON.stringify({ type: `https://cloister.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`, title: code, status, detail, code }),
+  }),
+};
+
+function answerError(res: ServerResponse, style: ErrorStyle, status: number, code: string, message: string): void {
+  const { type, text } = style.body(status, code, message);
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 /**
- * A request listener over a route table `"METHOD /path"` → handler.
+ * A request listener over a route table `"METHOD /path"` → handler. Errors are answered in
+ * `style`, or in the style a function of the path chooses (when one server hosts two APIs).
  *
  * @example
  * ```ts
  * https.createServer(tlsOptions, router({ 'GET /api/v1/status': () => ({ json: { ok: true } }) }, log));
  * ```
  */
-export function router(routes: Readonly<Record<string, Handler>>, log: (entry: Record<string, unknown>) => void, maxBody = MAX_BODY) {
+export function router(routes: Readonly<Record<string, Handler>>, log: (entry: Record<string, unknown>) => void, maxBody = MAX_BODY, style: ErrorStyle | ((path: string) => ErrorStyle) = PROBLEM_DETAILS) {
+  const styleOf = typeof style === 'function' ? style : () => style;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://cloister.invalid');
     const method = req.method ?? 'GET';
@@ -107,10 +130,11 @@ export function router(routes: Readonly<Record<string, Handler>>, log: (entry: R
       res.end(text);
     } catch (error) {
       const e = error instanceof CloisterError ? error : undefined;
-      const status = e ? PUBLIC_STATUS[e.code] : undefined;
+      const errors = styleOf(url.pathname);
+      const status = e ? errors.statuses[e.code] : undefined;
       log({ level: status ? 'warn' : 'error', method, path: url.pathname, code: e?.code ?? 'INTERNAL', message: error instanceof Error ? error.message : String(error) });
-      if (e && status) problem(res, status, e.code, e.message);
-      else problem(res, 500, 'INTERNAL', 'internal error (logged by the coordinator)');
+      if (e && status) answerError(res, errors, status, e.code, e.message);
+      else answerError(res, errors, 500, 'INTERNAL', 'internal error (logged by the server)');
     }
   };
 }

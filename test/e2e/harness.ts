@@ -54,11 +54,11 @@ export interface RunningCoordinator {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `cloister coordinator --simulation` and resolves once it listens. */
-export async function startCoordinator(dataDir: string, simDir: string): Promise<RunningCoordinator> {
+/** Starts `cloister coordinator --simulation` (with `extra` arguments) and resolves once it listens. */
+export async function startCoordinator(dataDir: string, simDir: string, extra: readonly string[] = []): Promise<RunningCoordinator> {
   const client = `127.0.0.1:${await freePort()}`;
   const mesh = `127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, [...(process.env['CLOISTER_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['CLOISTER_PROFILE']] : []), BIN, 'coordinator', '--data-dir', dataDir, '--client-addr', client, '--mesh-addr', mesh, '--simulation', '--sim-dir', simDir]);
+  const child = spawn(process.execPath, [...(process.env['CLOISTER_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['CLOISTER_PROFILE']] : []), BIN, 'coordinator', '--data-dir', dataDir, '--client-addr', client, '--mesh-addr', mesh, '--simulation', '--sim-dir', simDir, ...extra]);
   let log = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -18,6 +18,8 @@ type ClaimValue = Claims[string];
 const DECODERS = {
   /** A 32-byte measurement, "hex encoded value of the … field of the quote". */
   hex32: (v: unknown) => (typeof v === 'string' && /^[0-9a-fA-F]{64}$/.test(v) ? v.toLowerCase() : undefined),
+  /** A 48-byte SEV-SNP measurement (SEV-SNP ABI spec, ATTESTATION_REPORT MEASUREMENT), hex. */
+  hex48: (v: unknown) => (typeof v === 'string' && /^[0-9a-fA-F]{96}$/.test(v) ? v.toLowerCase() : undefined),
   /** BASE64URL bytes (enclave held data, policy hash) as lowercase hex. */
   base64url: (v: unknown) => {
     const bytes = typeof v === 'string' ? base64url(v) : undefined;
@@ -45,7 +47,10 @@ export const MAA_CLAIMS = {
   mrsigner: { from: ['x-ms-sgx-mrsigner', 'sgx-mrsigner', '$sgx-mrsigner'], decode: 'hex32' },
   isvProdId: { from: ['x-ms-sgx-product-id', 'product-id', '$product-id'], decode: 'uint16' },
   isvSvn: { from: ['x-ms-sgx-svn', 'svn', '$svn'], decode: 'uint16' },
-  debug: { from: ['x-ms-sgx-is-debuggable', 'is-debuggable', '$is-debuggable'], decode: 'boolean' },
+  debug: { from: ['x-ms-sgx-is-debuggable', 'is-debuggable', '$is-debuggable', 'x-ms-sevsnpvm-is-debuggable'], decode: 'boolean' },
+  // SevSnpVm tokens: the launch measurement and HOST_DATA, in the names of cloister's SNP claims.
+  measurement: { from: ['x-ms-sevsnpvm-launchmeasurement'], decode: 'hex48' },
+  hostData: { from: ['x-ms-sevsnpvm-hostdata'], decode: 'hex32' },
   // Enclave held data, "formatted as BASE64URL(enclave held data)"; the report data it was bound to.
   reportData: { from: ['x-ms-sgx-ehd', 'maa-ehd', 'aas-ehd'], decode: 'base64url' },
   attestationType: { from: ['x-ms-attestation-type', 'tee', '$tee'], decode: 'string' },

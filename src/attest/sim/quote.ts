@@ -23,6 +23,8 @@ export interface SimSgxQuoteOptions extends SimQuoteCommon {
   mrSigner: Uint8Array;
   isvProdId: number;
   isvSvn: number;
+  /** CONFIGID (SGX SDM 38.7: the KSS configuration id), up to 64 bytes, zero-padded; zeros by default. */
+  configId?: Uint8Array | undefined;
 }
 
 export interface SimTdxQuoteOptions extends SimQuoteCommon {
@@ -76,13 +78,14 @@ interface ReportFields {
   isvProdId: Buffer;
   isvSvn: Buffer;
   reportData: Uint8Array;
+  configId?: Uint8Array | undefined;
 }
 
 /** SGX enclave report body, 384 bytes (SGX SDM 38.15 REPORT; SGX ECDSA Quote Library API A.3.3). */
 function sgxReportBody(f: ReportFields): Buffer {
   return Buffer.concat([
     f.cpuSvn, zeros(4) /* MISCSELECT */, zeros(12), zeros(16) /* ISVEXTPRODID */, f.attributes,
-    f.mrEnclave, zeros(32), f.mrSigner, zeros(32), zeros(64) /* CONFIGID */,
+    f.mrEnclave, zeros(32), f.mrSigner, zeros(32), f.configId ?? zeros(64),
     f.isvProdId, f.isvSvn, zeros(2) /* CONFIGSVN */, zeros(42), zeros(16) /* ISVFAMILYID */, f.reportData,
   ]);
 }
@@ -132,6 +135,7 @@ export function simQuote(p: SimPlatform, o: SimQuoteOptions): Uint8Array {
           isvProdId: u16Field('isvProdId', o.isvProdId),
           isvSvn: u16Field('isvSvn', o.isvSvn),
           reportData,
+          configId: fixed('configId', o.configId, 64, true),
         });
 
   // Header (SGX ECDSA Quote Library API A.3.1; TDX DCAP API A.3.1): user data is zero.

@@ -92,7 +92,7 @@ describe('MAA claims in cloister names', () => {
 
 /** A valid value for each claim of the table. */
 function sample(name: string): unknown {
-  const values: Record<string, unknown> = { mrenclave: MRENCLAVE, mrsigner: MRSIGNER, isvProdId: 1, isvSvn: 1, debug: false, reportData: 'AA', policyHash: 'AA', runtimeData: {}, initTimeData: {} };
+  const values: Record<string, unknown> = { mrenclave: MRENCLAVE, mrsigner: MRSIGNER, isvProdId: 1, isvSvn: 1, debug: false, reportData: 'AA', policyHash: 'AA', runtimeData: {}, initTimeData: {}, measurement: 'ab'.repeat(48), hostData: MRSIGNER };
   return Object.hasOwn(values, name) ? values[name] : 'text';
 }
 
