@@ -2,7 +2,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
@@ -16,7 +15,7 @@ import { MAA_ERRORS, maaApi } from '../server/maa.js';
 import { MAX_BODY, router } from '../server/http.js';
 import { defaultSimDir, initPlatform } from './sim.js';
 import { parseAddress } from './net.js';
-import { action, parseTime, readInput, readJson, writeOutput } from './io.js';
+import { action, cloisterHome, parseTime, readInput, readJson, writeOutput } from './io.js';
 
 /**
  * `cloister attestation-service`: the MAA-compatible attestation service over HTTPS, its signing
@@ -168,7 +167,7 @@ export function registerAttestationService(program: Command): void {
     .option('--instance-url <url>', 'the URL clients use, the tokens\' iss (default https://<listen>)')
     .option('--collateral <path>', 'QuoteCollateralV3 JSON file, or a folder of them (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--pccs <url>', 'fetch DCAP collateral from Intel PCS API v4 or a PCCS at this base URL')
-    .option('--collateral-cache <dir>', 'where fetched collateral is kept until its nextUpdate', join(homedir(), '.cloister', 'collateral'))
+    .option('--collateral-cache <dir>', 'where fetched collateral is kept until its nextUpdate', cloisterHome('collateral'))
     .option('--api-key <key>', 'PCS subscription key (Ocp-Apim-Subscription-Key)')
     .option('--simulation', 'trust the simulated platform (its root and collateral) instead of Intel; tokens say x-ms-cloister-simulation')
     .option('--sim-dir <dir>', 'the simulated platform (default: $CLOISTER_SIM_DIR or ~/.cloister/sim)')
