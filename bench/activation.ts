@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { importSimState, simQuote } from '../src/attest/sim/index.js';
 import { bindingReportData } from '../src/coordinator/coordinator.js';
 import { cloister, startCoordinator, tempDir } from '../test/e2e/harness.js';
+import { closedLoop } from './load.js';
 
 /**
  * Activations per second and activation latency (nonce + activate, p50/p99) against a real
@@ -58,21 +59,8 @@ export async function benchActivation(): Promise<void> {
     console.log(`\nService activation against a real coordinator process (simulation), ${SECONDS} s per level\n`);
     console.log('concurrent  activations/s   p50 ms   p99 ms');
     for (const concurrency of [1, 16, 64]) {
-      const latencies: number[] = [];
-      const end = performance.now() + SECONDS * 1000;
-      const worker = async () => {
-        while (performance.now() < end) {
-          const t = performance.now();
-          await activateOnce();
-          latencies.push(performance.now() - t);
-        }
-      };
-      const start = performance.now();
-      await Promise.all(Array.from({ length: concurrency }, worker));
-      const elapsed = (performance.now() - start) / 1000;
-      latencies.sort((a, b) => a - b);
-      const q = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN).toFixed(1);
-      console.log(`${String(concurrency).padStart(10)} ${(latencies.length / elapsed).toFixed(0).padStart(14)} ${q(0.5).padStart(8)} ${q(0.99).padStart(8)}`);
+      const r = await closedLoop(activateOnce, concurrency, SECONDS);
+      console.log(`${String(concurrency).padStart(10)} ${r.rate.toFixed(0).padStart(14)} ${r.p50.padStart(8)} ${r.p99.padStart(8)}`);
     }
     agent.destroy();
   } finally {

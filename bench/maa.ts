@@ -5,6 +5,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import { importSimState, simQuote } from '../src/attest/sim/index.js';
 import { BIN, freePort, tempDir } from '../test/e2e/harness.js';
+import { closedLoop } from './load.js';
 
 /**
  * Attestations per second through the MAA-compatible HTTPS API of a real `cloister
@@ -70,23 +71,10 @@ export async function benchMaa(): Promise<void> {
     // Server CPU per attestation does not depend on what else runs on the machine; the rate does.
     console.log('concurrent  attestations/s   p50 ms   p99 ms   server CPU ms/attestation');
     for (const concurrency of [1, 16, 64]) {
-      const latencies: number[] = [];
-      const end = performance.now() + SECONDS * 1000;
-      const worker = async () => {
-        while (performance.now() < end) {
-          const t = performance.now();
-          await attest();
-          latencies.push(performance.now() - t);
-        }
-      };
-      const start = performance.now();
       const cpu = cpuSeconds(child.pid);
-      await Promise.all(Array.from({ length: concurrency }, worker));
-      const elapsed = (performance.now() - start) / 1000;
-      const cpuMs = ((cpuSeconds(child.pid) - cpu) * 1000) / latencies.length;
-      latencies.sort((a, b) => a - b);
-      const q = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN).toFixed(1);
-      console.log(`${String(concurrency).padStart(10)} ${(latencies.length / elapsed).toFixed(0).padStart(15)} ${q(0.5).padStart(8)} ${q(0.99).padStart(8)} ${cpuMs.toFixed(2).padStart(13)}`);
+      const r = await closedLoop(attest, concurrency, SECONDS);
+      const cpuMs = ((cpuSeconds(child.pid) - cpu) * 1000) / r.count;
+      console.log(`${String(concurrency).padStart(10)} ${r.rate.toFixed(0).padStart(15)} ${r.p50.padStart(8)} ${r.p99.padStart(8)} ${cpuMs.toFixed(2).padStart(13)}`);
     }
     agent.destroy();
   } finally {
