@@ -1,53 +1,167 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CloisterError } from '../lib/errors.js';
+import { HEADER_LENGTH, TAG_LENGTH } from './format.js';
+import { chunkError, lengthError, type ChunkContext } from './lib/chunks.js';
 import { ioError } from './lib/io.js';
-import type { Emit } from './lib/chunks.js';
-import { FileOpener } from './lib/opener.js';
-import { openParams, sealParams } from './lib/options.js';
+import { checkRoot, headerOf, verifyHeader } from './lib/opener.js';
+import { openParams, sealParams, toThreads } from './lib/options.js';
+import { ChunkPool, inline, type Executor } from './lib/pool.js';
+import { runSpan, runTags, runsOf, type ChunkRun, type RunSpan } from './lib/runs.js';
 import { FileSealer } from './lib/sealer.js';
-import type { OpenOptions, OpenStreamResult, SealOptions, SealStreamResult } from './types.js';
+import type { OpenOptions, OpenStreamResult, SealOptions, SealStreamResult, TransferOptions } from './types.js';
 
 /**
- * Sealing and opening from one file to another, for the CLI and `cloister run`. They drive the
- * state machines of `sealFile`/`openFile` directly: reads of 1 MiB into two reused buffers (the
- * next read overlapping the crypto of this one), and each read's output written with one
- * `writev`, overlapping too, with no stream machinery and no copy to gather the output. Memory
- * stays at a few MiB whatever the file size. Output goes to a temporary name beside the target, renamed over it
- * only once the whole file has been sealed, or opened and authenticated.
+ * Sealing and opening from one file to another, for the CLI and `cloister run`. The file is cut
+ * into runs of whole chunks (1 MiB of plaintext each with 64 KiB chunks): each run is read with
+ * one positional read, sealed or opened (runs.ts) on a pool of worker threads when the file is
+ * large, and written with one positional write, in order, after its tags have gone into the root
+ * hash. Several runs are in flight at once, so reading, the crypto and writing overlap; memory
+ * stays at a few MiB per thread whatever the file size. Output goes to a temporary name beside
+ * the target, renamed over it only once the whole file has been sealed, or opened and
+ * authenticated.
  */
 
-/** Reads of 1 MiB: fewer system calls than the 64 KiB default; the state machines take any piece size. */
-const READ_SIZE = 1 << 20;
+/** Plaintext bytes per run: fewer, larger reads, writes and thread messages than one per 64 KiB chunk (bench/protect.ts). */
+const RUN_BYTES = 1 << 20;
+/** Files below this size stay on the calling thread: starting worker threads costs tens of milliseconds. */
+const PARALLEL_MIN = 8 << 20;
 /** Opened plaintext is private to whoever opened it. */
 const PRIVATE = { dir: 0o700, file: 0o600 } as const;
 
-/** What `transfer` runs: FileSealer or FileOpener. */
-interface Machine<T> {
-  /** Bytes that go before the first output (the header a sealer writes). */
-  readonly first?: Buffer;
-  write(piece: Uint8Array, emit: Emit): void;
-  end(emit: Emit): T;
+/**
+ * The executor of a file or a folder of files: the calling thread for small files, else a pool
+ * of worker threads started on first use and shared by every later file until `close`.
+ */
+export class Executors {
+  private pool: ChunkPool | undefined;
+
+  /** `parallelMin` is for tests, which put small files on threads too. */
+  constructor(private readonly threads: number, private readonly parallelMin = PARALLEL_MIN) {}
+
+  /** The executor for a file of `bytes` bytes. */
+  for(bytes: number): Executor {
+    if (this.threads === 0 || (this.pool === undefined && bytes < this.parallelMin)) return inline;
+    this.pool ??= new ChunkPool(this.threads);
+    return this.pool;
+  }
+
+  /** Terminates the pool's threads, if any were started. */
+  async close(): Promise<void> {
+    await this.pool?.close();
+    this.pool = undefined;
+  }
 }
 
-/** Writes every buffer, however many calls it takes (writev may write fewer bytes than asked). */
-async function writeAll(handle: FileHandle, parts: Buffer[]): Promise<void> {
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  let written = (await handle.writev(parts)).bytesWritten;
-  if (written === total) return;
-  const rest = Buffer.concat(parts).subarray(written);
-  for (let at = 0; at < rest.length; at += written) written = (await handle.write(rest, at)).bytesWritten;
+/** Reads up to `into.length` bytes at `position`, however many calls it takes; returns how many (fewer only at the end of the file). */
+async function readFully(handle: FileHandle, into: Uint8Array, position: number): Promise<number> {
+  let got = 0;
+  while (got < into.length) {
+    const { bytesRead } = await handle.read(into, got, into.length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
+/** Writes all of `bytes` at `position`, however many calls it takes. */
+async function writeFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += (await handle.write(bytes, at, bytes.length - at, position + at)).bytesWritten;
+}
+
+/** How one direction lays out a run: where its input is read and its output written, and where its tags are. */
+interface Direction {
+  readonly op: 'seal' | 'open';
+  /** [offset, offset + length) of the run in the file read. */
+  input(span: RunSpan): { offset: number; length: number };
+  /** [offset, offset + length) of the run in the file written. */
+  output(span: RunSpan): { offset: number; length: number };
+  /** The run's tags: in the output when sealing, in the input when opening. */
+  tags(ctx: ChunkContext, run: ChunkRun, input: Uint8Array, output: Uint8Array): Uint8Array[];
+  /** The error of a source that ended `got` bytes into the run (it changed since it was measured). */
+  short(ctx: ChunkContext, run: ChunkRun, span: RunSpan, got: number): CloisterError;
+}
+
+const SEAL: Direction = {
+  op: 'seal',
+  input: (span) => span.plain,
+  output: (span) => span.sealed,
+  tags: (ctx, run, _input, output) => runTags(ctx, run, output),
+  short: (ctx, _run, span, got) => lengthError(ctx, `only ${span.plain.offset + got}`),
+};
+
+const OPEN: Direction = {
+  op: 'open',
+  input: (span) => span.sealed,
+  output: (span) => span.plain,
+  tags: (ctx, run, input) => runTags(ctx, run, input),
+  short: (ctx, run, _span, got) => chunkError(ctx, 'PROTECTED_TRUNCATED', run.first + Math.floor(got / (ctx.chunkSize + TAG_LENGTH)), 'is incomplete: the file ends early (truncated)'),
+};
+
+/** A run's buffers, reused by later runs once its output is written. */
+interface Slot {
+  readonly input: Uint8Array;
+  readonly output: Uint8Array;
+}
+
+const buffer = (size: number, shared: boolean): Uint8Array => (shared ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size));
+
+/**
+ * Seals or opens `runs` of `ctx` from `source` into `target` (or nowhere), hashing their tags
+ * into `root` in order. Runs are read and handed to `exec` as buffers free up; outputs are
+ * written one at a time in file order, each only once its run has succeeded, so a failed run
+ * writes nothing. On failure, waits for the runs in flight before rethrowing the first error in
+ * file order (runs.ts names the chunk).
+ */
+async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target: FileHandle | undefined, runs: ChunkRun[], exec: Executor, root: Hash): Promise<void> {
+  const spans = runs.map((run) => runSpan(ctx, run));
+  const most = (side: 'input' | 'output') => Math.max(0, ...spans.map((s) => d[side](s).length));
+  // With threads: two runs per thread in flight, one being read and one being written; alone,
+  // one run being processed while the next is read.
+  const depth = Math.min(runs.length, exec instanceof ChunkPool ? 2 * exec.threads + 2 : 2);
+  const free: Slot[] = Array.from({ length: depth }, () => ({ input: buffer(most('input'), exec.shared), output: buffer(most('output'), exec.shared) }));
+  const started: Promise<Slot>[] = [];
+  const start = (i: number, slot: Slot): Promise<Slot> => {
+    const run = runs[i] as ChunkRun;
+    const span = spans[i] as RunSpan;
+    const from = d.input(span);
+    const input = slot.input.subarray(0, from.length);
+    const output = slot.output.subarray(0, d.output(span).length);
+    const work = (async () => {
+      const got = await readFully(source, input, from.offset);
+      if (got < from.length) throw d.short(ctx, run, span, got);
+      await exec.run({ op: d.op, ctx, run, input, output });
+      return slot;
+    })();
+    work.catch(() => undefined); // awaited in file order below
+    return work;
+  };
+  try {
+    for (let i = 0; i < runs.length; i++) {
+      while (started.length < runs.length && free.length > 0) started.push(start(started.length, free.pop() as Slot));
+      const slot = await (started[i] as Promise<Slot>);
+      const run = runs[i] as ChunkRun;
+      const span = spans[i] as RunSpan;
+      const out = d.output(span);
+      for (const tag of d.tags(ctx, run, slot.input.subarray(0, d.input(span).length), slot.output.subarray(0, out.length))) root.update(tag);
+      if (target !== undefined) await writeFully(target, slot.output.subarray(0, out.length), out.offset);
+      free.push(slot);
+    }
+  } finally {
+    await Promise.allSettled(started);
+  }
 }
 
 /** The temporary name beside `file` that becomes `file` once complete. */
 const partial = (file: string) => join(dirname(file), `.${randomBytes(6).toString('hex')}.cloister-partial`);
 
 /**
- * Runs the machine `start(size)` over the bytes of `from`, writing its output to `to` through a
- * temporary file (renamed when `end` has returned), or dropping it when `to` is undefined.
+ * Opens `from` and runs `work` over it and its size, then `to`: a temporary file beside it that
+ * `work` fills and that is renamed to `to` only when `work` has returned (or no file at all when
+ * `to` is undefined). On failure the temporary file is removed; I/O failures are IO naming the file.
  */
-async function transfer<T>(from: string, to: string | undefined, start: (size: number) => Machine<T>, mode?: { dir: number; file: number }): Promise<T> {
+async function transfer<T>(from: string, to: string | undefined, mode: { dir: number; file: number } | undefined, work: (source: FileHandle, size: number, target: () => Promise<FileHandle | undefined>) => Promise<T>): Promise<T> {
   let source: FileHandle;
   try {
     source = await open(from, 'r');
@@ -56,38 +170,14 @@ async function transfer<T>(from: string, to: string | undefined, start: (size: n
   }
   const tmp = to === undefined ? undefined : partial(to);
   let target: FileHandle | undefined;
-  // At most one read and one write in flight beside the crypto on this thread: while piece k is
-  // decrypted, piece k+1 is read and the output of piece k-1 written, on libuv's threads.
-  let reading: Promise<unknown> = Promise.resolve();
-  let writing: Promise<void> = Promise.resolve();
+  const openTarget = async (): Promise<FileHandle | undefined> => {
+    if (to === undefined || tmp === undefined) return undefined;
+    await mkdir(dirname(to), { recursive: true, ...(mode && { mode: mode.dir }) });
+    target = await open(tmp, 'wx', mode?.file);
+    return target;
+  };
   try {
-    const machine = start((await source.stat()).size);
-    if (to !== undefined && tmp !== undefined) {
-      await mkdir(dirname(to), { recursive: true, ...(mode && { mode: mode.dir }) });
-      target = await open(tmp, 'wx', mode?.file);
-    }
-    const out: Buffer[] = machine.first ? [machine.first] : [];
-    const emit: Emit = (bytes) => void out.push(bytes);
-    const flush = async (): Promise<void> => {
-      const parts = out.splice(0);
-      await writing;
-      writing = target !== undefined && parts.length > 0 ? writeAll(target, parts) : Promise.resolve();
-    };
-    const [a, b] = [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)];
-    const read = (buffer: Buffer) => source.read(buffer, 0, READ_SIZE);
-    let next = read(a);
-    reading = next;
-    for (;;) {
-      const { bytesRead, buffer } = await next;
-      if (bytesRead === 0) break;
-      next = read(buffer === a ? b : a);
-      reading = next;
-      machine.write(buffer.subarray(0, bytesRead), emit);
-      await flush();
-    }
-    const result = machine.end(emit);
-    await flush();
-    await writing;
+    const result = await work(source, (await source.stat()).size, openTarget);
     if (target !== undefined && to !== undefined && tmp !== undefined) {
       await target.close();
       target = undefined;
@@ -95,45 +185,97 @@ async function transfer<T>(from: string, to: string | undefined, start: (size: n
     }
     return result;
   } catch (e) {
-    await Promise.allSettled([reading, writing]);
     await target?.close().catch(() => undefined);
-    if (tmp !== undefined) await rm(tmp, { force: true }).catch(() => undefined);
+    if (target !== undefined && tmp !== undefined) await rm(tmp, { force: true }).catch(() => undefined);
     throw e instanceof CloisterError ? e : ioError(to ?? from, to === undefined ? 'read' : `write from ${from}`, e);
   } finally {
     await source.close().catch(() => undefined);
   }
 }
 
+/** Whether `source` has a byte at `position`: a file that grew since it was measured. */
+async function hasMore(source: FileHandle, position: number): Promise<boolean> {
+  return (await readFully(source, new Uint8Array(1), position)) > 0;
+}
+
+/** Chunks per run: RUN_BYTES of plaintext, at least one chunk. */
+const perRun = (ctx: ChunkContext) => Math.max(1, Math.floor(RUN_BYTES / ctx.chunkSize));
+
+/** `sealToFile` with the executors of a file or a folder (`salt` for known-answer tests only). */
+export async function sealWith(executors: Executors, from: string, to: string, o: SealOptions, salt?: Uint8Array): Promise<SealStreamResult> {
+  const p = sealParams({ ...o, fileName: from });
+  return transfer(from, to, undefined, async (source, length, openTarget) => {
+    const { header, ctx } = new FileSealer(p, length, ...(salt === undefined ? [] : [salt]));
+    const root = createHash('sha256').update(header);
+    const target = await openTarget();
+    if (target !== undefined) await writeFully(target, header, 0);
+    await pump(SEAL, ctx, source, target, runsOf(ctx, perRun(ctx)), executors.for(length), root);
+    if (await hasMore(source, length)) throw lengthError(ctx, `more than ${length}`);
+    return { root: new Uint8Array(root.digest()), version: p.version, length };
+  });
+}
+
+/** `openToFile` with the executors of a file or a folder. */
+export async function openWith(executors: Executors, from: string, to: string | undefined, o: OpenOptions): Promise<OpenStreamResult> {
+  const p = openParams({ ...o, fileName: o.fileName ?? from });
+  return transfer(from, to, PRIVATE, async (source, size, openTarget) => {
+    const head = new Uint8Array(Math.min(size, HEADER_LENGTH));
+    const header = headerOf(p, head.subarray(0, await readFully(source, head, 0)));
+    const ctx = verifyHeader(p, header);
+    // A file shorter than its header declares is opened up to its last whole chunk, then
+    // refused as truncated at the next one, as the chunk opener reports it.
+    const whole = size >= header.sealedLength ? ctx.count : Math.min(ctx.count - 1, Math.floor((size - HEADER_LENGTH) / (ctx.chunkSize + TAG_LENGTH)));
+    const root = createHash('sha256').update(header.bytes);
+    const target = await openTarget();
+    await pump(OPEN, ctx, source, target, runsOf({ count: whole }, perRun(ctx)), executors.for(size), root);
+    if (whole < ctx.count) throw chunkError(ctx, 'PROTECTED_TRUNCATED', whole, 'is incomplete: the file ends early (truncated)');
+    if (await hasMore(source, header.sealedLength)) {
+      throw chunkError(ctx, 'PROTECTED_INTEGRITY', ctx.count, `follows the final chunk: ${Math.max(1, size - header.sealedLength)} unexpected bytes (the file was extended)`);
+    }
+    const digest = new Uint8Array(root.digest());
+    checkRoot(p, digest);
+    return { version: header.version, root: digest, length: header.length };
+  });
+}
+
+/** Runs `work` with executors of `threads` threads, closing them afterwards. */
+export async function withExecutors<T>(threads: number | undefined, work: (e: Executors) => Promise<T>): Promise<T> {
+  const executors = new Executors(toThreads(threads));
+  try {
+    return await work(executors);
+  } finally {
+    await executors.close();
+  }
+}
+
 /**
- * Seals the file `from` into `to` (its path inside the volume is `o.path`), reading it in
- * pieces; `to` appears only once complete. A file that changes size while it is sealed fails
- * with PROTECTED_OPTIONS_INVALID; I/O failures are IO naming the file. Not fsync'ed.
+ * Seals the file `from` into `to` (its path inside the volume is `o.path`), reading it in runs
+ * of chunks, sealed on `o.threads` worker threads when the file is 8 MiB or more; `to` appears
+ * only once complete. A file that changes size while it is sealed fails with
+ * PROTECTED_OPTIONS_INVALID; I/O failures are IO naming the file. Not fsync'ed.
  *
  * @example
  * ```ts
  * const { root } = await sealToFile('app/main.py', 'app.sealed/main.py', { volumeKey, path: 'main.py', version: 1 });
  * ```
  */
-export function sealToFile(from: string, to: string, o: SealOptions): Promise<SealStreamResult> {
-  const p = sealParams({ ...o, fileName: from });
-  return transfer(from, to, (length) => {
-    const sealer = new FileSealer(p, length);
-    return { first: sealer.header, write: (piece, emit) => sealer.write(piece, emit), end: (emit) => ({ root: sealer.end(emit), version: p.version, length }) };
-  });
+export function sealToFile(from: string, to: string, o: SealOptions & TransferOptions): Promise<SealStreamResult> {
+  return withExecutors(o.threads, (e) => sealWith(e, from, to, o));
 }
 
 /**
  * Opens the sealed file `from` into `to` (mode 0600, new folders 0700), or only verifies it when
- * `to` is undefined, with `openFile`'s checks and errors (naming `o.fileName`, else `from`).
- * Plaintext goes to a temporary name beside `to`, renamed only once every chunk and the root
- * have checked out; on failure it is removed, so `to` never holds unauthenticated bytes.
+ * `to` is undefined, with `openFile`'s checks and errors (naming `o.fileName`, else `from`),
+ * on `o.threads` worker threads when the file is 8 MiB or more. Plaintext goes to a temporary
+ * name beside `to`, a run of chunks only once all its chunks have authenticated, and is renamed
+ * to `to` only once every chunk and the root have checked out; on failure it is removed, so `to`
+ * never holds unauthenticated bytes. Not fsync'ed.
  *
  * @example
  * ```ts
  * const { version } = await openToFile('app.sealed/main.py', '/run/app/main.py', { volumeKey, path: 'main.py', expectedVersion: 1 });
  * ```
  */
-export function openToFile(from: string, to: string | undefined, o: OpenOptions): Promise<OpenStreamResult> {
-  const opener = new FileOpener(openParams({ ...o, fileName: o.fileName ?? from }));
-  return transfer(from, to, () => ({ write: (piece, emit) => opener.write(piece, emit), end: () => opener.end() }), PRIVATE);
+export function openToFile(from: string, to: string | undefined, o: OpenOptions & TransferOptions): Promise<OpenStreamResult> {
+  return withExecutors(o.threads, (e) => openWith(e, from, to, o));
 }
