@@ -102,10 +102,9 @@ const OPEN: Direction = {
 /** A run's buffers, reused by later runs once its output is written. */
 interface Slot {
   readonly input: Uint8Array;
-  readonly output: Uint8Array;
+  /** Replaced by the view the executor returns. */
+  output: Uint8Array;
 }
-
-const buffer = (size: number, shared: boolean): Uint8Array => (shared ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size));
 
 /**
  * Seals or opens `runs` of `ctx` from `source` into `target` (or nowhere), hashing their tags
@@ -120,7 +119,10 @@ async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target:
   // With threads: two runs per thread in flight, one being read and one being written; alone,
   // one run being processed while the next is read.
   const depth = Math.min(runs.length, exec instanceof ChunkPool ? 2 * exec.threads + 2 : 2);
-  const free: Slot[] = Array.from({ length: depth }, () => ({ input: buffer(most('input'), exec.shared), output: buffer(most('output'), exec.shared) }));
+  const free: Slot[] = Array.from({ length: depth }, () => ({
+    input: exec.shared ? new Uint8Array(new SharedArrayBuffer(most('input'))) : new Uint8Array(most('input')),
+    output: new Uint8Array(most('output')),
+  }));
   const started: Promise<Slot>[] = [];
   const start = (i: number, slot: Slot): Promise<Slot> => {
     const run = runs[i] as ChunkRun;
@@ -131,7 +133,8 @@ async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target:
     const work = (async () => {
       const got = await readFully(source, input, from.offset);
       if (got < from.length) throw d.short(ctx, run, span, got);
-      await exec.run({ op: d.op, ctx, run, input, output });
+      const filled = await exec.run({ op: d.op, ctx, run, input, output });
+      slot.output = new Uint8Array(filled.buffer);
       return slot;
     })();
     work.catch(() => undefined); // awaited in file order below

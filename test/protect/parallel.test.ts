@@ -143,16 +143,26 @@ describe('file-to-file on worker threads', () => {
     }
   });
 
-  it('a closed pool takes no more jobs, and fails them as IO naming the file', async () => {
+  it('a pool seals and opens runs, names a failing chunk, and once closed fails its jobs as IO naming the file', async () => {
     const pool = new ChunkPool(1);
-    const { sealed } = sealIndependently(bytesOf(100), { ...O, version: 1n, chunkSize: 64, salt: SALT });
-    const ctx = verifyHeader(openParams({ ...O, fileName: 'f' }), readHeader(sealed));
-    const input = new Uint8Array(new SharedArrayBuffer(sealed.length - HEADER));
-    input.set(sealed.subarray(HEADER));
-    const output = new Uint8Array(new SharedArrayBuffer(100));
-    await pool.run({ op: 'open', ctx, run: { first: 0, count: 2 }, input, output });
-    assert.deepEqual(output, bytesOf(100));
-    await pool.close();
-    await assert.rejects(pool.run({ op: 'open', ctx, run: { first: 0, count: 2 }, input, output }), code('IO', { path: 'f' }));
+    try {
+      const { sealed } = sealIndependently(bytesOf(100), { ...O, version: 1n, chunkSize: 64, salt: SALT });
+      const ctx = verifyHeader(openParams({ ...O, fileName: 'f' }), readHeader(sealed));
+      const run = { first: 0, count: 2 };
+      const shared = (bytes: Uint8Array) => {
+        const view = new Uint8Array(new SharedArrayBuffer(bytes.length));
+        view.set(bytes);
+        return view;
+      };
+      const input = shared(sealed.subarray(HEADER));
+      assert.deepEqual(await pool.run({ op: 'open', ctx, run, input, output: new Uint8Array(100) }), bytesOf(100));
+      assert.deepEqual(await pool.run({ op: 'seal', ctx, run, input: shared(bytesOf(100)), output: new Uint8Array(132) }), sealed.subarray(HEADER));
+      await assert.rejects(pool.run({ op: 'open', ctx, run, input: shared(flip(sealed, HEADER + 64 + TAG + 1).subarray(HEADER)), output: new Uint8Array(100) }), code('PROTECTED_INTEGRITY', { path: 'f', chunk: 1 }));
+      await assert.rejects(pool.run({ op: 'open', ctx, run, input: sealed.subarray(HEADER), output: new Uint8Array(100) }), TypeError);
+      await pool.close();
+      await assert.rejects(pool.run({ op: 'open', ctx, run, input, output: new Uint8Array(100) }), code('IO', { path: 'f' }));
+    } finally {
+      await pool.close();
+    }
   });
 });
