@@ -23,9 +23,9 @@ const PLAIN = bytesOf(5 * (1 << 19) + 5);
 const O = { volumeKey: KEY, path: 'models/m.bin' };
 const SALT = new Uint8Array(32).fill(9);
 
-/** Executors that put every file on `threads` threads, however small; closed when the file ends. */
+/** Executors that put every file on `threads` threads, however small, in runs of 1 MiB; closed when the test file ends. */
 function threaded(threads: number): Executors {
-  const e = new Executors(threads, 0);
+  const e = new Executors(threads, 0, 1 << 20);
   after(() => e.close());
   return e;
 }
