@@ -14,14 +14,13 @@ import type { OpenOptions, OpenStreamResult, SealOptions, SealStreamResult, Tran
 
 /**
  * Sealing and opening from one file to another, for the CLI and `cloister run`. The file is cut
- * into runs of whole chunks (4 MiB of plaintext each): each run is read with
- * one positional read, sealed or opened (runs.ts) on a pool of worker threads when the file is
- * large, and written with one positional write, in order, after its tags have gone into the root
- * hash. Several runs are in flight at once, so reading, the crypto and writing overlap; memory
- * is two 4 MiB buffers per run in flight whatever the file size (16 MiB on the calling thread
- * alone, 48 MiB with two threads). Output goes to a temporary name beside
- * the target, renamed over it only once the whole file has been sealed, or opened and
- * authenticated.
+ * into runs of whole chunks (4 MiB of plaintext each): each run is read with one positional
+ * read, sealed or opened (runs.ts) on a pool of worker threads when the file is large, and
+ * written with one positional write, in order, after its tags have gone into the root hash.
+ * Several runs are in flight at once, so reading, the crypto and writing overlap. Memory is two
+ * 4 MiB buffers per run in flight whatever the file size: 16 MiB on the calling thread alone,
+ * 48 MiB with two threads. Output goes to a temporary name beside the target, renamed over it
+ * only once the whole file has been sealed, or opened and authenticated.
  */
 
 /**
@@ -123,8 +122,10 @@ interface Slot {
  * file order (runs.ts names the chunk).
  */
 async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target: FileHandle | undefined, runs: ChunkRun[], exec: Executor, root: Hash): Promise<void> {
-  const spans = runs.map((run) => runSpan(ctx, run));
-  const most = (side: 'input' | 'output') => Math.max(0, ...spans.map((s) => d[side](s).length));
+  if (runs[0] === undefined) return;
+  // The first run is the largest: all runs but the last hold the same number of whole chunks.
+  const first = runSpan(ctx, runs[0]);
+  const most = (side: 'input' | 'output') => d[side](first).length;
   // With threads: two runs per thread in flight, one being read and one being written; alone,
   // one run being processed while the next is read.
   const depth = Math.min(runs.length, exec instanceof ChunkPool ? 2 * exec.threads + 2 : 2);
@@ -135,7 +136,7 @@ async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target:
   const started: Promise<Slot>[] = [];
   const start = (i: number, slot: Slot): Promise<Slot> => {
     const run = runs[i] as ChunkRun;
-    const span = spans[i] as RunSpan;
+    const span = runSpan(ctx, run);
     const from = d.input(span);
     const input = slot.input.subarray(0, from.length);
     const output = slot.output.subarray(0, d.output(span).length);
@@ -154,7 +155,7 @@ async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target:
       while (started.length < runs.length && free.length > 0) started.push(start(started.length, free.pop() as Slot));
       const slot = await (started[i] as Promise<Slot>);
       const run = runs[i] as ChunkRun;
-      const span = spans[i] as RunSpan;
+      const span = runSpan(ctx, run);
       const out = d.output(span);
       for (const tag of d.tags(ctx, run, slot.input.subarray(0, d.input(span).length), slot.output.subarray(0, out.length))) root.update(tag);
       if (target !== undefined) await writeFully(target, slot.output.subarray(0, out.length), out.offset);
