@@ -7,7 +7,7 @@ import { chunkError, lengthError, type ChunkContext } from './lib/chunks.js';
 import { ioError } from './lib/io.js';
 import { checkRoot, headerOf, verifyHeader } from './lib/opener.js';
 import { openParams, sealParams, toThreads } from './lib/options.js';
-import { ChunkPool, inline, type Executor } from './lib/pool.js';
+import { ChunkPool, inline, shortError } from './lib/pool.js';
 import { runSpan, runTags, runsOf, type ChunkRun, type RunSpan } from './lib/runs.js';
 import { FileSealer } from './lib/sealer.js';
 import type { OpenOptions, OpenStreamResult, SealOptions, SealStreamResult, TransferOptions } from './types.js';
@@ -48,9 +48,9 @@ export class Executors {
     return Math.max(1, Math.floor(this.runBytes / ctx.chunkSize));
   }
 
-  /** The executor for a file of `bytes` bytes. */
-  for(bytes: number): Executor {
-    if (this.threads === 0 || (this.pool === undefined && bytes < this.parallelMin)) return inline;
+  /** The pool for a file of `bytes` bytes, or undefined for this thread. */
+  for(bytes: number): ChunkPool | undefined {
+    if (this.threads === 0 || (this.pool === undefined && bytes < this.parallelMin)) return undefined;
     this.pool ??= new ChunkPool(this.threads);
     return this.pool;
   }
@@ -87,8 +87,6 @@ interface Direction {
   output(span: RunSpan): { offset: number; length: number };
   /** The run's tags: in the output when sealing, in the input when opening. */
   tags(ctx: ChunkContext, run: ChunkRun, input: Uint8Array, output: Uint8Array): Uint8Array[];
-  /** The error of a source that ended `got` bytes into the run (it changed since it was measured). */
-  short(ctx: ChunkContext, run: ChunkRun, span: RunSpan, got: number): CloisterError;
 }
 
 const SEAL: Direction = {
@@ -96,7 +94,6 @@ const SEAL: Direction = {
   input: (span) => span.plain,
   output: (span) => span.sealed,
   tags: (ctx, run, _input, output) => runTags(ctx, run, output),
-  short: (ctx, _run, span, got) => lengthError(ctx, `only ${span.plain.offset + got}`),
 };
 
 const OPEN: Direction = {
@@ -104,35 +101,27 @@ const OPEN: Direction = {
   input: (span) => span.sealed,
   output: (span) => span.plain,
   tags: (ctx, run, input) => runTags(ctx, run, input),
-  short: (ctx, run, _span, got) => chunkError(ctx, 'PROTECTED_TRUNCATED', run.first + Math.floor(got / (ctx.chunkSize + TAG_LENGTH)), 'is incomplete: the file ends early (truncated)'),
 };
 
 /** A run's buffers, reused by later runs once its output is written. */
 interface Slot {
   readonly input: Uint8Array;
-  /** Replaced by the view the executor returns. */
-  output: Uint8Array;
+  readonly output: Uint8Array;
 }
 
 /**
  * Seals or opens `runs` of `ctx` from `source` into `target` (or nowhere), hashing their tags
- * into `root` in order. Runs are read and handed to `exec` as buffers free up; outputs are
- * written one at a time in file order, each only once its run has succeeded, so a failed run
- * writes nothing. On failure, waits for the runs in flight before rethrowing the first error in
- * file order (runs.ts names the chunk).
+ * into `root` in order, on this thread: while a run is sealed or opened, the next is read and the
+ * previous written on libuv's threads. Outputs are written one at a time in file order, each
+ * only once its run has succeeded, so a failed run writes nothing. On failure, waits for the
+ * runs in flight before rethrowing the first error in file order (runs.ts names the chunk).
  */
-async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target: FileHandle | undefined, runs: ChunkRun[], exec: Executor, root: Hash): Promise<void> {
+async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target: FileHandle | undefined, runs: ChunkRun[], root: Hash): Promise<void> {
   if (runs[0] === undefined) return;
   // The first run is the largest: all runs but the last hold the same number of whole chunks.
   const first = runSpan(ctx, runs[0]);
   const most = (side: 'input' | 'output') => d[side](first).length;
-  // With threads: two runs per thread in flight, one being read and one being written; alone,
-  // one run being processed while the next is read.
-  const depth = Math.min(runs.length, exec instanceof ChunkPool ? 2 * exec.threads + 2 : 2);
-  const free: Slot[] = Array.from({ length: depth }, () => ({
-    input: exec.shared ? new Uint8Array(new SharedArrayBuffer(most('input'))) : new Uint8Array(most('input')),
-    output: new Uint8Array(most('output')),
-  }));
+  const free: Slot[] = Array.from({ length: Math.min(runs.length, 2) }, () => ({ input: new Uint8Array(most('input')), output: new Uint8Array(most('output')) }));
   const started: Promise<Slot>[] = [];
   const start = (i: number, slot: Slot): Promise<Slot> => {
     const run = runs[i] as ChunkRun;
@@ -142,9 +131,8 @@ async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target:
     const output = slot.output.subarray(0, d.output(span).length);
     const work = (async () => {
       const got = await readFully(source, input, from.offset);
-      if (got < from.length) throw d.short(ctx, run, span, got);
-      const filled = await exec.run({ op: d.op, ctx, run, input, output });
-      slot.output = new Uint8Array(filled.buffer);
+      if (got < from.length) throw shortError({ op: d.op, ctx, run }, got);
+      await inline.run({ op: d.op, ctx, run, input, output });
       return slot;
     })();
     work.catch(() => undefined); // awaited in file order below
@@ -164,6 +152,36 @@ async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target:
   } finally {
     await Promise.allSettled(started);
   }
+}
+
+/**
+ * `pump` on the threads of `pool`: each thread reads, seals or opens, and writes whole runs
+ * itself, two runs per thread in flight, and only the tags come back to this thread, which
+ * hashes them in file order. A run's output is written only once the whole run has succeeded;
+ * later runs may have been written when an earlier one fails, to the temporary file that is
+ * then removed. The first error in file order is rethrown once every run in flight has settled.
+ */
+async function pumpThreads(op: 'seal' | 'open', ctx: ChunkContext, source: FileHandle, target: FileHandle | undefined, runs: ChunkRun[], pool: ChunkPool, root: Hash): Promise<void> {
+  const started: Promise<Uint8Array>[] = [];
+  const start = (run: ChunkRun) => {
+    const work = pool.run({ op, ctx, run, source: source.fd, target: target?.fd });
+    work.catch(() => undefined); // awaited in file order below
+    started.push(work);
+  };
+  try {
+    for (let i = 0; i < runs.length; i++) {
+      while (started.length < runs.length && started.length < i + 2 * pool.threads) start(runs[started.length] as ChunkRun);
+      root.update(await (started[i] as Promise<Uint8Array>));
+    }
+  } finally {
+    await Promise.allSettled(started);
+  }
+}
+
+/** The runs of `ctx` from `source` to `target` on this thread or on `executors`' threads. */
+function runAll(executors: Executors, size: number, op: 'seal' | 'open', ctx: ChunkContext, source: FileHandle, target: FileHandle | undefined, runs: ChunkRun[], root: Hash): Promise<void> {
+  const pool = executors.for(size);
+  return pool === undefined ? pump(op === 'seal' ? SEAL : OPEN, ctx, source, target, runs, root) : pumpThreads(op, ctx, source, target, runs, pool, root);
 }
 
 /** The temporary name beside `file` that becomes `file` once complete. */
@@ -220,7 +238,7 @@ export async function sealWith(executors: Executors, from: string, to: string, o
     const root = createHash('sha256').update(header);
     const target = await openTarget();
     if (target !== undefined) await writeFully(target, header, 0);
-    await pump(SEAL, ctx, source, target, runsOf(ctx, executors.perRun(ctx)), executors.for(length), root);
+    await runAll(executors, length, 'seal', ctx, source, target, runsOf(ctx, executors.perRun(ctx)), root);
     if (await hasMore(source, length)) throw lengthError(ctx, `more than ${length}`);
     return { root: new Uint8Array(root.digest()), version: p.version, length };
   });
@@ -238,7 +256,7 @@ export async function openWith(executors: Executors, from: string, to: string | 
     const whole = size >= header.sealedLength ? ctx.count : Math.min(ctx.count - 1, Math.floor((size - HEADER_LENGTH) / (ctx.chunkSize + TAG_LENGTH)));
     const root = createHash('sha256').update(header.bytes);
     const target = await openTarget();
-    await pump(OPEN, ctx, source, target, runsOf({ count: whole }, executors.perRun(ctx)), executors.for(size), root);
+    await runAll(executors, size, 'open', ctx, source, target, runsOf({ count: whole }, executors.perRun(ctx)), root);
     if (whole < ctx.count) throw chunkError(ctx, 'PROTECTED_TRUNCATED', whole, 'is incomplete: the file ends early (truncated)');
     if (await hasMore(source, header.sealedLength)) {
       throw chunkError(ctx, 'PROTECTED_INTEGRITY', ctx.count, `follows the final chunk: ${Math.max(1, size - header.sealedLength)} unexpected bytes (the file was extended)`);

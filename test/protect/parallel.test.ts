@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -10,7 +11,7 @@ import { verifyHeader } from '../../src/protect/lib/opener.js';
 import { openParams } from '../../src/protect/lib/options.js';
 import { ChunkPool } from '../../src/protect/lib/pool.js';
 import { openRun, runSpan, runsOf, sealRun } from '../../src/protect/lib/runs.js';
-import { HEADER, KEY, TAG, bytesOf, code, flip, sealIndependently, tempDir } from './helpers.js';
+import { HEADER, KEY, TAG, bytesOf, chunksOf, code, flip, sealIndependently, tempDir } from './helpers.js';
 
 /**
  * The parallel file-to-file path (runs of chunks on worker threads) against the serial one and
@@ -143,26 +144,30 @@ describe('file-to-file on worker threads', () => {
     }
   });
 
-  it('a pool seals and opens runs, names a failing chunk, and once closed fails its jobs as IO naming the file', async () => {
+  it('a pool reads, seals or opens and writes runs, names a failing chunk, and once closed fails its jobs as IO naming the file', async () => {
+    const dir = await tempDir();
     const pool = new ChunkPool(1);
+    const { sealed } = sealIndependently(bytesOf(100), { ...O, version: 1n, chunkSize: 64, salt: SALT });
+    const ctx = verifyHeader(openParams({ ...O, fileName: 'f' }), readHeader(sealed));
+    const run = { first: 0, count: 2 };
+    const tags = Buffer.concat(chunksOf(sealed, 64).map((c) => c.subarray(c.length - TAG)));
+    await writeFile(join(dir, 'sealed'), sealed);
+    await writeFile(join(dir, 'bad'), flip(sealed, HEADER + 64 + TAG + 1));
+    await writeFile(join(dir, 'plain'), bytesOf(100));
+    const fds = ['sealed', 'bad', 'plain'].map((name) => openSync(join(dir, name), 'r'));
+    const [sealedFd, badFd, plainFd] = fds as [number, number, number];
+    const outFd = openSync(join(dir, 'out'), 'w+');
     try {
-      const { sealed } = sealIndependently(bytesOf(100), { ...O, version: 1n, chunkSize: 64, salt: SALT });
-      const ctx = verifyHeader(openParams({ ...O, fileName: 'f' }), readHeader(sealed));
-      const run = { first: 0, count: 2 };
-      const shared = (bytes: Uint8Array) => {
-        const view = new Uint8Array(new SharedArrayBuffer(bytes.length));
-        view.set(bytes);
-        return view;
-      };
-      const input = shared(sealed.subarray(HEADER));
-      assert.deepEqual(await pool.run({ op: 'open', ctx, run, input, output: new Uint8Array(100) }), bytesOf(100));
-      assert.deepEqual(await pool.run({ op: 'seal', ctx, run, input: shared(bytesOf(100)), output: new Uint8Array(132) }), sealed.subarray(HEADER));
-      await assert.rejects(pool.run({ op: 'open', ctx, run, input: shared(flip(sealed, HEADER + 64 + TAG + 1).subarray(HEADER)), output: new Uint8Array(100) }), code('PROTECTED_INTEGRITY', { path: 'f', chunk: 1 }));
-      await assert.rejects(pool.run({ op: 'open', ctx, run, input: sealed.subarray(HEADER), output: new Uint8Array(100) }), TypeError);
+      assert.deepEqual(Buffer.from(await pool.run({ op: 'open', ctx, run, source: sealedFd, target: outFd })), tags);
+      assert.deepEqual(new Uint8Array(await readFile(join(dir, 'out'))), bytesOf(100));
+      assert.deepEqual(Buffer.from(await pool.run({ op: 'seal', ctx, run, source: plainFd, target: outFd })), tags);
+      assert.deepEqual(new Uint8Array(await readFile(join(dir, 'out'))).subarray(HEADER), sealed.subarray(HEADER));
+      await assert.rejects(pool.run({ op: 'open', ctx, run, source: badFd, target: undefined }), code('PROTECTED_INTEGRITY', { path: 'f', chunk: 1 }));
       await pool.close();
-      await assert.rejects(pool.run({ op: 'open', ctx, run, input, output: new Uint8Array(100) }), code('IO', { path: 'f' }));
+      await assert.rejects(pool.run({ op: 'open', ctx, run, source: sealedFd, target: undefined }), code('IO', { path: 'f' }));
     } finally {
       await pool.close();
+      for (const fd of [...fds, outFd]) closeSync(fd);
     }
   });
 });

@@ -1,15 +1,16 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CloisterError, type ErrorCode } from '../../lib/errors.js';
-import type { ChunkContext } from './chunks.js';
-import { openRun, sealRun, type ChunkRun } from './runs.js';
+import { TAG_LENGTH } from '../format.js';
+import { chunkError, lengthError, type ChunkContext } from './chunks.js';
+import { openRun, runSpan, sealRun, type ChunkRun, type RunSpan } from './runs.js';
 
 /**
  * Where runs of chunks are sealed or opened: on the calling thread, or on a pool of worker
- * threads. The caller touches neither a run's input nor its output until the run has settled.
+ * threads that read, seal or open, and write their runs themselves.
  */
 
-/** One run to seal or open: `sealRun`/`openRun`'s arguments. */
+/** One run to seal or open in buffers the caller leaves alone until the run has settled: `sealRun`/`openRun`'s arguments. */
 export interface RunJob {
   readonly op: 'seal' | 'open';
   readonly ctx: ChunkContext;
@@ -18,33 +19,44 @@ export interface RunJob {
   readonly output: Uint8Array;
 }
 
-export interface Executor {
-  /**
-   * Whether inputs must be views of a SharedArrayBuffer (the pool's threads read them there) and
-   * outputs views of an ArrayBuffer of their own (moved to the thread that fills them and back).
-   */
-  readonly shared: boolean;
-  /**
-   * Fills `job.output`; resolves to the filled output, to use instead of `job.output` from then
-   * on (the same bytes, possibly a new view: the pool moves the buffer between threads). Rejects
-   * with the run's error (a failing chunk names itself).
-   */
-  run(job: RunJob): Promise<Uint8Array>;
+/** The calling thread: runs execute one at a time, I/O overlapping them on libuv's threads. */
+export const inline = {
+  run: async (job: RunJob): Promise<void> => (job.op === 'seal' ? sealRun : openRun)(job.ctx, job.run, job.input, job.output),
+};
+
+/**
+ * One run for a pool thread, with the files it reads from and writes to (descriptors, shared by
+ * the threads of a process): the thread reads the run's input at its offset, seals or opens it,
+ * and writes the output at its offset, only once the whole run has succeeded.
+ */
+export interface FileJob {
+  readonly op: 'seal' | 'open';
+  readonly ctx: ChunkContext;
+  readonly run: ChunkRun;
+  readonly source: number;
+  /** No descriptor: the output is dropped (verifying only). */
+  readonly target: number | undefined;
 }
 
-const execute = (job: RunJob): Uint8Array => {
-  (job.op === 'seal' ? sealRun : openRun)(job.ctx, job.run, job.input, job.output);
-  return job.output;
-};
+/** Where a run's input is read and its output written: the plaintext and sealed spans, by direction. */
+export function sides(job: Pick<FileJob, 'op' | 'ctx' | 'run'>): { input: RunSpan['plain']; output: RunSpan['plain'] } {
+  const span = runSpan(job.ctx, job.run);
+  return job.op === 'seal' ? { input: span.plain, output: span.sealed } : { input: span.sealed, output: span.plain };
+}
 
-/** The calling thread: runs execute one at a time, I/O still overlapping them on libuv's threads. */
-export const inline: Executor = {
-  shared: false,
-  run: async (job) => execute(job),
-};
+/**
+ * The error of a source that ended `got` bytes into a run (it changed since it was measured):
+ * sealing, PROTECTED_OPTIONS_INVALID with the length read; opening, PROTECTED_TRUNCATED at the
+ * chunk the file ends in.
+ */
+export function shortError(job: Pick<FileJob, 'op' | 'ctx' | 'run'>, got: number): CloisterError {
+  const { ctx, run } = job;
+  if (job.op === 'seal') return lengthError(ctx, `only ${runSpan(ctx, run).plain.offset + got}`);
+  return chunkError(ctx, 'PROTECTED_TRUNCATED', run.first + Math.floor(got / (ctx.chunkSize + TAG_LENGTH)), 'is incomplete: the file ends early (truncated)');
+}
 
 /** A message to a worker: a job with an id for its reply. */
-export interface WorkerRequest extends RunJob {
+export interface WorkerRequest extends FileJob {
   readonly id: number;
 }
 
@@ -58,8 +70,8 @@ export interface WorkerFailure {
   readonly field?: string;
 }
 
-/** A worker's answer to the request of `id`: the filled output (its buffer moved back), or why the run failed. */
-export type WorkerReply = { readonly id: number; readonly ok: true; readonly output: Uint8Array } | { readonly id: number; readonly ok: false; readonly failure: WorkerFailure };
+/** A worker's answer to the request of `id`: the run's tags, in chunk order, for the root hash; or why the run failed. */
+export type WorkerReply = { readonly id: number; readonly ok: true; readonly tags: Uint8Array } | { readonly id: number; readonly ok: false; readonly failure: WorkerFailure };
 
 /** What a worker reports of an error thrown by a run. */
 export function failureOf(e: unknown): WorkerFailure {
@@ -69,7 +81,7 @@ export function failureOf(e: unknown): WorkerFailure {
 }
 
 /** The error a worker reported, as the calling thread would have thrown it (an unexpected one is IO, naming the file). */
-function errorOf(f: WorkerFailure, job: RunJob): CloisterError {
+function errorOf(f: WorkerFailure, job: FileJob): CloisterError {
   if (f.code === undefined) return new CloisterError('IO', `${job.ctx.name}: a chunk worker thread failed: ${f.message}`, { path: job.ctx.name });
   const { code, message, ...context } = f;
   return new CloisterError(code, message, context);
@@ -82,8 +94,8 @@ export const MAX_THREADS = 16;
 export const defaultThreads = (): number => Math.min(4, availableParallelism());
 
 interface Pending {
-  readonly job: RunJob;
-  readonly resolve: (output: Uint8Array) => void;
+  readonly job: FileJob;
+  readonly resolve: (tags: Uint8Array) => void;
   readonly reject: (e: unknown) => void;
 }
 
@@ -94,12 +106,11 @@ interface Lane {
 }
 
 /**
- * `threads` worker threads (lib/worker.ts) that seal and open runs of chunks, each job going to
- * the thread with the fewest outstanding. Nothing is copied between threads: inputs are views of
- * SharedArrayBuffers; outputs are ArrayBuffers moved to the worker with the job and back with
- * the reply (V8 copies into shared memory element by element, several times slower than the
- * memcpy into a buffer of one's own, and buffers made in the worker and freed by the calling
- * thread cost page faults); keys cross as KeyObjects. `close` terminates the threads
+ * `threads` worker threads (lib/worker.ts) that each read a run of chunks from a file, seal or
+ * open it, and write it to another, each job going to the thread with the fewest outstanding.
+ * Only the job and the run's tags cross threads (keys as KeyObjects): handing the bytes to and
+ * from the calling thread cost more than the crypto saved (V8 copies into shared memory element
+ * by element; moving buffers between threads made page faults and garbage collections). `close` terminates the threads
  * (call it in a `finally`); a thread that fails or exits fails its jobs and the pool.
  *
  * @example
@@ -108,8 +119,7 @@ interface Lane {
  * try { await pool.run({ op: 'open', ctx, run, input, output }); } finally { await pool.close(); }
  * ```
  */
-export class ChunkPool implements Executor {
-  readonly shared = true;
+export class ChunkPool {
   private readonly lanes: Lane[];
   private nextId = 0;
   /** Why the pool no longer takes jobs: closed, or a thread failed. */
@@ -139,7 +149,7 @@ export class ChunkPool implements Executor {
       const p = lane.pending.get(reply.id);
       if (p === undefined) return;
       settled(reply.id);
-      if (reply.ok) p.resolve(reply.output);
+      if (reply.ok) p.resolve(reply.tags);
       else p.reject(errorOf(reply.failure, p.job));
     });
     const fail = (why: Error) => {
@@ -153,18 +163,16 @@ export class ChunkPool implements Executor {
     return lane;
   }
 
-  run(job: RunJob): Promise<Uint8Array> {
+  /** Reads, seals or opens, and writes the run of `job` on a thread; resolves to its tags (16 bytes each, in order), rejects with its error. */
+  run(job: FileJob): Promise<Uint8Array> {
     if (this.broken !== undefined) return Promise.reject(new CloisterError('IO', `${job.ctx.name}: the chunk worker threads are unavailable: ${this.broken.message}`, { path: job.ctx.name, cause: this.broken }));
-    if (!(job.input.buffer instanceof SharedArrayBuffer) || !(job.output.buffer instanceof ArrayBuffer)) {
-      return Promise.reject(new TypeError('a pool job reads a view of a SharedArrayBuffer and fills a view of an ArrayBuffer of its own'));
-    }
     const lane = this.lanes.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
     return new Promise<Uint8Array>((resolve, reject) => {
       lane.pending.set(id, { job, resolve, reject });
       lane.worker.ref();
       const request: WorkerRequest = { id, ...job };
-      lane.worker.postMessage(request, [job.output.buffer as ArrayBuffer]);
+      lane.worker.postMessage(request);
     });
   }
 
