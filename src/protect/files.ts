@@ -14,13 +14,14 @@ import type { OpenOptions, OpenStreamResult, SealOptions, SealStreamResult, Tran
 
 /**
  * Sealing and opening from one file to another, for the CLI and `cloister run`. The file is cut
- * into runs of whole chunks (4 MiB of plaintext each): each run is read with one positional
- * read, sealed or opened (runs.ts) on a pool of worker threads when the file is large, and
- * written with one positional write, in order, after its tags have gone into the root hash.
- * Several runs are in flight at once, so reading, the crypto and writing overlap. Memory is two
- * 4 MiB buffers per run in flight whatever the file size: 16 MiB on the calling thread alone,
- * 48 MiB with two threads. Output goes to a temporary name beside the target, renamed over it
- * only once the whole file has been sealed, or opened and authenticated.
+ * into runs of whole chunks (4 MiB of plaintext each), each read with one positional read,
+ * sealed or opened (runs.ts) and written with one positional write once the whole run has
+ * succeeded; the tags go into the root hash in file order. Large files go to a pool of worker
+ * threads that do all three for their runs (pool.ts, worker.ts); small ones stay on this thread,
+ * reading the next run and writing the previous one while a run is sealed or opened. Memory is
+ * about 8 MiB per thread (16 MiB on this thread alone) whatever the file size. Output goes to a
+ * temporary name beside the target, renamed over it only once the whole file has been sealed,
+ * or opened and authenticated.
  */
 
 /**

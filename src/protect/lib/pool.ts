@@ -19,7 +19,7 @@ export interface RunJob {
   readonly output: Uint8Array;
 }
 
-/** The calling thread: runs execute one at a time, I/O overlapping them on libuv's threads. */
+/** Seals or opens a run on the thread that calls it (files.ts's own thread, or a pool thread). */
 export const inline = {
   run: async (job: RunJob): Promise<void> => (job.op === 'seal' ? sealRun : openRun)(job.ctx, job.run, job.input, job.output),
 };
@@ -109,14 +109,15 @@ interface Lane {
  * `threads` worker threads (lib/worker.ts) that each read a run of chunks from a file, seal or
  * open it, and write it to another, each job going to the thread with the fewest outstanding.
  * Only the job and the run's tags cross threads (keys as KeyObjects): handing the bytes to and
- * from the calling thread cost more than the crypto saved (V8 copies into shared memory element
- * by element; moving buffers between threads made page faults and garbage collections). `close` terminates the threads
- * (call it in a `finally`); a thread that fails or exits fails its jobs and the pool.
+ * from the calling thread cost more than it saved (V8 copies into shared memory element by
+ * element; moving buffers between threads made page faults and garbage collections). `close`
+ * terminates the threads (call it in a `finally`); a thread that fails or exits fails its jobs
+ * and the pool.
  *
  * @example
  * ```ts
  * const pool = new ChunkPool(2);
- * try { await pool.run({ op: 'open', ctx, run, input, output }); } finally { await pool.close(); }
+ * try { tags = await pool.run({ op: 'open', ctx, run, source: sealedFd, target: plainFd }); } finally { await pool.close(); }
  * ```
  */
 export class ChunkPool {
