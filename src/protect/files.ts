@@ -8,7 +8,7 @@ import { ioError } from './lib/io.js';
 import { checkRoot, headerOf, verifyHeader } from './lib/opener.js';
 import { openParams, sealParams, toThreads } from './lib/options.js';
 import { ChunkPool, inline, shortError } from './lib/pool.js';
-import { runSpan, runTags, runsOf, type ChunkRun, type RunSpan } from './lib/runs.js';
+import { runSpan, runsOf, type ChunkRun, type RunSpan } from './lib/runs.js';
 import { FileSealer } from './lib/sealer.js';
 import type { OpenOptions, OpenStreamResult, SealOptions, SealStreamResult, TransferOptions } from './types.js';
 
@@ -79,35 +79,32 @@ async function writeFully(handle: FileHandle, bytes: Uint8Array, position: numbe
   for (let at = 0; at < bytes.length;) at += (await handle.write(bytes, at, bytes.length - at, position + at)).bytesWritten;
 }
 
-/** How one direction lays out a run: where its input is read and its output written, and where its tags are. */
+/** How one direction lays out a run: where its input is read and its output written. */
 interface Direction {
   readonly op: 'seal' | 'open';
   /** [offset, offset + length) of the run in the file read. */
   input(span: RunSpan): { offset: number; length: number };
   /** [offset, offset + length) of the run in the file written. */
   output(span: RunSpan): { offset: number; length: number };
-  /** The run's tags: in the output when sealing, in the input when opening. */
-  tags(ctx: ChunkContext, run: ChunkRun, input: Uint8Array, output: Uint8Array): Uint8Array[];
 }
 
 const SEAL: Direction = {
   op: 'seal',
   input: (span) => span.plain,
   output: (span) => span.sealed,
-  tags: (ctx, run, _input, output) => runTags(ctx, run, output),
 };
 
 const OPEN: Direction = {
   op: 'open',
   input: (span) => span.sealed,
   output: (span) => span.plain,
-  tags: (ctx, run, input) => runTags(ctx, run, input),
 };
 
-/** A run's buffers, reused by later runs once its output is written. */
+/** A run's buffers, reused by later runs once its output is written, and the tags of the run they hold (views of `input` when opening). */
 interface Slot {
   readonly input: Uint8Array;
   readonly output: Uint8Array;
+  tags: Uint8Array[];
 }
 
 /**
@@ -122,7 +119,7 @@ async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target:
   // The first run is the largest: all runs but the last hold the same number of whole chunks.
   const first = runSpan(ctx, runs[0]);
   const most = (side: 'input' | 'output') => d[side](first).length;
-  const free: Slot[] = Array.from({ length: Math.min(runs.length, 2) }, () => ({ input: new Uint8Array(most('input')), output: new Uint8Array(most('output')) }));
+  const free: Slot[] = Array.from({ length: Math.min(runs.length, 2) }, () => ({ input: new Uint8Array(most('input')), output: new Uint8Array(most('output')), tags: [] }));
   const started: Promise<Slot>[] = [];
   const start = (i: number, slot: Slot): Promise<Slot> => {
     const run = runs[i] as ChunkRun;
@@ -133,7 +130,7 @@ async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target:
     const work = (async () => {
       const got = await readFully(source, input, from.offset);
       if (got < from.length) throw shortError({ op: d.op, ctx, run }, got);
-      await inline.run({ op: d.op, ctx, run, input, output });
+      slot.tags = inline.run({ op: d.op, ctx, run, input, output });
       return slot;
     })();
     work.catch(() => undefined); // awaited in file order below
@@ -143,10 +140,8 @@ async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target:
     for (let i = 0; i < runs.length; i++) {
       while (started.length < runs.length && free.length > 0) started.push(start(started.length, free.pop() as Slot));
       const slot = await (started[i] as Promise<Slot>);
-      const run = runs[i] as ChunkRun;
-      const span = runSpan(ctx, run);
-      const out = d.output(span);
-      for (const tag of d.tags(ctx, run, slot.input.subarray(0, d.input(span).length), slot.output.subarray(0, out.length))) root.update(tag);
+      const out = d.output(runSpan(ctx, runs[i] as ChunkRun));
+      for (const tag of slot.tags) root.update(tag);
       if (target !== undefined) await writeFully(target, slot.output.subarray(0, out.length), out.offset);
       free.push(slot);
     }

@@ -32,7 +32,7 @@ function threaded(threads: number): Executors {
 }
 
 describe('sealing and opening runs of chunks', () => {
-  it('gives the bytes of the independent implementation, for every run size and edge length', () => {
+  it('gives the bytes and tags of the independent implementation, into a buffer or piece by piece, for every run size and edge length', () => {
     for (const [length, s] of [[0, 64], [1, 64], [64, 64], [65, 64], [64 * 7, 64], [1000, 128]] as const) {
       const plain = bytesOf(length, 3);
       const { sealed } = sealIndependently(plain, { ...O, version: 5n, chunkSize: s, salt: SALT });
@@ -40,13 +40,21 @@ describe('sealing and opening runs of chunks', () => {
       for (const perRun of [1, 2, 3, 100]) {
         const out = new Uint8Array(sealed.length - HEADER);
         const back = new Uint8Array(length);
+        const pieces: { sealed: Buffer[]; plain: Buffer[] } = { sealed: [], plain: [] };
+        const tags: Uint8Array[] = [];
         for (const run of runsOf(ctx, perRun)) {
           const { plain: p, sealed: z } = runSpan(ctx, run);
-          sealRun(ctx, run, plain.subarray(p.offset, p.offset + p.length), out.subarray(z.offset - HEADER, z.offset - HEADER + z.length));
-          openRun(ctx, run, sealed.subarray(z.offset, z.offset + z.length), back.subarray(p.offset, p.offset + p.length));
+          const input = { plain: plain.subarray(p.offset, p.offset + p.length), sealed: sealed.subarray(z.offset, z.offset + z.length) };
+          const sealedTags = sealRun(ctx, run, input.plain, out.subarray(z.offset - HEADER, z.offset - HEADER + z.length));
+          assert.deepEqual(sealRun(ctx, run, input.plain, (piece) => void pieces.sealed.push(piece)).map((t) => Buffer.from(t)), sealedTags.map((t) => Buffer.from(t)));
+          tags.push(...openRun(ctx, run, input.sealed, back.subarray(p.offset, p.offset + p.length)));
+          openRun(ctx, run, input.sealed, (piece) => void pieces.plain.push(piece));
         }
         assert.deepEqual(out, sealed.subarray(HEADER), `length ${length}, chunk size ${s}, ${perRun} per run`);
+        assert.deepEqual(new Uint8Array(Buffer.concat(pieces.sealed)), sealed.subarray(HEADER));
         assert.deepEqual(back, plain);
+        assert.deepEqual(new Uint8Array(Buffer.concat(pieces.plain)), plain);
+        assert.deepEqual(tags.map((t) => Buffer.from(t)), chunksOf(sealed, s).map((c) => Buffer.from(c.subarray(c.length - TAG))));
       }
     }
   });

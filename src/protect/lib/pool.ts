@@ -3,25 +3,25 @@ import { Worker } from 'node:worker_threads';
 import { CloisterError, type ErrorCode } from '../../lib/errors.js';
 import { TAG_LENGTH } from '../format.js';
 import { chunkError, lengthError, type ChunkContext } from './chunks.js';
-import { openRun, runSpan, sealRun, type ChunkRun, type RunSpan } from './runs.js';
+import { openRun, runSpan, sealRun, type ChunkRun, type RunSink, type RunSpan } from './runs.js';
 
 /**
  * Where runs of chunks are sealed or opened: on the calling thread, or on a pool of worker
  * threads that read, seal or open, and write their runs themselves.
  */
 
-/** One run to seal or open in buffers the caller leaves alone until the run has settled: `sealRun`/`openRun`'s arguments. */
+/** One run to seal or open, from a buffer the caller leaves alone until the run has settled: `sealRun`/`openRun`'s arguments. */
 export interface RunJob {
   readonly op: 'seal' | 'open';
   readonly ctx: ChunkContext;
   readonly run: ChunkRun;
   readonly input: Uint8Array;
-  readonly output: Uint8Array;
+  readonly output: RunSink;
 }
 
-/** Seals or opens a run on the thread that calls it (files.ts's own thread, or a pool thread). */
+/** Seals or opens a run on the thread that calls it (files.ts's own thread, or a pool thread); returns its tags. */
 export const inline = {
-  run: async (job: RunJob): Promise<void> => (job.op === 'seal' ? sealRun : openRun)(job.ctx, job.run, job.input, job.output),
+  run: (job: RunJob): Uint8Array[] => (job.op === 'seal' ? sealRun : openRun)(job.ctx, job.run, job.input, job.output),
 };
 
 /**

@@ -1,14 +1,14 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { TAG_LENGTH } from '../format.js';
-import { AUTH_FAILED, GCM, NONCE_LENGTH, chunkError, chunkOffset, nonce, type ChunkContext } from './chunks.js';
+import { AUTH_FAILED, GCM, NONCE_LENGTH, chunkError, chunkOffset, nonce, type ChunkContext, type Emit } from './chunks.js';
 
 /**
  * Sealing and opening whole chunks at once: a run of consecutive chunks, from bytes to bytes, for
  * file-to-file work and worker threads. STREAM chunks are independent (chunk i's nonce is its
  * index and last-chunk flag, its AAD the header hash), so runs of one file can be sealed or
  * opened in any order and on any thread; only the root hash takes the tags in order, which the
- * caller does with {@link runTags}. The output is the same as the state machines of chunks.ts
- * give for the same chunks, byte for byte.
+ * caller does with the tags each run returns. The output is the same as the state machines of
+ * chunks.ts give for the same chunks, byte for byte.
  */
 
 /** Chunks `first` ..= `first + count - 1` of one file. */
@@ -68,52 +68,66 @@ function forEachChunk(ctx: Sizes, run: ChunkRun, each: (index: number, plainAt: 
 }
 
 /**
- * Encrypts the plaintext of `run` (`plain`, exactly its span's plaintext length) into `out`
- * (its sealed length): ciphertext ‖ tag for each chunk.
+ * Where a run's output goes: a buffer of exactly its length, filled in order, or a function
+ * handed each piece as Node's cipher returned it (no copy), in order.
+ */
+export type RunSink = Uint8Array | Emit;
+
+/** `sink` as a function of a piece and its offset in the run's output. */
+const place = (sink: RunSink): ((bytes: Buffer, at: number) => void) => (typeof sink === 'function' ? sink : (bytes, at) => void bytes.copy(sink, at));
+
+/**
+ * Encrypts the plaintext of `run` (`plain`, exactly its span's plaintext length) into `out`:
+ * ciphertext ‖ tag for each chunk, the run's sealed bytes. Returns the tags in chunk order, for
+ * the root hash.
  *
  * @example
  * ```ts
- * sealRun(ctx, { first: 16, count: 16 }, plain.subarray(1 << 20, 2 << 20), out);
+ * const tags = sealRun(ctx, { first: 16, count: 16 }, plain.subarray(1 << 20, 2 << 20), out);
  * ```
  */
-export function sealRun(ctx: ChunkContext, run: ChunkRun, plain: Uint8Array, out: Uint8Array): void {
+export function sealRun(ctx: ChunkContext, run: ChunkRun, plain: Uint8Array, out: RunSink): Uint8Array[] {
   const iv = Buffer.alloc(NONCE_LENGTH);
+  const put = place(out);
+  const tags: Uint8Array[] = [];
   forEachChunk(ctx, run, (i, plainAt, sealedAt, length) => {
     const cipher = createCipheriv('aes-256-gcm', ctx.key, nonce(iv, i, i === ctx.count - 1), GCM).setAAD(ctx.aad);
-    cipher.update(plain.subarray(plainAt, plainAt + length)).copy(out, sealedAt);
+    put(cipher.update(plain.subarray(plainAt, plainAt + length)), sealedAt);
     cipher.final(); // GCM: empty, as update returned all the ciphertext
-    cipher.getAuthTag().copy(out, sealedAt + length);
+    const tag = cipher.getAuthTag();
+    put(tag, sealedAt + length);
+    tags.push(tag);
   });
+  return tags;
 }
 
 /**
  * Authenticates and decrypts the chunks of `run` (`sealed`, exactly its span's sealed length)
- * into `out` (its plaintext length), in order; the first chunk that fails authentication is
- * PROTECTED_INTEGRITY naming the file and the chunk, as the chunk opener reports it. `out` then
- * holds plaintext of unauthenticated bytes too: the caller discards it.
+ * into `out` (its plaintext length), in order, each chunk's plaintext only once it has
+ * authenticated; the first chunk that fails is PROTECTED_INTEGRITY naming the file and the
+ * chunk, as the chunk opener reports it. Returns the tags in chunk order (views of `sealed`).
  *
  * @example
  * ```ts
- * openRun(ctx, { first: 0, count: 16 }, sealedBytes, plaintextOut);
+ * const tags = openRun(ctx, { first: 0, count: 16 }, sealedBytes, plaintextOut);
  * ```
  */
-export function openRun(ctx: ChunkContext, run: ChunkRun, sealed: Uint8Array, out: Uint8Array): void {
+export function openRun(ctx: ChunkContext, run: ChunkRun, sealed: Uint8Array, out: RunSink): Uint8Array[] {
   const iv = Buffer.alloc(NONCE_LENGTH);
+  const put = place(out);
+  const tags: Uint8Array[] = [];
   forEachChunk(ctx, run, (i, plainAt, sealedAt, length) => {
     const decipher = createDecipheriv('aes-256-gcm', ctx.key, nonce(iv, i, i === ctx.count - 1), GCM).setAAD(ctx.aad);
-    decipher.setAuthTag(sealed.subarray(sealedAt + length, sealedAt + length + TAG_LENGTH));
-    decipher.update(sealed.subarray(sealedAt, sealedAt + length)).copy(out, plainAt);
+    const tag = sealed.subarray(sealedAt + length, sealedAt + length + TAG_LENGTH);
+    decipher.setAuthTag(tag);
+    const plain = decipher.update(sealed.subarray(sealedAt, sealedAt + length));
     try {
       decipher.final();
     } catch (cause) {
       throw chunkError(ctx, 'PROTECTED_INTEGRITY', i, AUTH_FAILED, cause);
     }
+    put(plain, plainAt);
+    tags.push(tag);
   });
-}
-
-/** The tags of `run` within its sealed bytes, in chunk order: what the root hash takes after the header. */
-export function runTags(ctx: Sizes, run: ChunkRun, sealed: Uint8Array): Uint8Array[] {
-  const tags: Uint8Array[] = [];
-  forEachChunk(ctx, run, (_i, _plainAt, sealedAt, length) => void tags.push(sealed.subarray(sealedAt + length, sealedAt + length + TAG_LENGTH)));
   return tags;
 }
