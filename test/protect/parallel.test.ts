@@ -171,6 +171,9 @@ describe('file-to-file on worker threads', () => {
       assert.deepEqual(Buffer.from(await pool.run({ op: 'seal', ctx, run, source: plainFd, target: outFd })), tags);
       assert.deepEqual(new Uint8Array(await readFile(join(dir, 'out'))).subarray(HEADER), sealed.subarray(HEADER));
       await assert.rejects(pool.run({ op: 'open', ctx, run, source: badFd, target: undefined }), code('PROTECTED_INTEGRITY', { path: 'f', chunk: 1 }));
+      // A descriptor that is not open: the thread's I/O error, as IO naming the file.
+      await assert.rejects(pool.run({ op: 'open', ctx, run, source: 1 << 20, target: undefined }), code('IO', { path: 'f' }));
+      assert.deepEqual(Buffer.from(await pool.run({ op: 'open', ctx, run, source: sealedFd, target: undefined })), tags, 'the thread still works');
       await pool.close();
       await assert.rejects(pool.run({ op: 'open', ctx, run, source: sealedFd, target: undefined }), code('IO', { path: 'f' }));
     } finally {

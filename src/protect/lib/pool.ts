@@ -82,7 +82,7 @@ export function failureOf(e: unknown): WorkerFailure {
 
 /** The error a worker reported, as the calling thread would have thrown it (an unexpected one is IO, naming the file). */
 function errorOf(f: WorkerFailure, job: FileJob): CloisterError {
-  if (f.code === undefined) return new CloisterError('IO', `${job.ctx.name}: a chunk worker thread failed: ${f.message}`, { path: job.ctx.name });
+  if (f.code === undefined) return new CloisterError('IO', `${job.ctx.name}: cannot read, ${job.op} or write chunks ${job.run.first}..${job.run.first + job.run.count - 1}: ${f.message}`, { path: job.ctx.name, chunk: job.run.first });
   const { code, message, ...context } = f;
   return new CloisterError(code, message, context);
 }
