@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, randomFillSync, type KeyObject } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,8 +16,16 @@ import { createOpenStream, createSealStream, openFile, openToFile, sealFile, sea
  * node:stream from memory to nowhere) and file to file (sealToFile, openToFile), against raw
  * AES-256-GCM with node:crypto over the same buffer (one cipher per 64 KiB chunk, as NOTES.md
  * measures it) and against `age` (X25519 recipient, ChaCha20-Poly1305 STREAM, 64 KiB chunks) on
- * the same file, timed as the wall time of its process. Crypto runs on the main thread; file
- * reads and writes go through libuv's thread pool, as age's go through Go's runtime threads.
+ * the same file, timed as the wall time of its process.
+ *
+ * The in-memory rows and raw AES-GCM run on this thread alone. File to file, both programs read
+ * the same input file and write a new output file on the same filesystem in every pass (removed
+ * between passes, untimed); neither fsyncs; the input stays in memory throughout (tmpfs, or the
+ * page cache of a file just written): warm. cloister's rows are timed from opening the input to
+ * renaming the output, with its worker threads (the default count, and none); age is one
+ * process. A plain copy (the same reads and writes, no crypto) shows what the filesystem costs
+ * alone. The CPU column is user + system time of all threads (ours) or of the age process, per
+ * GB: unlike wall time it hardly depends on what else the machine runs.
  */
 
 const GiB = 1 << 30;
@@ -35,6 +44,8 @@ const TEMP_ROOT = process.env['BENCH_TMPDIR'] ?? (existsSync('/dev/shm') ? '/dev
 interface Case {
   label: string;
   pass: () => unknown;
+  /** CPU seconds the pass used: this process's threads, or the children it waited for. */
+  cpu?: 'self' | 'children';
   /** Untimed, after every pass (removing the output file). */
   after?: () => void;
   versus?: { label: string; name: 'raw' | 'raw+buffer' | 'age' };
@@ -54,21 +65,57 @@ const collect: () => void = (() => {
  * run for `seconds` (one pass at least): this machine's speed drifts by tens of percent over a
  * minute (memory given back to the host, other tenants), and rounds spread the drift evenly.
  */
-async function measureAll(cases: Case[], bytes: number, seconds: number): Promise<Map<string, number>> {
-  const spent = new Map(cases.map((c) => [c.label, { time: 0, passes: 0 }]));
+async function measureAll(cases: Case[], bytes: number, seconds: number): Promise<Map<string, { gbps: number; cpu: number }>> {
+  const spent = new Map(cases.map((c) => [c.label, { time: 0, cpu: 0, passes: 0 }]));
   const remaining = () => cases.filter((c) => (spent.get(c.label)?.time ?? 0) < seconds);
   for (let round = remaining(); round.length > 0; round = remaining()) {
     for (const c of round) {
-      const start = process.hrtime.bigint();
+      const cpu = cpuSeconds[c.cpu ?? 'self'];
+      const [start, startCpu] = [process.hrtime.bigint(), cpu()];
       await c.pass();
-      const s = spent.get(c.label) as { time: number; passes: number };
+      const s = spent.get(c.label) as { time: number; cpu: number; passes: number };
       s.time += Number(process.hrtime.bigint() - start) / 1e9;
+      s.cpu += cpu() - startCpu;
       s.passes += 1;
       c.after?.();
       collect();
     }
   }
-  return new Map([...spent].map(([label, s]) => [label, (bytes * s.passes) / s.time / 1e9]));
+  return new Map([...spent].map(([label, s]) => [label, { gbps: (bytes * s.passes) / s.time / 1e9, cpu: s.cpu / ((bytes * s.passes) / 1e9) }]));
+}
+
+/** Clock ticks per second of /proc's times. */
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** User + system CPU seconds of this process's threads, and of the children it has waited for (Linux /proc; NaN elsewhere). */
+const cpuSeconds = {
+  self: () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1e6;
+  },
+  children: () => {
+    try {
+      // proc(5): fields 16 and 17 are cutime and cstime; the command name (field 2) may hold spaces.
+      const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return (Number(fields[13]) + Number(fields[14])) / TICKS;
+    } catch {
+      return NaN;
+    }
+  },
+};
+
+/** The reads and writes of file-to-file sealing and opening: 4 MiB (src/protect/files.ts). */
+const RUN = 4 << 20;
+
+/** Copies `from` to `to` with reads and writes of the size file-to-file sealing uses, one after the other, no crypto. */
+async function copyFile(from: string, to: string): Promise<void> {
+  const [source, target] = [await open(from, 'r'), await open(to, 'wx')];
+  try {
+    const buffer = Buffer.allocUnsafe(RUN);
+    for (let at = 0, n = 0; (n = (await source.read(buffer, 0, RUN, at)).bytesRead) > 0; at += n) await target.write(buffer, 0, n, at);
+  } finally {
+    await Promise.all([source.close(), target.close()]);
+  }
 }
 
 /** Raw AES-256-GCM, one cipher per 64 KiB chunk, nonce = chunk counter; output handed to `sink` (or dropped). */
@@ -110,6 +157,9 @@ function findAge(): { ok: true } | { ok: false; why: string } {
   return { ok: false, why: `age is not installed and ${INSTALL_AGE} could not install it: ${(install.stderr || install.stdout || String(install.error)).trim()}` };
 }
 
+/** Load averages over 1, 5 and 15 minutes, as `uptime` shows them. */
+const load = () => loadavg().map((l) => l.toFixed(2)).join(', ');
+
 /** Runs `age ARGS`, timed as the wall time of its process. */
 function runAge(args: string[]): void {
   const r = spawnSync('age', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -149,12 +199,15 @@ export async function benchProtect(seconds: number, size = GiB): Promise<void> {
     const output = join(dir, 'out.bin');
     const after = () => rmSync(output, { force: true });
 
+    const loadBefore = load();
+    const THREADS = Math.min(4, availableParallelism());
     const RAW_ENC = 'raw AES-256-GCM encrypt, output dropped';
     const RAW_ENC_KEPT = 'raw AES-256-GCM encrypt into one new buffer';
     const RAW_DEC = 'raw AES-256-GCM decrypt, output dropped';
     const RAW_DEC_KEPT = 'raw AES-256-GCM decrypt into one new buffer';
     const OPEN_MEMORY = 'open stream (memory to nowhere)';
-    const OPEN_FILES = 'openToFile, file to file';
+    const SEAL_FILES = `sealToFile, file to file, ${THREADS} threads`;
+    const OPEN_FILES = `openToFile, file to file, ${THREADS} threads`;
     const age = findAge();
     const ageRows: Case[] = [];
     if (age.ok) {
@@ -165,8 +218,8 @@ export async function benchProtect(seconds: number, size = GiB): Promise<void> {
       runAge(['-r', recipient, '-o', ageFile, input]);
       const version = spawnSync('age', ['--version'], { encoding: 'utf8' }).stdout.trim();
       ageRows.push(
-        { label: `age ${version} -r (encrypt), process wall time`, pass: () => runAge(['-r', recipient, '-o', output, input]), after },
-        { label: `age ${version} -d -i (decrypt), process wall time`, pass: () => runAge(['-d', '-i', identity, '-o', output, ageFile]), after },
+        { label: `age ${version} -r (encrypt), file to file`, pass: () => runAge(['-r', recipient, '-o', output, input]), after, cpu: 'children' },
+        { label: `age ${version} -d -i (decrypt), file to file`, pass: () => runAge(['-d', '-i', identity, '-o', output, ageFile]), after, cpu: 'children' },
       );
     }
     const [ageEncrypt, ageDecrypt] = ageRows;
@@ -194,31 +247,39 @@ export async function benchProtect(seconds: number, size = GiB): Promise<void> {
       { label: 'openFile (buffered, in memory)', pass: () => openFile(sealed, o), versus: { label: RAW_DEC_KEPT, name: 'raw+buffer' } },
       { label: 'seal stream (memory to nowhere)', pass: () => through(pieces(plain), createSealStream({ ...o, version: 1, length: size }), nowhere()), versus: { label: RAW_ENC, name: 'raw' } },
       { label: OPEN_MEMORY, pass: () => through(pieces(sealed), createOpenStream(o), nowhere()), versus: { label: RAW_DEC, name: 'raw' } },
-      {
-        label: 'sealToFile, file to file', after,
-        pass: () => sealToFile(input, output, { ...o, version: 1 }),
-        ...(ageEncrypt && { versus: { label: ageEncrypt.label, name: 'age' as const } }),
-      },
-      {
-        label: OPEN_FILES, after,
-        pass: () => openToFile(sealedPath, output, o),
-        ...(ageDecrypt && { versus: { label: ageDecrypt.label, name: 'age' as const } }),
-      },
+      { label: 'copy file to file, no crypto (4 MiB reads, writes)', pass: () => copyFile(sealedPath, output), after },
+      ...[THREADS, 0].flatMap((threads): Case[] => [
+        {
+          label: threads === THREADS ? SEAL_FILES : 'sealToFile, file to file, no threads', after,
+          pass: () => sealToFile(input, output, { ...o, version: 1, threads }),
+          ...(ageEncrypt && { versus: { label: ageEncrypt.label, name: 'age' as const } }),
+        },
+        {
+          label: threads === THREADS ? OPEN_FILES : 'openToFile, file to file, no threads', after,
+          pass: () => openToFile(sealedPath, output, { ...o, threads }),
+          ...(ageDecrypt && { versus: { label: ageDecrypt.label, name: 'age' as const } }),
+        },
+      ]),
+      { label: `openToFile, verify only (no output), ${THREADS} threads`, pass: () => openToFile(sealedPath, undefined, { ...o, threads: THREADS }) },
       ...ageRows,
     ];
-    const gbps = await measureAll(cases, size, seconds);
-    const rate = (label: string) => gbps.get(label) ?? NaN;
+    const measured = await measureAll(cases, size, seconds);
+    const rate = (label: string) => measured.get(label)?.gbps ?? NaN;
+    const cpu = (label: string) => measured.get(label)?.cpu ?? NaN;
 
     const mib = size / (1 << 20);
-    console.log(`\nProtected files: ${mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`} of random data, 64 KiB chunks, one core, at least ${seconds} s per row in interleaved rounds, files in ${TEMP_ROOT}; GB = 10^9 bytes\n`);
-    console.log(`${'operation'.padEnd(52)} ${'GB/s'.padStart(6)}   ratio`);
+    console.log(`\nProtected files: ${mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`} of random data, 64 KiB chunks, at least ${seconds} s per row in interleaved rounds; GB = 10^9 bytes`);
+    console.log(`${availableParallelism()} cores; load average ${loadBefore} before, ${load()} after (other processes share the cores: wall times vary about 2x run to run)`);
+    console.log(`files in ${TEMP_ROOT}, input warm (in memory), each pass writing a new output file there, removed between passes; no fsync\n`);
+    console.log(`${'operation'.padEnd(52)} ${'GB/s'.padStart(6)} ${'CPU s/GB'.padStart(9)}   ratio`);
     for (const c of cases) {
       const v = c.versus;
       const ratio = v === undefined ? '' : v.name === 'age' ? `${(rate(c.label) / rate(v.label)).toFixed(1)}x ${v.name}` : `${((100 * rate(c.label)) / rate(v.label)).toFixed(0)}% of ${v.name}`;
-      console.log(`${c.label.padEnd(52)} ${rate(c.label).toFixed(2).padStart(6)}   ${ratio}`);
+      console.log(`${c.label.padEnd(52)} ${rate(c.label).toFixed(2).padStart(6)} ${cpu(c.label).toFixed(2).padStart(9)}   ${ratio}`);
     }
-    const versusAge = ageDecrypt ? `${(rate(OPEN_FILES) / rate(ageDecrypt.label)).toFixed(1)}x (file to file)` : 'not measured';
-    console.log(`\ntargets: opening at >= 80% of raw AES-256-GCM: ${((100 * rate(OPEN_MEMORY)) / rate(RAW_DEC)).toFixed(0)}% (open stream); >= 2x age: ${versusAge}`);
+    const versus = (ours: string, theirs: Case | undefined) => (theirs ? `${(rate(ours) / rate(theirs.label)).toFixed(1)}x` : 'not measured');
+    console.log(`\ntargets: opening at >= 80% of raw AES-256-GCM (one core): ${((100 * rate(OPEN_MEMORY)) / rate(RAW_DEC)).toFixed(0)}% (open stream)`);
+    console.log(`         >= 2x age, file to file with ${THREADS} threads: seal ${versus(SEAL_FILES, ageEncrypt)}, open ${versus(OPEN_FILES, ageDecrypt)}`);
     console.log('buffered rows pay for first-touch page faults of a fresh output buffer of the whole file, as "raw ... into one new buffer" does');
     if (!age.ok) console.log(`${age.why}\n(no age figures: the file-to-file rows have no peer in this run)`);
   } finally {

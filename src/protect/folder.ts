@@ -5,12 +5,14 @@ import { fromHex, hex } from '../lib/bytes.js';
 import { CloisterError } from '../lib/errors.js';
 import { ioError } from './lib/io.js';
 import { pathProblem } from './lib/options.js';
-import { openToFile, sealToFile } from './files.js';
+import { openWith, sealWith, withExecutors } from './files.js';
+import type { TransferOptions } from './types.js';
 
 /**
  * Folder helpers for the CLI and `cloister run`: seal every file of a folder for a volume, or
  * open (or just verify) a sealed folder, file by file with `sealToFile`/`openToFile`, so memory
- * stays bounded whatever the file sizes. A file's volume path is its `/`-separated path
+ * stays bounded whatever the file sizes, with one pool of worker threads for all the files of 8
+ * MiB or more (`threads`, as for `sealToFile`). A file's volume path is its `/`-separated path
  * relative to the folder.
  */
 
@@ -25,7 +27,7 @@ export interface ProtectedEntry {
   size: number;
 }
 
-export interface SealFolderOptions {
+export interface SealFolderOptions extends TransferOptions {
   volumeKey: Uint8Array;
   /** Every file's version (1 when omitted), or a function of its volume path. A safe integer. */
   version?: number | ((path: string) => number);
@@ -35,7 +37,7 @@ export interface SealFolderOptions {
 /** A record of a volume's files (the coordinator's), by volume path. */
 export type FolderRecord = Readonly<Record<string, { readonly version?: number; readonly root?: string }>>;
 
-export interface OpenFolderOptions {
+export interface OpenFolderOptions extends TransferOptions {
   volumeKey: Uint8Array;
   /**
    * When given, the folder must hold exactly these files (else PROTECTED_FILE_SET), each at
@@ -84,14 +86,17 @@ const safeVersion = (version: bigint, path: string): number => {
  * ```
  */
 export async function sealFolder(from: string, to: string, o: SealFolderOptions): Promise<ProtectedEntry[]> {
-  const entries: ProtectedEntry[] = [];
-  for (const path of await walk(from)) {
-    const version = typeof o.version === 'function' ? o.version(path) : (o.version ?? 1);
-    const chunkSize = o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize };
-    const { root, length } = await sealToFile(join(from, path), join(to, path), { volumeKey: o.volumeKey, path, version, ...chunkSize });
-    entries.push({ path, version, root: hex(root), size: length });
-  }
-  return entries;
+  const paths = await walk(from);
+  return withExecutors(o.threads, async (executors) => {
+    const entries: ProtectedEntry[] = [];
+    for (const path of paths) {
+      const version = typeof o.version === 'function' ? o.version(path) : (o.version ?? 1);
+      const chunkSize = o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize };
+      const { root, length } = await sealWith(executors, join(from, path), join(to, path), { volumeKey: o.volumeKey, path, version, ...chunkSize });
+      entries.push({ path, version, root: hex(root), size: length });
+    }
+    return entries;
+  });
 }
 
 /**
@@ -117,18 +122,20 @@ export async function openFolder(from: string, to: string | undefined, o: OpenFo
       throw new CloisterError('PROTECTED_FILE_SET', `${from}: ${[...list('not recorded:', unrecorded), ...list('missing:', missing)].join('; ')}`, { path: unrecorded[0] ?? missing[0] ?? from });
     }
   }
-  const entries: ProtectedEntry[] = [];
-  for (const path of paths) {
-    const expected = record?.[path];
-    const root = expected?.root === undefined ? undefined : fromHex(expected.root);
-    if (expected?.root !== undefined && root === undefined) throw new CloisterError('PROTECTED_OPTIONS_INVALID', `expected.${path}.root: not hex`, { field: `expected.${path}.root` });
-    const source = join(from, path);
-    const result = await openToFile(source, to === undefined ? undefined : join(to, path), {
-      volumeKey: o.volumeKey, path,
-      ...(expected?.version !== undefined && { expectedVersion: expected.version }),
-      ...(root !== undefined && { expectedRoot: root }),
-    });
-    entries.push({ path, version: safeVersion(result.version, source), root: hex(result.root), size: result.length });
-  }
-  return entries;
+  return withExecutors(o.threads, async (executors) => {
+    const entries: ProtectedEntry[] = [];
+    for (const path of paths) {
+      const expected = record?.[path];
+      const root = expected?.root === undefined ? undefined : fromHex(expected.root);
+      if (expected?.root !== undefined && root === undefined) throw new CloisterError('PROTECTED_OPTIONS_INVALID', `expected.${path}.root: not hex`, { field: `expected.${path}.root` });
+      const source = join(from, path);
+      const result = await openWith(executors, source, to === undefined ? undefined : join(to, path), {
+        volumeKey: o.volumeKey, path,
+        ...(expected?.version !== undefined && { expectedVersion: expected.version }),
+        ...(root !== undefined && { expectedRoot: root }),
+      });
+      entries.push({ path, version: safeVersion(result.version, source), root: hex(result.root), size: result.length });
+    }
+    return entries;
+  });
 }

@@ -10,4 +10,4 @@ export { createSealStream, createOpenStream, type SealStream, type OpenStream } 
 export { sealToFile, openToFile } from './files.js';
 export { sealFolder, openFolder, type ProtectedEntry, type SealFolderOptions, type OpenFolderOptions, type FolderRecord } from './folder.js';
 export { pathProblem } from './lib/options.js';
-export type { FileKeyOptions, SealOptions, SealResult, OpenOptions, OpenResult, SealStreamOptions, SealStreamResult, OpenStreamResult } from './types.js';
+export type { FileKeyOptions, SealOptions, SealResult, OpenOptions, OpenResult, SealStreamOptions, SealStreamResult, OpenStreamResult, TransferOptions } from './types.js';

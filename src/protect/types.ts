@@ -64,3 +64,13 @@ export interface OpenStreamResult {
   root: Uint8Array;
   length: number;
 }
+
+/** How file-to-file sealing and opening (`sealToFile`, `openToFile`, the folder helpers) use threads. */
+export interface TransferOptions {
+  /**
+   * Worker threads that seal or open runs of chunks in parallel for files of 8 MiB or more
+   * (smaller files stay on the calling thread): 0 ..= 16, 0 for none; by default the number of
+   * cores, at most 4. The output is the same byte for byte whatever the number.
+   */
+  threads?: number;
+}

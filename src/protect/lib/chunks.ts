@@ -32,12 +32,33 @@ export interface ChunkContext {
 /** Receives output bytes in order; the buffer is the receiver's to keep. */
 export type Emit = (bytes: Buffer) => void;
 
-const NONCE_LENGTH = 12;
+export const NONCE_LENGTH = 12;
 /** NIST SP 800-38D §5.2.1.2: the tag length is fixed, so a decipher refuses shorter tags. */
-const GCM = { authTagLength: TAG_LENGTH } as const;
+export const GCM = { authTagLength: TAG_LENGTH } as const;
+
+/** SP 800-38D §7.2: FAIL says nothing more; name what can cause it. */
+export const AUTH_FAILED = 'fails authentication: changed, moved within the file, or taken from another file or version';
+
+/** The byte offset of chunk `index` in the sealed file. */
+export function chunkOffset(ctx: Pick<ChunkContext, 'chunkSize'>, index: number): number {
+  return HEADER_LENGTH + index * (ctx.chunkSize + TAG_LENGTH);
+}
+
+/** A seal whose input is not of the length declared in the header: `actual` says how many bytes came. */
+export function lengthError(ctx: ChunkContext, actual: string): CloisterError {
+  return new CloisterError('PROTECTED_OPTIONS_INVALID', `${ctx.name}: the input is ${actual} bytes, not the declared length ${ctx.length}`, {
+    field: 'length', path: ctx.name, expected: ctx.length, actual,
+  });
+}
+
+/** The refusal of chunk `chunk`, naming the file and the chunk: "NAME: chunk i of n WHAT". */
+export function chunkError(ctx: ChunkContext, code: 'PROTECTED_INTEGRITY' | 'PROTECTED_TRUNCATED', chunk: number, what: string, cause?: unknown): CloisterError {
+  const { name, count } = ctx;
+  return new CloisterError(code, `${name}: chunk ${chunk} of ${count} ${what}`, { path: name, chunk, offset: chunkOffset(ctx, chunk), field: `chunks[${chunk}]`, cause });
+}
 
 /** The STREAM nonce of chunk `index`: 11-byte big-endian counter (index < 2^53, so bytes 0..2 stay 0) ‖ last-chunk flag. */
-function nonce(out: Buffer, index: number, last: boolean): Buffer {
+export function nonce(out: Buffer, index: number, last: boolean): Buffer {
   out.writeUInt32BE(Math.floor(index / 0x1_0000_0000), 3);
   out.writeUInt32BE(index >>> 0, 7);
   out[NONCE_LENGTH - 1] = last ? 1 : 0;
@@ -73,11 +94,6 @@ abstract class ChunkCursor {
     this.index += 1;
     this.filled = 0;
   }
-
-  /** The byte offset of chunk `index` in the sealed file. */
-  protected offsetOf(index: number): number {
-    return HEADER_LENGTH + index * (this.ctx.chunkSize + TAG_LENGTH);
-  }
 }
 
 /** Encrypts plaintext pieces into chunks. */
@@ -94,9 +110,7 @@ export class ChunkSealer extends ChunkCursor {
   }
 
   private lengthError(actual: string): CloisterError {
-    return new CloisterError('PROTECTED_OPTIONS_INVALID', `${this.ctx.name}: the input is ${actual} bytes, not the declared length ${this.ctx.length}`, {
-      field: 'length', path: this.ctx.name, expected: this.ctx.length, actual,
-    });
+    return lengthError(this.ctx, actual);
   }
 
   private finish(cipher: CipherGCM, emit: Emit): void {
@@ -147,8 +161,7 @@ export class ChunkOpener extends ChunkCursor {
   }
 
   private refuse(code: 'PROTECTED_INTEGRITY' | 'PROTECTED_TRUNCATED', chunk: number, what: string, cause?: unknown): CloisterError {
-    const { name, count } = this.ctx;
-    return new CloisterError(code, `${name}: chunk ${chunk} of ${count} ${what}`, { path: name, chunk, offset: this.offsetOf(chunk), field: `chunks[${chunk}]`, cause });
+    return chunkError(this.ctx, code, chunk, what, cause);
   }
 
   private finish(decipher: DecipherGCM, tag: Uint8Array, emit: Emit): void {
@@ -156,8 +169,7 @@ export class ChunkOpener extends ChunkCursor {
     try {
       decipher.final();
     } catch (cause) {
-      // SP 800-38D §7.2: FAIL says nothing more; name what can cause it.
-      throw this.refuse('PROTECTED_INTEGRITY', this.index, 'fails authentication: changed, moved within the file, or taken from another file or version', cause);
+      throw this.refuse('PROTECTED_INTEGRITY', this.index, AUTH_FAILED, cause);
     }
     for (const plain of this.pending) emit(plain);
     this.pending = [];

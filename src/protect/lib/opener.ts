@@ -1,7 +1,7 @@
 import { equal, hex, secretEqual } from '../../lib/bytes.js';
 import { CloisterError } from '../../lib/errors.js';
 import { HEADER_LENGTH, readHeader, type ProtectedHeader } from '../format.js';
-import { ChunkOpener, type Emit } from './chunks.js';
+import { ChunkOpener, type ChunkContext, type Emit } from './chunks.js';
 import { fileKeys, headerHash, headerMac, volumeKeyId } from './keys.js';
 import type { OpenParams } from './options.js';
 
@@ -17,9 +17,9 @@ export interface Opened {
  * the key id (PROTECTED_WRONG_KEY), the MAC under the keys derived from the header's own salt,
  * path hash and version (PROTECTED_HEADER_INVALID: any header byte changed, a version edited),
  * the path hash against the expected path (PROTECTED_WRONG_PATH: an authentic file of another
- * path), then the version against the record (PROTECTED_ROLLBACK). Returns the chunk opener.
+ * path), then the version against the record (PROTECTED_ROLLBACK). Returns what the chunks need.
  */
-function verifyHeader(p: OpenParams, header: ProtectedHeader): ChunkOpener {
+export function verifyHeader(p: OpenParams, header: ProtectedHeader): ChunkContext {
   const { name } = p;
   const context = (field: string, expected?: unknown, actual?: unknown) => ({ path: name, field, expected, actual });
   if (!equal(header.keyId, volumeKeyId(p.volumeKey))) {
@@ -35,8 +35,27 @@ function verifyHeader(p: OpenParams, header: ProtectedHeader): ChunkOpener {
   if (p.expectedVersion !== undefined && header.version < p.expectedVersion) {
     throw new CloisterError('PROTECTED_ROLLBACK', `${name}: version ${header.version} is older than version ${p.expectedVersion} on record (an older copy was restored)`, context('header.version', p.expectedVersion, header.version));
   }
-  const ctx = { key: keys.cipher, aad: headerHash(header.bytes), chunkSize: header.chunkSize, length: header.length, count: header.chunkCount, name };
-  return new ChunkOpener(ctx, header.bytes);
+  return { key: keys.cipher, aad: headerHash(header.bytes), chunkSize: header.chunkSize, length: header.length, count: header.chunkCount, name };
+}
+
+/** The header of `bytes` (its first 150, or fewer), unauthenticated; errors carry the file's name. */
+export function headerOf(p: OpenParams, bytes: Uint8Array): ProtectedHeader {
+  try {
+    return readHeader(bytes);
+  } catch (e) {
+    if (!(e instanceof CloisterError)) throw e;
+    throw new CloisterError(e.code, `${p.name}: ${e.message}`, { path: p.name, field: e.field ?? 'header', offset: e.offset ?? 0, cause: e });
+  }
+}
+
+/** PROTECTED_INTEGRITY unless `root` is the root on record (when there is one). */
+export function checkRoot(p: OpenParams, root: Uint8Array): void {
+  const { expectedRoot, name } = p;
+  if (expectedRoot !== undefined && !equal(root, expectedRoot)) {
+    throw new CloisterError('PROTECTED_INTEGRITY', `${name}: root ${hex(root)} is not the root on record ${hex(expectedRoot)} (another authentic copy of the file)`, {
+      path: name, field: 'root', expected: hex(expectedRoot), actual: hex(root),
+    });
+  }
 }
 
 /**
@@ -62,7 +81,7 @@ export class FileOpener {
       rest = rest.subarray(take);
       if (this.headFilled < HEADER_LENGTH) return;
       const header = this.readHeader();
-      this.chunks = verifyHeader(this.p, header);
+      this.chunks = new ChunkOpener(verifyHeader(this.p, header), header.bytes);
       this.header = header;
     }
     this.chunks.write(rest, emit);
@@ -72,23 +91,13 @@ export class FileOpener {
   end(): Opened {
     // With fewer than 150 bytes, reading the header reports the truncation, naming the field.
     const header = this.header ?? this.readHeader();
-    const root = (this.chunks ?? verifyHeader(this.p, header)).end();
-    const { expectedRoot, name } = this.p;
-    if (expectedRoot !== undefined && !equal(root, expectedRoot)) {
-      throw new CloisterError('PROTECTED_INTEGRITY', `${name}: root ${hex(root)} is not the root on record ${hex(expectedRoot)} (another authentic copy of the file)`, {
-        path: name, field: 'root', expected: hex(expectedRoot), actual: hex(root),
-      });
-    }
+    const root = (this.chunks ?? new ChunkOpener(verifyHeader(this.p, header), header.bytes)).end();
+    checkRoot(this.p, root);
     return { version: header.version, root, length: header.length };
   }
 
   /** The header from the bytes gathered so far; errors carry the file's name. */
   private readHeader(): ProtectedHeader {
-    try {
-      return readHeader(this.head.subarray(0, this.headFilled));
-    } catch (e) {
-      if (!(e instanceof CloisterError)) throw e;
-      throw new CloisterError(e.code, `${this.p.name}: ${e.message}`, { path: this.p.name, field: e.field ?? 'header', offset: e.offset ?? 0, cause: e });
-    }
+    return headerOf(this.p, this.head.subarray(0, this.headFilled));
   }
 }

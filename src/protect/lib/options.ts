@@ -2,6 +2,7 @@ import { CloisterError } from '../../lib/errors.js';
 import { DEFAULT_CHUNK_SIZE, MAX_LENGTH, MAX_VERSION, isChunkSize, CHUNK_SIZE_BOUNDS } from '../format.js';
 import type { FileKeyOptions, OpenOptions, SealOptions } from '../types.js';
 import { hashPath } from './keys.js';
+import { MAX_THREADS, defaultThreads } from './pool.js';
 
 /**
  * Validation of the options of sealing and opening, once at the boundary: every refusal is
@@ -70,6 +71,13 @@ export function toChunkSize(value: number | undefined): number {
 
 export function toLength(value: number, field: string): number {
   if (!Number.isSafeInteger(value) || value < 0 || value > MAX_LENGTH) throw refuse(field, 'must be a non-negative safe integer', value);
+  return value;
+}
+
+/** The worker threads of file-to-file sealing and opening: 0 (the calling thread only) ..= 16; the default when undefined. */
+export function toThreads(value: unknown): number {
+  if (value === undefined) return defaultThreads();
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_THREADS) throw refuse('threads', `must be an integer from 0 to ${MAX_THREADS}`, value);
   return value;
 }
 

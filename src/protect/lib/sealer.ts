@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chunkCount, encodeHeader } from '../format.js';
-import { ChunkSealer, type Emit } from './chunks.js';
+import { ChunkSealer, type ChunkContext, type Emit } from './chunks.js';
 import { fileKeys, headerHash, signHeader, volumeKeyId } from './keys.js';
 import type { SealParams } from './options.js';
 
@@ -14,14 +14,16 @@ const SALT_LENGTH = 32;
 export class FileSealer {
   private readonly chunks: ChunkSealer;
   readonly header: Buffer;
+  /** What the chunks need: for sealing whole runs of chunks instead of pieces (runs.ts). */
+  readonly ctx: ChunkContext;
 
   /** `salt` is for known-answer tests only; every seal otherwise draws a fresh one. */
   constructor(p: SealParams, length: number, salt: Uint8Array = randomBytes(SALT_LENGTH)) {
     const keys = fileKeys(p.volumeKey, salt, p.pathHash, p.version);
     this.header = encodeHeader({ chunkSize: p.chunkSize, salt, version: p.version, length, pathHash: p.pathHash, keyId: volumeKeyId(p.volumeKey) });
     signHeader(keys.mac, this.header);
-    const ctx = { key: keys.cipher, aad: headerHash(this.header), chunkSize: p.chunkSize, length, count: chunkCount(length, p.chunkSize), name: p.name };
-    this.chunks = new ChunkSealer(ctx, this.header);
+    this.ctx = { key: keys.cipher, aad: headerHash(this.header), chunkSize: p.chunkSize, length, count: chunkCount(length, p.chunkSize), name: p.name };
+    this.chunks = new ChunkSealer(this.ctx, this.header);
   }
 
   write(plaintext: Uint8Array, emit: Emit): void {
