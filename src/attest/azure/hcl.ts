@@ -17,6 +17,10 @@ import { SNP_REPORT_SIZE } from '../snp/report.js';
  *   variable data size; then the variable data: the runtime claims, a JSON object whose hash the
  *   SNP report's REPORT_DATA carries;
  * - zero padding to the size of the NV index.
+ *
+ * Only the runtime claims are bound to the hardware report (through REPORT_DATA); the header's
+ * request type and status are signed by nothing, so they are returned as information and never
+ * become claims.
  */
 
 /** `IGVM_ATTEST_HEADER.signature`: "HCLA" read as a little-endian u32. @example `HCL_SIGNATURE` → `0x414c4348` */

@@ -53,7 +53,10 @@ describe('mutated real evidence is never accepted', () => {
       fc.property(mutations(real.hclReport.length), (ms) => {
         const hclReport = mutate(real.hclReport, ms);
         const result = onlyCloisterErrors(() => verify({ ...real, hclReport }));
-        if (!(result instanceof CloisterError)) assert.deepEqual(hclReport, real.hclReport);
+        // The header's request type and status (bytes 12-19) are covered by nothing the hardware
+        // signs and reach no claim: they are the only bytes a change of which may be accepted.
+        const unsigned = (b: Uint8Array) => Uint8Array.from(b).fill(0, 12, 20);
+        if (!(result instanceof CloisterError)) assert.deepEqual(unsigned(hclReport), unsigned(real.hclReport));
       }),
       { numRuns: 200 },
     );
