@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { importSimState, simQuote } from '../src/attest/sim/index.js';
@@ -65,5 +65,6 @@ export async function benchActivation(): Promise<void> {
     agent.destroy();
   } finally {
     await c.stop('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { importSimState, simQuote } from '../src/attest/sim/index.js';
@@ -78,6 +78,9 @@ export async function benchMaa(): Promise<void> {
     }
     agent.destroy();
   } finally {
+    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
   }
 }
