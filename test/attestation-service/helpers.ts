@@ -1,14 +1,12 @@
 import { Agent } from 'node:https';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { AttestationClient, type AttestationSigner, type AttestationTokenValidationOptions } from '@azure/attestation';
 import { DcapVerifier, customRoot, type Policy, type QuoteCollateralV3 } from '../../src/attest/index.js';
 import { createSimPlatform, simCollateral, type SimPlatform } from '../../src/attest/sim/index.js';
 import { AttestationService, fixedCollateral, type CollateralSource } from '../../src/attestation-service/index.js';
 import { serveAttestation } from '../../src/cli/attestation-service.js';
 import { fileStore } from '../../src/store/index.js';
-import { freePort } from '../e2e/harness.js';
+import { freePort, tempDir } from '../e2e/harness.js';
 
 /**
  * A real attestation service over HTTPS in this process, and Microsoft's `@azure/attestation`
@@ -41,7 +39,7 @@ export interface ServeOptions {
 /** Starts a service on a free local port with its state in a fresh temporary folder. */
 export async function serve(o: ServeOptions): Promise<Running> {
   const instance = `https://127.0.0.1:${await freePort()}`;
-  const dir = mkdtempSync(join(tmpdir(), 'cloister-maa-'));
+  const dir = tempDir('maa');
   const service = await AttestationService.open({
     instance,
     store: fileStore({ dir, key: new Uint8Array(32).fill(7) }),

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DcapVerifier } from '../../src/attest/index.js';
 import { AttestationService, fixedCollateral } from '../../src/attestation-service/index.js';
 import { fileStore } from '../../src/store/index.js';
 import { rejectsCode } from '../attest/maa/helpers.js';
+import { tempDir } from '../e2e/harness.js';
 
 /** The service over its sealed store: keys survive restarts, rotations are serialised, unreadable state stops it. */
 
@@ -19,7 +19,7 @@ function open(dir: string, now = NOW) {
 }
 
 test('keys and the TLS CA survive a restart; concurrent rotations keep every key that signed', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cloister-maa-service-'));
+  const dir = tempDir('maa-service');
   const s = await open(dir);
   const first = s.signingKey.kid;
   const kids = await Promise.all([s.rotate(), s.rotate(), s.rotate()]);
@@ -35,7 +35,7 @@ test('keys and the TLS CA survive a restart; concurrent rotations keep every key
 });
 
 test('state that cannot be read is refused and left alone', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cloister-maa-service-'));
+  const dir = tempDir('maa-service');
   await open(dir);
   writeFileSync(join(dir, 'state.sealed'), 'garbage');
   await rejectsCode(open(dir), 'STATE_CORRUPT');
@@ -44,6 +44,6 @@ test('state that cannot be read is refused and left alone', async () => {
 test('the instance must be an https origin: the tokens\' iss is compared as a string', async () => {
   const dcap = new DcapVerifier();
   for (const instance of ['http://attest.example', 'https://attest.example/', 'https://attest.example/x']) {
-    await rejectsCode(AttestationService.open({ instance, store: fileStore({ dir: mkdtempSync(join(tmpdir(), 'cloister-maa-service-')), key: KEY }), dcap, collateral: fixedCollateral(dcap, []), policy: {}, policyText: '{}', now: () => NOW }), 'USAGE');
+    await rejectsCode(AttestationService.open({ instance, store: fileStore({ dir: tempDir('maa-service'), key: KEY }), dcap, collateral: fixedCollateral(dcap, []), policy: {}, policyText: '{}', now: () => NOW }), 'USAGE');
   }
 });

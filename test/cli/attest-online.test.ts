@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startFakePcs } from '../collateral/fake-pcs.js';
+import { tempDir } from '../e2e/harness.js';
 
 /** `cloister attest verify --pccs URL`: collateral fetched from a PCCS-compatible server, then cached. */
 
@@ -21,7 +20,7 @@ function run(...args: string[]): Promise<{ code: number; out: { ok: boolean; tcb
 
 test('fetches by the quote\'s FMSPC and CA, then reuses the cache until nextUpdate', async () => {
   const pcs = await startFakePcs({ vectors: [TDX], protocol: 'http', flavor: 'pccs' });
-  const cache = mkdtempSync(join(tmpdir(), 'cloister-collateral-'));
+  const cache = tempDir('collateral');
   try {
     const args = ['attest', 'verify', `${VECTORS}${TDX}/quote.bin`, '--pccs', pcs.url, '--collateral-cache', cache, '--at', '1750332747', '--json'];
     const first = await run(...args);
@@ -40,7 +39,7 @@ test('fetches by the quote\'s FMSPC and CA, then reuses the cache until nextUpda
 
 test('an unknown FMSPC is a fetch failure; a bad URL is a usage error', async () => {
   const pcs = await startFakePcs({ vectors: ['sgx/phala-sgx-v3-processor-00a067110000'], protocol: 'http', flavor: 'pccs' });
-  const cache = mkdtempSync(join(tmpdir(), 'cloister-collateral-'));
+  const cache = tempDir('collateral');
   try {
     const r = await run('attest', 'verify', `${VECTORS}${TDX}/quote.bin`, '--pccs', pcs.url, '--collateral-cache', cache, '--at', '1750332747', '--json');
     assert.equal(r.code, 1);

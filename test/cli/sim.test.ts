@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../e2e/harness.js';
 
 /** `cloister sim` end to end: real processes, real files, verified by `cloister attest verify`. */
 
 const BIN = fileURLToPath(new URL('../../../bin/cloister.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'cloister-sim-'));
+const dir = tempDir('sim');
 const at = (name: string) => join(dir, name);
 
 function run(...args: string[]): { code: number | null; stdout: string; stderr: string } {

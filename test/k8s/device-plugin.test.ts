@@ -1,13 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as Grpc from '@grpc/grpc-js';
 import { loadApi, type DevicePluginApi } from '../../src/k8s/device-plugin/api.js';
 import { startDevicePlugin, readEpcMiB } from '../../src/k8s/device-plugin/plugin.js';
 import { allocation, deviceList, epcMiBFromSysfs, pluginResources } from '../../src/k8s/device-plugin/sgx.js';
 import { CloisterError } from '../../src/lib/errors.js';
+import { tempDir } from '../e2e/harness.js';
 
 /**
  * The device plugin over real gRPC on Unix sockets, against a registration server that stands in
@@ -49,7 +49,7 @@ describe('SGX device plugin (pure parts)', () => {
   it('capacity from sysfs: bytes per NUMA node summed, in MiB; garbage refused', () => {
     assert.equal(epcMiBFromSysfs(['67108864\n', '33554432\n']), 96);
     assert.throws(() => epcMiBFromSysfs(['-1']), (e: unknown) => e instanceof CloisterError && e.code === 'IO');
-    const sys = mkdtempSync(join(tmpdir(), 'cloister-sysfs-'));
+    const sys = tempDir('sysfs');
     assert.throws(() => readEpcMiB(sys), (e: unknown) => e instanceof CloisterError && e.code === 'NO_TEE');
     mkdirSync(join(sys, 'devices/system/node/node0/x86'), { recursive: true });
     writeFileSync(join(sys, 'devices/system/node/node0/x86/sgx_total_bytes'), String(128 << 20));
@@ -90,8 +90,8 @@ describe('SGX device plugin over gRPC', () => {
 
   before(async () => {
     api = await loadApi();
-    dir = mkdtempSync(join(tmpdir(), 'cloister-dp-'));
-    dev = mkdtempSync(join(tmpdir(), 'cloister-dev-'));
+    dir = tempDir('dp');
+    dev = tempDir('dev');
     writeFileSync(join(dev, 'sgx_enclave'), '');
     kubelet = await fakeKubelet(api, dir);
     plugin = await startDevicePlugin({ provider: 'azure', enclaveLimit: 20, provision: true, pluginDir: dir, devDir: dev, hostDevDir: '/host/dev', epcMiB: 16, sysfsRoot: '/nonexistent', pollMs: 50, log: (e) => log.push(e) });

@@ -2,13 +2,13 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import * as px from '@peculiar/x509';
 import { CloisterError } from '../../src/lib/errors.js';
 import { pemCert, type CaBundle } from '../../src/pki/index.js';
+import { tempDir } from '../e2e/harness.js';
 
 /** The fixed "now" of the PKI tests (2025-06-15T15:06:40Z); openssl verifies at this time too. */
 export const NOW = 1_750_000_000;
@@ -44,7 +44,7 @@ export function hasOpenssl(t: TestContext): boolean {
 
 /** Writes the CA's PEMs and `leaf` to a temporary folder and runs `openssl verify` at {@link NOW} (plus `extra`). */
 export function opensslVerify(ca: CaBundle, leaf: Uint8Array, extra: string[] = [], at = NOW): { status: number | null; stdout: string; stderr: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'cloister-pki-'));
+  const dir = tempDir('pki');
   try {
     const file = (name: string, der: Uint8Array) => {
       const path = join(dir, name);
