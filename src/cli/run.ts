@@ -71,7 +71,7 @@ export function registerRun(program: Command): void {
     .option('--sim-dir <dir>', 'the simulated platform that signs this program\'s evidence')
     .option('--measure <path>', 'a file or folder that is part of the program\'s code (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--root <file>', 'the coordinator root certificate to require (PEM)')
-    .option('--dns-name <name>', 'DNS name for this service\'s certificate (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--dns-name <name>', 'DNS name for this service\'s certificate (repeatable; default: the comma-separated $CLOISTER_DNS_NAMES)', (v: string, all: string[]) => [...all, v], [] as string[])
     .passThroughOptions()
     .argument('<program>', 'the program to run')
     .argument('[args...]', 'its arguments')
@@ -82,7 +82,7 @@ export function registerRun(program: Command): void {
         const ca = o.root ? readFileSync(o.root, 'utf8') : undefined;
         const mesh = { post: async (path: string, body: unknown) => (await call(to, 'POST', path, { ca, body: JSON.stringify(body) })).json() };
         const evidence = simEvidence(loadPlatform(o.simDir ?? defaultSimDir()), { mrEnclave: measure(programPath, o.measure) });
-        const a = await activate(mesh, evidence, { service: o.service, instanceId: o.instanceId ?? process.env['CLOISTER_INSTANCE_ID'], dnsNames: o.dnsName });
+        const a = await activate(mesh, evidence, { service: o.service, instanceId: o.instanceId ?? process.env['CLOISTER_INSTANCE_ID'], dnsNames: o.dnsName.length > 0 ? o.dnsName : (process.env['CLOISTER_DNS_NAMES'] ?? '').split(',').filter(Boolean) });
         writeFiles(a.rendered.files);
         const volumes = unlockVolumes(a.volumes, process.cwd());
         const env: NodeJS.ProcessEnv = {

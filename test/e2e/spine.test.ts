@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hex } from '../../src/lib/bytes.js';
@@ -135,6 +135,11 @@ describe('the spine, end to end', () => {
     // The same instance keeps its own secret across activations.
     const again = JSON.parse((await run('backend', [node, '-e', SCRIPT], ['--instance-id', 'one'])).stdout) as typeof ra;
     assert.equal(again.env['OWN_KEY'], ra.env['OWN_KEY']);
+    // DNS names for the certificate from the environment, as the Kubernetes webhook sets them.
+    const named = await cloister(['run', '--service', 'backend', '--coordinator', c.mesh, '--sim-dir', simDir, '--', node, '-e', SCRIPT], { CLOISTER_DNS_NAMES: 'backend.shop,backend.shop.svc' }, dir);
+    const san = new X509Certificate((JSON.parse(named.stdout) as typeof ra).cert).subjectAltName ?? '';
+    assert.match(san, /DNS:backend\.shop\b/);
+    assert.match(san, /DNS:backend\.shop\.svc\b/);
   });
 
   it('Argv from the manifest, the program\'s exit code, and a changed program refused', async () => {

@@ -137,6 +137,7 @@ describe('Kubernetes: the Helm chart on a real API server', { skip: SKIP_CLUSTER
       assert.deepEqual(c.env!.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]), [
         ['CLOISTER_COORDINATOR', `127.0.0.1:${ports.mesh}`],
         ['CLOISTER_SERVICE', 'hello'],
+        ['CLOISTER_DNS_NAMES', `hello,hello.${NS},hello.${NS}.svc,hello.${NS}.svc.cluster.local`],
         ['CLOISTER_INSTANCE_ID', 'metadata.uid'],
         ['CLOISTER_SIM_DIR', '/var/run/cloister/sim'],
       ]);

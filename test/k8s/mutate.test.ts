@@ -53,6 +53,7 @@ test('a labelled pod gets the coordinator, its service and instance id, EPC, and
           env: [
             { name: 'CLOISTER_COORDINATOR', value: 'cloister-mesh.cloister:2001' },
             { name: 'CLOISTER_SERVICE', value: 'backend' },
+            { name: 'CLOISTER_DNS_NAMES', value: 'backend,backend.shop,backend.shop.svc,backend.shop.svc.cluster.local' },
             { name: 'CLOISTER_INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
           ],
           resources: { limits: { 'kubernetes.azure.com/sgx_epc_mem_in_MiB': '10' } },
@@ -89,7 +90,7 @@ test('values the pod already sets are never overwritten', () => {
   });
   const out = apply(own, mutatePod(own, config).patch) as ReturnType<typeof pod>;
   const c = out.spec.containers[0] as Record<string, unknown>;
-  assert.deepEqual((c['env'] as { name: string }[]).map((e) => e.name), ['CLOISTER_COORDINATOR', 'OTHER', 'CLOISTER_SERVICE', 'CLOISTER_INSTANCE_ID']);
+  assert.deepEqual((c['env'] as { name: string }[]).map((e) => e.name), ['CLOISTER_COORDINATOR', 'OTHER', 'CLOISTER_SERVICE', 'CLOISTER_DNS_NAMES', 'CLOISTER_INSTANCE_ID']);
   assert.equal((c['env'] as { value?: string }[])[0]?.value, 'elsewhere:2001');
   assert.deepEqual(c['resources'], { requests: { 'kubernetes.azure.com/sgx_epc_mem_in_MiB': '64' }, limits: { memory: '1Gi' } });
   assert.deepEqual((c['volumeMounts'] as { name: string }[]).map((m) => m.name), ['data', 'cloister-launcher']);
@@ -110,7 +111,7 @@ test('Intel resources in bytes with the enclave and provision devices; opt-outs;
   assert.equal(c['resources'], undefined);
   assert.deepEqual(c['command'], ['python3', 'app.py']);
   assert.equal(o.spec.initContainers, undefined);
-  assert.deepEqual((c['env'] as { name: string }[]).map((e) => e.name), ['CLOISTER_COORDINATOR', 'CLOISTER_SERVICE', 'CLOISTER_INSTANCE_ID', 'SGX_AESM_ADDR', 'CLOISTER_SIM_DIR']);
+  assert.deepEqual((c['env'] as { name: string }[]).map((e) => e.name), ['CLOISTER_COORDINATOR', 'CLOISTER_SERVICE', 'CLOISTER_DNS_NAMES', 'CLOISTER_INSTANCE_ID', 'SGX_AESM_ADDR', 'CLOISTER_SIM_DIR']);
   assert.deepEqual(c['volumeMounts'], [{ name: 'cloister-aesmd', mountPath: '/var/run/aesmd' }, { name: 'cloister-sim', mountPath: '/var/run/cloister/sim', readOnly: true }]);
   assert.deepEqual(o.spec.volumes, [
     { name: 'cloister-aesmd', hostPath: { path: '/var/run/aesmd', type: 'DirectoryOrCreate' } },
@@ -129,13 +130,16 @@ test('a container without a command is not wrapped and the webhook says why', ()
 });
 
 test('AdmissionReview: the answer carries the uid and a base64 JSON patch; non-pods and malformed reviews', () => {
-  const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-1', kind: { group: '', version: 'v1', kind: 'Pod' }, object: pod() } };
+  const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-1', namespace: 'shop', kind: { group: '', version: 'v1', kind: 'Pod' }, object: pod() } };
   const a = answerReview(review, config);
   const response = a.review['response'] as { uid: string; allowed: boolean; patchType: string; patch: string };
   assert.equal(response.uid, 'u-1');
   assert.equal(response.allowed, true);
   assert.equal(response.patchType, 'JSONPatch');
   assert.deepEqual(JSON.parse(Buffer.from(response.patch, 'base64').toString()), mutatePod(pod(), config).patch);
+  // The request's namespace names the pod's DNS names (a pod being created may not carry it yet).
+  const elsewhere = answerReview({ ...review, request: { ...review.request, namespace: 'prod' } }, config).review['response'] as { patch: string };
+  assert.match(Buffer.from(elsewhere.patch, 'base64').toString(), /backend\.prod\.svc\.cluster\.local/);
   const unlabelled = answerReview({ ...review, request: { ...review.request, object: { metadata: {}, spec: { containers: [] } } } }, config);
   assert.deepEqual(unlabelled.review['response'], { uid: 'u-1', allowed: true });
   for (const bad of [null, {}, { ...review, apiVersion: 'v1' }, { ...review, request: { kind: { kind: 'Pod' } } }, { ...review, request: { ...review.request, object: { metadata: { labels: { 'cloister.dev/service': 'x' } } } } }]) {

@@ -74,10 +74,10 @@ function meta(pod: Obj, key: string): string | undefined {
  *
  * @example
  * ```ts
- * const { patch, warnings } = mutatePod(review.request.object, { coordinator: 'cloister-mesh:2001', resources: 'azure', epcMiB: 10, quoteHelper: false });
+ * const { patch, warnings } = mutatePod(review.request.object, { coordinator: 'cloister-mesh:2001', resources: 'azure', epcMiB: 10, quoteHelper: false }, review.request.namespace);
  * ```
  */
-export function mutatePod(pod: unknown, config: InjectionConfig): Mutation {
+export function mutatePod(pod: unknown, config: InjectionConfig, namespace?: string): Mutation {
   if (!isObj(pod) || !isObj(pod['spec']) || !Array.isArray(pod['spec']['containers'])) {
     throw new CloisterError('REQUEST_INVALID', 'request.object is not a pod: spec.containers is missing');
   }
@@ -95,9 +95,13 @@ export function mutatePod(pod: unknown, config: InjectionConfig): Mutation {
   const wrap = config.launcherImage !== undefined && !disabled(OPT_OUT.launcher);
   const resources = disabled(OPT_OUT.resources) ? {} : SGX_RESOURCES[config.resources](config.epcMiB);
 
+  // The names a Kubernetes Service of the same name gives the pod, for its certificate (as MarbleRun's injector does).
+  const ns = namespace ?? str(pod['metadata'] as Obj, 'namespace') ?? 'default';
+  const dnsNames = [service, `${service}.${ns}`, `${service}.${ns}.svc`, `${service}.${ns}.svc.cluster.local`];
   const env: Obj[] = [
     { name: 'CLOISTER_COORDINATOR', value: config.coordinator },
     { name: 'CLOISTER_SERVICE', value: service },
+    { name: 'CLOISTER_DNS_NAMES', value: dnsNames.join(',') },
     // The pod's UID: one instance per pod, stable across container restarts.
     { name: 'CLOISTER_INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
     ...(quoteHelper ? [{ name: 'SGX_AESM_ADDR', value: '1' }] : []),
