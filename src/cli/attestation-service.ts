@@ -15,7 +15,7 @@ import { MAA_ERRORS, maaApi } from '../server/maa.js';
 import { MAX_BODY, router } from '../server/http.js';
 import { defaultSimDir, initPlatform } from './sim.js';
 import { parseAddress } from './net.js';
-import { action, cloisterHome, parseTime, readInput, readJson, writeOutput } from './io.js';
+import { action, cloisterHome, log, parseTime, readInput, readJson, untilSignal, writeOutput } from './io.js';
 
 /**
  * `cloister attestation-service`: the MAA-compatible attestation service over HTTPS, its signing
@@ -38,7 +38,6 @@ export interface AttestationServiceCliOptions {
   fixedTime?: string | undefined;
 }
 
-const log = (entry: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
 
 /** `--collateral PATH` (repeatable): QuoteCollateralV3 files, or folders of them (every `*.json`). */
 function collateralFiles(paths: readonly string[]): QuoteCollateralV3[] {
@@ -182,8 +181,6 @@ export function registerAttestationService(program: Command): void {
           (e: unknown) => log({ level: 'error', event: 'rotation failed', message: e instanceof Error ? e.message : String(e) }),
         );
       });
-      const stop = () => void running.close().then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      untilSignal(running.close);
     }));
 }

@@ -18,7 +18,7 @@ import { simEvidence } from '../run/evidence.js';
 import { measure } from '../run/measure.js';
 import { defaultSimDir, initPlatform } from './sim.js';
 import { parseAddress, type Endpoint } from './net.js';
-import { EXIT, reportError } from './io.js';
+import { log, reportError, untilSignal } from './io.js';
 
 /** `cloister coordinator`: the state machine behind the client and mesh HTTPS APIs. */
 
@@ -27,7 +27,6 @@ export function coordinatorMeasurement(): Uint8Array {
   return measure(fileURLToPath(new URL('./main.js', import.meta.url)), [fileURLToPath(new URL('..', import.meta.url))]);
 }
 
-const log = (entry: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
 
 function listen(server: https.Server, at: Endpoint): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -117,12 +116,7 @@ export function registerCoordinator(program: Command): void {
         const running = await startCoordinator(o);
         const maa = running.maa;
         if (maa) process.on('SIGHUP', () => void maa.rotate().then((kid) => log({ level: 'info', event: 'rotated', kid }), (e: unknown) => log({ level: 'error', event: 'rotation failed', message: String(e) })));
-        const stop = () => {
-          log({ level: 'info', event: 'stopping' });
-          void running.close().then(() => process.exit(EXIT.ok));
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        untilSignal(running.close);
       } catch (error) {
         process.exitCode = reportError(error, false);
       }

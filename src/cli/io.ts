@@ -111,3 +111,16 @@ export function action<T extends { json?: boolean }>(fn: (...a: never[]) => Prom
     }
   };
 }
+
+/** One JSON line per event on standard error: the log of the long-running commands. */
+export const log = (entry: Record<string, unknown>): void => void process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+
+/** A server command runs until SIGINT or SIGTERM, then closes and exits 0. */
+export function untilSignal(close: () => unknown): void {
+  const stop = () => {
+    log({ level: 'info', event: 'stopping' });
+    void Promise.resolve(close()).then(() => process.exit(EXIT.ok));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

@@ -7,25 +7,14 @@ import { startDevicePlugin } from '../k8s/device-plugin/plugin.js';
 import { installLauncher } from '../k8s/launcher.js';
 import { checkInstallation } from '../k8s/check.js';
 import { parseAddress } from './net.js';
-import { action, EXIT, parseCount } from './io.js';
+import { action, EXIT, log, parseCount, untilSignal } from './io.js';
 
 /** The Kubernetes commands: the admission webhook, the SGX device plugin, the launcher, and `k8s check`. */
 
-const log = (entry: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
 
 function provider(text: string, name: string, allowed: readonly string[]): ResourceProvider {
   if (!allowed.includes(text)) throw new CloisterError('USAGE', `${name}: "${text}" is not one of ${allowed.join(', ')}`);
   return text as ResourceProvider;
-}
-
-/** Runs until SIGINT or SIGTERM, then closes. */
-function untilSignal(close: () => unknown): void {
-  const stop = () => {
-    log({ level: 'info', event: 'stopping' });
-    void Promise.resolve(close()).then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 export function registerK8s(program: Command): void {
