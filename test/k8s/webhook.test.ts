@@ -17,7 +17,7 @@ let ca: string;
 
 function post(path: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', ca, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
@@ -27,14 +27,19 @@ function post(path: string, body: string): Promise<{ status: number; json: Recor
   });
 }
 
+/** A fresh CA and serving certificate in the webhook's files; returns the CA. */
+async function writeTls(): Promise<string> {
+  const bundle = await createCa({ now: Date.now() / 1000, name: 'webhook test' });
+  const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const leaf = await issueLeaf(bundle, { publicKey: new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' })), commonName: 'webhook', ipAddresses: ['127.0.0.1'], now: Date.now() / 1000 });
+  writeFileSync(join(dir, 'tls.key'), pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))));
+  writeFileSync(join(dir, 'tls.crt'), certChain(bundle, leaf));
+  return pemCert(bundle.rootCert);
+}
+
 describe('cloister webhook', () => {
   before(async () => {
-    const bundle = await createCa({ now: Date.now() / 1000, name: 'webhook test' });
-    const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const leaf = await issueLeaf(bundle, { publicKey: new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' })), commonName: 'webhook', ipAddresses: ['127.0.0.1'], now: Date.now() / 1000 });
-    ca = pemCert(bundle.rootCert);
-    writeFileSync(join(dir, 'tls.crt'), certChain(bundle, leaf));
-    writeFileSync(join(dir, 'tls.key'), pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))));
+    ca = await writeTls();
     port = await freePort();
     child = spawn(process.execPath, [BIN, 'webhook', '--coordinator', 'mesh.cloister:2001', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--listen', `127.0.0.1:${port}`, '--resources', 'intel', '--epc-mib', '16']);
     let log = '';
@@ -68,5 +73,20 @@ describe('cloister webhook', () => {
     assert.equal(r.status, 400);
     assert.equal(r.json['code'], 'REQUEST_INVALID');
     assert.match(String(r.json['detail']), /AdmissionReview/);
+  });
+
+  it('takes a renewed certificate without a restart', async () => {
+    const old = ca;
+    ca = await writeTls();
+    for (let i = 0; i < 100; i++) {
+      try {
+        if ((await post('/mutate', '{}')).status === 400) break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.equal((await post('/mutate', '{}')).status, 400);
+    ca = old;
+    await assert.rejects(post('/mutate', '{}'), /certificate/);
   });
 });

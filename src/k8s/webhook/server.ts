@@ -1,4 +1,5 @@
 import { readFileSync, watch } from 'node:fs';
+import { dirname } from 'node:path';
 import https from 'node:https';
 import { router } from '../../server/http.js';
 import { CloisterError } from '../../lib/errors.js';
@@ -50,7 +51,8 @@ export async function startWebhook(o: WebhookOptions): Promise<{ server: https.S
       3 << 20,
     ),
   );
-  const watcher = watch(o.certFile, () => {
+  // The folder, not the file: a Secret volume is updated by swapping its `..data` link.
+  const watcher = watch(dirname(o.certFile), () => {
     try {
       server.setSecureContext(readTls(o));
       o.log({ level: 'info', event: 'tls-reloaded' });
