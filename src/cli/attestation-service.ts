@@ -1,7 +1,5 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
@@ -9,7 +7,8 @@ import { DcapVerifier, customRoot, parsePolicy, type Policy, type QuoteCollatera
 import { simCollateral } from '../attest/sim/index.js';
 import { getCollateral } from '../collateral/index.js';
 import { AttestationService, collateralSet, fixedCollateral, type CollateralSet, type CollateralSource } from '../attestation-service/index.js';
-import { certChain, issueLeaf, pemCert, pemPrivateKey } from '../pki/index.js';
+import { pemCert } from '../pki/index.js';
+import { listen as listenAt, servingIdentity } from '../server/listen.js';
 import { fileStore, sealingKey } from '../store/index.js';
 import { MAA_ERRORS, maaApi } from '../server/maa.js';
 import { MAX_BODY, router } from '../server/http.js';
@@ -138,22 +137,10 @@ export async function startAttestationService(o: AttestationServiceCliOptions): 
  */
 export async function serveAttestation(service: AttestationService, listen: string, dnsNames: readonly string[] = []): Promise<{ server: https.Server; rootPem: string; close(): Promise<void> }> {
   const at = parseAddress(listen, '--listen');
-  const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const hosts = [...new Set(['localhost', at.host, new URL(service.instance).hostname.replace(/^\[|\]$/g, ''), ...dnsNames])];
-  const leaf = await issueLeaf(service.tls, {
-    publicKey: new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' })),
-    commonName: 'cloister attestation service',
-    dnsNames: hosts.filter((h) => !isIP(h)),
-    ipAddresses: [...new Set(['127.0.0.1', '::1', ...hosts.filter((h) => isIP(h))])],
-    now: Date.now() / 1000,
-    clientAuth: false,
-  });
-  const tls = { cert: certChain(service.tls, leaf), key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))), keepAliveTimeout: 30_000 };
+  const hosts = [at.host, new URL(service.instance).hostname.replace(/^\[|\]$/g, ''), ...dnsNames];
+  const tls = { ...(await servingIdentity(service.tls, 'cloister attestation service', hosts, Date.now() / 1000, false)), keepAliveTimeout: 30_000 };
   const server = https.createServer(tls, router(maaApi(service), log, MAX_BODY, MAA_ERRORS));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new CloisterError('IO', `cannot listen on ${listen}: ${e.message}`, { cause: e })));
-    server.listen(at.port, at.host, resolve);
-  });
+  await listenAt(server, at.host, at.port);
   return { server, rootPem: pemCert(service.tls.rootCert), close: () => new Promise((r) => server.close(() => r())) };
 }
 

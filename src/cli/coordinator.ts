@@ -1,12 +1,10 @@
-import { generateKeyPairSync } from 'node:crypto';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { DcapVerifier, customRoot, type PreparedCollateral } from '../attest/index.js';
 import { Coordinator } from '../coordinator/coordinator.js';
-import { certChain, issueLeaf, pemPrivateKey } from '../pki/index.js';
+import { listen, servingIdentity } from '../server/listen.js';
 import { fileStore, sealingKey } from '../store/index.js';
 import { clientApi, meshApi } from '../server/api.js';
 import { MAX_BODY, PROBLEM_DETAILS, router } from '../server/http.js';
@@ -17,7 +15,7 @@ import { join } from 'node:path';
 import { simEvidence } from '../run/evidence.js';
 import { measure } from '../run/measure.js';
 import { defaultSimDir, initPlatform } from './sim.js';
-import { parseAddress, type Endpoint } from './net.js';
+import { parseAddress } from './net.js';
 import { log, reportError, untilSignal } from './io.js';
 
 /** `cloister coordinator`: the state machine behind the client and mesh HTTPS APIs. */
@@ -27,13 +25,6 @@ export function coordinatorMeasurement(): Uint8Array {
   return measure(fileURLToPath(new URL('./main.js', import.meta.url)), [fileURLToPath(new URL('..', import.meta.url))]);
 }
 
-
-function listen(server: https.Server, at: Endpoint): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (e) => reject(new CloisterError('IO', `cannot listen on ${at.host}:${at.port}: ${e.message}`, { cause: e })));
-    server.listen(at.port, at.host, resolve);
-  });
-}
 
 interface Options {
   dataDir: string;
@@ -71,22 +62,13 @@ export async function startCoordinator(o: Options): Promise<{ close(): Promise<v
     : undefined;
 
   // The TLS identity of both APIs: a fresh key each start, certified by the coordinator's CA.
-  const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const hosts = [...new Set(['localhost', client.host, mesh.host, ...o.dnsName])];
-  const leaf = await issueLeaf(coordinator.ca, {
-    publicKey: new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' })),
-    commonName: 'cloister coordinator',
-    dnsNames: hosts.filter((h) => !isIP(h)),
-    ipAddresses: [...new Set(['127.0.0.1', '::1', ...hosts.filter((h) => isIP(h))])],
-    now: Date.now() / 1000,
-  });
-  const tls = { cert: certChain(coordinator.ca, leaf), key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))) };
+  const tls = await servingIdentity(coordinator.ca, 'cloister coordinator', [client.host, mesh.host, ...o.dnsName], Date.now() / 1000);
   const clientRoutes = maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator);
   const clientServer = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(clientRoutes, log, MAX_BODY, maaErrorsBeside(PROBLEM_DETAILS)));
   // Activated services present their coordinator-issued certificate to commit volume files.
   const meshServer = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(meshApi(coordinator), log));
-  await listen(clientServer, client);
-  await listen(meshServer, mesh);
+  await listen(clientServer, client.host, client.port);
+  await listen(meshServer, mesh.host, mesh.port);
   log({ level: 'info', event: 'listening', client: o.clientAddr, mesh: o.meshAddr, ...coordinator.status(), simulation: true, ...(maa ? { maaKid: maa.signingKey.kid } : {}) });
   return {
     maa,

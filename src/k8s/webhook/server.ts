@@ -2,6 +2,7 @@ import { readFileSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import https from 'node:https';
 import { router } from '../../server/http.js';
+import { listen } from '../../server/listen.js';
 import { CloisterError } from '../../lib/errors.js';
 import { answerReview } from './review.js';
 import type { InjectionConfig } from './mutate.js';
@@ -60,10 +61,7 @@ export async function startWebhook(o: WebhookOptions): Promise<{ server: https.S
       o.log({ level: 'warn', event: 'tls-reload-failed', message: (error as Error).message });
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new CloisterError('IO', `cannot listen on ${o.host}:${o.port}: ${e.message}`, { cause: e })));
-    server.listen(o.port, o.host, resolve);
-  });
+  await listen(server, o.host, o.port);
   return {
     server,
     close: () => {

@@ -1,0 +1,38 @@
+import { generateKeyPairSync } from 'node:crypto';
+import type { Server } from 'node:net';
+import { isIP } from 'node:net';
+import { CloisterError } from '../lib/errors.js';
+import { certChain, issueLeaf, pemPrivateKey, type CaBundle } from '../pki/index.js';
+
+/** What every HTTPS server of cloister does at start: a serving identity, and a listen that fails with a typed error. */
+
+/**
+ * A fresh P-256 key and a leaf certified by `ca` for the given host names and addresses (plus
+ * localhost and the loopback addresses), as `https.createServer` options.
+ *
+ * @example
+ * ```ts
+ * const tls = await servingIdentity(ca, 'cloister coordinator', ['coordinator.example', '10.0.0.5'], Date.now() / 1000);
+ * ```
+ */
+export async function servingIdentity(ca: CaBundle, commonName: string, hosts: readonly string[], now: number, clientAuth = true): Promise<{ cert: string; key: string }> {
+  const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const names = [...new Set(['localhost', ...hosts])];
+  const leaf = await issueLeaf(ca, {
+    publicKey: new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' })),
+    commonName,
+    dnsNames: names.filter((h) => !isIP(h)),
+    ipAddresses: [...new Set(['127.0.0.1', '::1', ...names.filter((h) => isIP(h))])],
+    now,
+    clientAuth,
+  });
+  return { cert: certChain(ca, leaf), key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))) };
+}
+
+/** Listens, or fails with IO naming the address. */
+export function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e) => reject(new CloisterError('IO', `cannot listen on ${host}:${port}: ${e.message}`, { cause: e })));
+    server.listen(port, host, resolve);
+  });
+}
