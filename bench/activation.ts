@@ -29,7 +29,15 @@ export async function benchActivation(): Promise<void> {
       Secrets: { key: { Type: 'symmetric-key', Size: 256, Shared: true } },
     };
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
-    const set = await cloister(['manifest', 'set', join(dir, 'manifest.json'), '--coordinator', c.client, '--root', rootFile]);
+    const set = await cloister([
+      'manifest',
+      'set',
+      join(dir, 'manifest.json'),
+      '--coordinator',
+      c.client,
+      '--root',
+      rootFile,
+    ]);
     if (set.code !== 0) throw new Error(set.stderr);
 
     const platform = importSimState(JSON.parse(readFileSync(join(simDir, 'platform.json'), 'utf8')));
@@ -40,19 +48,45 @@ export async function benchActivation(): Promise<void> {
     const post = (path: string, body: unknown) =>
       new Promise<Record<string, string>>((resolve, reject) => {
         const data = JSON.stringify(body);
-        const req = https.request({ host, port: Number(port), path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (d: Buffer) => parts.push(d));
-          res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(parts).toString()) as Record<string, string>) : reject(new Error(Buffer.concat(parts).toString()))));
-        });
+        const req = https.request(
+          {
+            host,
+            port: Number(port),
+            path,
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+          },
+          (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (d: Buffer) => parts.push(d));
+            res.on('end', () =>
+              res.statusCode === 200
+                ? resolve(JSON.parse(Buffer.concat(parts).toString()) as Record<string, string>)
+                : reject(new Error(Buffer.concat(parts).toString())),
+            );
+          },
+        );
         req.on('error', reject);
         req.end(data);
       });
     const activateOnce = async () => {
       const nonce = new Uint8Array(Buffer.from((await post('/mesh/v1/nonce', {}))['nonce'] as string, 'base64'));
-      const evidence = simQuote(platform, { mrEnclave, mrSigner: new Uint8Array(32), isvProdId: 0, isvSvn: 0, reportData: bindingReportData(spki, nonce) });
+      const evidence = simQuote(platform, {
+        mrEnclave,
+        mrSigner: new Uint8Array(32),
+        isvProdId: 0,
+        isvSvn: 0,
+        reportData: bindingReportData(spki, nonce),
+      });
       const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
-      await post('/mesh/v1/activate', { service: 'app', instanceId: randomUUID(), nonce: b64(nonce), evidence: b64(evidence), publicKey: b64(spki) });
+      await post('/mesh/v1/activate', {
+        service: 'app',
+        instanceId: randomUUID(),
+        nonce: b64(nonce),
+        evidence: b64(evidence),
+        publicKey: b64(spki),
+      });
     };
     for (let i = 0; i < 50; i++) await activateOnce();
 
@@ -60,7 +94,9 @@ export async function benchActivation(): Promise<void> {
     console.log('concurrent  activations/s   p50 ms   p99 ms');
     for (const concurrency of [1, 16, 64]) {
       const r = await closedLoop(activateOnce, concurrency, SECONDS);
-      console.log(`${String(concurrency).padStart(10)} ${r.rate.toFixed(0).padStart(14)} ${r.p50.padStart(8)} ${r.p99.padStart(8)}`);
+      console.log(
+        `${String(concurrency).padStart(10)} ${r.rate.toFixed(0).padStart(14)} ${r.p50.padStart(8)} ${r.p99.padStart(8)}`,
+      );
     }
     agent.destroy();
   } finally {

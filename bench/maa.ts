@@ -32,7 +32,18 @@ function cpuSeconds(pid: number | undefined): number {
 export async function benchMaa(): Promise<void> {
   const dir = tempDir('bench-maa');
   const listen = `127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, [...(process.env['CLOISTER_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['CLOISTER_PROFILE']] : []), BIN, 'attestation-service', '--data-dir', join(dir, 'data'), '--listen', listen, '--simulation', '--sim-dir', join(dir, 'sim')]);
+  const child = spawn(process.execPath, [
+    ...(process.env['CLOISTER_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['CLOISTER_PROFILE']] : []),
+    BIN,
+    'attestation-service',
+    '--data-dir',
+    join(dir, 'data'),
+    '--listen',
+    listen,
+    '--simulation',
+    '--sim-dir',
+    join(dir, 'sim'),
+  ]);
   let log = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr.on('data', (d: Buffer) => {
@@ -46,27 +57,60 @@ export async function benchMaa(): Promise<void> {
     // 256 distinct requests: quotes binding distinct runtime data, as enclaves send them.
     const bodies = Array.from({ length: 256 }, (_, i) => {
       const data = Buffer.from(`runtime data ${i}`);
-      const quote = simQuote(platform, { mrEnclave: new Uint8Array(32).fill(7), mrSigner: new Uint8Array(32).fill(9), isvProdId: 1, isvSvn: 1, reportData: createHash('sha256').update(data).digest() });
-      return JSON.stringify({ quote: Buffer.from(quote).toString('base64url'), runtimeData: { data: data.toString('base64url'), dataType: 'Binary' } });
+      const quote = simQuote(platform, {
+        mrEnclave: new Uint8Array(32).fill(7),
+        mrSigner: new Uint8Array(32).fill(9),
+        isvProdId: 1,
+        isvSvn: 1,
+        reportData: createHash('sha256').update(data).digest(),
+      });
+      return JSON.stringify({
+        quote: Buffer.from(quote).toString('base64url'),
+        runtimeData: { data: data.toString('base64url'), dataType: 'Binary' },
+      });
     });
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca: readFileSync(join(dir, 'data', 'tls-root.pem'), 'utf8') });
+    const agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: 64,
+      ca: readFileSync(join(dir, 'data', 'tls-root.pem'), 'utf8'),
+    });
     const [host, port] = listen.split(':') as [string, string];
     let next = 0;
     const attest = () =>
       new Promise<void>((resolve, reject) => {
         const body = bodies[next++ % bodies.length] as string;
-        const req = https.request({ host, port: Number(port), path: '/attest/SgxEnclave?api-version=2020-10-01', method: 'POST', agent, headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (d: Buffer) => parts.push(d));
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(parts).toString()}`))));
-        });
+        const req = https.request(
+          {
+            host,
+            port: Number(port),
+            path: '/attest/SgxEnclave?api-version=2020-10-01',
+            method: 'POST',
+            agent,
+            headers: {
+              'content-type': 'application/json; charset=utf-8',
+              accept: 'application/json',
+              'content-length': Buffer.byteLength(body),
+            },
+          },
+          (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (d: Buffer) => parts.push(d));
+            res.on('end', () =>
+              res.statusCode === 200
+                ? resolve()
+                : reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(parts).toString()}`)),
+            );
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
     for (let i = 0; i < 200; i++) await attest();
 
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    console.log(`\nMAA-compatible attestation (POST /attest/SgxEnclave, simulated SGX quote + binary runtime data, RS256 token) over HTTPS, ${SECONDS} s per level`);
+    console.log(
+      `\nMAA-compatible attestation (POST /attest/SgxEnclave, simulated SGX quote + binary runtime data, RS256 token) over HTTPS, ${SECONDS} s per level`,
+    );
     console.log(`peer: none runnable (Azure Attestation is a cloud service only); load average at start: ${load}\n`);
     // Server CPU per attestation does not depend on what else runs on the machine; the rate does.
     console.log('concurrent  attestations/s   p50 ms   p99 ms   server CPU ms/attestation');
@@ -74,11 +118,16 @@ export async function benchMaa(): Promise<void> {
       const cpu = cpuSeconds(child.pid);
       const r = await closedLoop(attest, concurrency, SECONDS);
       const cpuMs = ((cpuSeconds(child.pid) - cpu) * 1000) / r.count;
-      console.log(`${String(concurrency).padStart(10)} ${r.rate.toFixed(0).padStart(15)} ${r.p50.padStart(8)} ${r.p99.padStart(8)} ${cpuMs.toFixed(2).padStart(13)}`);
+      console.log(
+        `${String(concurrency).padStart(10)} ${r.rate.toFixed(0).padStart(15)} ${r.p50.padStart(8)} ${r.p99.padStart(8)} ${cpuMs.toFixed(2).padStart(13)}`,
+      );
     }
     agent.destroy();
   } finally {
-    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+    const exited =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
     rmSync(dir, { recursive: true, force: true });

@@ -52,13 +52,16 @@ if (runs('dcap')) {
   for (const [label, dir] of cases) {
     const quote = new Uint8Array(readFileSync(`${VECTORS}${dir}/quote.bin`));
     const raw = JSON.parse(readFileSync(`${VECTORS}${dir}/collateral.json`, 'utf8')) as Record<string, string>;
-    const now = (JSON.parse(readFileSync(`${VECTORS}${dir}/expected.json`, 'utf8')) as { verify_at_unix: number }).verify_at_unix;
+    const now = (JSON.parse(readFileSync(`${VECTORS}${dir}/expected.json`, 'utf8')) as { verify_at_unix: number })
+      .verify_at_unix;
     const collateral = verifier.prepare(raw);
     const ours = verifier.verify(quote, { collateral, now }).tcbStatus;
     const theirs = peer.verify(quote, raw, now).status;
     const a = rate(() => verifier.verify(quote, { collateral, now }), SECONDS);
     const b = rate(() => peer.verify(quote, raw, now), SECONDS);
-    console.log(`${label.padEnd(8)} ${a.toFixed(0).padStart(11)} ${b.toFixed(0).padStart(18)} ${(a / b).toFixed(1).padStart(7)}x   ${ours}${ours === theirs ? '' : ` (peer: ${theirs})`}`);
+    console.log(
+      `${label.padEnd(8)} ${a.toFixed(0).padStart(11)} ${b.toFixed(0).padStart(18)} ${(a / b).toFixed(1).padStart(7)}x   ${ours}${ours === theirs ? '' : ` (peer: ${theirs})`}`,
+    );
   }
 }
 

@@ -1,5 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, randomFillSync, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  randomBytes,
+  randomFillSync,
+  type KeyObject,
+} from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -9,7 +16,14 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createOpenStream, createSealStream, openFile, openToFile, sealFile, sealToFile } from '../src/protect/index.js';
+import {
+  createOpenStream,
+  createSealStream,
+  openFile,
+  openToFile,
+  sealFile,
+  sealToFile,
+} from '../src/protect/index.js';
 
 /**
  * Protected-file throughput: sealing and opening a 1 GiB file in memory (buffered, and
@@ -65,7 +79,11 @@ const collect: () => void = (() => {
  * run for `seconds` (one pass at least): this machine's speed drifts by tens of percent over a
  * minute (memory given back to the host, other tenants), and rounds spread the drift evenly.
  */
-async function measureAll(cases: Case[], bytes: number, seconds: number): Promise<Map<string, { gbps: number; cpu: number }>> {
+async function measureAll(
+  cases: Case[],
+  bytes: number,
+  seconds: number,
+): Promise<Map<string, { gbps: number; cpu: number }>> {
   const spent = new Map(cases.map((c) => [c.label, { time: 0, cpu: 0, passes: 0 }]));
   const remaining = () => cases.filter((c) => (spent.get(c.label)?.time ?? 0) < seconds);
   for (let round = remaining(); round.length > 0; round = remaining()) {
@@ -81,7 +99,12 @@ async function measureAll(cases: Case[], bytes: number, seconds: number): Promis
       collect();
     }
   }
-  return new Map([...spent].map(([label, s]) => [label, { gbps: (bytes * s.passes) / s.time / 1e9, cpu: s.cpu / ((bytes * s.passes) / 1e9) }]));
+  return new Map(
+    [...spent].map(([label, s]) => [
+      label,
+      { gbps: (bytes * s.passes) / s.time / 1e9, cpu: s.cpu / ((bytes * s.passes) / 1e9) },
+    ]),
+  );
 }
 
 /** Clock ticks per second of /proc's times. */
@@ -112,7 +135,8 @@ async function copyFile(from: string, to: string): Promise<void> {
   const [source, target] = [await open(from, 'r'), await open(to, 'wx')];
   try {
     const buffer = Buffer.allocUnsafe(RUN);
-    for (let at = 0, n = 0; (n = (await source.read(buffer, 0, RUN, at)).bytesRead) > 0; at += n) await target.write(buffer, 0, n, at);
+    for (let at = 0, n = 0; (n = (await source.read(buffer, 0, RUN, at)).bytesRead) > 0; at += n)
+      await target.write(buffer, 0, n, at);
   } finally {
     await Promise.all([source.close(), target.close()]);
   }
@@ -131,7 +155,12 @@ function rawEncrypt(key: KeyObject, data: Uint8Array, sink?: (out: Buffer, tag: 
 }
 
 /** The inverse over `rawEncrypt`'s ciphertext and tags, each chunk authenticated; output to `sink` (or dropped). */
-function rawDecrypt(key: KeyObject, ciphertext: Uint8Array, tags: Uint8Array, sink?: (out: Buffer, at: number) => void): void {
+function rawDecrypt(
+  key: KeyObject,
+  ciphertext: Uint8Array,
+  tags: Uint8Array,
+  sink?: (out: Buffer, at: number) => void,
+): void {
   const nonce = Buffer.alloc(12);
   for (let at = 0, i = 0; at < ciphertext.length; at += CHUNK, i++) {
     nonce.writeUInt32BE(i, 8);
@@ -142,9 +171,12 @@ function rawDecrypt(key: KeyObject, ciphertext: Uint8Array, tags: Uint8Array, si
   }
 }
 
-const pieces = (bytes: Uint8Array) => Readable.from((function* () {
-  for (let at = 0; at < bytes.length; at += PIECE) yield bytes.subarray(at, at + PIECE);
-})());
+const pieces = (bytes: Uint8Array) =>
+  Readable.from(
+    (function* () {
+      for (let at = 0; at < bytes.length; at += PIECE) yield bytes.subarray(at, at + PIECE);
+    })(),
+  );
 const nowhere = () => new Writable({ write: (_chunk, _encoding, done) => done() });
 const through = (from: Readable, stream: Transform, to: Writable) => pipeline(from, stream, to);
 
@@ -154,11 +186,17 @@ function findAge(): { ok: true } | { ok: false; why: string } {
   if (present()) return { ok: true };
   const install = spawnSync('sh', [INSTALL_AGE], { encoding: 'utf8' });
   if (present()) return { ok: true };
-  return { ok: false, why: `age is not installed and ${INSTALL_AGE} could not install it: ${(install.stderr || install.stdout || String(install.error)).trim()}` };
+  return {
+    ok: false,
+    why: `age is not installed and ${INSTALL_AGE} could not install it: ${(install.stderr || install.stdout || String(install.error)).trim()}`,
+  };
 }
 
 /** Load averages over 1, 5 and 15 minutes, as `uptime` shows them. */
-const load = () => loadavg().map((l) => l.toFixed(2)).join(', ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
 
 /** Runs `age ARGS`, timed as the wall time of its process. */
 function runAge(args: string[]): void {
@@ -218,8 +256,18 @@ export async function benchProtect(seconds: number, size = GiB): Promise<void> {
       runAge(['-r', recipient, '-o', ageFile, input]);
       const version = spawnSync('age', ['--version'], { encoding: 'utf8' }).stdout.trim();
       ageRows.push(
-        { label: `age ${version} -r (encrypt), file to file`, pass: () => runAge(['-r', recipient, '-o', output, input]), after, cpu: 'children' },
-        { label: `age ${version} -d -i (decrypt), file to file`, pass: () => runAge(['-d', '-i', identity, '-o', output, ageFile]), after, cpu: 'children' },
+        {
+          label: `age ${version} -r (encrypt), file to file`,
+          pass: () => runAge(['-r', recipient, '-o', output, input]),
+          after,
+          cpu: 'children',
+        },
+        {
+          label: `age ${version} -d -i (decrypt), file to file`,
+          pass: () => runAge(['-d', '-i', identity, '-o', output, ageFile]),
+          after,
+          cpu: 'children',
+        },
       );
     }
     const [ageEncrypt, ageDecrypt] = ageRows;
@@ -243,24 +291,45 @@ export async function benchProtect(seconds: number, size = GiB): Promise<void> {
           rawDecrypt(key, rawCiphertext, rawTags, (b, at) => b.copy(out, at));
         },
       },
-      { label: 'sealFile (buffered, in memory)', pass: () => sealFile(plain, { ...o, version: 1 }), versus: { label: RAW_ENC_KEPT, name: 'raw+buffer' } },
-      { label: 'openFile (buffered, in memory)', pass: () => openFile(sealed, o), versus: { label: RAW_DEC_KEPT, name: 'raw+buffer' } },
-      { label: 'seal stream (memory to nowhere)', pass: () => through(pieces(plain), createSealStream({ ...o, version: 1, length: size }), nowhere()), versus: { label: RAW_ENC, name: 'raw' } },
-      { label: OPEN_MEMORY, pass: () => through(pieces(sealed), createOpenStream(o), nowhere()), versus: { label: RAW_DEC, name: 'raw' } },
+      {
+        label: 'sealFile (buffered, in memory)',
+        pass: () => sealFile(plain, { ...o, version: 1 }),
+        versus: { label: RAW_ENC_KEPT, name: 'raw+buffer' },
+      },
+      {
+        label: 'openFile (buffered, in memory)',
+        pass: () => openFile(sealed, o),
+        versus: { label: RAW_DEC_KEPT, name: 'raw+buffer' },
+      },
+      {
+        label: 'seal stream (memory to nowhere)',
+        pass: () => through(pieces(plain), createSealStream({ ...o, version: 1, length: size }), nowhere()),
+        versus: { label: RAW_ENC, name: 'raw' },
+      },
+      {
+        label: OPEN_MEMORY,
+        pass: () => through(pieces(sealed), createOpenStream(o), nowhere()),
+        versus: { label: RAW_DEC, name: 'raw' },
+      },
       { label: 'copy file to file, no crypto (4 MiB reads, writes)', pass: () => copyFile(sealedPath, output), after },
       ...[THREADS, 0].flatMap((threads): Case[] => [
         {
-          label: threads === THREADS ? SEAL_FILES : 'sealToFile, file to file, no threads', after,
+          label: threads === THREADS ? SEAL_FILES : 'sealToFile, file to file, no threads',
+          after,
           pass: () => sealToFile(input, output, { ...o, version: 1, threads }),
           ...(ageEncrypt && { versus: { label: ageEncrypt.label, name: 'age' as const } }),
         },
         {
-          label: threads === THREADS ? OPEN_FILES : 'openToFile, file to file, no threads', after,
+          label: threads === THREADS ? OPEN_FILES : 'openToFile, file to file, no threads',
+          after,
           pass: () => openToFile(sealedPath, output, { ...o, threads }),
           ...(ageDecrypt && { versus: { label: ageDecrypt.label, name: 'age' as const } }),
         },
       ]),
-      { label: `openToFile, verify only (no output), ${THREADS} threads`, pass: () => openToFile(sealedPath, undefined, { ...o, threads: THREADS }) },
+      {
+        label: `openToFile, verify only (no output), ${THREADS} threads`,
+        pass: () => openToFile(sealedPath, undefined, { ...o, threads: THREADS }),
+      },
       ...ageRows,
     ];
     const measured = await measureAll(cases, size, seconds);
@@ -268,19 +337,39 @@ export async function benchProtect(seconds: number, size = GiB): Promise<void> {
     const cpu = (label: string) => measured.get(label)?.cpu ?? NaN;
 
     const mib = size / (1 << 20);
-    console.log(`\nProtected files: ${mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`} of random data, 64 KiB chunks, at least ${seconds} s per row in interleaved rounds; GB = 10^9 bytes`);
-    console.log(`${availableParallelism()} cores; load average ${loadBefore} before, ${load()} after (other processes share the cores: wall times vary about 2x run to run)`);
-    console.log(`files in ${TEMP_ROOT}, input warm (in memory), each pass writing a new output file there, removed between passes; no fsync\n`);
+    console.log(
+      `\nProtected files: ${mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`} of random data, 64 KiB chunks, at least ${seconds} s per row in interleaved rounds; GB = 10^9 bytes`,
+    );
+    console.log(
+      `${availableParallelism()} cores; load average ${loadBefore} before, ${load()} after (other processes share the cores: wall times vary about 2x run to run)`,
+    );
+    console.log(
+      `files in ${TEMP_ROOT}, input warm (in memory), each pass writing a new output file there, removed between passes; no fsync\n`,
+    );
     console.log(`${'operation'.padEnd(52)} ${'GB/s'.padStart(6)} ${'CPU s/GB'.padStart(9)}   ratio`);
     for (const c of cases) {
       const v = c.versus;
-      const ratio = v === undefined ? '' : v.name === 'age' ? `${(rate(c.label) / rate(v.label)).toFixed(1)}x ${v.name}` : `${((100 * rate(c.label)) / rate(v.label)).toFixed(0)}% of ${v.name}`;
-      console.log(`${c.label.padEnd(52)} ${rate(c.label).toFixed(2).padStart(6)} ${cpu(c.label).toFixed(2).padStart(9)}   ${ratio}`);
+      const ratio =
+        v === undefined
+          ? ''
+          : v.name === 'age'
+            ? `${(rate(c.label) / rate(v.label)).toFixed(1)}x ${v.name}`
+            : `${((100 * rate(c.label)) / rate(v.label)).toFixed(0)}% of ${v.name}`;
+      console.log(
+        `${c.label.padEnd(52)} ${rate(c.label).toFixed(2).padStart(6)} ${cpu(c.label).toFixed(2).padStart(9)}   ${ratio}`,
+      );
     }
-    const versus = (ours: string, theirs: Case | undefined) => (theirs ? `${(rate(ours) / rate(theirs.label)).toFixed(1)}x` : 'not measured');
-    console.log(`\ntargets: opening at >= 80% of raw AES-256-GCM (one core): ${((100 * rate(OPEN_MEMORY)) / rate(RAW_DEC)).toFixed(0)}% (open stream)`);
-    console.log(`         >= 2x age, file to file with ${THREADS} threads: seal ${versus(SEAL_FILES, ageEncrypt)}, open ${versus(OPEN_FILES, ageDecrypt)}`);
-    console.log('buffered rows pay for first-touch page faults of a fresh output buffer of the whole file, as "raw ... into one new buffer" does');
+    const versus = (ours: string, theirs: Case | undefined) =>
+      theirs ? `${(rate(ours) / rate(theirs.label)).toFixed(1)}x` : 'not measured';
+    console.log(
+      `\ntargets: opening at >= 80% of raw AES-256-GCM (one core): ${((100 * rate(OPEN_MEMORY)) / rate(RAW_DEC)).toFixed(0)}% (open stream)`,
+    );
+    console.log(
+      `         >= 2x age, file to file with ${THREADS} threads: seal ${versus(SEAL_FILES, ageEncrypt)}, open ${versus(OPEN_FILES, ageDecrypt)}`,
+    );
+    console.log(
+      'buffered rows pay for first-touch page faults of a fresh output buffer of the whole file, as "raw ... into one new buffer" does',
+    );
     if (!age.ok) console.log(`${age.why}\n(no age figures: the file-to-file rows have no peer in this run)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -33,8 +33,15 @@ const VECTOR = fileURLToPath(new URL('../../../shared/vectors/snp/trustee-azure-
 async function loadPeer(): Promise<Peer> {
   const sev = join(dirname(createRequire(import.meta.url).resolve('@tinfoilsh/verifier')), 'sev');
   const load = async (file: string) => (await import(pathToFileURL(join(sev, file)).href)) as Record<string, unknown>;
-  const [report, chain, verify, utils] = await Promise.all(['report.js', 'cert-chain.js', 'verify.js', 'utils.js'].map(load));
-  return { Report: report?.['Report'], CertificateChain: chain?.['CertificateChain'], verifyAttestation: verify?.['verifyAttestation'], tcbFromInt: utils?.['tcbFromInt'] } as Peer;
+  const [report, chain, verify, utils] = await Promise.all(
+    ['report.js', 'cert-chain.js', 'verify.js', 'utils.js'].map(load),
+  );
+  return {
+    Report: report?.['Report'],
+    CertificateChain: chain?.['CertificateChain'],
+    verifyAttestation: verify?.['verifyAttestation'],
+    tcbFromInt: utils?.['tcbFromInt'],
+  } as Peer;
 }
 
 /** Calls per second of `fn` over `seconds`, after a warm-up; `fn` may be async. */
@@ -68,8 +75,13 @@ async function rate(fn: () => unknown, seconds: number): Promise<number> {
 export async function benchSnp(seconds: number): Promise<{ cloister: number; peer: number }> {
   const report = new Uint8Array(readFileSync(join(VECTOR, 'report.bin')));
   const vcek = new Uint8Array(readFileSync(join(VECTOR, 'vcek.der')));
-  const certs = { vcek, ask: readFileSync(join(VECTOR, 'ask.pem'), 'utf8'), ark: readFileSync(join(VECTOR, 'ark.pem'), 'utf8') };
-  const now = (JSON.parse(readFileSync(join(VECTOR, 'expected.json'), 'utf8')) as { verify_at_unix: number }).verify_at_unix;
+  const certs = {
+    vcek,
+    ask: readFileSync(join(VECTOR, 'ask.pem'), 'utf8'),
+    ark: readFileSync(join(VECTOR, 'ark.pem'), 'utf8'),
+  };
+  const now = (JSON.parse(readFileSync(join(VECTOR, 'expected.json'), 'utf8')) as { verify_at_unix: number })
+    .verify_at_unix;
 
   const verifier = new SnpVerifier();
   const ours = () => verifier.verify(report, certs, { now });
@@ -89,6 +101,8 @@ export async function benchSnp(seconds: number): Promise<{ cloister: number; pee
   const b = await rate(theirs, seconds);
   console.log(`\nSEV-SNP report verification (Genoa, VCEK), one core, ${seconds} s per measurement\n`);
   console.log('vector    cloister/s  @tinfoilsh/verifier/s   ratio');
-  console.log(`${'Genoa'.padEnd(8)} ${a.toFixed(0).padStart(11)} ${b.toFixed(0).padStart(22)} ${(a / b).toFixed(1).padStart(7)}x`);
+  console.log(
+    `${'Genoa'.padEnd(8)} ${a.toFixed(0).padStart(11)} ${b.toFixed(0).padStart(22)} ${(a / b).toFixed(1).padStart(7)}x`,
+  );
   return { cloister: a, peer: b };
 }

@@ -18,7 +18,10 @@ const children = [];
 const say = (text) => console.log(`\n▸ ${text}`);
 
 function start(args, { cwd = repo, prefix, onLine } = {}) {
-  const child = spawn(process.execPath, [join(repo, 'bin/cloister.js'), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(repo, 'bin/cloister.js'), ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   for (const stream of [child.stdout, child.stderr]) {
     let rest = '';
@@ -38,7 +41,9 @@ function cloister(...args) {
   return new Promise((resolve, reject) => {
     let out = '';
     const child = start(args, { onLine: (l) => (out += `${l}\n`) });
-    child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`cloister ${args[0]} ${args[1] ?? ''} failed:\n${out}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out.trim()) : reject(new Error(`cloister ${args[0]} ${args[1] ?? ''} failed:\n${out}`)),
+    );
   });
 }
 
@@ -62,28 +67,56 @@ process.on('SIGINT', () => {
 
 try {
   mkdirSync(home, { recursive: true });
-  say(`Starting the coordinator in SIMULATION mode (data in ${join(home, 'data')}; client API ${client}, mesh ${mesh})`);
-  const coordinator = start(['coordinator', '--data-dir', join(home, 'data'), '--client-addr', client, '--mesh-addr', mesh, '--simulation', '--sim-dir', simDir], {
-    onLine: (line) => {
-      try {
-        const e = JSON.parse(line);
-        if (e.event === 'activated') console.log(`  coordinator │ activated ${e.service} (instance ${e.instance.slice(0, 8)}…): evidence verified, ${e.tcbStatus}${e.simulation ? ', simulation' : ''}`);
-        else if (e.level !== 'info' || e.event === 'manifest-set') console.log(`  coordinator │ ${e.event ?? e.code}: ${e.message ?? e.fingerprint ?? ''}`);
-      } catch {
-        console.log(`  coordinator │ ${line}`);
-      }
+  say(
+    `Starting the coordinator in SIMULATION mode (data in ${join(home, 'data')}; client API ${client}, mesh ${mesh})`,
+  );
+  const coordinator = start(
+    [
+      'coordinator',
+      '--data-dir',
+      join(home, 'data'),
+      '--client-addr',
+      client,
+      '--mesh-addr',
+      mesh,
+      '--simulation',
+      '--sim-dir',
+      simDir,
+    ],
+    {
+      onLine: (line) => {
+        try {
+          const e = JSON.parse(line);
+          if (e.event === 'activated')
+            console.log(
+              `  coordinator │ activated ${e.service} (instance ${e.instance.slice(0, 8)}…): evidence verified, ${e.tcbStatus}${e.simulation ? ', simulation' : ''}`,
+            );
+          else if (e.level !== 'info' || e.event === 'manifest-set')
+            console.log(`  coordinator │ ${e.event ?? e.code}: ${e.message ?? e.fingerprint ?? ''}`);
+        } catch {
+          console.log(`  coordinator │ ${line}`);
+        }
+      },
     },
-  });
+  );
   await until(coordinator, /"event":"listening"/, 'the coordinator');
 
   say('Attesting the coordinator (fresh nonce) and pinning its root certificate, as any client would');
-  console.log(`  ${await cloister('verify', '--coordinator', client, '--simulation', '--sim-dir', simDir, '--root-out', rootPem)}`);
+  console.log(
+    `  ${await cloister('verify', '--coordinator', client, '--simulation', '--sim-dir', simDir, '--root-out', rootPem)}`,
+  );
 
-  say('Measuring the example services: the simulated MRENCLAVE is the SHA-256 of node and the service\'s code');
+  say("Measuring the example services: the simulated MRENCLAVE is the SHA-256 of node and the service's code");
   const manifest = JSON.parse(readFileSync(join(repo, 'examples/manifest.json'), 'utf8'));
   const program = { backend: 'examples/backend/server.js', frontend: 'examples/frontend/client.js' };
   for (const [name, file] of Object.entries(program)) {
-    manifest.Packages[name].UniqueID = await cloister('sim', 'measure', '--measure', join(repo, file), process.execPath);
+    manifest.Packages[name].UniqueID = await cloister(
+      'sim',
+      'measure',
+      '--measure',
+      join(repo, file),
+      process.execPath,
+    );
     console.log(`  ${name}: ${manifest.Packages[name].UniqueID}`);
   }
   const manifestFile = join(home, 'manifest.json');
@@ -100,19 +133,45 @@ try {
   const run = (name) => {
     const cwd = join(home, 'services', name);
     mkdirSync(cwd, { recursive: true });
-    return start(['run', '--service', name, '--coordinator', mesh, '--sim-dir', simDir, '--root', rootPem, '--measure', join(repo, program[name]), '--', process.execPath, join(repo, program[name])], { cwd, prefix: name.padEnd(11) });
+    return start(
+      [
+        'run',
+        '--service',
+        name,
+        '--coordinator',
+        mesh,
+        '--sim-dir',
+        simDir,
+        '--root',
+        rootPem,
+        '--measure',
+        join(repo, program[name]),
+        '--',
+        process.execPath,
+        join(repo, program[name]),
+      ],
+      { cwd, prefix: name.padEnd(11) },
+    );
   };
-  say('Starting the backend with `cloister run`: it attests, gets its certificate, the API key as a file, then runs unmodified');
+  say(
+    'Starting the backend with `cloister run`: it attests, gets its certificate, the API key as a file, then runs unmodified',
+  );
   const backend = run('backend');
   await until(backend, /listening/, 'the backend');
-  say('Starting the frontend: it attests, gets its certificate and the API key as an environment variable, and calls the backend over mutual TLS');
+  say(
+    'Starting the frontend: it attests, gets its certificate and the API key as an environment variable, and calls the backend over mutual TLS',
+  );
   const frontend = run('frontend');
   const code = await new Promise((resolve) => frontend.on('exit', resolve));
 
-  say(code === 0
-    ? 'What happened: the coordinator verified both services\' evidence against the manifest, issued each a certificate from its CA,\n  and delivered one generated API key to both (a file for the backend, an environment variable for the frontend). The frontend\n  reached the backend over mutual TLS with those certificates and the backend accepted its key. Neither program knows about cloister.'
-    : 'The frontend could not complete its call (see above).');
-  console.log(`\n  Try: npx cloister status --coordinator ${client} --root ${rootPem}\n  The coordinator and the backend keep running; press Ctrl-C to stop.`);
+  say(
+    code === 0
+      ? "What happened: the coordinator verified both services' evidence against the manifest, issued each a certificate from its CA,\n  and delivered one generated API key to both (a file for the backend, an environment variable for the frontend). The frontend\n  reached the backend over mutual TLS with those certificates and the backend accepted its key. Neither program knows about cloister."
+      : 'The frontend could not complete its call (see above).',
+  );
+  console.log(
+    `\n  Try: npx cloister status --coordinator ${client} --root ${rootPem}\n  The coordinator and the backend keep running; press Ctrl-C to stop.`,
+  );
 } catch (error) {
   console.error(`\nnpm start failed: ${error.message}`);
   stopAll();

@@ -24,24 +24,31 @@ const validationOptions = {
   expectedIssuer: endpoint,
   validateAttestationToken: (token, signer) => {
     if (token.algorithm !== 'RS256') return [`token algorithm ${token.algorithm} is not RS256`];
-    const trusted = signer !== undefined && signers.some((s) => s.keyId === signer.keyId && s.certificates[0] === signer.certificates[0]);
-    return trusted ? undefined : ['the token is not signed by a key of the instance\'s /certs'];
+    const trusted =
+      signer !== undefined &&
+      signers.some((s) => s.keyId === signer.keyId && s.certificates[0] === signer.certificates[0]);
+    return trusted ? undefined : ["the token is not signed by a key of the instance's /certs"];
   },
 };
 
 const client = new AttestationClient(endpoint, { validationOptions });
 const quote = readFileSync(quoteFile);
-const { body, token } = await client.attestSgxEnclave(quote, runtimeFile ? { runTimeData: readFileSync(runtimeFile) } : {});
+const { body, token } = await client.attestSgxEnclave(
+  quote,
+  runtimeFile ? { runTimeData: readFileSync(runtimeFile) } : {},
+);
 
 // 3. Then judge the claims (the service's policy already did; a relying party checks its own).
-console.log(JSON.stringify({
-  token: token.serialize(),
-  kid: token.keyId,
-  issuer: body.issuer,
-  mrEnclave: body.mrEnclave,
-  mrSigner: body.mrSigner,
-  productId: body.productId,
-  svn: body.svn,
-  isDebuggable: body.isDebuggable,
-  enclaveHeldData: body.enclaveHeldData && Buffer.from(body.enclaveHeldData).toString('hex'),
-}));
+console.log(
+  JSON.stringify({
+    token: token.serialize(),
+    kid: token.keyId,
+    issuer: body.issuer,
+    mrEnclave: body.mrEnclave,
+    mrSigner: body.mrSigner,
+    productId: body.productId,
+    svn: body.svn,
+    isDebuggable: body.isDebuggable,
+    enclaveHeldData: body.enclaveHeldData && Buffer.from(body.enclaveHeldData).toString('hex'),
+  }),
+);

@@ -19,7 +19,13 @@ const server = createServer(
     const ok = presented.length === apiKey.length && timingSafeEqual(presented, apiKey);
     const peer = req.socket.getPeerCertificate();
     res.writeHead(ok ? 200 : 403, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(ok ? { greeting: `hello ${peer.subject.CN}, from the backend`, mutualTls: true } : { error: 'wrong API key' }));
+    res.end(
+      JSON.stringify(
+        ok ? { greeting: `hello ${peer.subject.CN}, from the backend`, mutualTls: true } : { error: 'wrong API key' },
+      ),
+    );
   },
 );
-server.listen(Number(process.env.LISTEN_PORT ?? 8443), 'localhost', () => console.log(`backend: listening on https://localhost:${server.address().port} (mutual TLS)`));
+server.listen(Number(process.env.LISTEN_PORT ?? 8443), 'localhost', () =>
+  console.log(`backend: listening on https://localhost:${server.address().port} (mutual TLS)`),
+);

@@ -47,35 +47,70 @@ function refuse(field: string, message: string, expected?: unknown, actual?: unk
  * ```
  */
 export function checkPolicy(verdict: Verdict, policy: Policy = {}): void {
-  if (verdict.simulation && !policy.allowSimulation) refuse('simulation', 'evidence from the simulated platform is not accepted');
+  if (verdict.simulation && !policy.allowSimulation)
+    refuse('simulation', 'evidence from the simulated platform is not accepted');
   const statuses = policy.acceptedTcbStatuses ?? DEFAULT_ACCEPTED_STATUSES;
-  if (!statuses.includes(verdict.tcbStatus)) refuse('tcbStatus', `${verdict.tcbStatus} is not among the accepted statuses (${statuses.join(', ')})`, statuses, verdict.tcbStatus);
+  if (!statuses.includes(verdict.tcbStatus))
+    refuse(
+      'tcbStatus',
+      `${verdict.tcbStatus} is not among the accepted statuses (${statuses.join(', ')})`,
+      statuses,
+      verdict.tcbStatus,
+    );
   const accepted = new Set(policy.acceptedAdvisories ?? []);
   const open = verdict.advisoryIds.filter((a) => !accepted.has(a));
   if (open.length > 0) refuse('advisoryIds', `advisories not accepted: ${open.join(', ')}`, [...accepted], open);
-  if (verdict.claims['debug'] === true && !policy.allowDebug) refuse('claims.debug', 'debug enclaves and TDs are not accepted');
-  if (verdict.claims['migrateMa'] === true && !policy.allowMigrationAgent) refuse('claims.migrateMa', 'guests that allow a migration agent are not accepted');
+  if (verdict.claims['debug'] === true && !policy.allowDebug)
+    refuse('claims.debug', 'debug enclaves and TDs are not accepted');
+  if (verdict.claims['migrateMa'] === true && !policy.allowMigrationAgent)
+    refuse('claims.migrateMa', 'guests that allow a migration agent are not accepted');
   const vmpl = verdict.claims['vmpl'];
-  if (policy.maxVmpl !== undefined && (typeof vmpl !== 'number' || vmpl > policy.maxVmpl)) refuse('claims.vmpl', `must be at most ${policy.maxVmpl}, got ${vmpl === undefined ? 'nothing' : String(vmpl)}`, policy.maxVmpl, vmpl);
+  if (policy.maxVmpl !== undefined && (typeof vmpl !== 'number' || vmpl > policy.maxVmpl))
+    refuse(
+      'claims.vmpl',
+      `must be at most ${policy.maxVmpl}, got ${vmpl === undefined ? 'nothing' : String(vmpl)}`,
+      policy.maxVmpl,
+      vmpl,
+    );
   const chipId = verdict.claims['chipId'];
-  if (policy.allowedChipIds && (typeof chipId !== 'string' || !policy.allowedChipIds.some((id) => id.toLowerCase() === chipId.toLowerCase()))) {
+  if (
+    policy.allowedChipIds &&
+    (typeof chipId !== 'string' || !policy.allowedChipIds.some((id) => id.toLowerCase() === chipId.toLowerCase()))
+  ) {
     refuse('claims.chipId', `${String(chipId)} is not among the allowed chip ids`, policy.allowedChipIds, chipId);
   }
   for (const claim of MINIMUM_TCB_CLAIMS) {
     const tcb = verdict.claims[claim];
     for (const [component, min] of Object.entries(policy.minimumTcb ?? {})) {
-      const got = typeof tcb === 'object' && tcb !== null && !Array.isArray(tcb) ? (tcb as Readonly<Record<string, unknown>>)[component] : undefined;
-      if (typeof got !== 'number' || got < min) refuse(`claims.${claim}.${component}`, `must be at least ${min}, got ${got === undefined ? 'nothing' : String(got)}`, min, got);
+      const got =
+        typeof tcb === 'object' && tcb !== null && !Array.isArray(tcb)
+          ? (tcb as Readonly<Record<string, unknown>>)[component]
+          : undefined;
+      if (typeof got !== 'number' || got < min)
+        refuse(
+          `claims.${claim}.${component}`,
+          `must be at least ${min}, got ${got === undefined ? 'nothing' : String(got)}`,
+          min,
+          got,
+        );
     }
   }
   for (const [name, want] of Object.entries(policy.expected ?? {})) {
     const got = verdict.claims[name];
-    const same = typeof want === 'string' && typeof got === 'string' ? want.toLowerCase() === got.toLowerCase() : want === got;
-    if (!same) refuse(`claims.${name}`, `expected ${String(want)}, got ${got === undefined ? 'nothing' : String(got)}`, want, got);
+    const same =
+      typeof want === 'string' && typeof got === 'string' ? want.toLowerCase() === got.toLowerCase() : want === got;
+    if (!same)
+      refuse(
+        `claims.${name}`,
+        `expected ${String(want)}, got ${got === undefined ? 'nothing' : String(got)}`,
+        want,
+        got,
+      );
   }
   for (const [name, min] of Object.entries(policy.minimum ?? {})) {
     const got = verdict.claims[name];
-    if (typeof got !== 'number' || got < min) refuse(`claims.${name}`, `must be at least ${min}, got ${got === undefined ? 'nothing' : String(got)}`, min, got);
+    if (typeof got !== 'number' || got < min)
+      refuse(`claims.${name}`, `must be at least ${min}, got ${got === undefined ? 'nothing' : String(got)}`, min, got);
   }
 }
 
@@ -90,8 +125,20 @@ export function checkPolicy(verdict: Verdict, policy: Policy = {}): void {
 export function parsePolicy(input: unknown): Policy {
   const j = new JsonReader('POLICY_INVALID', 'policy');
   const o = j.object(input);
-  const known = ['acceptedTcbStatuses', 'acceptedAdvisories', 'allowDebug', 'allowSimulation', 'expected', 'minimum', 'minimumTcb', 'allowedChipIds', 'maxVmpl', 'allowMigrationAgent'];
-  for (const key of Object.keys(o)) if (!known.includes(key)) throw j.fail(`policy.${key}`, `unknown field (known: ${known.join(', ')})`);
+  const known = [
+    'acceptedTcbStatuses',
+    'acceptedAdvisories',
+    'allowDebug',
+    'allowSimulation',
+    'expected',
+    'minimum',
+    'minimumTcb',
+    'allowedChipIds',
+    'maxVmpl',
+    'allowMigrationAgent',
+  ];
+  for (const key of Object.keys(o))
+    if (!known.includes(key)) throw j.fail(`policy.${key}`, `unknown field (known: ${known.join(', ')})`);
   const strings = (key: string) =>
     j.array(o, key).map((v, i) => {
       if (typeof v !== 'string') throw j.fail(`policy.${key}[${i}]`, 'must be a string');
@@ -113,7 +160,9 @@ export function parsePolicy(input: unknown): Policy {
   if (j.has(o, 'allowSimulation')) policy.allowSimulation = flag('allowSimulation');
   if (j.has(o, 'expected')) {
     const e = j.object(o['expected'], 'policy.expected');
-    for (const [k, v] of Object.entries(e)) if (!['string', 'number', 'boolean'].includes(typeof v)) throw j.fail(`policy.expected.${k}`, 'must be a string, number or boolean');
+    for (const [k, v] of Object.entries(e))
+      if (!['string', 'number', 'boolean'].includes(typeof v))
+        throw j.fail(`policy.expected.${k}`, 'must be a string, number or boolean');
     policy.expected = e as Record<string, string | number | boolean>;
   }
   if (j.has(o, 'minimum')) {
@@ -124,7 +173,11 @@ export function parsePolicy(input: unknown): Policy {
   if (j.has(o, 'minimumTcb')) {
     const m = j.object(o['minimumTcb'], 'policy.minimumTcb');
     for (const k of Object.keys(m)) {
-      if (!Object.hasOwn(TCB_COMPONENTS, k)) throw j.fail(`policy.minimumTcb.${k}`, `unknown TCB component (known: ${Object.keys(TCB_COMPONENTS).join(', ')})`);
+      if (!Object.hasOwn(TCB_COMPONENTS, k))
+        throw j.fail(
+          `policy.minimumTcb.${k}`,
+          `unknown TCB component (known: ${Object.keys(TCB_COMPONENTS).join(', ')})`,
+        );
       j.int(m, k, 'policy.minimumTcb', 255);
     }
     policy.minimumTcb = m as Partial<Record<TcbComponent, number>>;

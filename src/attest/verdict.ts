@@ -8,7 +8,9 @@ export const TEE_KINDS = {
   sgx: { evidence: 'Intel SGX DCAP quote (v3, v4)' },
   tdx: { evidence: 'Intel TDX DCAP quote (v4, v5)' },
   snp: { evidence: 'AMD SEV-SNP attestation report (v2, v3, v5) with VCEK or VLEK chain (--certs)' },
-  'azure-snp-vtpm': { evidence: 'Azure confidential VM evidence: HCL report with SNP report, runtime claims, vTPM quote' },
+  'azure-snp-vtpm': {
+    evidence: 'Azure confidential VM evidence: HCL report with SNP report, runtime claims, vTPM quote',
+  },
   maa: { evidence: 'Microsoft Azure Attestation token (JWT) verified with a key set (--jwks)' },
 } as const;
 
@@ -18,7 +20,8 @@ export type TeeKind = keyof typeof TEE_KINDS;
  * A claim value: byte strings as lowercase hex, numbers, booleans, or nested JSON for structured
  * evidence (SNP TCB versions, Azure PCRs and runtime claims).
  */
-export type ClaimValue = string | number | boolean | null | readonly ClaimValue[] | { readonly [name: string]: ClaimValue };
+export type ClaimValue =
+  string | number | boolean | null | readonly ClaimValue[] | { readonly [name: string]: ClaimValue };
 
 /** Claims: lower-camel names to {@link ClaimValue}s. */
 export type Claims = Record<string, ClaimValue>;

@@ -41,7 +41,12 @@ export interface ServiceState {
   keys: SigningKey[];
 }
 
-const RSA = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' } as const;
+const RSA = {
+  name: 'RSASSA-PKCS1-v1_5',
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: 'SHA-256',
+} as const;
 const YEAR = 365 * 86_400;
 
 /**
@@ -56,11 +61,24 @@ export async function createSigningKey(instance: string, now: number): Promise<S
   const serial = randomBytes(16);
   serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
   const cert = await X509CertificateGenerator.createSelfSigned(
-    { serialNumber: serial.toString('hex'), name: [{ CN: [instance] }], notBefore: new Date(start * 1000), notAfter: new Date((start + 10 * YEAR) * 1000), keys, signingAlgorithm: RSA },
+    {
+      serialNumber: serial.toString('hex'),
+      name: [{ CN: [instance] }],
+      notBefore: new Date(start * 1000),
+      notAfter: new Date((start + 10 * YEAR) * 1000),
+      keys,
+      signingAlgorithm: RSA,
+    },
     webcrypto as unknown as Parameters<typeof X509CertificateGenerator.createSelfSigned>[1],
   );
   const der = new Uint8Array(cert.rawData);
-  return { kid: kidOf(der), privateKey: KeyObject.from(keys.privateKey), cert: der, createdAt: Math.floor(now), retiredAt: undefined };
+  return {
+    kid: kidOf(der),
+    privateKey: KeyObject.from(keys.privateKey),
+    cert: der,
+    createdAt: Math.floor(now),
+    retiredAt: undefined,
+  };
 }
 
 const kidOf = (cert: Uint8Array): string => createHash('sha256').update(cert).digest('base64');
@@ -71,7 +89,12 @@ const kidOf = (cert: Uint8Array): string => createHash('sha256').update(cert).di
  *
  * @example `state.keys = rotateKeys(state.keys, await createSigningKey(instance, now), now, 8 * 3600)`
  */
-export function rotateKeys(keys: readonly SigningKey[], next: SigningKey, now: number, tokenLifetime: number): SigningKey[] {
+export function rotateKeys(
+  keys: readonly SigningKey[],
+  next: SigningKey,
+  now: number,
+  tokenLifetime: number,
+): SigningKey[] {
   const kept = keys.filter((k) => k.retiredAt === undefined || k.retiredAt + tokenLifetime > now);
   return [...kept.map((k) => (k.retiredAt === undefined ? { ...k, retiredAt: Math.floor(now) } : k)), next];
 }
@@ -97,8 +120,18 @@ const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 export function encodeServiceState(s: ServiceState): Uint8Array {
   const doc = {
     version: s.version,
-    tls: { rootCert: b64(s.tls.rootCert), rootKey: b64(s.tls.rootKey), intermediateCert: b64(s.tls.intermediateCert), intermediateKey: b64(s.tls.intermediateKey) },
-    keys: s.keys.map((k) => ({ privateKey: b64(k.privateKey.export({ format: 'der', type: 'pkcs8' })), cert: b64(k.cert), createdAt: k.createdAt, ...(k.retiredAt === undefined ? {} : { retiredAt: k.retiredAt }) })),
+    tls: {
+      rootCert: b64(s.tls.rootCert),
+      rootKey: b64(s.tls.rootKey),
+      intermediateCert: b64(s.tls.intermediateCert),
+      intermediateKey: b64(s.tls.intermediateKey),
+    },
+    keys: s.keys.map((k) => ({
+      privateKey: b64(k.privateKey.export({ format: 'der', type: 'pkcs8' })),
+      cert: b64(k.cert),
+      createdAt: k.createdAt,
+      ...(k.retiredAt === undefined ? {} : { retiredAt: k.retiredAt }),
+    })),
   };
   return new Uint8Array(Buffer.from(JSON.stringify(doc), 'utf8'));
 }
@@ -107,7 +140,12 @@ export function encodeServiceState(s: ServiceState): Uint8Array {
 export function decodeServiceState(data: Uint8Array): ServiceState {
   const j = new JsonReader('STATE_CORRUPT', 'state');
   const o = j.object(j.parse(Buffer.from(data).toString('utf8')));
-  if (o['version'] !== 1) throw new CloisterError('STATE_CORRUPT', `state.version: ${String(o['version'])} is not a version this service understands`, { path: 'state.version' });
+  if (o['version'] !== 1)
+    throw new CloisterError(
+      'STATE_CORRUPT',
+      `state.version: ${String(o['version'])} is not a version this service understands`,
+      { path: 'state.version' },
+    );
   const t = j.object(o['tls'], 'state.tls');
   const bytes = (x: Record<string, unknown>, key: string, path: string) => base64Member(j, x, key, path);
   const keys = j.array(o, 'keys').map((raw, i): SigningKey => {
@@ -118,11 +156,26 @@ export function decodeServiceState(data: Uint8Array): ServiceState {
     try {
       privateKey = createPrivateKey({ key: Buffer.from(bytes(k, 'privateKey', p)), format: 'der', type: 'pkcs8' });
     } catch (cause) {
-      throw new CloisterError('STATE_CORRUPT', `${p}.privateKey: not a PKCS#8 private key`, { path: `${p}.privateKey`, cause });
+      throw new CloisterError('STATE_CORRUPT', `${p}.privateKey: not a PKCS#8 private key`, {
+        path: `${p}.privateKey`,
+        cause,
+      });
     }
-    return { kid: kidOf(cert), privateKey, cert, createdAt: j.int(k, 'createdAt', p), retiredAt: j.has(k, 'retiredAt') ? j.int(k, 'retiredAt', p) : undefined };
+    return {
+      kid: kidOf(cert),
+      privateKey,
+      cert,
+      createdAt: j.int(k, 'createdAt', p),
+      retiredAt: j.has(k, 'retiredAt') ? j.int(k, 'retiredAt', p) : undefined,
+    };
   });
-  if (keys.length === 0 || keys[keys.length - 1]?.retiredAt !== undefined) throw new CloisterError('STATE_CORRUPT', 'state.keys: the newest key must be current', { path: 'state.keys' });
-  const tls = { rootCert: bytes(t, 'rootCert', 'state.tls'), rootKey: bytes(t, 'rootKey', 'state.tls'), intermediateCert: bytes(t, 'intermediateCert', 'state.tls'), intermediateKey: bytes(t, 'intermediateKey', 'state.tls') };
+  if (keys.length === 0 || keys[keys.length - 1]?.retiredAt !== undefined)
+    throw new CloisterError('STATE_CORRUPT', 'state.keys: the newest key must be current', { path: 'state.keys' });
+  const tls = {
+    rootCert: bytes(t, 'rootCert', 'state.tls'),
+    rootKey: bytes(t, 'rootKey', 'state.tls'),
+    intermediateCert: bytes(t, 'intermediateCert', 'state.tls'),
+    intermediateKey: bytes(t, 'intermediateKey', 'state.tls'),
+  };
   return { version: 1, tls, keys };
 }

@@ -82,10 +82,18 @@ function dataItem(o: Record<string, unknown>, key: string): DataItem | undefined
 export function parseAttestRequest(body: unknown, member: 'quote' | 'report'): AttestRequest {
   const o = j.object(body);
   if (j.has(o, 'draftPolicyForAttestation') && o['draftPolicyForAttestation'] !== null) {
-    throw j.fail('body.draftPolicyForAttestation', 'draft policies (MAA\'s claim-rule language) are not supported: the service judges with its JSON policy');
+    throw j.fail(
+      'body.draftPolicyForAttestation',
+      "draft policies (MAA's claim-rule language) are not supported: the service judges with its JSON policy",
+    );
   }
   const nonce = j.has(o, 'nonce') && o['nonce'] !== null ? j.string(o, 'nonce') : undefined;
-  return { evidence: base64urlMember(o, member, 'body'), runtimeData: dataItem(o, 'runtimeData'), initTimeData: dataItem(o, 'initTimeData'), nonce };
+  return {
+    evidence: base64urlMember(o, member, 'body'),
+    runtimeData: dataItem(o, 'runtimeData'),
+    initTimeData: dataItem(o, 'initTimeData'),
+    nonce,
+  };
 }
 
 /** Open Enclave's oe_report_header_t: version 1, report type 2 (OE_REPORT_TYPE_SGX_REMOTE), then the quote. */
@@ -102,9 +110,19 @@ const QUOTE_CODES = { truncated: 'QUOTE_TRUNCATED', trailing: 'QUOTE_TRAILING_BY
 export function openEnclaveQuote(report: Uint8Array): Uint8Array {
   const r = new ByteReader(report, QUOTE_CODES);
   const version = r.u32le('oeHeader.version');
-  if (version !== OE_REPORT.headerVersion) throw new CloisterError('QUOTE_UNSUPPORTED_VERSION', `oeHeader.version: ${version} is not 1`, { field: 'oeHeader.version', offset: 0, actual: version });
+  if (version !== OE_REPORT.headerVersion)
+    throw new CloisterError('QUOTE_UNSUPPORTED_VERSION', `oeHeader.version: ${version} is not 1`, {
+      field: 'oeHeader.version',
+      offset: 0,
+      actual: version,
+    });
   const type = r.u32le('oeHeader.reportType');
-  if (type !== OE_REPORT.sgxRemote) throw new CloisterError('QUOTE_UNSUPPORTED_BODY', `oeHeader.reportType: ${type} is not 2 (an SGX remote report)`, { field: 'oeHeader.reportType', offset: 4, actual: type });
+  if (type !== OE_REPORT.sgxRemote)
+    throw new CloisterError('QUOTE_UNSUPPORTED_BODY', `oeHeader.reportType: ${type} is not 2 (an SGX remote report)`, {
+      field: 'oeHeader.reportType',
+      offset: 4,
+      actual: type,
+    });
   const low = r.u32le('oeHeader.reportSize');
   const high = r.u32le('oeHeader.reportSize');
   const quote = r.bytes(high === 0 ? low : Number.MAX_SAFE_INTEGER, 'oeReport.quote');
@@ -129,8 +147,15 @@ export function snpEvidence(bytes: Uint8Array): { report: Uint8Array; certs: Snp
   }
   const o = r.object(value, 'body.report');
   const report = base64urlMember(o, 'SnpReport', 'body.report');
-  const chain = pemCertificates(Buffer.from(base64urlMember(o, 'VcekCertChain', 'body.report')).toString('latin1'), 'body.report.VcekCertChain');
+  const chain = pemCertificates(
+    Buffer.from(base64urlMember(o, 'VcekCertChain', 'body.report')).toString('latin1'),
+    'body.report.VcekCertChain',
+  );
   const [vcek, ask, ark] = chain;
-  if (!vcek || chain.length > 3) throw r.fail('body.report.VcekCertChain', `must hold the VCEK, then optionally the ASK and ARK (got ${chain.length} certificates)`);
+  if (!vcek || chain.length > 3)
+    throw r.fail(
+      'body.report.VcekCertChain',
+      `must hold the VCEK, then optionally the ASK and ARK (got ${chain.length} certificates)`,
+    );
   return { report, certs: { vcek, ask: ask && pemCert(ask), ark: ark && pemCert(ark) } };
 }

@@ -1,10 +1,26 @@
 import { createHash } from 'node:crypto';
 import { CloisterError, type ErrorCode } from '../lib/errors.js';
 import { hex } from '../lib/bytes.js';
-import { checkPolicy, DcapVerifier, SnpVerifier, type Policy, type PreparedCollateral, type QuoteCollateralV3, type Verdict } from '../attest/index.js';
+import {
+  checkPolicy,
+  DcapVerifier,
+  SnpVerifier,
+  type Policy,
+  type PreparedCollateral,
+  type QuoteCollateralV3,
+  type Verdict,
+} from '../attest/index.js';
 import { createCa } from '../pki/index.js';
 import type { SealedStore } from '../store/index.js';
-import { createSigningKey, decodeServiceState, encodeServiceState, jwks, rotateKeys, type ServiceState, type SigningKey } from './keys.js';
+import {
+  createSigningKey,
+  decodeServiceState,
+  encodeServiceState,
+  jwks,
+  rotateKeys,
+  type ServiceState,
+  type SigningKey,
+} from './keys.js';
 import { openEnclaveQuote, parseAttestRequest, snpEvidence, type AttestRequest, type DataItem } from './request.js';
 import { EVIDENCE_CLAIMS, policyHash, signToken, tokenPayload, type EvidenceClaims } from './token.js';
 
@@ -57,8 +73,18 @@ export function fixedCollateral(verifier: DcapVerifier, raws: readonly QuoteColl
   const sets = raws.map((raw) => collateralSet(verifier, raw));
   return async (quote) => {
     const want = verifier.collateralRequest(quote);
-    const found = sets.find(({ prepared: c }) => c.tcbInfo.id === want.tee.toUpperCase() && hex(c.tcbInfo.fmspc).toUpperCase() === want.fmspc && (c.pckCrlChain[0]?.subjectCn ?? '').toLowerCase().includes(want.ca));
-    if (!found) throw new CloisterError('COLLATERAL_MISSING', `no collateral for a ${want.tee} quote of FMSPC ${want.fmspc} (${want.ca} CA)`, { field: 'collateral' });
+    const found = sets.find(
+      ({ prepared: c }) =>
+        c.tcbInfo.id === want.tee.toUpperCase() &&
+        hex(c.tcbInfo.fmspc).toUpperCase() === want.fmspc &&
+        (c.pckCrlChain[0]?.subjectCn ?? '').toLowerCase().includes(want.ca),
+    );
+    if (!found)
+      throw new CloisterError(
+        'COLLATERAL_MISSING',
+        `no collateral for a ${want.tee} quote of FMSPC ${want.fmspc} (${want.ca} CA)`,
+        { field: 'collateral' },
+      );
     return found;
   };
 }
@@ -68,7 +94,10 @@ const ENDPOINTS = {
   SgxEnclave: { member: 'quote', claims: 'sgx', quote: (evidence: Uint8Array) => evidence },
   OpenEnclave: { member: 'report', claims: 'sgx', quote: openEnclaveQuote },
   SevSnpVm: { member: 'report', claims: 'snp', quote: undefined },
-} as const satisfies Record<string, { member: 'quote' | 'report'; claims: EvidenceClaims; quote: ((evidence: Uint8Array) => Uint8Array) | undefined }>;
+} as const satisfies Record<
+  string,
+  { member: 'quote' | 'report'; claims: EvidenceClaims; quote: ((evidence: Uint8Array) => Uint8Array) | undefined }
+>;
 
 /** The attestation endpoints, `/attest/<name>`. @example `const e: AttestEndpoint = 'OpenEnclave'` */
 export type AttestEndpoint = keyof typeof ENDPOINTS;
@@ -104,15 +133,29 @@ const EIGHT_HOURS = 8 * 3600;
  * thrown, for the HTTP layer to answer (400 for the request, 502/503/500 for collateral the
  * service could not get).
  */
-const NOT_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['REQUEST_INVALID', 'COLLATERAL_FETCH_FAILED', 'COLLATERAL_RESPONSE_INVALID', 'COLLATERAL_CACHE_INVALID']);
+const NOT_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'REQUEST_INVALID',
+  'COLLATERAL_FETCH_FAILED',
+  'COLLATERAL_RESPONSE_INVALID',
+  'COLLATERAL_CACHE_INVALID',
+]);
 
 /** SHA-256(data) must be the first 32 bytes of `field` (a hex claim); MAA's binding of runtime and init-time data. */
-function checkBinding(item: DataItem | undefined, claims: Verdict['claims'], field: string, code: 'RUNTIME_DATA_MISMATCH' | 'INIT_TIME_DATA_MISMATCH'): void {
+function checkBinding(
+  item: DataItem | undefined,
+  claims: Verdict['claims'],
+  field: string,
+  code: 'RUNTIME_DATA_MISMATCH' | 'INIT_TIME_DATA_MISMATCH',
+): void {
   if (!item) return;
   const held = claims[field];
   const want = sha256(item.bytes);
   if (typeof held !== 'string' || held.slice(0, 64) !== want) {
-    throw new CloisterError(code, `claims.${field}: its first 32 bytes are not SHA-256 of the ${code === 'RUNTIME_DATA_MISMATCH' ? 'runtime' : 'init-time'} data (${want})`, { field: `claims.${field}`, expected: want, actual: held });
+    throw new CloisterError(
+      code,
+      `claims.${field}: its first 32 bytes are not SHA-256 of the ${code === 'RUNTIME_DATA_MISMATCH' ? 'runtime' : 'init-time'} data (${want})`,
+      { field: `claims.${field}`, expected: want, actual: held },
+    );
   }
 }
 
@@ -141,11 +184,20 @@ export class AttestationService {
 
   static async open(o: AttestationServiceOptions): Promise<AttestationService> {
     // RFC 7519 §4.1.1: iss is compared as a string; one spelling, the origin clients use.
-    if (!/^https:\/\/[^/?#]+$/.test(o.instance)) throw new CloisterError('USAGE', `instance: "${o.instance}" is not an https origin (https://host[:port], no path)`, { field: 'instance', actual: o.instance });
+    if (!/^https:\/\/[^/?#]+$/.test(o.instance))
+      throw new CloisterError(
+        'USAGE',
+        `instance: "${o.instance}" is not an https origin (https://host[:port], no path)`,
+        { field: 'instance', actual: o.instance },
+      );
     const bytes = await o.store.read();
     if (bytes) return new AttestationService(decodeServiceState(bytes), o);
     const now = o.now();
-    const state: ServiceState = { version: 1, tls: await createCa({ now, name: 'cloister attestation service' }), keys: [await createSigningKey(o.instance, now)] };
+    const state: ServiceState = {
+      version: 1,
+      tls: await createCa({ now, name: 'cloister attestation service' }),
+      keys: [await createSigningKey(o.instance, now)],
+    };
     await o.store.write(encodeServiceState(state));
     return new AttestationService(state, o);
   }
@@ -177,7 +229,21 @@ export class AttestationService {
       response_types_supported: ['token', 'none'],
       id_token_signing_alg_values_supported: ['RS256'],
       claims_supported: [
-        ...['iss', 'iat', 'nbf', 'exp', 'jti', 'nonce', 'x-ms-ver', 'x-ms-attestation-type', 'x-ms-policy-hash', 'x-ms-sgx-ehd', 'x-ms-sgx-collateral', 'x-ms-runtime', 'x-ms-inittime'],
+        ...[
+          'iss',
+          'iat',
+          'nbf',
+          'exp',
+          'jti',
+          'nonce',
+          'x-ms-ver',
+          'x-ms-attestation-type',
+          'x-ms-policy-hash',
+          'x-ms-sgx-ehd',
+          'x-ms-sgx-collateral',
+          'x-ms-runtime',
+          'x-ms-inittime',
+        ],
         ...Object.values(EVIDENCE_CLAIMS).flatMap((e) => Object.keys(e.claims)),
       ],
     };
@@ -195,7 +261,10 @@ export class AttestationService {
 
   private async rotateNow(): Promise<string> {
     const now = this.o.now();
-    const next = { ...this.state, keys: rotateKeys(this.state.keys, await createSigningKey(this.o.instance, now), now, this.o.tokenLifetime) };
+    const next = {
+      ...this.state,
+      keys: rotateKeys(this.state.keys, await createSigningKey(this.o.instance, now), now, this.o.tokenLifetime),
+    };
     await this.o.store.write(encodeServiceState(next));
     this.state = next;
     return this.signingKey.kid;
@@ -211,9 +280,20 @@ export class AttestationService {
     const request = parseAttestRequest(body, e.member);
     const now = this.o.now();
     try {
-      const { verdict, collateral } = e.quote ? await this.verifyQuote(e.quote(request.evidence), now) : { verdict: this.verifySnp(request.evidence, now), collateral: undefined };
+      const { verdict, collateral } = e.quote
+        ? await this.verifyQuote(e.quote(request.evidence), now)
+        : { verdict: this.verifySnp(request.evidence, now), collateral: undefined };
       this.judge(verdict, request, e.claims);
-      const payload = tokenPayload(e.claims, verdict, { instance: this.o.instance, now, lifetime: this.o.tokenLifetime, policyHash: this.hash, nonce: request.nonce, runtimeData: request.runtimeData, initTimeData: request.initTimeData, collateral });
+      const payload = tokenPayload(e.claims, verdict, {
+        instance: this.o.instance,
+        now,
+        lifetime: this.o.tokenLifetime,
+        policyHash: this.hash,
+        nonce: request.nonce,
+        runtimeData: request.runtimeData,
+        initTimeData: request.initTimeData,
+        collateral,
+      });
       return { token: await signToken(payload, this.signingKey, `${this.o.instance}/certs`), verdict };
     } catch (error) {
       if (error instanceof CloisterError && !NOT_REFUSALS.has(error.code)) return { refused: error };
@@ -221,7 +301,10 @@ export class AttestationService {
     }
   }
 
-  private async verifyQuote(quote: Uint8Array, now: number): Promise<{ verdict: Verdict; collateral: Record<string, string> }> {
+  private async verifyQuote(
+    quote: Uint8Array,
+    now: number,
+  ): Promise<{ verdict: Verdict; collateral: Record<string, string> }> {
     const set = await this.o.collateral(quote, now);
     const verdict = this.o.dcap.verify(quote, { collateral: set.prepared, now, tee: 'sgx' });
     return { verdict, collateral: { ...set.hashes, quotehash: sha256(quote) } };

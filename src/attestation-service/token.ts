@@ -13,11 +13,18 @@ import type { SigningKey } from './keys.js';
 type Claim = ClaimValue | Record<string, unknown> | undefined;
 type FromVerdict = (v: Verdict) => Claim;
 
-const claim = (name: string): FromVerdict => (v) => v.claims[name];
-const tcb = (component: string): FromVerdict => (v) => {
-  const t = v.claims['reportedTcb'];
-  return typeof t === 'object' && t !== null && !Array.isArray(t) ? (t as Record<string, ClaimValue>)[component] : undefined;
-};
+const claim =
+  (name: string): FromVerdict =>
+  (v) =>
+    v.claims[name];
+const tcb =
+  (component: string): FromVerdict =>
+  (v) => {
+    const t = v.claims['reportedTcb'];
+    return typeof t === 'object' && t !== null && !Array.isArray(t)
+      ? (t as Record<string, ClaimValue>)[component]
+      : undefined;
+  };
 
 /**
  * Per attestation type, MAA's `x-ms-attestation-type` value and the evidence claims, by token
@@ -134,7 +141,8 @@ export function tokenPayload(kind: EvidenceClaims, v: Verdict, t: TokenInput): R
   else if (t.runtimeData && kind === 'sgx') p['x-ms-sgx-ehd'] = Buffer.from(t.runtimeData.bytes).toString('base64url');
   if (t.initTimeData?.json) p['x-ms-inittime'] = t.initTimeData.json;
   for (const [alias, source] of Object.entries(DEPRECATED_ALIASES)) {
-    if (p[source] !== undefined && (kind === 'sgx' || source === 'x-ms-ver' || source === 'x-ms-policy-hash')) p[alias] = p[source];
+    if (p[source] !== undefined && (kind === 'sgx' || source === 'x-ms-ver' || source === 'x-ms-policy-hash'))
+      p[alias] = p[source];
   }
   return p;
 }
@@ -158,9 +166,15 @@ const part = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf
  *
  * @example `const token = await signToken(payload, key, 'https://attest.example/certs')`
  */
-export function signToken(payload: Record<string, unknown>, key: Pick<SigningKey, 'kid' | 'privateKey'>, jku: string): Promise<string> {
+export function signToken(
+  payload: Record<string, unknown>,
+  key: Pick<SigningKey, 'kid' | 'privateKey'>,
+  jku: string,
+): Promise<string> {
   const input = `${part({ alg: 'RS256', jku, kid: key.kid, typ: 'JWT' })}.${part(payload)}`;
   return new Promise((resolve, reject) => {
-    sign('sha256', Buffer.from(input, 'ascii'), key.privateKey as KeyObject, (error, signature) => (error ? reject(error) : resolve(`${input}.${signature.toString('base64url')}`)));
+    sign('sha256', Buffer.from(input, 'ascii'), key.privateKey as KeyObject, (error, signature) =>
+      error ? reject(error) : resolve(`${input}.${signature.toString('base64url')}`),
+    );
   });
 }

@@ -6,7 +6,13 @@ import { CloisterError } from '../lib/errors.js';
 import { DcapVerifier, customRoot, parsePolicy, type Policy, type QuoteCollateralV3 } from '../attest/index.js';
 import { simCollateral } from '../attest/sim/index.js';
 import { getCollateral } from '../collateral/index.js';
-import { AttestationService, collateralSet, fixedCollateral, type CollateralSet, type CollateralSource } from '../attestation-service/index.js';
+import {
+  AttestationService,
+  collateralSet,
+  fixedCollateral,
+  type CollateralSet,
+  type CollateralSource,
+} from '../attestation-service/index.js';
 import { pemCert } from '../pki/index.js';
 import { listen as listenAt, servingIdentity } from '../server/listen.js';
 import { fileStore, sealingKey } from '../store/index.js';
@@ -37,7 +43,6 @@ export interface AttestationServiceCliOptions {
   fixedTime?: string | undefined;
 }
 
-
 /** `--collateral PATH` (repeatable): QuoteCollateralV3 files, or folders of them (every `*.json`). */
 function collateralFiles(paths: readonly string[]): QuoteCollateralV3[] {
   return paths.flatMap((p) => {
@@ -48,7 +53,11 @@ function collateralFiles(paths: readonly string[]): QuoteCollateralV3[] {
         return false;
       }
     })();
-    const files = isDir ? readdirSync(p).filter((f) => f.endsWith('.json')).map((f) => join(p, f)) : [p];
+    const files = isDir
+      ? readdirSync(p)
+          .filter((f) => f.endsWith('.json'))
+          .map((f) => join(p, f))
+      : [p];
     return files.map((f) => readJson(f) as QuoteCollateralV3);
   });
 }
@@ -61,7 +70,13 @@ function pccsCollateral(verifier: DcapVerifier, o: AttestationServiceCliOptions)
     const key = `${want.tee}/${want.fmspc}/${want.ca}`;
     const held = sets.get(key);
     if (held && now < held.prepared.window.notAfter) return held;
-    const raw = await getCollateral({ ...want, now, cacheDir: o.collateralCache, baseUrl: o.pccs as string, ...(o.apiKey ? { apiKey: o.apiKey } : {}) });
+    const raw = await getCollateral({
+      ...want,
+      now,
+      cacheDir: o.collateralCache,
+      baseUrl: o.pccs as string,
+      ...(o.apiKey ? { apiKey: o.apiKey } : {}),
+    });
     const set = collateralSet(verifier, raw);
     sets.set(key, set);
     return set;
@@ -69,7 +84,10 @@ function pccsCollateral(verifier: DcapVerifier, o: AttestationServiceCliOptions)
 }
 
 /** The simulated platform's collateral (valid 30 days), renewed a day before it ends. @example `simulatedCollateral(verifier, platform)` */
-export function simulatedCollateral(verifier: DcapVerifier, platform: Parameters<typeof simCollateral>[0]): CollateralSource {
+export function simulatedCollateral(
+  verifier: DcapVerifier,
+  platform: Parameters<typeof simCollateral>[0],
+): CollateralSource {
   let held: Promise<CollateralSet> | undefined;
   let until = 0;
   return (_quote, now) => {
@@ -93,7 +111,10 @@ export function servicePolicy(path: string | undefined, simulation: boolean): { 
   try {
     parsed = JSON.parse(policyText) as unknown;
   } catch (cause) {
-    throw new CloisterError('POLICY_INVALID', `${path ?? 'policy'}: not valid JSON`, { ...(path === undefined ? {} : { path }), cause });
+    throw new CloisterError('POLICY_INVALID', `${path ?? 'policy'}: not valid JSON`, {
+      ...(path === undefined ? {} : { path }),
+      cause,
+    });
   }
   const policy = parsePolicy(parsed);
   return { policy: simulation ? { ...policy, allowSimulation: true } : policy, policyText };
@@ -105,7 +126,15 @@ export function servicePolicy(path: string | undefined, simulation: boolean): { 
  *
  * @example `const running = await startAttestationService({ dataDir, listen: '127.0.0.1:8443', collateral: ['c.json'], ... })`
  */
-export async function startAttestationService(o: AttestationServiceCliOptions): Promise<{ service: AttestationService; server: https.Server; instance: string; rootPem: string; close(): Promise<void> }> {
+export async function startAttestationService(
+  o: AttestationServiceCliOptions,
+): Promise<{
+  service: AttestationService;
+  server: https.Server;
+  instance: string;
+  rootPem: string;
+  close(): Promise<void>;
+}> {
   const fixed = o.fixedTime === undefined ? undefined : parseTime(o.fixedTime);
   const now = fixed === undefined ? () => Date.now() / 1000 : () => fixed;
   const sim = o.simulation ? (await initPlatform(o.simDir ?? defaultSimDir(), now())).platform : undefined;
@@ -117,7 +146,13 @@ export async function startAttestationService(o: AttestationServiceCliOptions): 
       ? fixedCollateral(dcap, files)
       : o.pccs !== undefined
         ? pccsCollateral(dcap, o)
-        : () => Promise.reject(new CloisterError('COLLATERAL_MISSING', 'the service has no collateral source (--collateral, --pccs or --simulation)'));
+        : () =>
+            Promise.reject(
+              new CloisterError(
+                'COLLATERAL_MISSING',
+                'the service has no collateral source (--collateral, --pccs or --simulation)',
+              ),
+            );
   const { policy, policyText } = servicePolicy(o.policy, sim !== undefined);
   const instance = (o.instanceUrl ?? `https://${o.listen}`).replace(/\/+$/, '');
 
@@ -125,7 +160,15 @@ export async function startAttestationService(o: AttestationServiceCliOptions): 
   const service = await AttestationService.open({ instance, store, dcap, collateral, policy, policyText, now });
   const served = await serveAttestation(service, o.listen, o.dnsName);
   writeOutput(join(o.dataDir, 'tls-root.pem'), served.rootPem);
-  log({ level: 'info', event: 'listening', instance, listen: o.listen, kid: service.signingKey.kid, simulation: sim !== undefined, fixedTime: fixed });
+  log({
+    level: 'info',
+    event: 'listening',
+    instance,
+    listen: o.listen,
+    kid: service.signingKey.kid,
+    simulation: sim !== undefined,
+    fixedTime: fixed,
+  });
   return { service, instance, ...served };
 }
 
@@ -135,10 +178,17 @@ export async function startAttestationService(o: AttestationServiceCliOptions): 
  *
  * @example `const { rootPem, close } = await serveAttestation(service, '127.0.0.1:0')`
  */
-export async function serveAttestation(service: AttestationService, listen: string, dnsNames: readonly string[] = []): Promise<{ server: https.Server; rootPem: string; close(): Promise<void> }> {
+export async function serveAttestation(
+  service: AttestationService,
+  listen: string,
+  dnsNames: readonly string[] = [],
+): Promise<{ server: https.Server; rootPem: string; close(): Promise<void> }> {
   const at = parseAddress(listen, '--listen');
   const hosts = [at.host, new URL(service.instance).hostname.replace(/^\[|\]$/g, ''), ...dnsNames];
-  const tls = { ...(await servingIdentity(service.tls, 'cloister attestation service', hosts, Date.now() / 1000, false)), keepAliveTimeout: 30_000 };
+  const tls = {
+    ...(await servingIdentity(service.tls, 'cloister attestation service', hosts, Date.now() / 1000, false)),
+    keepAliveTimeout: 30_000,
+  };
   const server = https.createServer(tls, router(maaApi(service), log, MAX_BODY, MAA_ERRORS));
   await listenAt(server, at.host, at.port);
   return { server, rootPem: pemCert(service.tls.rootCert), close: () => new Promise((r) => server.close(() => r())) };
@@ -147,27 +197,58 @@ export async function serveAttestation(service: AttestationService, listen: stri
 export function registerAttestationService(program: Command): void {
   program
     .command('attestation-service')
-    .description('an attestation service compatible with Azure Attestation (MAA): /attest/SgxEnclave, /attest/OpenEnclave, /attest/SevSnpVm, /certs; SIGHUP rotates the signing key')
-    .requiredOption('--data-dir <dir>', 'where the sealed state (signing keys, TLS CA) lives; tls-root.pem is written here for clients')
+    .description(
+      'an attestation service compatible with Azure Attestation (MAA): /attest/SgxEnclave, /attest/OpenEnclave, /attest/SevSnpVm, /certs; SIGHUP rotates the signing key',
+    )
+    .requiredOption(
+      '--data-dir <dir>',
+      'where the sealed state (signing keys, TLS CA) lives; tls-root.pem is written here for clients',
+    )
     .option('--listen <host:port>', 'HTTPS address', 'localhost:8443')
-    .option('--instance-url <url>', 'the URL clients use, the tokens\' iss (default https://<listen>)')
-    .option('--collateral <path>', 'QuoteCollateralV3 JSON file, or a folder of them (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--instance-url <url>', "the URL clients use, the tokens' iss (default https://<listen>)")
+    .option(
+      '--collateral <path>',
+      'QuoteCollateralV3 JSON file, or a folder of them (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--pccs <url>', 'fetch DCAP collateral from Intel PCS API v4 or a PCCS at this base URL')
-    .option('--collateral-cache <dir>', 'where fetched collateral is kept until its nextUpdate', cloisterHome('collateral'))
+    .option(
+      '--collateral-cache <dir>',
+      'where fetched collateral is kept until its nextUpdate',
+      cloisterHome('collateral'),
+    )
     .option('--api-key <key>', 'PCS subscription key (Ocp-Apim-Subscription-Key)')
-    .option('--simulation', 'trust the simulated platform (its root and collateral) instead of Intel; tokens say x-ms-cloister-simulation')
+    .option(
+      '--simulation',
+      'trust the simulated platform (its root and collateral) instead of Intel; tokens say x-ms-cloister-simulation',
+    )
     .option('--sim-dir <dir>', 'the simulated platform (default: $CLOISTER_SIM_DIR or ~/.cloister/sim)')
-    .option('--policy <file>', 'JSON policy: acceptedTcbStatuses, acceptedAdvisories, allowDebug, expected, minimum, ... (default: UpToDate only, no debug)')
-    .option('--dns-name <name>', 'extra DNS name or IP in the TLS certificate (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
-    .option('--fixed-time <time>', 'TESTING ONLY: the clock stands still at this time (ISO-8601 or Unix seconds), for evidence whose collateral has expired')
-    .action(action(async (o: AttestationServiceCliOptions) => {
-      const running = await startAttestationService(o);
-      process.on('SIGHUP', () => {
-        running.service.rotate().then(
-          (kid) => log({ level: 'info', event: 'rotated', kid }),
-          (e: unknown) => log({ level: 'error', event: 'rotation failed', message: e instanceof Error ? e.message : String(e) }),
-        );
-      });
-      untilSignal(running.close);
-    }));
+    .option(
+      '--policy <file>',
+      'JSON policy: acceptedTcbStatuses, acceptedAdvisories, allowDebug, expected, minimum, ... (default: UpToDate only, no debug)',
+    )
+    .option(
+      '--dns-name <name>',
+      'extra DNS name or IP in the TLS certificate (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option(
+      '--fixed-time <time>',
+      'TESTING ONLY: the clock stands still at this time (ISO-8601 or Unix seconds), for evidence whose collateral has expired',
+    )
+    .action(
+      action(async (o: AttestationServiceCliOptions) => {
+        const running = await startAttestationService(o);
+        process.on('SIGHUP', () => {
+          running.service.rotate().then(
+            (kid) => log({ level: 'info', event: 'rotated', kid }),
+            (e: unknown) =>
+              log({ level: 'error', event: 'rotation failed', message: e instanceof Error ? e.message : String(e) }),
+          );
+        });
+        untilSignal(running.close);
+      }),
+    );
 }

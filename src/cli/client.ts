@@ -37,13 +37,19 @@ function endpoint(o: Common): Endpoint {
 /** The pinned root: `--root FILE`, else what `cloister verify` pinned for this coordinator. */
 function pinnedRoot(o: Common): string {
   const path = o.root ?? pinPath(endpoint(o));
-  if (!existsSync(path)) throw new CloisterError('COORDINATOR_UNTRUSTED', `no pinned root for ${o.coordinator}: run "cloister verify --coordinator ${o.coordinator}" first, or give --root FILE`);
+  if (!existsSync(path))
+    throw new CloisterError(
+      'COORDINATOR_UNTRUSTED',
+      `no pinned root for ${o.coordinator}: run "cloister verify --coordinator ${o.coordinator}" first, or give --root FILE`,
+    );
   return Buffer.from(readInput(path)).toString('utf8');
 }
 
 function userTls(o: Common): { cert?: string; key?: string } {
   if (!o.cert !== !o.key) throw new CloisterError('USAGE', '--cert and --key go together');
-  return o.cert && o.key ? { cert: Buffer.from(readInput(o.cert)).toString('utf8'), key: Buffer.from(readInput(o.key)).toString('utf8') } : {};
+  return o.cert && o.key
+    ? { cert: Buffer.from(readInput(o.cert)).toString('utf8'), key: Buffer.from(readInput(o.key)).toString('utf8') }
+    : {};
 }
 
 function print(o: { json?: boolean }, value: unknown, text: string): void {
@@ -57,10 +63,14 @@ export function pinnedCall(o: Common, method: string, path: string, body?: strin
 
 /** The options of commands that talk to the coordinator (and, for `user`, as a user of the manifest). */
 export function clientOptions(c: Command, user = false): Command {
-  c.option('--coordinator <host:port>', 'the coordinator\'s client API', DEFAULT_COORDINATOR)
+  c.option('--coordinator <host:port>', "the coordinator's client API", DEFAULT_COORDINATOR)
     .option('--root <file>', 'the coordinator root certificate (default: the one `cloister verify` pinned)')
     .option('--json', 'print one JSON object');
-  return user ? c.requiredOption('--cert <file>', 'user certificate (PEM)').requiredOption('--key <file>', 'user private key (PEM)') : c;
+  return user
+    ? c
+        .requiredOption('--cert <file>', 'user certificate (PEM)')
+        .requiredOption('--key <file>', 'user private key (PEM)')
+    : c;
 }
 
 interface VerifyOptions extends Common {
@@ -77,15 +87,32 @@ async function verifyCoordinator(o: VerifyOptions): Promise<void> {
   const to = endpoint(o);
   const nonce = randomBytes(32);
   const res = await call(to, 'GET', `/api/v1/quote?nonce=${nonce.toString('hex')}`);
-  const q = res.json<{ evidence: string; collateral: unknown; root: string; intermediate: string; simulation: boolean }>();
-  if (q.simulation && !o.simulation) throw new CloisterError('COORDINATOR_UNTRUSTED', 'the coordinator runs on the simulated platform: pass --simulation to accept that (never in production)');
-  const verifier = o.simulation ? new DcapVerifier(customRoot(loadPlatform(o.simDir ?? defaultSimDir()).root.cert.der)) : new DcapVerifier();
-  const verdict = verifier.verify(new Uint8Array(Buffer.from(q.evidence, 'base64')), { collateral: verifier.prepare(q.collateral), now: Date.now() / 1000 });
+  const q = res.json<{
+    evidence: string;
+    collateral: unknown;
+    root: string;
+    intermediate: string;
+    simulation: boolean;
+  }>();
+  if (q.simulation && !o.simulation)
+    throw new CloisterError(
+      'COORDINATOR_UNTRUSTED',
+      'the coordinator runs on the simulated platform: pass --simulation to accept that (never in production)',
+    );
+  const verifier = o.simulation
+    ? new DcapVerifier(customRoot(loadPlatform(o.simDir ?? defaultSimDir()).root.cert.der))
+    : new DcapVerifier();
+  const verdict = verifier.verify(new Uint8Array(Buffer.from(q.evidence, 'base64')), {
+    collateral: verifier.prepare(q.collateral),
+    now: Date.now() / 1000,
+  });
   const [root] = pemCertificates(q.root, 'root');
   if (!root) throw new CloisterError('COORDINATOR_UNTRUSTED', 'no root certificate in the answer');
-  if (verdict.claims['reportData'] !== hex(bindingReportData(root, nonce))) throw new CloisterError('COORDINATOR_UNTRUSTED', 'the evidence does not bind the root certificate and this nonce');
+  if (verdict.claims['reportData'] !== hex(bindingReportData(root, nonce)))
+    throw new CloisterError('COORDINATOR_UNTRUSTED', 'the evidence does not bind the root certificate and this nonce');
   const accepted = o.acceptTcb.length ? o.acceptTcb : ['UpToDate'];
-  for (const s of accepted) if (!Object.hasOwn(TCB_STATUS, s)) throw new CloisterError('USAGE', `--accept-tcb: unknown status "${s}"`);
+  for (const s of accepted)
+    if (!Object.hasOwn(TCB_STATUS, s)) throw new CloisterError('USAGE', `--accept-tcb: unknown status "${s}"`);
   checkPolicy(verdict, {
     allowSimulation: o.simulation === true,
     acceptedTcbStatuses: accepted as TcbStatus[],
@@ -95,22 +122,39 @@ async function verifyCoordinator(o: VerifyOptions): Promise<void> {
   const rootCert = new X509Certificate(root);
   const chain = res.peerChain.map((d) => new X509Certificate(d));
   const leaf = chain[0];
-  const intermediate = chain.find((c) => c.checkIssued(rootCert) && c.verify(rootCert.publicKey) && !equal(c.raw, rootCert.raw));
-  if (!leaf || !intermediate || !leaf.checkIssued(intermediate) || !leaf.verify(intermediate.publicKey)) throw new CloisterError('COORDINATOR_UNTRUSTED', 'the TLS certificate of the coordinator does not chain to the attested root');
+  const intermediate = chain.find(
+    (c) => c.checkIssued(rootCert) && c.verify(rootCert.publicKey) && !equal(c.raw, rootCert.raw),
+  );
+  if (!leaf || !intermediate || !leaf.checkIssued(intermediate) || !leaf.verify(intermediate.publicKey))
+    throw new CloisterError(
+      'COORDINATOR_UNTRUSTED',
+      'the TLS certificate of the coordinator does not chain to the attested root',
+    );
   const out = o.rootOut ?? pinPath(to);
   writeOutput(out, pemCert(root));
-  print(o, { ok: true, root: out, tcbStatus: verdict.tcbStatus, simulation: verdict.simulation, mrenclave: verdict.claims['mrenclave'], manifestFingerprint: (q as { manifestFingerprint?: string }).manifestFingerprint }, `coordinator ${o.coordinator} verified${verdict.simulation ? ' (SIMULATION)' : ''}: ${verdict.tcbStatus}, MRENCLAVE ${String(verdict.claims['mrenclave'])}\nroot pinned in ${out}`);
+  print(
+    o,
+    {
+      ok: true,
+      root: out,
+      tcbStatus: verdict.tcbStatus,
+      simulation: verdict.simulation,
+      mrenclave: verdict.claims['mrenclave'],
+      manifestFingerprint: (q as { manifestFingerprint?: string }).manifestFingerprint,
+    },
+    `coordinator ${o.coordinator} verified${verdict.simulation ? ' (SIMULATION)' : ''}: ${verdict.tcbStatus}, MRENCLAVE ${String(verdict.claims['mrenclave'])}\nroot pinned in ${out}`,
+  );
 }
 
 export function registerClient(program: Command): void {
   program
     .command('verify')
     .description('attest the coordinator with a fresh nonce and pin its root certificate')
-    .option('--coordinator <host:port>', 'the coordinator\'s client API', DEFAULT_COORDINATOR)
+    .option('--coordinator <host:port>', "the coordinator's client API", DEFAULT_COORDINATOR)
     .option('--simulation', 'accept a coordinator on the simulated platform (trusting the local simulation root)')
     .option('--sim-dir <dir>', 'the simulated platform whose root to trust')
-    .option('--mrenclave <hex>', 'the coordinator\'s expected MRENCLAVE')
-    .option('--mrsigner <hex>', 'the coordinator\'s expected MRSIGNER')
+    .option('--mrenclave <hex>', "the coordinator's expected MRENCLAVE")
+    .option('--mrsigner <hex>', "the coordinator's expected MRSIGNER")
     .option('--accept-tcb <status>', 'a TCB status to accept besides UpToDate (repeatable)', collect, [] as string[])
     .option('--root-out <file>', 'where to write the pinned root (default: ~/.cloister/coordinators/HOST_PORT.pem)')
     .option('--json', 'print one JSON object')
@@ -122,59 +166,107 @@ export function registerClient(program: Command): void {
     .argument('<file>')
     .description('validate a manifest offline and print its fingerprint')
     .option('--json', 'print one JSON object')
-    .action(action(async (file: string, o: { json?: boolean }) => {
-      const { fingerprint, manifest: m } = parseManifest(readInput(file));
-      print(o, { ok: true, fingerprint, services: Object.keys(m.Marbles) }, `valid manifest ${fingerprint} (services: ${Object.keys(m.Marbles).join(', ') || 'none'})`);
-    }));
-  for (const [name, describe] of [['set', 'set the manifest (once)'], ['verify', 'check that the coordinator enforces exactly this manifest']] as const) {
-    clientOptions(manifest.command(name).argument('<file>').description(describe))
-      .action(action(async (file: string, o: Common) => {
+    .action(
+      action(async (file: string, o: { json?: boolean }) => {
+        const { fingerprint, manifest: m } = parseManifest(readInput(file));
+        print(
+          o,
+          { ok: true, fingerprint, services: Object.keys(m.Marbles) },
+          `valid manifest ${fingerprint} (services: ${Object.keys(m.Marbles).join(', ') || 'none'})`,
+        );
+      }),
+    );
+  for (const [name, describe] of [
+    ['set', 'set the manifest (once)'],
+    ['verify', 'check that the coordinator enforces exactly this manifest'],
+  ] as const) {
+    clientOptions(manifest.command(name).argument('<file>').description(describe)).action(
+      action(async (file: string, o: Common) => {
         const bytes = readInput(file);
         const local = parseManifest(bytes).fingerprint;
-        const remote = (await (name === 'set' ? pinnedCall(o, 'POST', '/api/v1/manifest', bytes) : pinnedCall(o, 'GET', '/api/v1/manifest'))).json<{ fingerprint: string }>().fingerprint;
-        if (remote !== local) throw new CloisterError('COORDINATOR_UNTRUSTED', `the coordinator's manifest is ${remote}, this file is ${local}`);
-        print(o, { ok: true, fingerprint: remote }, name === 'set' ? `manifest set: ${remote}` : `the coordinator enforces this manifest: ${remote}`);
-      }));
+        const remote = (
+          await (name === 'set'
+            ? pinnedCall(o, 'POST', '/api/v1/manifest', bytes)
+            : pinnedCall(o, 'GET', '/api/v1/manifest'))
+        ).json<{ fingerprint: string }>().fingerprint;
+        if (remote !== local)
+          throw new CloisterError(
+            'COORDINATOR_UNTRUSTED',
+            `the coordinator's manifest is ${remote}, this file is ${local}`,
+          );
+        print(
+          o,
+          { ok: true, fingerprint: remote },
+          name === 'set' ? `manifest set: ${remote}` : `the coordinator enforces this manifest: ${remote}`,
+        );
+      }),
+    );
   }
   clientOptions(manifest.command('get').description('fetch the manifest the coordinator enforces'))
     .option('--out <file>', 'write it here (default: standard output)', '-')
-    .action(action(async (o: Common & { out: string }) => {
-      const m = (await pinnedCall(o, 'GET', '/api/v1/manifest')).json<{ manifest: string }>();
-      writeOutput(o.out, Buffer.from(m.manifest, 'base64'));
-    }));
+    .action(
+      action(async (o: Common & { out: string }) => {
+        const m = (await pinnedCall(o, 'GET', '/api/v1/manifest')).json<{ manifest: string }>();
+        writeOutput(o.out, Buffer.from(m.manifest, 'base64'));
+      }),
+    );
 
-  clientOptions(program.command('status').description('the coordinator\'s state'))
-    .action(action(async (o: Common) => {
-      const s = (await pinnedCall(o, 'GET', '/api/v1/status')).json<{ status: string; simulation: boolean; manifestFingerprint?: string }>();
-      print(o, s, `${s.status}${s.simulation ? ' (SIMULATION: evidence from the simulated platform)' : ''}${s.manifestFingerprint ? `, manifest ${s.manifestFingerprint}` : ''}`);
-    }));
+  clientOptions(program.command('status').description("the coordinator's state")).action(
+    action(async (o: Common) => {
+      const s = (await pinnedCall(o, 'GET', '/api/v1/status')).json<{
+        status: string;
+        simulation: boolean;
+        manifestFingerprint?: string;
+      }>();
+      print(
+        o,
+        s,
+        `${s.status}${s.simulation ? ' (SIMULATION: evidence from the simulated platform)' : ''}${s.manifestFingerprint ? `, manifest ${s.manifestFingerprint}` : ''}`,
+      );
+    }),
+  );
 
-  const certificate = program.command('certificate').description('the coordinator\'s certificates');
-  clientOptions(certificate.command('chain').description('print the intermediate and root certificates (PEM)'))
-    .action(action(async (o: Common) => {
+  const certificate = program.command('certificate').description("the coordinator's certificates");
+  clientOptions(certificate.command('chain').description('print the intermediate and root certificates (PEM)')).action(
+    action(async (o: Common) => {
       process.stdout.write((await pinnedCall(o, 'GET', '/api/v1/certificate')).body);
-    }));
+    }),
+  );
 
   const secret = program.command('secret').description('read and write secrets as a user of the manifest');
   const userOptions = (c: Command) => clientOptions(c, true);
-  userOptions(secret.command('get').argument('<names...>').description('print secrets (JSON: type and base64 fields)')).action(
+  userOptions(
+    secret.command('get').argument('<names...>').description('print secrets (JSON: type and base64 fields)'),
+  ).action(
     action(async (names: string[], o: Common) => {
       const query = names.map((n) => `s=${encodeURIComponent(n)}`).join('&');
       const r = await pinnedCall(o, 'GET', `/api/v1/secrets?${query}`, undefined, true);
       process.stdout.write(`${JSON.stringify(r.json())}\n`);
     }),
   );
-  userOptions(secret.command('set').argument('<name>').description('set a user-defined secret from a file')
-    .requiredOption('--from <file>', 'the value: raw bytes (plain, symmetric-key) or PEM certificate and key (cert-*)')
-    .requiredOption('--type <type>', 'the secret type of the manifest')).action(
+  userOptions(
+    secret
+      .command('set')
+      .argument('<name>')
+      .description('set a user-defined secret from a file')
+      .requiredOption(
+        '--from <file>',
+        'the value: raw bytes (plain, symmetric-key) or PEM certificate and key (cert-*)',
+      )
+      .requiredOption('--type <type>', 'the secret type of the manifest'),
+  ).action(
     action(async (name: string, o: Common & { from: string; type: string }) => {
       const data = readInput(o.from);
       const text = Buffer.from(data).toString('utf8');
       const value: Record<string, string> = { type: o.type };
       if (o.type.startsWith('cert-')) {
-        const [cert] = pemCertificates(text.replace(/-----BEGIN (?!CERTIFICATE)[\s\S]*?-----END [A-Z ]+-----/g, ''), '--from');
+        const [cert] = pemCertificates(
+          text.replace(/-----BEGIN (?!CERTIFICATE)[\s\S]*?-----END [A-Z ]+-----/g, ''),
+          '--from',
+        );
         const key = /-----BEGIN PRIVATE KEY-----([\s\S]*?)-----END PRIVATE KEY-----/.exec(text);
-        if (!cert || !key) throw new CloisterError('USAGE', '--from: a cert-* secret needs a PEM CERTIFICATE and a PKCS#8 PRIVATE KEY');
+        if (!cert || !key)
+          throw new CloisterError('USAGE', '--from: a cert-* secret needs a PEM CERTIFICATE and a PKCS#8 PRIVATE KEY');
         value['cert'] = Buffer.from(cert).toString('base64');
         value['private'] = (key[1] as string).replace(/\s/g, '');
       } else value['key'] = Buffer.from(data).toString('base64');
@@ -189,12 +281,19 @@ export function registerSimMeasure(sim: Command): void {
   sim
     .command('measure')
     .description('print the MRENCLAVE that `cloister run` presents for a program (to pin it in a manifest)')
-    .option('--measure <path>', 'a file or folder that is part of the program\'s code (repeatable)', collect, [] as string[])
+    .option(
+      '--measure <path>',
+      "a file or folder that is part of the program's code (repeatable)",
+      collect,
+      [] as string[],
+    )
     .option('--json', 'print one JSON object')
     .argument('<program>')
     .argument('[args...]')
-    .action(action(async (prog: string, _args: string[], o: { measure: string[]; json?: boolean }) => {
-      const m = hex(measure(resolveProgram(prog), o.measure));
-      print(o, { ok: true, mrenclave: m }, m);
-    }));
+    .action(
+      action(async (prog: string, _args: string[], o: { measure: string[]; json?: boolean }) => {
+        const m = hex(measure(resolveProgram(prog), o.measure));
+        print(o, { ok: true, mrenclave: m }, m);
+      }),
+    );
 }

@@ -25,7 +25,6 @@ export function coordinatorMeasurement(): Uint8Array {
   return measure(fileURLToPath(new URL('./main.js', import.meta.url)), [fileURLToPath(new URL('..', import.meta.url))]);
 }
 
-
 interface Options {
   dataDir: string;
   clientAddr: string;
@@ -39,16 +38,26 @@ interface Options {
   maaInstanceUrl?: string;
 }
 
-export async function startCoordinator(o: Options): Promise<{ close(): Promise<void>; client: https.Server; mesh: https.Server; maa: AttestationService | undefined }> {
+export async function startCoordinator(
+  o: Options,
+): Promise<{ close(): Promise<void>; client: https.Server; mesh: https.Server; maa: AttestationService | undefined }> {
   const client = parseAddress(o.clientAddr, '--client-addr');
   const mesh = parseAddress(o.meshAddr, '--mesh-addr');
-  if (!o.simulation) throw new CloisterError('NO_TEE', 'this build has no hardware evidence provider for the coordinator: run it with --simulation (evidence from the simulated platform)');
+  if (!o.simulation)
+    throw new CloisterError(
+      'NO_TEE',
+      'this build has no hardware evidence provider for the coordinator: run it with --simulation (evidence from the simulated platform)',
+    );
   const { platform } = await initPlatform(o.simDir ?? defaultSimDir(), Date.now() / 1000);
   const own = simEvidence(platform, { mrEnclave: coordinatorMeasurement() });
   const verifier = new DcapVerifier(customRoot(platform.root.cert.der));
   let prepared: { collateral: Promise<unknown>; value: PreparedCollateral } | undefined;
   const verify = async (evidence: Uint8Array, tee: string) => {
-    if (tee !== 'sim' && tee !== 'sgx') throw new CloisterError('ACTIVATION_REFUSED', `packages of TEE "${tee}" cannot be verified by a simulation coordinator`);
+    if (tee !== 'sim' && tee !== 'sgx')
+      throw new CloisterError(
+        'ACTIVATION_REFUSED',
+        `packages of TEE "${tee}" cannot be verified by a simulation coordinator`,
+      );
     const collateral = own.collateral();
     if (prepared?.collateral !== collateral) prepared = { collateral, value: verifier.prepare(await collateral) };
     return verifier.verify(evidence, { collateral: prepared.value, now: Date.now() / 1000, tee: 'sgx' });
@@ -58,18 +67,44 @@ export async function startCoordinator(o: Options): Promise<{ close(): Promise<v
   const coordinator = await Coordinator.open({ store, own, verify, log });
   // The attestation service keeps its keys in a sealed state of its own, under the same sealing key.
   const maa = o.maa
-    ? await AttestationService.open({ instance: (o.maaInstanceUrl ?? `https://${o.clientAddr}`).replace(/\/+$/, ''), store: fileStore({ dir: join(o.dataDir, 'maa'), key }), dcap: verifier, collateral: simulatedCollateral(verifier, platform), ...servicePolicy(o.maaPolicy, true), now: () => Date.now() / 1000 })
+    ? await AttestationService.open({
+        instance: (o.maaInstanceUrl ?? `https://${o.clientAddr}`).replace(/\/+$/, ''),
+        store: fileStore({ dir: join(o.dataDir, 'maa'), key }),
+        dcap: verifier,
+        collateral: simulatedCollateral(verifier, platform),
+        ...servicePolicy(o.maaPolicy, true),
+        now: () => Date.now() / 1000,
+      })
     : undefined;
 
   // The TLS identity of both APIs: a fresh key each start, certified by the coordinator's CA.
-  const tls = await servingIdentity(coordinator.ca, 'cloister coordinator', [client.host, mesh.host, ...o.dnsName], Date.now() / 1000);
+  const tls = await servingIdentity(
+    coordinator.ca,
+    'cloister coordinator',
+    [client.host, mesh.host, ...o.dnsName],
+    Date.now() / 1000,
+  );
   const clientRoutes = maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator);
-  const clientServer = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(clientRoutes, log, MAX_BODY, maaErrorsBeside(PROBLEM_DETAILS)));
+  const clientServer = https.createServer(
+    { ...tls, requestCert: true, rejectUnauthorized: false },
+    router(clientRoutes, log, MAX_BODY, maaErrorsBeside(PROBLEM_DETAILS)),
+  );
   // Activated services present their coordinator-issued certificate to commit volume files.
-  const meshServer = https.createServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(meshApi(coordinator), log));
+  const meshServer = https.createServer(
+    { ...tls, requestCert: true, rejectUnauthorized: false },
+    router(meshApi(coordinator), log),
+  );
   await listen(clientServer, client.host, client.port);
   await listen(meshServer, mesh.host, mesh.port);
-  log({ level: 'info', event: 'listening', client: o.clientAddr, mesh: o.meshAddr, ...coordinator.status(), simulation: true, ...(maa ? { maaKid: maa.signingKey.kid } : {}) });
+  log({
+    level: 'info',
+    event: 'listening',
+    client: o.clientAddr,
+    mesh: o.meshAddr,
+    ...coordinator.status(),
+    simulation: true,
+    ...(maa ? { maaKid: maa.signingKey.kid } : {}),
+  });
   return {
     maa,
     client: clientServer,
@@ -89,15 +124,34 @@ export function registerCoordinator(program: Command): void {
     .option('--mesh-addr <host:port>', 'mesh API address (workload activation)', 'localhost:2001')
     .option('--simulation', 'evidence from the simulated platform (no TEE); trusts the simulation root for workloads')
     .option('--sim-dir <dir>', 'the simulated platform (default: $CLOISTER_SIM_DIR or ~/.cloister/sim)')
-    .option('--dns-name <name>', 'extra DNS name or IP in the coordinator\'s TLS certificate (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
-    .option('--maa', 'also serve the Azure Attestation-compatible API (/attest/*, /certs) on the client address; SIGHUP rotates its signing key')
+    .option(
+      '--dns-name <name>',
+      "extra DNS name or IP in the coordinator's TLS certificate (repeatable)",
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option(
+      '--maa',
+      'also serve the Azure Attestation-compatible API (/attest/*, /certs) on the client address; SIGHUP rotates its signing key',
+    )
     .option('--maa-policy <file>', 'the JSON policy of that API (default: UpToDate only, no debug)')
-    .option('--maa-instance-url <url>', 'the URL clients use for that API, its tokens\' iss (default https://<client-addr>)')
+    .option(
+      '--maa-instance-url <url>',
+      "the URL clients use for that API, its tokens' iss (default https://<client-addr>)",
+    )
     .action(async (o: Options) => {
       try {
         const running = await startCoordinator(o);
         const maa = running.maa;
-        if (maa) process.on('SIGHUP', () => void maa.rotate().then((kid) => log({ level: 'info', event: 'rotated', kid }), (e: unknown) => log({ level: 'error', event: 'rotation failed', message: String(e) })));
+        if (maa)
+          process.on(
+            'SIGHUP',
+            () =>
+              void maa.rotate().then(
+                (kid) => log({ level: 'info', event: 'rotated', kid }),
+                (e: unknown) => log({ level: 'error', event: 'rotation failed', message: String(e) }),
+              ),
+          );
         untilSignal(running.close);
       } catch (error) {
         process.exitCode = reportError(error, false);

@@ -21,7 +21,11 @@ export function readInput(path: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(path === '-' ? 0 : path));
   } catch (cause) {
-    throw new CloisterError('IO', `cannot read ${path === '-' ? 'standard input' : path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { path, cause });
+    throw new CloisterError(
+      'IO',
+      `cannot read ${path === '-' ? 'standard input' : path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+      { path, cause },
+    );
   }
 }
 
@@ -29,7 +33,9 @@ export function readInput(path: string): Uint8Array {
 export function readEvidence(path: string): Uint8Array {
   const bytes = readInput(path);
   const text = Buffer.from(bytes).toString('latin1').trim();
-  return text.length > 0 && text.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(text) ? new Uint8Array(Buffer.from(text, 'hex')) : bytes;
+  return text.length > 0 && text.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(text)
+    ? new Uint8Array(Buffer.from(text, 'hex'))
+    : bytes;
 }
 
 export function readJson(path: string): unknown {
@@ -45,19 +51,26 @@ export function readJson(path: string): unknown {
 export function parseTime(text: string): number {
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
   const ms = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || !Number.isFinite(ms)) throw new CloisterError('USAGE', `--at: "${text}" is neither an ISO-8601 time nor Unix seconds`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || !Number.isFinite(ms))
+    throw new CloisterError('USAGE', `--at: "${text}" is neither an ISO-8601 time nor Unix seconds`);
   return ms / 1000;
 }
 
 export function parseCount(text: string, name: string, min = 1): number {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) throw new CloisterError('USAGE', `${name}: "${text}" is not an integer of at least ${min}`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new CloisterError('USAGE', `${name}: "${text}" is not an integer of at least ${min}`);
   return n;
 }
 
 export function parseHex(text: string, name: string, maxBytes: number, exact = false): Uint8Array {
   const clean = text.startsWith('0x') ? text.slice(2) : text;
-  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean) || clean.length / 2 > maxBytes || (exact && clean.length / 2 !== maxBytes)) {
+  if (
+    clean.length % 2 !== 0 ||
+    !/^[0-9a-fA-F]*$/.test(clean) ||
+    clean.length / 2 > maxBytes ||
+    (exact && clean.length / 2 !== maxBytes)
+  ) {
     throw new CloisterError('USAGE', `${name}: expected ${exact ? '' : 'up to '}${maxBytes} bytes of hex`);
   }
   return new Uint8Array(Buffer.from(clean, 'hex'));
@@ -68,7 +81,10 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 /** Prints an error as the `--json` contract or as one line on stderr, and returns its exit code. */
 export function reportError(error: unknown, json: boolean): number {
-  const e = error instanceof CloisterError ? error : new CloisterError('IO', error instanceof Error ? error.message : String(error), { cause: error });
+  const e =
+    error instanceof CloisterError
+      ? error
+      : new CloisterError('IO', error instanceof Error ? error.message : String(error), { cause: error });
   const usage = e.code === 'USAGE' || e.code === 'IO' || e.code === 'POLICY_INVALID';
   if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: { code: e.code, message: e.message } })}\n`);
   else process.stderr.write(`cloister: ${e.code}: ${e.message}\n`);
@@ -93,7 +109,11 @@ export function writeOutput(path: string, data: Uint8Array | string, mode = 0o64
     }
     renameSync(tmp, path);
   } catch (cause) {
-    throw new CloisterError('IO', `cannot write ${path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { path, cause });
+    throw new CloisterError(
+      'IO',
+      `cannot write ${path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+      { path, cause },
+    );
   }
 }
 
@@ -103,7 +123,8 @@ export function writeOutput(path: string, data: Uint8Array | string, mode = 0o64
  */
 export function action<T extends { json?: boolean }>(fn: (...a: never[]) => Promise<void | number>) {
   return async (...a: unknown[]) => {
-    const o = a.find((x): x is T => typeof x === 'object' && x !== null && !Array.isArray(x) && !('commands' in x)) as T | undefined;
+    const o = a.find((x): x is T => typeof x === 'object' && x !== null && !Array.isArray(x) && !('commands' in x)) as
+      T | undefined;
     try {
       process.exitCode = (await fn(...(a as never[]))) ?? EXIT.ok;
     } catch (error) {
@@ -113,7 +134,8 @@ export function action<T extends { json?: boolean }>(fn: (...a: never[]) => Prom
 }
 
 /** One JSON line per event on standard error: the log of the long-running commands. */
-export const log = (entry: Record<string, unknown>): void => void process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+export const log = (entry: Record<string, unknown>): void =>
+  void process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
 
 /** A server command runs until SIGINT or SIGTERM, then closes and exits 0. */
 export function untilSignal(close: () => unknown): void {

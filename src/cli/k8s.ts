@@ -11,9 +11,9 @@ import { action, EXIT, log, parseCount, untilSignal } from './io.js';
 
 /** The Kubernetes commands: the admission webhook, the SGX device plugin, the launcher, and `k8s check`. */
 
-
 function provider(text: string, name: string, allowed: readonly string[]): ResourceProvider {
-  if (!allowed.includes(text)) throw new CloisterError('USAGE', `${name}: "${text}" is not one of ${allowed.join(', ')}`);
+  if (!allowed.includes(text))
+    throw new CloisterError('USAGE', `${name}: "${text}" is not one of ${allowed.join(', ')}`);
   return text as ResourceProvider;
 }
 
@@ -21,73 +21,133 @@ export function registerK8s(program: Command): void {
   program
     .command('webhook')
     .description('serve the Kubernetes mutating admission webhook that injects cloister into labelled pods')
-    .requiredOption('--coordinator <host:port>', 'the coordinator\'s mesh address as pods reach it')
-    .requiredOption('--tls-cert <file>', 'the webhook\'s TLS certificate chain (PEM)')
+    .requiredOption('--coordinator <host:port>', "the coordinator's mesh address as pods reach it")
+    .requiredOption('--tls-cert <file>', "the webhook's TLS certificate chain (PEM)")
     .requiredOption('--tls-key <file>', 'its private key (PEM)')
     .option('--listen <host:port>', 'where to listen', '0.0.0.0:9443')
     .option('--resources <provider>', `SGX resources to add: ${Object.keys(SGX_RESOURCES).join(', ')}`, 'azure')
     .option('--epc-mib <n>', 'EPC MiB per container when the pod sets none', '10')
-    .option('--quote-helper', 'pods use the AESM quote helper (SGX_AESM_ADDR=1, /var/run/aesmd) unless annotated otherwise')
-    .option('--launcher-image <image>', 'image whose init container delivers the launcher; without it, commands are not wrapped')
+    .option(
+      '--quote-helper',
+      'pods use the AESM quote helper (SGX_AESM_ADDR=1, /var/run/aesmd) unless annotated otherwise',
+    )
+    .option(
+      '--launcher-image <image>',
+      'image whose init container delivers the launcher; without it, commands are not wrapped',
+    )
     .option('--image-pull-policy <policy>', 'pull policy of the launcher init container')
     .option('--sim-host-path <dir>', 'simulation only: node folder of the simulated platform, mounted into pods')
-    .action(action(async (o: { coordinator: string; tlsCert: string; tlsKey: string; listen: string; resources: string; epcMib: string; quoteHelper?: boolean; launcherImage?: string; imagePullPolicy?: string; simHostPath?: string }) => {
-      parseAddress(o.coordinator, '--coordinator');
-      const at = parseAddress(o.listen, '--listen');
-      const config = {
-        coordinator: o.coordinator,
-        resources: provider(o.resources, '--resources', Object.keys(SGX_RESOURCES)),
-        epcMiB: parseCount(o.epcMib, '--epc-mib'),
-        quoteHelper: o.quoteHelper === true,
-        ...(o.launcherImage !== undefined ? { launcherImage: o.launcherImage } : {}),
-        ...(o.imagePullPolicy !== undefined ? { imagePullPolicy: o.imagePullPolicy } : {}),
-        ...(o.simHostPath !== undefined ? { simHostPath: o.simHostPath } : {}),
-      };
-      const hook = await startWebhook({ config, certFile: o.tlsCert, keyFile: o.tlsKey, host: at.host, port: at.port, log });
-      log({ level: 'info', event: 'listening', listen: o.listen, ...config });
-      untilSignal(hook.close);
-    }));
+    .action(
+      action(
+        async (o: {
+          coordinator: string;
+          tlsCert: string;
+          tlsKey: string;
+          listen: string;
+          resources: string;
+          epcMib: string;
+          quoteHelper?: boolean;
+          launcherImage?: string;
+          imagePullPolicy?: string;
+          simHostPath?: string;
+        }) => {
+          parseAddress(o.coordinator, '--coordinator');
+          const at = parseAddress(o.listen, '--listen');
+          const config = {
+            coordinator: o.coordinator,
+            resources: provider(o.resources, '--resources', Object.keys(SGX_RESOURCES)),
+            epcMiB: parseCount(o.epcMib, '--epc-mib'),
+            quoteHelper: o.quoteHelper === true,
+            ...(o.launcherImage !== undefined ? { launcherImage: o.launcherImage } : {}),
+            ...(o.imagePullPolicy !== undefined ? { imagePullPolicy: o.imagePullPolicy } : {}),
+            ...(o.simHostPath !== undefined ? { simHostPath: o.simHostPath } : {}),
+          };
+          const hook = await startWebhook({
+            config,
+            certFile: o.tlsCert,
+            keyFile: o.tlsKey,
+            host: at.host,
+            port: at.port,
+            log,
+          });
+          log({ level: 'info', event: 'listening', listen: o.listen, ...config });
+          untilSignal(hook.close);
+        },
+      ),
+    );
 
   program
     .command('device-plugin')
     .description('serve the SGX EPC device plugin to the kubelet (device-plugin API v1beta1)')
-    .option('--resources <provider>', 'azure: kubernetes.azure.com/sgx_epc_mem_in_MiB; intel: sgx.intel.com/enclave and sgx.intel.com/provision', 'azure')
-    .option('--epc-mib <n>', 'EPC capacity in MiB (default: read from /sys/devices/system/node/node*/x86/sgx_total_bytes)')
+    .option(
+      '--resources <provider>',
+      'azure: kubernetes.azure.com/sgx_epc_mem_in_MiB; intel: sgx.intel.com/enclave and sgx.intel.com/provision',
+      'azure',
+    )
+    .option(
+      '--epc-mib <n>',
+      'EPC capacity in MiB (default: read from /sys/devices/system/node/node*/x86/sgx_total_bytes)',
+    )
     .option('--enclave-limit <n>', 'intel: containers that may share the enclave and provision devices', '20')
     .option('--no-provision', 'azure: do not hand out /dev/sgx_provision')
-    .option('--plugin-dir <dir>', 'the kubelet\'s device-plugin folder', DEVICE_PLUGIN_DIR)
+    .option('--plugin-dir <dir>', "the kubelet's device-plugin folder", DEVICE_PLUGIN_DIR)
     .option('--dev-dir <dir>', 'where this process finds the SGX device nodes', '/dev')
-    .option('--host-dev-dir <dir>', 'where the host has them, as the kubelet passes them to containers (default: --dev-dir)')
+    .option(
+      '--host-dev-dir <dir>',
+      'where the host has them, as the kubelet passes them to containers (default: --dev-dir)',
+    )
     .option('--sysfs <dir>', 'the sysfs root', '/sys')
     .option('--poll-ms <ms>', 'how often the kubelet socket and device nodes are checked', '1000')
-    .action(action(async (o: { resources: string; epcMib?: string; enclaveLimit: string; provision: boolean; pluginDir: string; devDir: string; hostDevDir?: string; sysfs: string; pollMs: string }) => {
-      const plugin = await startDevicePlugin({
-        provider: provider(o.resources, '--resources', ['azure', 'intel']) as 'azure' | 'intel',
-        enclaveLimit: parseCount(o.enclaveLimit, '--enclave-limit'),
-        provision: o.provision,
-        pluginDir: o.pluginDir,
-        devDir: o.devDir,
-        hostDevDir: o.hostDevDir ?? o.devDir,
-        sysfsRoot: o.sysfs,
-        pollMs: parseCount(o.pollMs, '--poll-ms', 50),
-        log,
-        ...(o.epcMib !== undefined ? { epcMiB: parseCount(o.epcMib, '--epc-mib', 0) } : {}),
-      });
-      untilSignal(plugin.close);
-    }));
+    .action(
+      action(
+        async (o: {
+          resources: string;
+          epcMib?: string;
+          enclaveLimit: string;
+          provision: boolean;
+          pluginDir: string;
+          devDir: string;
+          hostDevDir?: string;
+          sysfs: string;
+          pollMs: string;
+        }) => {
+          const plugin = await startDevicePlugin({
+            provider: provider(o.resources, '--resources', ['azure', 'intel']) as 'azure' | 'intel',
+            enclaveLimit: parseCount(o.enclaveLimit, '--enclave-limit'),
+            provision: o.provision,
+            pluginDir: o.pluginDir,
+            devDir: o.devDir,
+            hostDevDir: o.hostDevDir ?? o.devDir,
+            sysfsRoot: o.sysfs,
+            pollMs: parseCount(o.pollMs, '--poll-ms', 50),
+            log,
+            ...(o.epcMib !== undefined ? { epcMiB: parseCount(o.epcMib, '--epc-mib', 0) } : {}),
+          });
+          untilSignal(plugin.close);
+        },
+      ),
+    );
 
   program
     .command('launcher')
     .description('the launcher bundle that starts unmodified programs in any image')
     .command('install')
-    .description('write the launcher bundle (cloister, its Node and libraries) to a folder, as the webhook\'s init container does')
+    .description(
+      "write the launcher bundle (cloister, its Node and libraries) to a folder, as the webhook's init container does",
+    )
     .argument('<dir>', 'the target folder (e.g. the shared volume)')
     .option('--all', 'all of cloister, the Kubernetes commands too (for an image)')
     .option('--json', 'print the result as JSON')
-    .action(action(async (dir: string, o: { all?: boolean; json?: boolean }) => {
-      const info = installLauncher(dir, o.all === true);
-      process.stdout.write(o.json ? `${JSON.stringify({ ok: true, dir, ...info })}\n` : `launcher installed in ${dir} (Node ${info.node}, ${info.arch}, ${info.libraries.length} libraries)\n`);
-    }));
+    .action(
+      action(async (dir: string, o: { all?: boolean; json?: boolean }) => {
+        const info = installLauncher(dir, o.all === true);
+        process.stdout.write(
+          o.json
+            ? `${JSON.stringify({ ok: true, dir, ...info })}\n`
+            : `launcher installed in ${dir} (Node ${info.node}, ${info.arch}, ${info.libraries.length} libraries)\n`,
+        );
+      }),
+    );
 
   program
     .command('k8s')
@@ -98,14 +158,23 @@ export function registerK8s(program: Command): void {
     .option('--release <name>', 'the Helm release (default: any)')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config or in-cluster)')
     .option('--json', 'print the findings as JSON')
-    .action(action(async (o: { namespace: string; release?: string; kubeconfig?: string; json?: boolean }) => {
-      const { KubeConfig } = await import('@kubernetes/client-node');
-      const kc = new KubeConfig();
-      if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-      else kc.loadFromDefault();
-      const findings = await checkInstallation(kc, { namespace: o.namespace, ...(o.release ? { release: o.release } : {}) });
-      const ok = findings.every((f) => f.ok);
-      process.stdout.write(o.json ? `${JSON.stringify({ ok, findings })}\n` : findings.map((f) => `${f.ok ? 'ok  ' : 'FAIL'} ${f.component}: ${f.detail}\n`).join(''));
-      return ok ? EXIT.ok : EXIT.failed;
-    }));
+    .action(
+      action(async (o: { namespace: string; release?: string; kubeconfig?: string; json?: boolean }) => {
+        const { KubeConfig } = await import('@kubernetes/client-node');
+        const kc = new KubeConfig();
+        if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+        else kc.loadFromDefault();
+        const findings = await checkInstallation(kc, {
+          namespace: o.namespace,
+          ...(o.release ? { release: o.release } : {}),
+        });
+        const ok = findings.every((f) => f.ok);
+        process.stdout.write(
+          o.json
+            ? `${JSON.stringify({ ok, findings })}\n`
+            : findings.map((f) => `${f.ok ? 'ok  ' : 'FAIL'} ${f.component}: ${f.detail}\n`).join(''),
+        );
+        return ok ? EXIT.ok : EXIT.failed;
+      }),
+    );
 }

@@ -63,7 +63,10 @@ export function call(to: Endpoint, method: string, path: string, o: CallOptions 
         path,
         ...(o.ca ? { ca: o.ca } : { rejectUnauthorized: false }),
         ...(o.cert && o.key ? { cert: o.cert, key: o.key } : {}),
-        headers: o.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(o.body) },
+        headers:
+          o.body === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(o.body) },
         timeout: 30_000,
         agent: false,
       },
@@ -90,7 +93,17 @@ export function call(to: Endpoint, method: string, path: string, o: CallOptions 
       },
     );
     req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (cause) => reject(new CloisterError(cause.message.includes('certificate') || cause.message.includes('self-signed') ? 'COORDINATOR_UNTRUSTED' : 'COORDINATOR_UNREACHABLE', `${to.host}:${to.port}: ${cause.message}`, { cause })));
+    req.on('error', (cause) =>
+      reject(
+        new CloisterError(
+          cause.message.includes('certificate') || cause.message.includes('self-signed')
+            ? 'COORDINATOR_UNTRUSTED'
+            : 'COORDINATOR_UNREACHABLE',
+          `${to.host}:${to.port}: ${cause.message}`,
+          { cause },
+        ),
+      ),
+    );
     req.end(o.body);
   });
 }

@@ -14,32 +14,71 @@ import { clientOptions, pinnedCall } from './client.js';
 export function registerProtect(program: Command): void {
   const protect = program.command('protect').description('protected volumes: seal, verify and open encrypted folders');
   const grant = async (o: Parameters<typeof pinnedCall>[0], volume: string, action: 'seal' | 'open') =>
-    decodeGrant((await pinnedCall(o, 'GET', `/api/v1/volumes/key?volume=${encodeURIComponent(volume)}&action=${action}`, undefined, true)).json(), 'volume');
+    decodeGrant(
+      (
+        await pinnedCall(
+          o,
+          'GET',
+          `/api/v1/volumes/key?volume=${encodeURIComponent(volume)}&action=${action}`,
+          undefined,
+          true,
+        )
+      ).json(),
+      'volume',
+    );
 
-  clientOptions(protect.command('seal').argument('<dir>', 'the plaintext folder (e.g. unpacked from an image layer)').description('encrypt a folder for a volume and register its files with the coordinator'), true)
+  clientOptions(
+    protect
+      .command('seal')
+      .argument('<dir>', 'the plaintext folder (e.g. unpacked from an image layer)')
+      .description('encrypt a folder for a volume and register its files with the coordinator'),
+    true,
+  )
     .requiredOption('--volume <name>', 'the volume of the manifest')
-    .requiredOption('--out <dir>', 'where the sealed files go (the volume\'s Sealed folder)')
-    .action(action(async (dir: string, o: Parameters<typeof pinnedCall>[0] & { volume: string; out: string; json?: boolean }) => {
-      const g = await grant(o, o.volume, 'seal');
-      mkdirSync(o.out, { recursive: true });
-      const files = sealVolumeFolder(g, resolve(dir), resolve(o.out));
-      await pinnedCall(o, 'POST', '/api/v1/volumes/register', JSON.stringify({ volume: o.volume, files }), true);
-      const count = Object.keys(files).length;
-      process.stdout.write(o.json ? `${JSON.stringify({ ok: true, volume: o.volume, files })}\n` : `sealed ${count} file${count === 1 ? '' : 's'} of ${dir} into ${o.out} for volume ${o.volume} (${g.mode}); roots registered\n`);
-    }));
+    .requiredOption('--out <dir>', "where the sealed files go (the volume's Sealed folder)")
+    .action(
+      action(
+        async (dir: string, o: Parameters<typeof pinnedCall>[0] & { volume: string; out: string; json?: boolean }) => {
+          const g = await grant(o, o.volume, 'seal');
+          mkdirSync(o.out, { recursive: true });
+          const files = sealVolumeFolder(g, resolve(dir), resolve(o.out));
+          await pinnedCall(o, 'POST', '/api/v1/volumes/register', JSON.stringify({ volume: o.volume, files }), true);
+          const count = Object.keys(files).length;
+          process.stdout.write(
+            o.json
+              ? `${JSON.stringify({ ok: true, volume: o.volume, files })}\n`
+              : `sealed ${count} file${count === 1 ? '' : 's'} of ${dir} into ${o.out} for volume ${o.volume} (${g.mode}); roots registered\n`,
+          );
+        },
+      ),
+    );
 
-  for (const [name, describe] of [['verify', 'check a sealed folder against the coordinator\'s record'], ['open', 'decrypt a sealed folder (for a user with OpenVolume)']] as const) {
-    const c = clientOptions(protect.command(name).argument('<dir>', 'the sealed folder').description(describe), true).requiredOption('--volume <name>', 'the volume of the manifest');
+  for (const [name, describe] of [
+    ['verify', "check a sealed folder against the coordinator's record"],
+    ['open', 'decrypt a sealed folder (for a user with OpenVolume)'],
+  ] as const) {
+    const c = clientOptions(
+      protect.command(name).argument('<dir>', 'the sealed folder').description(describe),
+      true,
+    ).requiredOption('--volume <name>', 'the volume of the manifest');
     if (name === 'open') c.requiredOption('--out <dir>', 'where the plaintext goes (created with mode 0700)');
-    c.action(action(async (dir: string, o: Parameters<typeof pinnedCall>[0] & { volume: string; out?: string; json?: boolean }) => {
-      const g = await grant(o, o.volume, 'open');
-      if (o.out) mkdirSync(o.out, { recursive: true, mode: 0o700 });
-      let count = 0;
-      checkVolume(o.volume, g, resolve(dir), (path, plaintext) => {
-        count++;
-        if (o.out) writeOutput(join(o.out, path), plaintext, 0o600);
-      });
-      process.stdout.write(o.json ? `${JSON.stringify({ ok: true, volume: o.volume, files: count })}\n` : `${count} file${count === 1 ? '' : 's'} of volume ${o.volume} authentic and current${o.out ? `, decrypted into ${o.out}` : ''}\n`);
-    }));
+    c.action(
+      action(
+        async (dir: string, o: Parameters<typeof pinnedCall>[0] & { volume: string; out?: string; json?: boolean }) => {
+          const g = await grant(o, o.volume, 'open');
+          if (o.out) mkdirSync(o.out, { recursive: true, mode: 0o700 });
+          let count = 0;
+          checkVolume(o.volume, g, resolve(dir), (path, plaintext) => {
+            count++;
+            if (o.out) writeOutput(join(o.out, path), plaintext, 0o600);
+          });
+          process.stdout.write(
+            o.json
+              ? `${JSON.stringify({ ok: true, volume: o.volume, files: count })}\n`
+              : `${count} file${count === 1 ? '' : 's'} of volume ${o.volume} authentic and current${o.out ? `, decrypted into ${o.out}` : ''}\n`,
+          );
+        },
+      ),
+    );
   }
 }

@@ -42,7 +42,6 @@ export interface GetCollateralOptions extends FetchCollateralOptions {
   cacheDir: string;
 }
 
-
 /**
  * The earliest nextUpdate (Unix seconds) of the TCB info, QE identity, PCK CRL and root CA CRL.
  * Throws `attest/`'s `COLLATERAL_MALFORMED` or `CRL_INVALID` if a part cannot be read.
@@ -55,7 +54,12 @@ export interface GetCollateralOptions extends FetchCollateralOptions {
 export function collateralNextUpdate(c: QuoteCollateralV3): number {
   // Text that is not hex is refused by parseCrl as an empty CRL.
   const crl = (text: string): number => parseCrl(fromHex(text) ?? new Uint8Array()).nextUpdate;
-  return Math.min(parseTcbInfo(c.tcb_info).nextUpdate, parseQeIdentity(c.qe_identity).nextUpdate, crl(c.pck_crl), crl(c.root_ca_crl));
+  return Math.min(
+    parseTcbInfo(c.tcb_info).nextUpdate,
+    parseQeIdentity(c.qe_identity).nextUpdate,
+    crl(c.pck_crl),
+    crl(c.root_ca_crl),
+  );
 }
 
 /**
@@ -73,7 +77,11 @@ export function cacheFilePath(cacheDir: string, request: CollateralRequest): str
 }
 
 function cacheInvalid(path: string, cause: unknown): CloisterError {
-  return new CloisterError('COLLATERAL_CACHE_INVALID', `collateral cache ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { path, cause });
+  return new CloisterError(
+    'COLLATERAL_CACHE_INVALID',
+    `collateral cache ${path}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    { path, cause },
+  );
 }
 
 /**
@@ -83,7 +91,10 @@ function cacheInvalid(path: string, cause: unknown): CloisterError {
  *
  * @example `const entry = await readCacheEntry('/var/cache/cloister', { tee: 'sgx', fmspc: '00A067110000', ca: 'processor' });`
  */
-export async function readCacheEntry(cacheDir: string, request: CollateralRequest): Promise<CollateralCacheEntry | undefined> {
+export async function readCacheEntry(
+  cacheDir: string,
+  request: CollateralRequest,
+): Promise<CollateralCacheEntry | undefined> {
   const { tee, fmspc, ca } = checkRequest(request);
   const path = cacheFilePath(cacheDir, request);
   try {
@@ -91,10 +102,14 @@ export async function readCacheEntry(cacheDir: string, request: CollateralReques
     const o = j.object(j.parse(await readFile(path, 'utf8')));
     for (const [key, value] of Object.entries({ format: CACHE_FORMAT, tee, fmspc, ca })) j.oneOf(o, key, [value]);
     const c = j.object(o['collateral'], 'entry.collateral');
-    const collateral = Object.fromEntries(QUOTE_COLLATERAL_FIELDS.map((f) => [f, j.string(c, f, 'entry.collateral')])) as QuoteCollateralV3;
+    const collateral = Object.fromEntries(
+      QUOTE_COLLATERAL_FIELDS.map((f) => [f, j.string(c, f, 'entry.collateral')]),
+    ) as QuoteCollateralV3;
     const nextUpdate = j.int(o, 'nextUpdate');
-    if (collateralNextUpdate(collateral) !== nextUpdate) throw j.fail('entry.nextUpdate', 'does not match the collateral');
-    if (hex(parseTcbInfo(collateral.tcb_info).fmspc).toUpperCase() !== fmspc) throw j.fail('entry.collateral.tcb_info', `is not for FMSPC ${fmspc}`);
+    if (collateralNextUpdate(collateral) !== nextUpdate)
+      throw j.fail('entry.nextUpdate', 'does not match the collateral');
+    if (hex(parseTcbInfo(collateral.tcb_info).fmspc).toUpperCase() !== fmspc)
+      throw j.fail('entry.collateral.tcb_info', `is not for FMSPC ${fmspc}`);
     return { format: CACHE_FORMAT, tee, fmspc, ca, nextUpdate, collateral };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -122,7 +137,12 @@ export async function getCollateral(options: GetCollateralOptions): Promise<Quot
   if (entry !== undefined && options.now < entry.nextUpdate) return entry.collateral;
   const collateral = await fetchCollateral({ ...options, ...request });
   const path = cacheFilePath(options.cacheDir, request);
-  const next: CollateralCacheEntry = { format: CACHE_FORMAT, ...request, nextUpdate: collateralNextUpdate(collateral), collateral };
+  const next: CollateralCacheEntry = {
+    format: CACHE_FORMAT,
+    ...request,
+    nextUpdate: collateralNextUpdate(collateral),
+    collateral,
+  };
   // Written beside the entry and renamed over it, so readers see the old file or the new one. A file
   // torn by a crash fails readCacheEntry's checks and is refetched, so nothing is fsynced.
   const tmp = join(options.cacheDir, `.${randomBytes(8).toString('hex')}.tmp`);

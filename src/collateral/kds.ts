@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { boundedGet } from '../lib/http-get.js';
 
 import { amdExtensions, ENDORSEMENT_KEYS, type EndorsementKind } from '../attest/snp/endorsement.js';
-import { PRODUCT_LINES, PRODUCT_LINE_NAMES, TCB_COMPONENTS, TCB_LAYOUTS, type ProductLine, type TcbComponent } from '../attest/snp/product.js';
+import {
+  PRODUCT_LINES,
+  PRODUCT_LINE_NAMES,
+  TCB_COMPONENTS,
+  TCB_LAYOUTS,
+  type ProductLine,
+  type TcbComponent,
+} from '../attest/snp/product.js';
 import { parseSnpReport } from '../attest/snp/report.js';
 import type { SnpCerts } from '../attest/snp/verify.js';
 import { parseCertificate, parseCrl, pemCertificates } from '../attest/lib/x509.js';
@@ -44,7 +51,11 @@ export interface VcekRequest {
 }
 
 /** The chain and CRL URLs of a product line and key kind. @example `kdsUrls('Milan', 'vlek').crl` */
-export function kdsUrls(product: ProductLine, kind: EndorsementKind = 'vcek', options: Pick<KdsClientOptions, 'baseUrl'> = {}): { certChain: string; crl: string } {
+export function kdsUrls(
+  product: ProductLine,
+  kind: EndorsementKind = 'vcek',
+  options: Pick<KdsClientOptions, 'baseUrl'> = {},
+): { certChain: string; crl: string } {
   const at = (path: string): string => new URL(`${kind}/v1/${product}/${path}`, base(options)).href;
   return { certChain: at('cert_chain'), crl: at('crl') };
 }
@@ -58,13 +69,23 @@ function base(options: Pick<KdsClientOptions, 'baseUrl'>): URL {
 /** The request with its hwID checked against the product line and lower-cased, its TCB complete for the line's layout. */
 function checkVcekRequest(request: VcekRequest): VcekRequest {
   const line = PRODUCT_LINES[request.product] as (typeof PRODUCT_LINES)[ProductLine] | undefined;
-  if (!line) throw new CloisterError('COLLATERAL_FETCH_FAILED', `product must be one of ${PRODUCT_LINE_NAMES.join(', ')}`, { field: 'product' });
+  if (!line)
+    throw new CloisterError('COLLATERAL_FETCH_FAILED', `product must be one of ${PRODUCT_LINE_NAMES.join(', ')}`, {
+      field: 'product',
+    });
   if (!new RegExp(`^[0-9a-fA-F]{${line.chipIdBytes * 2}}$`).test(request.hwid)) {
-    throw new CloisterError('COLLATERAL_FETCH_FAILED', `hwid must be ${line.chipIdBytes} bytes of hex for ${request.product}`, { field: 'hwid' });
+    throw new CloisterError(
+      'COLLATERAL_FETCH_FAILED',
+      `hwid must be ${line.chipIdBytes} bytes of hex for ${request.product}`,
+      { field: 'hwid' },
+    );
   }
   for (const component of Object.keys(TCB_LAYOUTS[line.tcb].components) as TcbComponent[]) {
     const spl = request.tcb[component];
-    if (spl === undefined || !Number.isInteger(spl) || spl < 0 || spl > 255) throw new CloisterError('COLLATERAL_FETCH_FAILED', `tcb.${component} must be an integer from 0 to 255`, { field: `tcb.${component}` });
+    if (spl === undefined || !Number.isInteger(spl) || spl < 0 || spl > 255)
+      throw new CloisterError('COLLATERAL_FETCH_FAILED', `tcb.${component} must be an integer from 0 to 255`, {
+        field: `tcb.${component}`,
+      });
   }
   return { product: request.product, hwid: request.hwid.toLowerCase(), tcb: request.tcb };
 }
@@ -81,7 +102,9 @@ function checkVcekRequest(request: VcekRequest): VcekRequest {
  */
 export function vcekUrl(request: VcekRequest, options: Pick<KdsClientOptions, 'baseUrl'> = {}): string {
   const { product, hwid, tcb } = checkVcekRequest(request);
-  const components = Object.keys(TCB_COMPONENTS).filter((c) => c in TCB_LAYOUTS[PRODUCT_LINES[product].tcb].components) as TcbComponent[];
+  const components = Object.keys(TCB_COMPONENTS).filter(
+    (c) => c in TCB_LAYOUTS[PRODUCT_LINES[product].tcb].components,
+  ) as TcbComponent[];
   const query = components.map((c) => `${TCB_COMPONENTS[c].kdsParam}=${tcb[c] as number}`).join('&');
   return new URL(`vcek/v1/${product}/${hwid}?${query}`, base(options)).href;
 }
@@ -101,7 +124,11 @@ function reading<T>(url: string, field: string, read: () => T): T {
   try {
     return read();
   } catch (cause) {
-    throw new CloisterError('COLLATERAL_RESPONSE_INVALID', `GET ${url}: ${cause instanceof Error ? cause.message : String(cause)}`, { url, status: 200, field, cause });
+    throw new CloisterError(
+      'COLLATERAL_RESPONSE_INVALID',
+      `GET ${url}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { url, status: 200, field, cause },
+    );
   }
 }
 
@@ -129,7 +156,9 @@ function checkVcek(der: Uint8Array, request: VcekRequest): void {
   const ext = amdExtensions(parseCertificate(der), 'vcek');
   const wanted = Object.entries(ext.tcb).every(([c, spl]) => request.tcb[c as TcbComponent] === spl);
   if (ext.product !== request.product || hex(ext.hwid as Uint8Array) !== request.hwid || !wanted) {
-    throw new Error(`the VCEK is for ${ext.product} ${hex(ext.hwid as Uint8Array)} ${JSON.stringify(ext.tcb)}, not the requested one`);
+    throw new Error(
+      `the VCEK is for ${ext.product} ${hex(ext.hwid as Uint8Array)} ${JSON.stringify(ext.tcb)}, not the requested one`,
+    );
   }
 }
 
@@ -142,7 +171,9 @@ function checkVcek(der: Uint8Array, request: VcekRequest): void {
  * const { ask, ark } = await fetchKdsCertChain({ product: 'Milan' });
  * ```
  */
-export async function fetchKdsCertChain(request: { product: ProductLine; kind?: EndorsementKind } & KdsClientOptions): Promise<SnpCerts> {
+export async function fetchKdsCertChain(
+  request: { product: ProductLine; kind?: EndorsementKind } & KdsClientOptions,
+): Promise<SnpCerts> {
   const kind = request.kind ?? 'vcek';
   const url = kdsUrls(request.product, kind, request).certChain;
   const body = await get(url, request);
@@ -152,7 +183,8 @@ export async function fetchKdsCertChain(request: { product: ProductLine; kind?: 
 /** A `cert_chain` PEM as `{ ask, ark }` (or `{ asvk, ark }`), each one PEM block. */
 function splitChain(pem: string, kind: EndorsementKind): SnpCerts {
   const ders = pemCertificates(pem, 'cert_chain');
-  if (ders.length !== 2) throw new Error(`cert_chain: expected 2 certificates (intermediate, ARK), found ${ders.length}`);
+  if (ders.length !== 2)
+    throw new Error(`cert_chain: expected 2 certificates (intermediate, ARK), found ${ders.length}`);
   const [intermediate, ark] = ders.map((der) => {
     parseCertificate(der);
     return `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
@@ -165,7 +197,9 @@ function splitChain(pem: string, kind: EndorsementKind): SnpCerts {
  *
  * @example `const crl = await fetchKdsCrl({ product: 'Genoa' });`
  */
-export async function fetchKdsCrl(request: { product: ProductLine; kind?: EndorsementKind } & KdsClientOptions): Promise<Uint8Array> {
+export async function fetchKdsCrl(
+  request: { product: ProductLine; kind?: EndorsementKind } & KdsClientOptions,
+): Promise<Uint8Array> {
   const url = kdsUrls(request.product, request.kind ?? 'vcek', request).crl;
   const der = await get(url, request);
   reading(url, 'crl', () => parseCrl(der));
@@ -194,32 +228,58 @@ export interface GetSnpCollateralOptions extends KdsClientOptions {
  * const verdict = new SnpVerifier().verify(report, certs, { now: Date.now() / 1000, crl });
  * ```
  */
-export async function getSnpCollateral(options: GetSnpCollateralOptions): Promise<{ certs: SnpCerts; crl: Uint8Array }> {
+export async function getSnpCollateral(
+  options: GetSnpCollateralOptions,
+): Promise<{ certs: SnpCerts; crl: Uint8Array }> {
   const report = parseSnpReport(options.report);
   const product = report.product ?? options.product;
-  if (product === undefined) throw new CloisterError('COLLATERAL_FETCH_FAILED', `a version ${report.version} report does not state its product line: give it (${PRODUCT_LINE_NAMES.join(', ')})`, { field: 'product' });
+  if (product === undefined)
+    throw new CloisterError(
+      'COLLATERAL_FETCH_FAILED',
+      `a version ${report.version} report does not state its product line: give it (${PRODUCT_LINE_NAMES.join(', ')})`,
+      { field: 'product' },
+    );
   const kind = report.signingKey;
   const dir = join(options.cacheDir, 'kds', product);
   const { now } = options;
 
-  const chain = await cached(join(dir, `${kind}-cert_chain.pem`), now, async () => {
-    const certs = await fetchKdsCertChain({ ...options, product, kind });
-    return Buffer.from(`${certs[ENDORSEMENT_KEYS[kind].issuer] ?? ''}${certs.ark ?? ''}`);
-  }, (bytes) => {
-    const ders = pemCertificates(Buffer.from(bytes).toString('latin1'), 'cert_chain').map(parseCertificate);
-    if (ders.length !== 2) throw new Error('not two certificates');
-    return Math.min(...ders.map((c) => c.notAfter));
-  });
-  const crl = await cached(join(dir, `${kind}-crl.der`), now, () => fetchKdsCrl({ ...options, product, kind }), (bytes) => parseCrl(bytes).nextUpdate);
+  const chain = await cached(
+    join(dir, `${kind}-cert_chain.pem`),
+    now,
+    async () => {
+      const certs = await fetchKdsCertChain({ ...options, product, kind });
+      return Buffer.from(`${certs[ENDORSEMENT_KEYS[kind].issuer] ?? ''}${certs.ark ?? ''}`);
+    },
+    (bytes) => {
+      const ders = pemCertificates(Buffer.from(bytes).toString('latin1'), 'cert_chain').map(parseCertificate);
+      if (ders.length !== 2) throw new Error('not two certificates');
+      return Math.min(...ders.map((c) => c.notAfter));
+    },
+  );
+  const crl = await cached(
+    join(dir, `${kind}-crl.der`),
+    now,
+    () => fetchKdsCrl({ ...options, product, kind }),
+    (bytes) => parseCrl(bytes).nextUpdate,
+  );
   const certs: SnpCerts = { ...splitChain(Buffer.from(chain).toString('latin1'), kind) };
   if (kind === 'vcek') {
     const components = Object.keys(TCB_LAYOUTS[PRODUCT_LINES[product].tcb].components) as TcbComponent[];
-    const request: VcekRequest = { product, hwid: hex(report.chipId.subarray(0, PRODUCT_LINES[product].chipIdBytes)), tcb: Object.fromEntries(components.map((c) => [c, report.reportedTcb[c]])) };
+    const request: VcekRequest = {
+      product,
+      hwid: hex(report.chipId.subarray(0, PRODUCT_LINES[product].chipIdBytes)),
+      tcb: Object.fromEntries(components.map((c) => [c, report.reportedTcb[c]])),
+    };
     const tcbName = components.map((c) => request.tcb[c]).join('-');
-    certs.vcek = await cached(join(dir, `vcek-${request.hwid}-${tcbName}.der`), now, () => fetchVcek({ ...options, ...request }), (bytes) => {
-      checkVcek(bytes, checkVcekRequest(request));
-      return parseCertificate(bytes).notAfter;
-    });
+    certs.vcek = await cached(
+      join(dir, `vcek-${request.hwid}-${tcbName}.der`),
+      now,
+      () => fetchVcek({ ...options, ...request }),
+      (bytes) => {
+        checkVcek(bytes, checkVcekRequest(request));
+        return parseCertificate(bytes).notAfter;
+      },
+    );
   }
   return { certs, crl };
 }
@@ -229,7 +289,12 @@ export async function getSnpCollateral(options: GetSnpCollateralOptions): Promis
  * otherwise fetched, stored (written beside and renamed over, so readers see the old file or the
  * new one) and returned. A fetched answer already past its time is returned and refetched next time.
  */
-async function cached(path: string, now: number, fetchIt: () => Promise<Uint8Array>, usableUntil: (bytes: Uint8Array) => number): Promise<Uint8Array> {
+async function cached(
+  path: string,
+  now: number,
+  fetchIt: () => Promise<Uint8Array>,
+  usableUntil: (bytes: Uint8Array) => number,
+): Promise<Uint8Array> {
   const old = await readFile(path).then(
     (b) => new Uint8Array(b),
     () => undefined,
@@ -251,7 +316,11 @@ async function cached(path: string, now: number, fetchIt: () => Promise<Uint8Arr
     await rename(tmp, path);
   } catch (cause) {
     await unlink(tmp).catch(() => undefined);
-    throw new CloisterError('COLLATERAL_CACHE_INVALID', `KDS cache ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { path, cause });
+    throw new CloisterError(
+      'COLLATERAL_CACHE_INVALID',
+      `KDS cache ${path}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { path, cause },
+    );
   }
   return fresh;
 }

@@ -68,7 +68,8 @@ export type PcsUrls = Record<'tcbInfo' | 'qeIdentity' | 'pckCrl' | 'rootCaCrl', 
 
 /** The request with its FMSPC checked and upper-cased: it goes into URLs and cache file names. */
 export function checkRequest({ tee, fmspc, ca }: CollateralRequest): CollateralRequest {
-  if (!/^[0-9a-fA-F]{12}$/.test(fmspc)) throw new CloisterError('COLLATERAL_FETCH_FAILED', 'fmspc must be 6 bytes of hex', { field: 'fmspc' });
+  if (!/^[0-9a-fA-F]{12}$/.test(fmspc))
+    throw new CloisterError('COLLATERAL_FETCH_FAILED', 'fmspc must be 6 bytes of hex', { field: 'fmspc' });
   return { tee, fmspc: fmspc.toUpperCase(), ca };
 }
 
@@ -81,7 +82,10 @@ export function checkRequest({ tee, fmspc, ca }: CollateralRequest): CollateralR
  * // 'https://api.trustedservices.intel.com/tdx/certification/v4/tcb?fmspc=00806F050000'
  * ```
  */
-export function pcsUrls(request: CollateralRequest, options: Pick<PcsClientOptions, 'baseUrl' | 'rootCaCrlUrl'> = {}): PcsUrls {
+export function pcsUrls(
+  request: CollateralRequest,
+  options: Pick<PcsClientOptions, 'baseUrl' | 'rootCaCrlUrl'> = {},
+): PcsUrls {
   const { tee, fmspc, ca } = checkRequest(request);
   const root = new URL(options.baseUrl ?? INTEL_PCS_URL);
   root.pathname = `${root.pathname.replace(/\/+$/, '').replace(/\/(?:sgx|tdx)\/certification\/v4$/, '')}/`;
@@ -93,7 +97,11 @@ export function pcsUrls(request: CollateralRequest, options: Pick<PcsClientOptio
     qeIdentity: at(`${tee}/certification/v4/qe/identity`),
     // "Get PCK Cert CRL", under /sgx/ for TDX too
     pckCrl: at(`sgx/certification/v4/pckcrl?ca=${ca}&encoding=der`),
-    rootCaCrl: options.rootCaCrlUrl ?? (root.hostname === new URL(INTEL_PCS_URL).hostname ? INTEL_ROOT_CA_CRL_URL : at('sgx/certification/v4/rootcacrl')),
+    rootCaCrl:
+      options.rootCaCrlUrl ??
+      (root.hostname === new URL(INTEL_PCS_URL).hostname
+        ? INTEL_ROOT_CA_CRL_URL
+        : at('sgx/certification/v4/rootcacrl')),
   };
 }
 
@@ -114,14 +122,25 @@ function get(target: URL, o: PcsClientOptions, apiKeyOrigin: string, signal: Abo
       ['Request-ID', 'Error-Code', 'Error-Message']
         .flatMap((name) => {
           const value = headers[name.toLowerCase()];
-          return value === undefined ? [] : [`${name}: ${String(value).replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 300)}`];
+          return value === undefined
+            ? []
+            : [
+                `${name}: ${String(value)
+                  .replace(/[\u0000-\u001f\u007f]/g, ' ')
+                  .slice(0, 300)}`,
+              ];
         })
         .join(', '),
   });
 }
 
 function invalid(res: Answer, field: string, why: string, cause?: unknown): CloisterError {
-  return new CloisterError('COLLATERAL_RESPONSE_INVALID', `GET ${res.url}: ${why}`, { url: res.url, status: 200, field, cause });
+  return new CloisterError('COLLATERAL_RESPONSE_INVALID', `GET ${res.url}: ${why}`, {
+    url: res.url,
+    status: 200,
+    field,
+    cause,
+  });
 }
 
 /** Runs `read` on a response; what it throws becomes COLLATERAL_RESPONSE_INVALID naming the field at fault. */
@@ -156,7 +175,10 @@ function signedJson<T extends { id: string }>(res: Answer, member: string, parse
     const text = extractRawMember(body, member);
     const signature: unknown = JSON.parse(extractRawMember(body, 'signature'));
     // ECDSA P-256 r ‖ s: 64 bytes.
-    if (typeof signature !== 'string' || fromHex(signature)?.length !== 64) throw new CloisterError('COLLATERAL_RESPONSE_INVALID', 'signature is not 64 bytes of hex', { field: 'signature' });
+    if (typeof signature !== 'string' || fromHex(signature)?.length !== 64)
+      throw new CloisterError('COLLATERAL_RESPONSE_INVALID', 'signature is not 64 bytes of hex', {
+        field: 'signature',
+      });
     return { text, signature: signature.toLowerCase() };
   });
   const value = reading(res, member, () => parse(text));
@@ -215,7 +237,8 @@ export async function fetchCollateral(options: FetchCollateralOptions): Promise<
       // v4 sends TCB-Info-Issuer-Chain, v3 and older PCCS SGX-TCB-Info-Issuer-Chain.
       const chain = issuerChain(res, 'TCB-Info-Issuer-Chain', 'SGX-TCB-Info-Issuer-Chain');
       const { text, signature, value } = signedJson(res, 'tcbInfo', parseTcbInfo, IDS[tee].tcbInfo);
-      if (hex(value.fmspc).toUpperCase() !== fmspc) throw invalid(res, 'tcbInfo.fmspc', `tcbInfo.fmspc is not ${fmspc}`);
+      if (hex(value.fmspc).toUpperCase() !== fmspc)
+        throw invalid(res, 'tcbInfo.fmspc', `tcbInfo.fmspc is not ${fmspc}`);
       return { tcb_info: text, tcb_info_signature: signature, tcb_info_issuer_chain: chain };
     }),
     load(urls.qeIdentity, (res) => {
@@ -223,7 +246,10 @@ export async function fetchCollateral(options: FetchCollateralOptions): Promise<
       const { text, signature } = signedJson(res, 'enclaveIdentity', parseQeIdentity, IDS[tee].qe);
       return { qe_identity: text, qe_identity_signature: signature, qe_identity_issuer_chain: chain };
     }),
-    load(urls.pckCrl, (res) => ({ pck_crl: crl(res, 'pck_crl'), pck_crl_issuer_chain: issuerChain(res, 'SGX-PCK-CRL-Issuer-Chain') })),
+    load(urls.pckCrl, (res) => ({
+      pck_crl: crl(res, 'pck_crl'),
+      pck_crl_issuer_chain: issuerChain(res, 'SGX-PCK-CRL-Issuer-Chain'),
+    })),
     load(urls.rootCaCrl, (res) => ({ root_ca_crl: crl(res, 'root_ca_crl') })),
   ]);
   return { ...tcb, ...qe, ...pck, ...root };

@@ -21,7 +21,8 @@ export function extractRawMember(body: string, name: string): string {
   } catch (e) {
     throw fail(`the body is not valid JSON (${e instanceof Error ? e.message : String(e)})`, e);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw fail('the body is not a JSON object');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw fail('the body is not a JSON object');
   // `body` is valid JSON now: skip strings, count brackets, and cut at the top level's ':' and ','/'}'.
   let found: string | undefined;
   let depth = 0;

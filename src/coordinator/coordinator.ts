@@ -2,7 +2,14 @@ import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { CloisterError } from '../lib/errors.js';
 import { equal, hex } from '../lib/bytes.js';
 import { checkPolicy, type Verdict } from '../attest/index.js';
-import { parseManifest, packagePolicy, referencedSecrets, renderParameters, type Manifest, type ParsedManifest } from '../manifest/index.js';
+import {
+  parseManifest,
+  packagePolicy,
+  referencedSecrets,
+  renderParameters,
+  type Manifest,
+  type ParsedManifest,
+} from '../manifest/index.js';
 import { createCa, generateSecret, issueLeaf, type SecretValue } from '../pki/index.js';
 import type { SealedStore } from '../store/index.js';
 import { decodeState, encodeState, type FileRecord, type State, type VolumeState } from './state.js';
@@ -105,7 +112,16 @@ export class Coordinator {
     const bytes = await o.store.read();
     if (bytes) return new Coordinator(decodeState(bytes), o);
     const now = o.now?.() ?? Date.now() / 1000;
-    const state: State = { version: 1, ca: await createCa({ now }), manifest: undefined, secrets: {}, instanceSecrets: {}, userSecrets: {}, activations: {}, volumes: {} };
+    const state: State = {
+      version: 1,
+      ca: await createCa({ now }),
+      manifest: undefined,
+      secrets: {},
+      instanceSecrets: {},
+      userSecrets: {},
+      activations: {},
+      volumes: {},
+    };
     await o.store.write(encodeState(state));
     return new Coordinator(state, o);
   }
@@ -129,8 +145,18 @@ export class Coordinator {
     return this.state.ca;
   }
 
-  status(): { status: 'AcceptingManifest' | 'AcceptingMarbles'; simulation: boolean; tee: string; manifestFingerprint: string | undefined } {
-    return { status: this.parsed ? 'AcceptingMarbles' : 'AcceptingManifest', simulation: this.o.own.simulation, tee: this.o.own.tee, manifestFingerprint: this.parsed?.fingerprint };
+  status(): {
+    status: 'AcceptingManifest' | 'AcceptingMarbles';
+    simulation: boolean;
+    tee: string;
+    manifestFingerprint: string | undefined;
+  } {
+    return {
+      status: this.parsed ? 'AcceptingMarbles' : 'AcceptingManifest',
+      simulation: this.o.own.simulation,
+      tee: this.o.own.tee,
+      manifestFingerprint: this.parsed?.fingerprint,
+    };
   }
 
   /** The coordinator's evidence: report data binds its root certificate (and the client's nonce). */
@@ -147,14 +173,20 @@ export class Coordinator {
 
   /** Sets the manifest (once) and generates its secrets. */
   async setManifest(bytes: Uint8Array): Promise<string> {
-    if (this.parsed) throw new CloisterError('MANIFEST_ALREADY_SET', `a manifest is already set (${this.parsed.fingerprint}); updates are not supported yet`);
+    if (this.parsed)
+      throw new CloisterError(
+        'MANIFEST_ALREADY_SET',
+        `a manifest is already set (${this.parsed.fingerprint}); updates are not supported yet`,
+      );
     const parsed = parseManifest(bytes);
     const secrets: Record<string, SecretValue> = {};
     for (const [name, spec] of Object.entries(parsed.manifest.Secrets)) {
       if (!spec.UserDefined && spec.Shared) secrets[name] = await generateSecret(spec, this.state.ca, this.o.now());
     }
     // One key per protected volume, generated here and never shown to users without a Volumes role.
-    const volumes = Object.fromEntries(Object.keys(parsed.manifest.Volumes).map((name) => [name, { key: new Uint8Array(randomBytes(32)), files: {} }]));
+    const volumes = Object.fromEntries(
+      Object.keys(parsed.manifest.Volumes).map((name) => [name, { key: new Uint8Array(randomBytes(32)), files: {} }]),
+    );
     this.state = { ...this.state, manifest: parsed.raw, secrets, volumes };
     this.parsed = parsed;
     await this.persist();
@@ -166,7 +198,8 @@ export class Coordinator {
   nonce(): Uint8Array {
     const now = this.o.now();
     if (this.nonces.size >= MAX_NONCES) for (const [n, exp] of this.nonces) if (exp < now) this.nonces.delete(n);
-    if (this.nonces.size >= MAX_NONCES) throw new CloisterError('NONCE_INVALID', 'too many outstanding activation nonces; try again later');
+    if (this.nonces.size >= MAX_NONCES)
+      throw new CloisterError('NONCE_INVALID', 'too many outstanding activation nonces; try again later');
     const nonce = randomBytes(32);
     this.nonces.set(nonce.toString('hex'), now + NONCE_TTL);
     return new Uint8Array(nonce);
@@ -188,8 +221,16 @@ export class Coordinator {
     const expiry = this.nonces.get(key);
     this.nonces.delete(key);
     if (expiry === undefined || expiry < this.o.now()) {
-      this.o.log({ level: 'warn', event: 'activation-refused', service: r.service, message: 'unknown, used or expired nonce' });
-      throw new CloisterError('NONCE_INVALID', 'the activation nonce is unknown, already used or expired: request a new one');
+      this.o.log({
+        level: 'warn',
+        event: 'activation-refused',
+        service: r.service,
+        message: 'unknown, used or expired nonce',
+      });
+      throw new CloisterError(
+        'NONCE_INVALID',
+        'the activation nonce is unknown, already used or expired: request a new one',
+      );
     }
     const marble = m.Marbles[r.service];
     if (!marble) this.refuse(r.service, `no service "${r.service}" in the manifest`);
@@ -199,21 +240,28 @@ export class Coordinator {
     try {
       verdict = await this.o.verify(r.evidence, pkg.TEE);
     } catch (cause) {
-      this.refuse(r.service, `evidence rejected: ${cause instanceof CloisterError ? `${cause.code}: ` : ''}${cause instanceof Error ? cause.message : String(cause)}`, cause);
+      this.refuse(
+        r.service,
+        `evidence rejected: ${cause instanceof CloisterError ? `${cause.code}: ` : ''}${cause instanceof Error ? cause.message : String(cause)}`,
+        cause,
+      );
     }
     const reportData = String(verdict.claims['reportData'] ?? '');
-    if (reportData !== hex(bindingReportData(r.publicKey, r.nonce))) this.refuse(r.service, 'report data does not bind the presented public key and nonce');
+    if (reportData !== hex(bindingReportData(r.publicKey, r.nonce)))
+      this.refuse(r.service, 'report data does not bind the presented public key and nonce');
     try {
       checkPolicy(verdict, packagePolicy(pkg));
     } catch (cause) {
       this.refuse(r.service, `package "${marble.Package}": ${(cause as Error).message}`, cause);
     }
-    if (!/^[\w.-]{1,128}$/.test(r.instanceId)) throw new CloisterError('REQUEST_INVALID', 'instanceId: 1 to 128 letters, digits, ".", "_" or "-"');
+    if (!/^[\w.-]{1,128}$/.test(r.instanceId))
+      throw new CloisterError('REQUEST_INVALID', 'instanceId: 1 to 128 letters, digits, ".", "_" or "-"');
     // A workload names its own DNS names, but never another service's: that would let it pose as that service.
     const taken = (r.dnsNames ?? []).find((d) => d !== r.service && Object.hasOwn(m.Marbles, d));
     if (taken) this.refuse(r.service, `DNS name "${taken}" is the name of another service`);
     const count = this.state.activations[r.service] ?? 0;
-    if (marble.MaxActivations > 0 && count >= marble.MaxActivations) this.refuse(r.service, `MaxActivations (${marble.MaxActivations}) reached`);
+    if (marble.MaxActivations > 0 && count >= marble.MaxActivations)
+      this.refuse(r.service, `MaxActivations (${marble.MaxActivations}) reached`);
     // Counted before anything awaits, so concurrent activations cannot exceed MaxActivations; given back on failure.
     this.state.activations = { ...this.state.activations, [r.service]: count + 1 };
     try {
@@ -237,13 +285,33 @@ export class Coordinator {
     });
     // The dry run of the coordinator: a missing user-defined secret fails here, not in the workload.
     try {
-      renderParameters(m, r.service, { secrets, rootCa: this.state.ca.rootCert, marbleCert: cert, marbleKey: new Uint8Array() });
+      renderParameters(m, r.service, {
+        secrets,
+        rootCa: this.state.ca.rootCert,
+        marbleCert: cert,
+        marbleKey: new Uint8Array(),
+      });
     } catch (cause) {
       this.refuse(r.service, (cause as Error).message, cause);
     }
     await this.persist();
-    this.o.log({ level: 'info', event: 'activated', service: r.service, instance: r.instanceId, tcbStatus: verdict.tcbStatus, simulation: verdict.simulation });
-    return { cert, intermediate: this.state.ca.intermediateCert, root: this.state.ca.rootCert, manifest: this.manifest().raw, secrets, verdict, volumes: this.grants(m, r.service) };
+    this.o.log({
+      level: 'info',
+      event: 'activated',
+      service: r.service,
+      instance: r.instanceId,
+      tcbStatus: verdict.tcbStatus,
+      simulation: verdict.simulation,
+    });
+    return {
+      cert,
+      intermediate: this.state.ca.intermediateCert,
+      root: this.state.ca.rootCert,
+      manifest: this.manifest().raw,
+      secrets,
+      verdict,
+      volumes: this.grants(m, r.service),
+    };
   }
 
   /** The secrets a service references: shared ones, user-defined ones, and its instance's own (generated once, kept). */
@@ -255,7 +323,11 @@ export class Coordinator {
     for (const name of referencedSecrets(m, service)) {
       const spec = m.Secrets[name];
       if (!spec) continue;
-      const value = spec.UserDefined ? this.state.userSecrets[name] : spec.Shared ? this.state.secrets[name] : own[name];
+      const value = spec.UserDefined
+        ? this.state.userSecrets[name]
+        : spec.Shared
+          ? this.state.secrets[name]
+          : own[name];
       if (value) {
         out[name] = value;
       } else if (!spec.UserDefined) {
@@ -271,7 +343,8 @@ export class Coordinator {
     const out: Record<string, VolumeGrant> = {};
     for (const [name, v] of Object.entries(m.Volumes)) {
       const s = this.state.volumes[name];
-      if (s && v.Services.includes(service)) out[name] = { mode: v.Mode, key: s.key, files: s.files, sealed: v.Sealed, path: v.Path };
+      if (s && v.Services.includes(service))
+        out[name] = { mode: v.Mode, key: s.key, files: s.files, sealed: v.Sealed, path: v.Path };
     }
     return out;
   }
@@ -292,7 +365,11 @@ export class Coordinator {
   }
 
   /** Registers the files a user sealed: the exact set of a read-only volume, or the initial files of a read-write one. */
-  async registerVolume(clientCert: Uint8Array | undefined, name: string, files: Record<string, FileRecord>): Promise<void> {
+  async registerVolume(
+    clientCert: Uint8Array | undefined,
+    name: string,
+    files: Record<string, FileRecord>,
+  ): Promise<void> {
     const user = this.authorize(clientCert, 'SealVolume', [name], 'Volumes');
     const { state } = this.volume(name);
     this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files: { ...files } } };
@@ -304,16 +381,27 @@ export class Coordinator {
    * Commits new versions of files of a read-write volume for an activated service (identified by
    * the certificate the coordinator issued it): compare-and-swap on each file's version.
    */
-  async commitFiles(serviceCert: Uint8Array | undefined, name: string, changes: { path: string; expectedVersion: number; root: string }[]): Promise<Record<string, FileRecord>> {
+  async commitFiles(
+    serviceCert: Uint8Array | undefined,
+    name: string,
+    changes: { path: string; expectedVersion: number; root: string }[],
+  ): Promise<Record<string, FileRecord>> {
     const service = this.serviceOf(serviceCert);
     const { spec, state } = this.volume(name);
-    if (!spec.Services.includes(service)) throw new CloisterError('FORBIDDEN', `service "${service}" may not open volume "${name}"`);
-    if (spec.Mode !== 'read-write') throw new CloisterError('FORBIDDEN', `volume "${name}" is read-only: its files are pinned when sealed`);
+    if (!spec.Services.includes(service))
+      throw new CloisterError('FORBIDDEN', `service "${service}" may not open volume "${name}"`);
+    if (spec.Mode !== 'read-write')
+      throw new CloisterError('FORBIDDEN', `volume "${name}" is read-only: its files are pinned when sealed`);
     const files = { ...state.files };
     for (const c of changes) {
       const current = files[c.path]?.version ?? 0;
-      if (c.expectedVersion !== current) throw new CloisterError('VERSION_CONFLICT', `${name}/${c.path}: expected version ${c.expectedVersion}, the coordinator has ${current}`);
-      if (!/^[0-9a-f]{64}$/.test(c.root)) throw new CloisterError('REQUEST_INVALID', `${name}/${c.path}: root must be 32 bytes of lowercase hex`);
+      if (c.expectedVersion !== current)
+        throw new CloisterError(
+          'VERSION_CONFLICT',
+          `${name}/${c.path}: expected version ${c.expectedVersion}, the coordinator has ${current}`,
+        );
+      if (!/^[0-9a-f]{64}$/.test(c.root))
+        throw new CloisterError('REQUEST_INVALID', `${name}/${c.path}: root must be 32 bytes of lowercase hex`);
       files[c.path] = { version: current + 1, root: c.root };
     }
     this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files } };
@@ -328,11 +416,20 @@ export class Coordinator {
     const cert = new X509Certificate(der);
     const intermediate = new X509Certificate(this.state.ca.intermediateCert);
     const now = this.o.now() * 1000;
-    if (!cert.checkIssued(intermediate) || !cert.verify(intermediate.publicKey) || Date.parse(cert.validTo) < now || Date.parse(cert.validFrom) > now) {
-      throw new CloisterError('UNAUTHENTICATED', 'the certificate was not issued by this coordinator, or is not valid now');
+    if (
+      !cert.checkIssued(intermediate) ||
+      !cert.verify(intermediate.publicKey) ||
+      Date.parse(cert.validTo) < now ||
+      Date.parse(cert.validFrom) > now
+    ) {
+      throw new CloisterError(
+        'UNAUTHENTICATED',
+        'the certificate was not issued by this coordinator, or is not valid now',
+      );
     }
     const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
-    if (!cn || !this.manifest().manifest.Marbles[cn]) throw new CloisterError('UNAUTHENTICATED', 'the certificate names no service of the manifest');
+    if (!cn || !this.manifest().manifest.Marbles[cn])
+      throw new CloisterError('UNAUTHENTICATED', 'the certificate names no service of the manifest');
     return cn;
   }
 
@@ -348,13 +445,22 @@ export class Coordinator {
     throw new CloisterError('UNAUTHENTICATED', 'present the client certificate of a user of the manifest');
   }
 
-  private authorize(clientCert: Uint8Array | undefined, action: 'ReadSecret' | 'WriteSecret' | 'SealVolume' | 'OpenVolume', names: string[], resource: 'Secrets' | 'Volumes' = 'Secrets'): string {
+  private authorize(
+    clientCert: Uint8Array | undefined,
+    action: 'ReadSecret' | 'WriteSecret' | 'SealVolume' | 'OpenVolume',
+    names: string[],
+    resource: 'Secrets' | 'Volumes' = 'Secrets',
+  ): string {
     const user = this.user(clientCert);
     const m = this.manifest().manifest;
     for (const name of names) {
       const allowed = user.roles.some((r) => {
         const role = m.Roles[r];
-        return role?.ResourceType === resource && role.Actions.some((a) => a.toLowerCase() === action.toLowerCase()) && role.ResourceNames.includes(name);
+        return (
+          role?.ResourceType === resource &&
+          role.Actions.some((a) => a.toLowerCase() === action.toLowerCase()) &&
+          role.ResourceNames.includes(name)
+        );
       });
       if (!allowed) {
         this.o.log({ level: 'warn', event: 'forbidden', user: user.name, action, secret: name });
@@ -382,8 +488,10 @@ export class Coordinator {
     const m = this.manifest().manifest;
     for (const [name, v] of Object.entries(values)) {
       const spec = m.Secrets[name];
-      if (!spec?.UserDefined) throw new CloisterError('SECRET_INVALID', `secret "${name}" is not user-defined in the manifest`);
-      if (spec.Type !== v.type) throw new CloisterError('SECRET_INVALID', `secret "${name}" must be of type ${spec.Type}`);
+      if (!spec?.UserDefined)
+        throw new CloisterError('SECRET_INVALID', `secret "${name}" is not user-defined in the manifest`);
+      if (spec.Type !== v.type)
+        throw new CloisterError('SECRET_INVALID', `secret "${name}" must be of type ${spec.Type}`);
     }
     this.state.userSecrets = { ...this.state.userSecrets, ...values };
     await this.persist();

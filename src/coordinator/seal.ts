@@ -1,4 +1,14 @@
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { CloisterError } from '../lib/errors.js';
 
 /**
@@ -37,12 +47,21 @@ export function sealTo(spki: Uint8Array, salt: Uint8Array, payload: Uint8Array):
   } catch (cause) {
     throw new CloisterError('REQUEST_INVALID', 'publicKey: not a DER SubjectPublicKeyInfo', { cause });
   }
-  if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new CloisterError('REQUEST_INVALID', 'publicKey: must be an ECDSA P-256 key');
+  if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+    throw new CloisterError('REQUEST_INVALID', 'publicKey: must be an ECDSA P-256 key');
   const eph = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key(diffieHellman({ privateKey: eph.privateKey, publicKey: peer }), salt), iv);
+  const cipher = createCipheriv(
+    'aes-256-gcm',
+    key(diffieHellman({ privateKey: eph.privateKey, publicKey: peer }), salt),
+    iv,
+  );
   const ciphertext = Buffer.concat([cipher.update(payload), cipher.final(), cipher.getAuthTag()]);
-  return { ephemeralKey: eph.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'), iv: iv.toString('base64'), ciphertext: ciphertext.toString('base64') };
+  return {
+    ephemeralKey: eph.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+    iv: iv.toString('base64'),
+    ciphertext: ciphertext.toString('base64'),
+  };
 }
 
 /**
@@ -58,10 +77,16 @@ export function openSealed(pkcs8: Uint8Array, salt: Uint8Array, s: SealedPayload
     const privateKey = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
     const publicKey = createPublicKey({ key: Buffer.from(s.ephemeralKey, 'base64'), format: 'der', type: 'spki' });
     const data = Buffer.from(s.ciphertext, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', key(diffieHellman({ privateKey, publicKey }), salt), Buffer.from(s.iv, 'base64'));
+    const decipher = createDecipheriv(
+      'aes-256-gcm',
+      key(diffieHellman({ privateKey, publicKey }), salt),
+      Buffer.from(s.iv, 'base64'),
+    );
     decipher.setAuthTag(data.subarray(data.length - 16));
     return new Uint8Array(Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]));
   } catch (cause) {
-    throw new CloisterError('COORDINATOR_ERROR', 'the activation payload does not decrypt with this workload\'s key', { cause });
+    throw new CloisterError('COORDINATOR_ERROR', "the activation payload does not decrypt with this workload's key", {
+      cause,
+    });
   }
 }

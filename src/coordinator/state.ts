@@ -45,13 +45,19 @@ export function encodeSecret(s: SecretValue): Record<string, string> {
   return out;
 }
 
-const encodeSecrets = (r: Record<string, SecretValue>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, encodeSecret(v)]));
+const encodeSecrets = (r: Record<string, SecretValue>) =>
+  Object.fromEntries(Object.entries(r).map(([k, v]) => [k, encodeSecret(v)]));
 
 /** The state as bytes for the sealed store. */
 export function encodeState(s: State): Uint8Array {
   const doc = {
     version: s.version,
-    ca: { rootCert: b64(s.ca.rootCert), rootKey: b64(s.ca.rootKey), intermediateCert: b64(s.ca.intermediateCert), intermediateKey: b64(s.ca.intermediateKey) },
+    ca: {
+      rootCert: b64(s.ca.rootCert),
+      rootKey: b64(s.ca.rootKey),
+      intermediateCert: b64(s.ca.intermediateCert),
+      intermediateKey: b64(s.ca.intermediateKey),
+    },
     manifest: s.manifest && b64(s.manifest),
     secrets: encodeSecrets(s.secrets),
     instanceSecrets: Object.fromEntries(Object.entries(s.instanceSecrets).map(([k, v]) => [k, encodeSecrets(v)])),
@@ -82,7 +88,9 @@ export function decodeSecret(r: JsonReader, value: unknown, path: string): Secre
 }
 
 function decodeSecrets(value: unknown, path: string): Record<string, SecretValue> {
-  return Object.fromEntries(Object.entries(j.object(value, path)).map(([name, v]) => [name, decodeSecret(j, v, `${path}.${name}`)]));
+  return Object.fromEntries(
+    Object.entries(j.object(value, path)).map(([name, v]) => [name, decodeSecret(j, v, `${path}.${name}`)]),
+  );
 }
 
 /** A volume's file records (`{ path: { version, root } }`), checked; errors carry the reader's code. */
@@ -109,17 +117,29 @@ function decodeVolumes(value: unknown): Record<string, VolumeState> {
 /** Parses state bytes; anything unexpected is STATE_CORRUPT naming the JSON path. */
 export function decodeState(data: Uint8Array): State {
   const o = j.object(j.parse(Buffer.from(data).toString('utf8')));
-  if (o['version'] !== 1) throw new CloisterError('STATE_CORRUPT', `state.version: ${String(o['version'])} is not a state version this coordinator understands`, { path: 'state.version' });
+  if (o['version'] !== 1)
+    throw new CloisterError(
+      'STATE_CORRUPT',
+      `state.version: ${String(o['version'])} is not a state version this coordinator understands`,
+      { path: 'state.version' },
+    );
   const ca = j.object(o['ca'], 'state.ca');
   const activations = j.object(o['activations'], 'state.activations');
   for (const k of Object.keys(activations)) j.int(activations, k, 'state.activations');
   const instances = j.object(o['instanceSecrets'], 'state.instanceSecrets');
   return {
     version: 1,
-    ca: { rootCert: bytes(ca, 'rootCert', 'state.ca'), rootKey: bytes(ca, 'rootKey', 'state.ca'), intermediateCert: bytes(ca, 'intermediateCert', 'state.ca'), intermediateKey: bytes(ca, 'intermediateKey', 'state.ca') },
+    ca: {
+      rootCert: bytes(ca, 'rootCert', 'state.ca'),
+      rootKey: bytes(ca, 'rootKey', 'state.ca'),
+      intermediateCert: bytes(ca, 'intermediateCert', 'state.ca'),
+      intermediateKey: bytes(ca, 'intermediateKey', 'state.ca'),
+    },
     manifest: j.has(o, 'manifest') ? bytes(o, 'manifest', 'state') : undefined,
     secrets: decodeSecrets(o['secrets'], 'state.secrets'),
-    instanceSecrets: Object.fromEntries(Object.entries(instances).map(([k, v]) => [k, decodeSecrets(v, `state.instanceSecrets.${k}`)])),
+    instanceSecrets: Object.fromEntries(
+      Object.entries(instances).map(([k, v]) => [k, decodeSecrets(v, `state.instanceSecrets.${k}`)]),
+    ),
     userSecrets: decodeSecrets(o['userSecrets'], 'state.userSecrets'),
     activations: activations as Record<string, number>,
     volumes: decodeVolumes(o['volumes'] ?? {}),

@@ -1,4 +1,15 @@
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CloisterError } from '../lib/errors.js';
@@ -23,7 +34,14 @@ const appRoot = (): string => resolve(fileURLToPath(new URL('../../..', import.m
 /** The shared objects this process has mapped: Node's libraries and the loader. */
 function mappedLibraries(): string[] {
   const maps = readFileSync('/proc/self/maps', 'utf8');
-  return [...new Set(maps.split('\n').map((l) => l.trim().split(/\s+/)[5] ?? '').filter((p) => /\.so(\.\d+)*$/.test(p)))];
+  return [
+    ...new Set(
+      maps
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/)[5] ?? '')
+        .filter((p) => /\.so(\.\d+)*$/.test(p)),
+    ),
+  ];
 }
 
 /** `libstdc++.so.6.0.30` is loaded as its soname `libstdc++.so.6`. */
@@ -41,7 +59,9 @@ function dependencyDirs(root: string, all: boolean): string[] {
       if (!existsSync(join(candidate, 'package.json'))) continue;
       if (found.has(candidate)) return;
       found.add(candidate);
-      const pkg = JSON.parse(readFileSync(join(candidate, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+      const pkg = JSON.parse(readFileSync(join(candidate, 'package.json'), 'utf8')) as {
+        dependencies?: Record<string, string>;
+      };
       for (const d of Object.keys(pkg.dependencies ?? {})) visit(candidate, d);
       return;
     }
@@ -54,9 +74,16 @@ function dependencyDirs(root: string, all: boolean): string[] {
 
 /** Node and its libraries (loader as `ld.so`, the rest under their sonames): from a bundle, or from this process. */
 function runtime(bundle: string | undefined): { node: string; libraries: [string, string][] } {
-  if (bundle) return { node: join(bundle, 'node'), libraries: readdirSync(join(bundle, 'lib')).map((n) => [join(bundle, 'lib', n), n]) };
+  if (bundle)
+    return {
+      node: join(bundle, 'node'),
+      libraries: readdirSync(join(bundle, 'lib')).map((n) => [join(bundle, 'lib', n), n]),
+    };
   if (process.platform !== 'linux') throw new CloisterError('USAGE', 'the launcher bundle is Linux only');
-  return { node: process.execPath, libraries: mappedLibraries().map((l) => [l, /\/ld-linux[^/]*$/.test(l) ? 'ld.so' : soname(l)]) };
+  return {
+    node: process.execPath,
+    libraries: mappedLibraries().map((l) => [l, /\/ld-linux[^/]*$/.test(l) ? 'ld.so' : soname(l)]),
+  };
 }
 
 /**
@@ -81,14 +108,22 @@ export function installLauncher(target: string, all: boolean): { node: string; a
     copyFileSync(node, join(out, 'node'));
     for (const [from, name] of libraries) copyFileSync(from, join(out, 'lib', name));
     const app = join(out, 'app');
-    for (const part of ['package.json', 'bin', 'dist/src']) cpSync(join(root, part), join(app, part), { recursive: true });
+    for (const part of ['package.json', 'bin', 'dist/src'])
+      cpSync(join(root, part), join(app, part), { recursive: true });
     for (const dir of dependencyDirs(root, all)) cpSync(dir, join(app, dir.slice(root.length)), { recursive: true });
     for (const f of ['node', 'lib/ld.so']) chmodSync(join(out, f), 0o755);
-    writeFileSync(join(out, MARKER), `${JSON.stringify({ node: process.version, arch: process.arch, libraries: libraries.map(([, n]) => n).sort() })}\n`);
+    writeFileSync(
+      join(out, MARKER),
+      `${JSON.stringify({ node: process.version, arch: process.arch, libraries: libraries.map(([, n]) => n).sort() })}\n`,
+    );
     if (!direct) renameSync(out, target);
   } catch (error) {
     if (!direct) rmSync(out, { recursive: true, force: true });
-    throw error instanceof CloisterError ? error : new CloisterError('IO', `cannot install the launcher in ${target}: ${(error as Error).message}`, { cause: error });
+    throw error instanceof CloisterError
+      ? error
+      : new CloisterError('IO', `cannot install the launcher in ${target}: ${(error as Error).message}`, {
+          cause: error,
+        });
   }
   return JSON.parse(readFileSync(join(target, MARKER), 'utf8')) as { node: string; arch: string; libraries: string[] };
 }

@@ -3,7 +3,14 @@ import { TAG } from '../attest/lib/der.js';
 /** One element: tag, definite minimal length (X.690 §10.1), contents. */
 export function tlv(tag: number, content: Uint8Array): Uint8Array {
   const n = content.length;
-  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+  const length =
+    n < 0x80
+      ? [n]
+      : n < 0x100
+        ? [0x81, n]
+        : n < 0x10000
+          ? [0x82, n >> 8, n & 0xff]
+          : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
   return Buffer.concat([Uint8Array.of(tag, ...length), content]);
 }
 
@@ -45,7 +52,9 @@ export const der = {
     const iso = new Date(seconds * 1000).toISOString();
     const digits = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
     const year = Number(iso.slice(0, 4));
-    return year < 2050 ? tlv(TAG.UTC_TIME, Buffer.from(digits.slice(2), 'latin1')) : tlv(TAG.GENERALIZED_TIME, Buffer.from(digits, 'latin1'));
+    return year < 2050
+      ? tlv(TAG.UTC_TIME, Buffer.from(digits.slice(2), 'latin1'))
+      : tlv(TAG.GENERALIZED_TIME, Buffer.from(digits, 'latin1'));
   },
   octets: (value: Uint8Array): Uint8Array => tlv(TAG.OCTET_STRING, value),
   integer: (value: number): Uint8Array => unsigned(TAG.INTEGER, value),

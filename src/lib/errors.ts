@@ -17,7 +17,7 @@ export const ERROR_CODES = {
   QUOTE_UNSUPPORTED_KEY_TYPE: 'the attestation key type is not ECDSA-256-with-P-256',
   QUOTE_UNSUPPORTED_TEE_TYPE: 'the TEE type is neither SGX nor TDX',
   QUOTE_UNSUPPORTED_BODY: 'the report body type is unknown or inconsistent',
-  QUOTE_BAD_QE_VENDOR: 'the QE vendor id is not Intel\'s',
+  QUOTE_BAD_QE_VENDOR: "the QE vendor id is not Intel's",
   QUOTE_UNSUPPORTED_CERT_DATA: 'the certification data type is not supported',
   DER_MALFORMED: 'a DER structure is malformed',
   PEM_MALFORMED: 'a PEM document is malformed',
@@ -40,7 +40,7 @@ export const ERROR_CODES = {
   QE_IDENTITY_MISMATCH: 'the quoting enclave does not match the QE identity',
   QUOTE_SIGNATURE_INVALID: 'the quote is not signed by the attestation key',
   TCB_NOT_SUPPORTED: 'no TCB level of the TCB info matches the platform',
-  TDX_MODULE_MISMATCH: 'the TDX module does not match the TCB info\'s module identity',
+  TDX_MODULE_MISMATCH: "the TDX module does not match the TCB info's module identity",
   COLLATERAL_FETCH_FAILED: 'collateral could not be fetched (network, TLS, timeout, non-200 status)',
   COLLATERAL_RESPONSE_INVALID: 'a collateral service answered with something unusable',
   COLLATERAL_CACHE_INVALID: 'the collateral cache is unreadable, inconsistent or not writable',
@@ -49,11 +49,13 @@ export const ERROR_CODES = {
   SNP_REPORT_TRAILING_BYTES: 'bytes follow the 1184-byte SNP attestation report',
   SNP_REPORT_UNSUPPORTED_VERSION: 'the SNP report version is not 2, 3 or 5',
   SNP_REPORT_RESERVED_NONZERO: 'a reserved field or bit of the SNP report is not zero',
-  SNP_REPORT_INVALID: 'an SNP report field has a value the ABI does not allow (signature algorithm, signing key, policy, CPUID)',
+  SNP_REPORT_INVALID:
+    'an SNP report field has a value the ABI does not allow (signature algorithm, signing key, policy, CPUID)',
   SNP_SIGNATURE_INVALID: 'the SNP report is not signed by the VCEK or VLEK key',
-  SNP_ENDORSEMENT_INVALID: 'the VCEK or VLEK certificate lacks valid AMD extensions (product, TCB, hardware id) or a P-384 key',
-  SNP_CHIP_ID_MISMATCH: 'the VCEK hardware id is not the report\'s CHIP_ID',
-  SNP_TCB_MISMATCH: 'the VCEK or VLEK TCB extensions are not the report\'s REPORTED_TCB',
+  SNP_ENDORSEMENT_INVALID:
+    'the VCEK or VLEK certificate lacks valid AMD extensions (product, TCB, hardware id) or a P-384 key',
+  SNP_CHIP_ID_MISMATCH: "the VCEK hardware id is not the report's CHIP_ID",
+  SNP_TCB_MISMATCH: "the VCEK or VLEK TCB extensions are not the report's REPORTED_TCB",
   SNP_PRODUCT_MISMATCH: 'report, certificates and ARK are of different product lines (Milan, Genoa, Turin)',
   // Azure confidential VMs: HCL report, runtime claims, vTPM quote (TPM 2.0 Part 2).
   AZURE_EVIDENCE_MALFORMED: 'the Azure vTPM evidence does not have the expected shape',
@@ -67,21 +69,22 @@ export const ERROR_CODES = {
   TPM_QUOTE_INVALID: 'the TPM quote is not a TPM-generated quote, or uses an unsupported PCR bank or signature scheme',
   TPM_QUOTE_MISSING: 'a nonce was given but the evidence has no TPM quote',
   TPM_QUOTE_SIGNATURE_INVALID: 'the TPM quote is not signed by the vTPM attestation key',
-  TPM_PCR_DIGEST_MISMATCH: 'the PCR values do not hash to the quote\'s PCR digest',
-  TPM_NONCE_MISMATCH: 'the TPM quote\'s extraData is not the expected nonce',
+  TPM_PCR_DIGEST_MISMATCH: "the PCR values do not hash to the quote's PCR digest",
+  TPM_NONCE_MISMATCH: "the TPM quote's extraData is not the expected nonce",
   // Signed tokens: JWS/JWT (RFC 7515, 7517, 7518, 7519), e.g. Azure Attestation tokens.
   TOKEN_MALFORMED: 'a token is not a compact JWS with a JSON header and payload, or a claim has the wrong type',
-  TOKEN_ALGORITHM_REFUSED: 'the token\'s alg is not on the allow-list (RS256, PS256, ES256; never none or HMAC)',
-  TOKEN_HEADER_REFUSED: 'the token header carries a parameter that is refused (crit, or a key of its own: jwk, x5c, x5u)',
-  TOKEN_KEY_UNKNOWN: 'no key of the trusted key set has the token\'s kid',
+  TOKEN_ALGORITHM_REFUSED: "the token's alg is not on the allow-list (RS256, PS256, ES256; never none or HMAC)",
+  TOKEN_HEADER_REFUSED:
+    'the token header carries a parameter that is refused (crit, or a key of its own: jwk, x5c, x5u)',
+  TOKEN_KEY_UNKNOWN: "no key of the trusted key set has the token's kid",
   TOKEN_KEY_REFUSED: 'the selected key does not fit the algorithm, its use, or the minimum size',
   TOKEN_SIGNATURE_INVALID: 'the token signature does not verify with the selected key',
   TOKEN_EXPIRED: 'the token has expired at the given time (exp)',
   TOKEN_NOT_YET_VALID: 'the token is not yet valid at the given time (nbf, or iat in the future)',
-  TOKEN_ISSUER_MISMATCH: 'the token\'s issuer (iss) is not the expected one',
+  TOKEN_ISSUER_MISMATCH: "the token's issuer (iss) is not the expected one",
   JWKS_INVALID: 'a JSON Web Key Set is malformed or holds a key that cannot be used',
   JWKS_FETCH_FAILED: 'a key set could not be fetched (network, TLS, timeout, non-200 status, size limit)',
-  JKU_UNTRUSTED: 'the token\'s jku is not an https URL on the list of trusted key set URLs',
+  JKU_UNTRUSTED: "the token's jku is not an https URL on the list of trusted key set URLs",
   // Policy.
   POLICY_VIOLATION: 'the verdict does not satisfy the policy',
   POLICY_INVALID: 'a policy document is malformed',
@@ -95,7 +98,7 @@ export const ERROR_CODES = {
   REQUEST_TOO_LARGE: 'a request body exceeds the limit',
   NOT_FOUND: 'no such endpoint or resource',
   UNAUTHENTICATED: 'no known user certificate was presented',
-  FORBIDDEN: 'the user\'s roles do not allow this',
+  FORBIDDEN: "the user's roles do not allow this",
   NONCE_INVALID: 'the activation nonce is unknown, used or expired',
   ACTIVATION_REFUSED: 'the workload may not activate',
   SECRET_INVALID: 'a secret value is malformed or not user-defined',
@@ -105,9 +108,11 @@ export const ERROR_CODES = {
   COORDINATOR_ERROR: 'the coordinator refused a request',
   NO_TEE: 'no TEE is available to produce evidence',
   // The MAA-compatible attestation service (docs/attestation-service.md).
-  API_VERSION_UNSUPPORTED: 'the api-version of an attestation request is not one the service serves (2020-10-01, 2022-08-01)',
-  RUNTIME_DATA_MISMATCH: 'SHA-256 of the runtime data is not the first 32 bytes of the evidence\'s report data',
-  INIT_TIME_DATA_MISMATCH: 'SHA-256 of the init-time data is not the first 32 bytes of the SGX config id or the SNP host data',
+  API_VERSION_UNSUPPORTED:
+    'the api-version of an attestation request is not one the service serves (2020-10-01, 2022-08-01)',
+  RUNTIME_DATA_MISMATCH: "SHA-256 of the runtime data is not the first 32 bytes of the evidence's report data",
+  INIT_TIME_DATA_MISMATCH:
+    'SHA-256 of the init-time data is not the first 32 bytes of the SGX config id or the SNP host data',
   // Tools and I/O at the edges.
   USAGE: 'the command line is invalid',
   IO: 'a file could not be read or written',
@@ -120,14 +125,18 @@ export const ERROR_CODES = {
   STATE_KEY_INVALID: 'a sealing key is not 32 bytes',
   STATE_IO: 'the sealed state could not be read or written',
   // Protected files (src/protect, docs/protected-files.md).
-  PROTECTED_OPTIONS_INVALID: 'a protected-file option is malformed: volume key not 32 bytes, path not canonical, version or chunk size out of range, stream input not of the declared length',
-  PROTECTED_HEADER_INVALID: 'a protected file\'s header is malformed or fails authentication (changed, or its version field edited)',
+  PROTECTED_OPTIONS_INVALID:
+    'a protected-file option is malformed: volume key not 32 bytes, path not canonical, version or chunk size out of range, stream input not of the declared length',
+  PROTECTED_HEADER_INVALID:
+    "a protected file's header is malformed or fails authentication (changed, or its version field edited)",
   PROTECTED_TRUNCATED: 'a protected file ends before its header or one of its declared chunks is complete',
-  PROTECTED_INTEGRITY: 'a protected file\'s chunk fails authentication, bytes follow its final chunk, or its root hash is not the expected one',
+  PROTECTED_INTEGRITY:
+    "a protected file's chunk fails authentication, bytes follow its final chunk, or its root hash is not the expected one",
   PROTECTED_ROLLBACK: 'a protected file is older than the version on record',
   PROTECTED_WRONG_PATH: 'a protected file was sealed for another path of its volume (moved or swapped)',
   PROTECTED_WRONG_KEY: 'a protected file was sealed under another volume key (or its key id was changed)',
-  PROTECTED_FILE_SET: 'the files of a protected folder differ from the record: one is missing, unrecorded or not a regular file',
+  PROTECTED_FILE_SET:
+    'the files of a protected folder differ from the record: one is missing, unrecorded or not a regular file',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -182,6 +191,11 @@ export class CloisterError extends Error {
 }
 
 /** Shorthand used by verifiers: throw a {@link CloisterError} unless `condition` holds. */
-export function ensure(condition: unknown, code: ErrorCode, message: string, context?: ErrorContext): asserts condition {
+export function ensure(
+  condition: unknown,
+  code: ErrorCode,
+  message: string,
+  context?: ErrorContext,
+): asserts condition {
   if (!condition) throw new CloisterError(code, message, context);
 }

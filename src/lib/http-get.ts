@@ -40,14 +40,22 @@ export interface GetAnswer {
  */
 export function boundedGet(target: URL, o: GetOptions): Promise<GetAnswer> {
   const url = target.href.replace(/^(\w+:\/\/)[^/@]*@/, '$1');
-  const tls = target.protocol === 'https:' ? { rejectUnauthorized: o.rejectUnauthorized ?? true, ...(o.tlsCa === undefined ? {} : { ca: o.tlsCa }) } : {};
+  const tls =
+    target.protocol === 'https:'
+      ? { rejectUnauthorized: o.rejectUnauthorized ?? true, ...(o.tlsCa === undefined ? {} : { ca: o.tlsCa }) }
+      : {};
   return new Promise<GetAnswer>((resolve, reject) => {
     const fail = (code: ErrorCode, why: string, context: { status?: number; cause?: unknown } = {}): void => {
       clearTimeout(timer);
       req.destroy();
       reject(new CloisterError(code, `GET ${url}: ${why}`, { url, ...context }));
     };
-    const options = { headers: { 'accept-encoding': 'identity', 'user-agent': 'cloister', ...o.headers }, agent: false, ...(o.signal ? { signal: o.signal } : {}), ...tls };
+    const options = {
+      headers: { 'accept-encoding': 'identity', 'user-agent': 'cloister', ...o.headers },
+      agent: false,
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...tls,
+    };
     const req = (target.protocol === 'https:' ? https : http).request(target, options, (res) => {
       const status = res.statusCode ?? 0;
       if (status !== 200) {

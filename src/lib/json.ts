@@ -53,7 +53,8 @@ export class JsonReader {
 
   int(o: Record<string, unknown>, key: string, path?: string, max = Number.MAX_SAFE_INTEGER): number {
     const v = o[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw this.fail(this.at(path, key), `must be an integer from 0 to ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+      throw this.fail(this.at(path, key), `must be an integer from 0 to ${max}`);
     return v;
   }
 
@@ -66,7 +67,8 @@ export class JsonReader {
   /** A hex string of exactly `length` bytes (any case). */
   hex(o: Record<string, unknown>, key: string, length: number, path?: string): Uint8Array {
     const v = this.string(o, key, path);
-    if (v.length !== length * 2 || !/^[0-9a-fA-F]*$/.test(v)) throw this.fail(this.at(path, key), `must be ${length} bytes of hex`);
+    if (v.length !== length * 2 || !/^[0-9a-fA-F]*$/.test(v))
+      throw this.fail(this.at(path, key), `must be ${length} bytes of hex`);
     return new Uint8Array(Buffer.from(v, 'hex'));
   }
 
@@ -81,7 +83,8 @@ export class JsonReader {
   /** One of a fixed list of strings. */
   oneOf<T extends string>(o: Record<string, unknown>, key: string, allowed: readonly T[], path?: string): T {
     const v = this.string(o, key, path);
-    if (!(allowed as readonly string[]).includes(v)) throw this.fail(this.at(path, key), `must be one of ${allowed.join(', ')} (got "${v}")`);
+    if (!(allowed as readonly string[]).includes(v))
+      throw this.fail(this.at(path, key), `must be one of ${allowed.join(', ')} (got "${v}")`);
     return v as T;
   }
 }

@@ -65,7 +65,10 @@ export class ByteReader {
   u32le(field: string): number {
     const at = this.take(4, field);
     const b = this.buf;
-    return ((b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16)) + (b[at + 3] as number) * 0x1000000;
+    return (
+      ((b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16)) +
+      (b[at + 3] as number) * 0x1000000
+    );
   }
 
   /** `n` bytes as a view into the input. */

@@ -64,7 +64,17 @@ export function parseManifest(input: Uint8Array | string): ParsedManifest {
   const config = readConfig(r, section('Config'), { users, roles, recoveryKeys });
   checkVolumeServices(r, volumes, marbles);
   return {
-    manifest: { Packages: packages, Marbles: marbles, Secrets: secrets, Users: users, Roles: roles, RecoveryKeys: recoveryKeys, TLS: tls, Config: config, Volumes: volumes },
+    manifest: {
+      Packages: packages,
+      Marbles: marbles,
+      Secrets: secrets,
+      Users: users,
+      Roles: roles,
+      RecoveryKeys: recoveryKeys,
+      TLS: tls,
+      Config: config,
+      Volumes: volumes,
+    },
     fingerprint: createHash('sha256').update(raw).digest('hex'),
     raw,
   };

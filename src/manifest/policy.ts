@@ -7,7 +7,10 @@ import type { Package } from './types.js';
 
 function tcbStatuses(list: readonly string[]): TcbStatus[] {
   return list.map((s, i) => {
-    if (!Object.hasOwn(TCB_STATUS, s)) throw new CloisterError('MANIFEST_INVALID', `${at('AcceptedTCBStatuses', i)}: unknown TCB status "${s}"`, { path: at('AcceptedTCBStatuses', i) });
+    if (!Object.hasOwn(TCB_STATUS, s))
+      throw new CloisterError('MANIFEST_INVALID', `${at('AcceptedTCBStatuses', i)}: unknown TCB status "${s}"`, {
+        path: at('AcceptedTCBStatuses', i),
+      });
     return s as TcbStatus;
   });
 }
@@ -26,14 +29,17 @@ function tcbStatuses(list: readonly string[]): TcbStatus[] {
  */
 export function packagePolicy(pkg: Package): Policy {
   // A package built by code rather than parsed may name a TEE the table lacks.
-  if (!Object.hasOwn(PACKAGE_TEES, pkg.TEE)) throw new CloisterError('MANIFEST_INVALID', `TEE: unknown TEE "${String(pkg.TEE)}"`, { path: 'TEE' });
+  if (!Object.hasOwn(PACKAGE_TEES, pkg.TEE))
+    throw new CloisterError('MANIFEST_INVALID', `TEE: unknown TEE "${String(pkg.TEE)}"`, { path: 'TEE' });
   const expected: Record<string, string | number> = {};
   const minimum: Record<string, number> = {};
   for (const name of Object.keys(REFERENCE_VALUES) as ReferenceName[]) {
     const rule = REFERENCE_VALUES[name];
     const value = pkg[name];
     if (value === undefined) continue;
-    const claims: [string, string | number][] = Array.isArray(value) ? value.map((v, i) => [`${rule.claim}${i}`, v]) : [[rule.claim, value]];
+    const claims: [string, string | number][] = Array.isArray(value)
+      ? value.map((v, i) => [`${rule.claim}${i}`, v])
+      : [[rule.claim, value]];
     for (const [claim, v] of claims) {
       if (rule.compare === 'minimum' && typeof v === 'number') minimum[claim] = v;
       else expected[claim] = typeof v === 'string' ? v.toLowerCase() : v;

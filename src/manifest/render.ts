@@ -1,10 +1,21 @@
 import { at, Reader } from './lib/read.js';
 import { envText, type Fail } from './lib/value.js';
-import { checkAction, MARBLERUN_VALUES, spki, TEMPLATE_FUNCS, valueSegments, type Action, type Target, type ValueKind } from './template.js';
+import {
+  checkAction,
+  MARBLERUN_VALUES,
+  spki,
+  TEMPLATE_FUNCS,
+  valueSegments,
+  type Action,
+  type Target,
+  type ValueKind,
+} from './template.js';
 import type { Manifest, RenderContext, Rendered, SecretSpec, SecretValue, Value } from './types.js';
 
 /** Where each kind of value sits in a {@link SecretValue}. */
-const SECRET_VALUE_PARTS: Readonly<Record<ValueKind, { get: (s: SecretValue) => Uint8Array | undefined; what: string }>> = {
+const SECRET_VALUE_PARTS: Readonly<
+  Record<ValueKind, { get: (s: SecretValue) => Uint8Array | undefined; what: string }>
+> = {
   key: { get: (s) => s.key, what: 'key' },
   cert: { get: (s) => s.cert, what: 'certificate' },
   // MarbleRun derives the public key of an uploaded certificate.
@@ -20,7 +31,13 @@ function guarded(get: () => Uint8Array | undefined, fail: Fail, what: string): U
   }
 }
 
-function actionBytes(a: Action, kind: ValueKind, specs: Readonly<Record<string, SecretSpec>>, ctx: RenderContext, fail: Fail): Uint8Array {
+function actionBytes(
+  a: Action,
+  kind: ValueKind,
+  specs: Readonly<Record<string, SecretSpec>>,
+  ctx: RenderContext,
+  fail: Fail,
+): Uint8Array {
   if ('marbleRun' in a.ref) {
     const name = a.ref.marbleRun;
     const bytes = guarded(() => MARBLERUN_VALUES[name].get(ctx), fail, `.MarbleRun.${name}`);
@@ -29,9 +46,13 @@ function actionBytes(a: Action, kind: ValueKind, specs: Readonly<Record<string, 
   }
   const { secret } = a.ref;
   const value = Object.hasOwn(ctx.secrets, secret) ? ctx.secrets[secret] : undefined;
-  if (value === undefined) throw fail(`secret "${secret}" is not set${specs[secret]?.UserDefined ? ' (it is user-defined: set it with `cloister secret set`)' : ''}`);
+  if (value === undefined)
+    throw fail(
+      `secret "${secret}" is not set${specs[secret]?.UserDefined ? ' (it is user-defined: set it with `cloister secret set`)' : ''}`,
+    );
   const declared = specs[secret]?.Type;
-  if (value.type !== declared) throw fail(`secret "${secret}" holds a ${String(value.type)} value, but the manifest declares ${String(declared)}`);
+  if (value.type !== declared)
+    throw fail(`secret "${secret}" holds a ${String(value.type)} value, but the manifest declares ${String(declared)}`);
   const part = SECRET_VALUE_PARTS[kind];
   const bytes = guarded(() => part.get(value), fail, `secret "${secret}"`);
   if (bytes === undefined) throw fail(`secret "${secret}" has no ${part.what}`);
@@ -44,12 +65,19 @@ function renderAction(a: Action, target: Target, m: Manifest, ctx: RenderContext
 }
 
 function renderValue(v: Value, target: Target, m: Manifest, ctx: RenderContext, fail: Fail): Uint8Array {
-  const parts = valueSegments(v, fail).map((s) => (s instanceof Uint8Array ? s : renderAction(s, target, m, ctx, fail)));
+  const parts = valueSegments(v, fail).map((s) =>
+    s instanceof Uint8Array ? s : renderAction(s, target, m, ctx, fail),
+  );
   return new Uint8Array(Buffer.concat(parts));
 }
 
 /** Calls `each` for every file and environment variable of a Marble, with its JSON path. */
-function eachValue(r: Reader, m: Manifest, marble: string, each: (target: Target, name: string, value: Value, fail: Fail) => void): string[] {
+function eachValue(
+  r: Reader,
+  m: Manifest,
+  marble: string,
+  each: (target: Target, name: string, value: Value, fail: Fail) => void,
+): string[] {
   const path = at('Marbles', marble);
   const spec = Object.hasOwn(m.Marbles, marble) ? m.Marbles[marble] : undefined;
   if (spec === undefined) throw r.fail(path, `no Marble "${marble}" in the manifest`);
@@ -77,7 +105,11 @@ function eachValue(r: Reader, m: Manifest, marble: string, each: (target: Target
  */
 export function renderParameters(m: Manifest, marble: string, ctx: RenderContext): Rendered {
   const r = new Reader('MANIFEST_TEMPLATE');
-  const out: Rendered = { files: Object.create(null) as Record<string, Uint8Array>, env: Object.create(null) as Record<string, string>, argv: [] };
+  const out: Rendered = {
+    files: Object.create(null) as Record<string, Uint8Array>,
+    env: Object.create(null) as Record<string, string>,
+    argv: [],
+  };
   const argv = eachValue(r, m, marble, (target, name, value, fail) => {
     const bytes = renderValue(value, target, m, ctx, fail);
     if (target === 'Files') out.files[name] = bytes;
@@ -101,7 +133,8 @@ export function renderParameters(m: Manifest, marble: string, ctx: RenderContext
 export function referencedSecrets(m: Manifest, marble: string): string[] {
   const names = new Set<string>();
   eachValue(new Reader('MANIFEST_TEMPLATE'), m, marble, (_target, _name, value, fail) => {
-    for (const s of valueSegments(value, fail)) if (!(s instanceof Uint8Array) && 'secret' in s.ref) names.add(s.ref.secret);
+    for (const s of valueSegments(value, fail))
+      if (!(s instanceof Uint8Array) && 'secret' in s.ref) names.add(s.ref.secret);
   });
   return [...names].sort();
 }

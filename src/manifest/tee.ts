@@ -21,7 +21,16 @@ export const REFERENCE_VALUES = {
   RTMRs: { tees: ['tdx'], form: 'hex-list', bytes: 48, claim: 'rtmr', compare: 'equal' },
   Measurement: { tees: ['snp'], form: 'hex', bytes: 48, claim: 'measurement', compare: 'equal' },
   HostData: { tees: ['snp'], form: 'hex', bytes: 32, claim: 'hostData', compare: 'equal' },
-} as const satisfies Record<string, { tees: readonly TeeKind[]; form: 'hex' | 'u16' | 'hex-list'; bytes: number; claim: string; compare: 'equal' | 'minimum' }>;
+} as const satisfies Record<
+  string,
+  {
+    tees: readonly TeeKind[];
+    form: 'hex' | 'u16' | 'hex-list';
+    bytes: number;
+    claim: string;
+    compare: 'equal' | 'minimum';
+  }
+>;
 
 export type ReferenceName = keyof typeof REFERENCE_VALUES;
 

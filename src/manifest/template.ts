@@ -16,12 +16,21 @@ export type Target = 'Files' | 'Env';
 /** What a reference yields: a symmetric key or plain data, a DER certificate, an SPKI or a PKCS#8 key. */
 export type ValueKind = 'key' | 'cert' | 'public' | 'private';
 
-const PEM_LABELS: Readonly<Partial<Record<ValueKind, string>>> = { cert: 'CERTIFICATE', public: 'PUBLIC KEY', private: 'PRIVATE KEY' };
+const PEM_LABELS: Readonly<Partial<Record<ValueKind, string>>> = {
+  cert: 'CERTIFICATE',
+  public: 'PUBLIC KEY',
+  private: 'PRIVATE KEY',
+};
 
 /** RFC 7468 textual encoding, laid out as Go's pem.EncodeToMemory does (64 columns). */
 function pem(label: string, der: Uint8Array): Uint8Array {
-  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
-  return new TextEncoder().encode(`-----BEGIN ${label}-----\n${lines.map((l) => `${l}\n`).join('')}-----END ${label}-----\n`);
+  const lines =
+    Buffer.from(der)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? [];
+  return new TextEncoder().encode(
+    `-----BEGIN ${label}-----\n${lines.map((l) => `${l}\n`).join('')}-----END ${label}-----\n`,
+  );
 }
 
 const ascii = (text: string) => new TextEncoder().encode(text);
@@ -38,13 +47,36 @@ const BOTH: readonly Target[] = ['Files', 'Env'];
  * ```
  */
 export const TEMPLATE_FUNCS = {
-  pem: { targets: BOTH, kinds: ['cert', 'public', 'private'], types: undefined, encode: (b: Uint8Array, kind: ValueKind) => pem(PEM_LABELS[kind] ?? '', b) },
-  hex: { targets: BOTH, kinds: ANY_KIND, types: undefined, encode: (b: Uint8Array) => ascii(Buffer.from(b).toString('hex')) },
-  base64: { targets: BOTH, kinds: ANY_KIND, types: undefined, encode: (b: Uint8Array) => ascii(Buffer.from(b).toString('base64')) },
+  pem: {
+    targets: BOTH,
+    kinds: ['cert', 'public', 'private'],
+    types: undefined,
+    encode: (b: Uint8Array, kind: ValueKind) => pem(PEM_LABELS[kind] ?? '', b),
+  },
+  hex: {
+    targets: BOTH,
+    kinds: ANY_KIND,
+    types: undefined,
+    encode: (b: Uint8Array) => ascii(Buffer.from(b).toString('hex')),
+  },
+  base64: {
+    targets: BOTH,
+    kinds: ANY_KIND,
+    types: undefined,
+    encode: (b: Uint8Array) => ascii(Buffer.from(b).toString('base64')),
+  },
   raw: { targets: ['Files'], kinds: ANY_KIND, types: undefined, encode: (b: Uint8Array) => b },
   // MarbleRun: "only secrets of type plain are allowed to use string encoding"; NUL bytes are refused when rendering.
   string: { targets: ['Env'], kinds: ['key'], types: ['plain'], encode: (b: Uint8Array) => b },
-} as const satisfies Record<string, { targets: readonly Target[]; kinds: readonly ValueKind[]; types: readonly SecretType[] | undefined; encode: (b: Uint8Array, kind: ValueKind) => Uint8Array }>;
+} as const satisfies Record<
+  string,
+  {
+    targets: readonly Target[];
+    kinds: readonly ValueKind[];
+    types: readonly SecretType[] | undefined;
+    encode: (b: Uint8Array, kind: ValueKind) => Uint8Array;
+  }
+>;
 
 type TemplateFunc = keyof typeof TEMPLATE_FUNCS;
 
@@ -117,7 +149,9 @@ type Segment = Uint8Array | Action;
 
 const ACTION = /^[ \t\r\n]*([A-Za-z0-9_]+)[ \t\r\n]+(\.[A-Za-z0-9_.]*)[ \t\r\n]*$/;
 const SECRET_REF = /^\.Secrets\.([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z]+))?$/;
-const EXPECTED = 'expected {{ FUNC .Secrets.NAME }}, {{ FUNC .Secrets.NAME.Cert|Public|Private }} or {{ FUNC .MarbleRun.RootCA.Cert|MarbleCert.Cert|MarbleCert.Public|MarbleCert.Private }} with FUNC one of ' + Object.keys(TEMPLATE_FUNCS).join(', ');
+const EXPECTED =
+  'expected {{ FUNC .Secrets.NAME }}, {{ FUNC .Secrets.NAME.Cert|Public|Private }} or {{ FUNC .MarbleRun.RootCA.Cert|MarbleCert.Cert|MarbleCert.Public|MarbleCert.Private }} with FUNC one of ' +
+  Object.keys(TEMPLATE_FUNCS).join(', ');
 
 function show(text: string): string {
   const t = text.length > 80 ? `${text.slice(0, 77)}...` : text;
@@ -135,14 +169,19 @@ function parseReference(ref: string, text: string, fail: Fail): Reference {
   const name = ref.startsWith('.MarbleRun.') ? ref.slice('.MarbleRun.'.length) : '';
   if (Object.hasOwn(MARBLERUN_VALUES, name)) return { marbleRun: name as MarbleRunValue };
   const known = NOT_PROVIDED.find(([prefix]) => ref.startsWith(prefix));
-  throw fail(known ? `${ref}: ${known[1]} (in ${show(text)})` : `unknown reference ${ref} in ${show(text)}: ${EXPECTED}`);
+  throw fail(
+    known ? `${ref}: ${known[1]} (in ${show(text)})` : `unknown reference ${ref} in ${show(text)}: ${EXPECTED}`,
+  );
 }
 
 function parseAction(text: string, fail: Fail): Action {
   const m = ACTION.exec(text);
   if (!m) throw fail(`unsupported template action ${show(text)}: ${EXPECTED}`);
   const [, func = '', ref = ''] = m;
-  if (!Object.hasOwn(TEMPLATE_FUNCS, func)) throw fail(`unknown template function "${func}" in ${show(text)} (known: ${Object.keys(TEMPLATE_FUNCS).join(', ')})`);
+  if (!Object.hasOwn(TEMPLATE_FUNCS, func))
+    throw fail(
+      `unknown template function "${func}" in ${show(text)} (known: ${Object.keys(TEMPLATE_FUNCS).join(', ')})`,
+    );
   return { text, func: func as TemplateFunc, ref: parseReference(ref, text, fail) };
 }
 
@@ -195,10 +234,16 @@ export function valueSegments(v: Value, fail: Fail): Segment[] {
  * checkAction(action, 'Env', manifest.Secrets, fail);   // 'cert' for {{ pem .Secrets.tls.Cert }}
  * ```
  */
-export function checkAction(a: Action, target: Target, secrets: Readonly<Record<string, SecretSpec>>, fail: Fail): ValueKind {
+export function checkAction(
+  a: Action,
+  target: Target,
+  secrets: Readonly<Record<string, SecretSpec>>,
+  fail: Fail,
+): ValueKind {
   const fn = TEMPLATE_FUNCS[a.func];
   const targets: readonly Target[] = fn.targets;
-  if (!targets.includes(target)) throw fail(`template function "${a.func}" is only available in ${targets.join(' and ')} (in ${show(a.text)})`);
+  if (!targets.includes(target))
+    throw fail(`template function "${a.func}" is only available in ${targets.join(' and ')} (in ${show(a.text)})`);
   let kind: ValueKind;
   let type: SecretType | undefined;
   if ('marbleRun' in a.ref) {
@@ -208,16 +253,20 @@ export function checkAction(a: Action, target: Target, secrets: Readonly<Record<
     const spec = Object.hasOwn(secrets, secret) ? secrets[secret] : undefined;
     if (spec === undefined) throw fail(`unknown secret "${secret}"`);
     // A manifest built by code rather than parsed may carry a type the table lacks.
-    if (!Object.hasOwn(SECRET_TYPES, spec.Type)) throw fail(`secret "${secret}" has an unknown type "${String(spec.Type)}"`);
+    if (!Object.hasOwn(SECRET_TYPES, spec.Type))
+      throw fail(`secret "${secret}" has an unknown type "${String(spec.Type)}"`);
     type = spec.Type;
     const cert = SECRET_TYPES[type].cert;
-    if (part !== undefined && !cert) throw fail(`.${part} applies only to certificate secrets; "${secret}" is ${type} (in ${show(a.text)})`);
+    if (part !== undefined && !cert)
+      throw fail(`.${part} applies only to certificate secrets; "${secret}" is ${type} (in ${show(a.text)})`);
     kind = part !== undefined ? SECRET_PARTS[part] : cert ? 'public' : 'key';
   }
   const kinds: readonly ValueKind[] = fn.kinds;
   const types: readonly SecretType[] | undefined = fn.types;
   if (!kinds.includes(kind) || (types !== undefined && (type === undefined || !types.includes(type)))) {
-    throw fail(`template function "${a.func}" cannot encode ${type === undefined ? 'this value' : `a ${type} secret's ${kind}`} (in ${show(a.text)})`);
+    throw fail(
+      `template function "${a.func}" cannot encode ${type === undefined ? 'this value' : `a ${type} secret's ${kind}`} (in ${show(a.text)})`,
+    );
   }
   return kind;
 }

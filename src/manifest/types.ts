@@ -199,7 +199,8 @@ export type ResourceType = 'Secrets' | 'Packages' | 'Manifest' | 'Volumes';
  * const mayWrite = role.Actions.includes('WriteSecret');
  * ```
  */
-export type RoleAction = 'ReadSecret' | 'WriteSecret' | 'UpdateSecurityVersion' | 'UpdateManifest' | 'SealVolume' | 'OpenVolume';
+export type RoleAction =
+  'ReadSecret' | 'WriteSecret' | 'UpdateSecurityVersion' | 'UpdateManifest' | 'SealVolume' | 'OpenVolume';
 
 /**
  * MarbleRun "Roles".

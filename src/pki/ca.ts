@@ -1,5 +1,13 @@
 import { generateKeys, invalid, subjectKey } from './lib/keys.js';
-import { loadSigner, profileExtensions, signCertificate, signer, signingKey, subjectName, type Signer } from './lib/certificate.js';
+import {
+  loadSigner,
+  profileExtensions,
+  signCertificate,
+  signer,
+  signingKey,
+  subjectName,
+  type Signer,
+} from './lib/certificate.js';
 
 /**
  * The cloister CA: a self-signed root and the intermediate that signs every workload and secret
@@ -43,7 +51,8 @@ function addYears(seconds: number, years: number): number {
 
 /** `now` as whole Unix seconds, or PKI_INVALID. @example `const t = unixTime(request.now)` */
 export function unixTime(now: unknown): number {
-  if (typeof now !== 'number' || !Number.isFinite(now) || now < 0) throw invalid('now', 'must be a time in Unix seconds', now);
+  if (typeof now !== 'number' || !Number.isFinite(now) || now < 0)
+    throw invalid('now', 'must be a time in Unix seconds', now);
   return Math.floor(now);
 }
 
@@ -86,17 +95,46 @@ export async function createCa(options: CaOptions): Promise<CaBundle> {
   if (typeof name !== 'string' || name.trim() === '') throw invalid('name', 'must be a non-empty string', name);
   const p256 = { type: 'ec', curve: 'P-256' } as const;
   const [rootPair, intermediatePair] = await Promise.all([generateKeys(p256), generateKeys(p256)]);
-  const [rootKey, intermediateKey] = [subjectKey(rootPair.spki, 'rootKey'), subjectKey(intermediatePair.spki, 'intermediateKey')];
-  const [rootName, intermediateName] = [subjectName({ CommonName: `${name} Root CA` }, 'name'), subjectName({ CommonName: `${name} Intermediate CA` }, 'name')];
+  const [rootKey, intermediateKey] = [
+    subjectKey(rootPair.spki, 'rootKey'),
+    subjectKey(intermediatePair.spki, 'intermediateKey'),
+  ];
+  const [rootName, intermediateName] = [
+    subjectName({ CommonName: `${name} Root CA` }, 'name'),
+    subjectName({ CommonName: `${name} Intermediate CA` }, 'name'),
+  ];
   const [rootSigning, intermediateSigning] = [signingKey(rootPair.pkcs8), signingKey(intermediatePair.pkcs8)];
   const rootEnd = addYears(start, ROOT_YEARS);
   const intermediateEnd = addYears(start, INTERMEDIATE_YEARS);
   const root = signer(rootName, rootSigning, rootKey.keyId, rootEnd);
   const [rootCert, intermediateCert] = await Promise.all([
-    signCertificate({ subject: rootName, key: rootKey, notBefore: start, notAfter: rootEnd, extensions: profileExtensions({ ca: true, pathLength: 1 }) }, root),
-    signCertificate({ subject: intermediateName, key: intermediateKey, notBefore: start, notAfter: intermediateEnd, extensions: profileExtensions({ ca: true, pathLength: 0 }) }, root),
+    signCertificate(
+      {
+        subject: rootName,
+        key: rootKey,
+        notBefore: start,
+        notAfter: rootEnd,
+        extensions: profileExtensions({ ca: true, pathLength: 1 }),
+      },
+      root,
+    ),
+    signCertificate(
+      {
+        subject: intermediateName,
+        key: intermediateKey,
+        notBefore: start,
+        notAfter: intermediateEnd,
+        extensions: profileExtensions({ ca: true, pathLength: 0 }),
+      },
+      root,
+    ),
   ]);
-  const bundle: CaBundle = { rootCert, rootKey: rootPair.pkcs8, intermediateCert, intermediateKey: intermediatePair.pkcs8 };
+  const bundle: CaBundle = {
+    rootCert,
+    rootKey: rootPair.pkcs8,
+    intermediateCert,
+    intermediateKey: intermediatePair.pkcs8,
+  };
   // Prime the cache: the first issuance need not parse what was just built.
   const intermediate = signer(intermediateName, intermediateSigning, intermediateKey.keyId, intermediateEnd);
   signers.set(bundle, { cert: intermediateCert, key: intermediatePair.pkcs8, signer: Promise.resolve(intermediate) });

@@ -35,7 +35,10 @@ const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
 /** A dNSName (an IA5String, RFC 5280 §4.2.1.6), or PKI_INVALID. */
 function dnsName(name: unknown, field: string): string {
   const labels = typeof name === 'string' ? name.split('.') : [];
-  const ok = typeof name === 'string' && name.length <= 253 && labels.every((label, i) => LABEL.test(label) || (i === 0 && label === '*' && labels.length > 1));
+  const ok =
+    typeof name === 'string' &&
+    name.length <= 253 &&
+    labels.every((label, i) => LABEL.test(label) || (i === 0 && label === '*' && labels.length > 1));
   if (!ok) throw invalid(field, 'is not a DNS name', name);
   return name;
 }
@@ -45,7 +48,8 @@ function dnsName(name: unknown, field: string): string {
  * IPv6 with a trailing dotted quad (RFC 4291 §2.2 form 3) is rewritten to hex groups; zone ids are refused.
  */
 function ipAddress(address: unknown, field: string): string {
-  if (typeof address !== 'string' || isIP(address) === 0 || address.includes('%')) throw invalid(field, 'is not an IPv4 or IPv6 address', address);
+  if (typeof address !== 'string' || isIP(address) === 0 || address.includes('%'))
+    throw invalid(field, 'is not an IPv4 or IPv6 address', address);
   if (isIP(address) === 4 || !address.includes('.')) return address;
   const at = address.lastIndexOf(':') + 1;
   const [a, b, c, d] = address.slice(at).split('.').map(Number) as [number, number, number, number];
@@ -91,7 +95,8 @@ export interface LeafTemplate {
  */
 export async function issueCertificate(ca: CaBundle, t: LeafTemplate): Promise<Uint8Array> {
   const now = unixTime(t.now);
-  if (!Number.isSafeInteger(t.validDays) || t.validDays < 1) throw invalid(t.fields.validDays, 'must be a positive whole number of days', t.validDays);
+  if (!Number.isSafeInteger(t.validDays) || t.validDays < 1)
+    throw invalid(t.fields.validDays, 'must be a positive whole number of days', t.validDays);
   const subject = subjectName(t.subject, t.fields.subject);
   const extensions = profileExtensions({
     ca: false,
@@ -101,7 +106,10 @@ export async function issueCertificate(ca: CaBundle, t: LeafTemplate): Promise<U
     serverAuth: flag(t.serverAuth, 'serverAuth'),
     clientAuth: flag(t.clientAuth, 'clientAuth'),
   });
-  return signCertificate({ subject, key: t.key, notBefore: now - CLOCK_SKEW, notAfter: now + t.validDays * DAY, extensions }, await intermediateSigner(ca));
+  return signCertificate(
+    { subject, key: t.key, notBefore: now - CLOCK_SKEW, notAfter: now + t.validDays * DAY, extensions },
+    await intermediateSigner(ca),
+  );
 }
 
 /**
@@ -120,7 +128,8 @@ export async function issueCertificate(ca: CaBundle, t: LeafTemplate): Promise<U
  * ```
  */
 export async function issueLeaf(ca: CaBundle, request: LeafRequest): Promise<Uint8Array> {
-  if (typeof request.commonName !== 'string' || request.commonName === '') throw invalid('commonName', 'must be a non-empty string', request.commonName);
+  if (typeof request.commonName !== 'string' || request.commonName === '')
+    throw invalid('commonName', 'must be a non-empty string', request.commonName);
   return issueCertificate(ca, {
     key: subjectKey(request.publicKey, 'publicKey'),
     subject: { CommonName: request.commonName },

@@ -2,7 +2,10 @@ import type { CaBundle } from './ca.js';
 
 /** RFC 7468 §2: base64 in lines of 64 characters between BEGIN and END lines naming the label. */
 function pem(label: string, der: Uint8Array): string {
-  const lines = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64').match(/.{1,64}/g) ?? [];
+  const lines =
+    Buffer.from(der.buffer, der.byteOffset, der.byteLength)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 

@@ -37,8 +37,16 @@ const DEFAULT_COMMON_NAME = 'cloister Generated Certificate';
 
 /** The key each certificate secret type gets for a `Size`, or why the size is refused (one table, STYLE 5). */
 const CERT_KEYS: Record<CertType, (size: number) => KeySpec | string> = {
-  'cert-rsa': (size) => (Number.isSafeInteger(size) && size >= RSA_MIN_BITS && size <= MAX_RSA_BITS ? { type: 'rsa', bits: size } : `must be ${RSA_MIN_BITS}..${MAX_RSA_BITS} bits`),
-  'cert-ecdsa': (size) => (size === 256 ? { type: 'ec', curve: 'P-256' } : size === 384 ? { type: 'ec', curve: 'P-384' } : 'must be 256 (P-256) or 384 (P-384)'),
+  'cert-rsa': (size) =>
+    Number.isSafeInteger(size) && size >= RSA_MIN_BITS && size <= MAX_RSA_BITS
+      ? { type: 'rsa', bits: size }
+      : `must be ${RSA_MIN_BITS}..${MAX_RSA_BITS} bits`,
+  'cert-ecdsa': (size) =>
+    size === 256
+      ? { type: 'ec', curve: 'P-256' }
+      : size === 384
+        ? { type: 'ec', curve: 'P-384' }
+        : 'must be 256 (P-256) or 384 (P-384)',
   'cert-ed25519': (size) => (size === 0 || size === 256 ? { type: 'ed25519' } : 'must be 0 (or 256) for Ed25519'),
 };
 
@@ -60,16 +68,19 @@ const isCertType = (type: unknown): type is CertType => typeof type === 'string'
 export async function generateSecret(request: SecretRequest, ca: CaBundle, now: number): Promise<SecretValue> {
   const { Type: type, Size: size } = request;
   if (type === 'symmetric-key') {
-    if (!Number.isSafeInteger(size) || size < 8 || size > MAX_SYMMETRIC_BITS || size % 8 !== 0) throw invalid('Size', `must be a multiple of 8 bits, 8..${MAX_SYMMETRIC_BITS}`, size);
+    if (!Number.isSafeInteger(size) || size < 8 || size > MAX_SYMMETRIC_BITS || size % 8 !== 0)
+      throw invalid('Size', `must be a multiple of 8 bits, 8..${MAX_SYMMETRIC_BITS}`, size);
     return { type, key: new Uint8Array(randomBytes(size / 8)) };
   }
   if (type === 'plain') throw invalid('Type', 'plain secrets are user-defined and never generated', type);
-  if (!isCertType(type)) throw invalid('Type', 'must be symmetric-key, cert-rsa, cert-ecdsa, cert-ed25519 or plain', type);
+  if (!isCertType(type))
+    throw invalid('Type', 'must be symmetric-key, cert-rsa, cert-ecdsa, cert-ed25519 or plain', type);
   const spec = CERT_KEYS[type](size);
   if (typeof spec === 'string') throw invalid('Size', `${type}: ${spec}`, size);
   const cert = request.Cert ?? {};
   const dnsNames = cert.DNSNames ?? DEFAULT_DNS_NAMES;
-  const commonName = cert.Subject?.CommonName ?? (dnsNames.length === 1 ? dnsNames[0] : undefined) ?? DEFAULT_COMMON_NAME;
+  const commonName =
+    cert.Subject?.CommonName ?? (dnsNames.length === 1 ? dnsNames[0] : undefined) ?? DEFAULT_COMMON_NAME;
   const pair = await generateKeys(spec);
   const der = await issueCertificate(ca, {
     key: subjectKey(pair.spki, 'public'),
@@ -80,7 +91,12 @@ export async function generateSecret(request: SecretRequest, ca: CaBundle, now: 
     validDays: request.ValidFor === 0 ? DEFAULT_VALID_DAYS : request.ValidFor,
     serverAuth: true,
     clientAuth: true,
-    fields: { subject: 'Cert.Subject', dnsNames: 'Cert.DNSNames', ipAddresses: 'Cert.IPAddresses', validDays: 'ValidFor' },
+    fields: {
+      subject: 'Cert.Subject',
+      dnsNames: 'Cert.DNSNames',
+      ipAddresses: 'Cert.IPAddresses',
+      validDays: 'ValidFor',
+    },
   });
   return { type, cert: der, private: pair.pkcs8, public: pair.spki };
 }

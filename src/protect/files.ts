@@ -42,7 +42,11 @@ export class Executors {
   private pool: ChunkPool | undefined;
 
   /** `parallelMin` and `runBytes` are for tests, which put small files on threads in small runs. */
-  constructor(private readonly threads: number, private readonly parallelMin = PARALLEL_MIN, private readonly runBytes = RUN_BYTES) {}
+  constructor(
+    private readonly threads: number,
+    private readonly parallelMin = PARALLEL_MIN,
+    private readonly runBytes = RUN_BYTES,
+  ) {}
 
   /** Chunks per run of a file of `ctx`: `runBytes` of plaintext, at least one chunk. */
   perRun(ctx: ChunkContext): number {
@@ -76,7 +80,8 @@ async function readFully(handle: FileHandle, into: Uint8Array, position: number)
 
 /** Writes all of `bytes` at `position`, however many calls it takes. */
 async function writeFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += (await handle.write(bytes, at, bytes.length - at, position + at)).bytesWritten;
+  for (let at = 0; at < bytes.length;)
+    at += (await handle.write(bytes, at, bytes.length - at, position + at)).bytesWritten;
 }
 
 /** How one direction lays out a run: where its input is read and its output written. */
@@ -114,12 +119,23 @@ interface Slot {
  * only once its run has succeeded, so a failed run writes nothing. On failure, waits for the
  * runs in flight before rethrowing the first error in file order (runs.ts names the chunk).
  */
-async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target: FileHandle | undefined, runs: ChunkRun[], root: Hash): Promise<void> {
+async function pump(
+  d: Direction,
+  ctx: ChunkContext,
+  source: FileHandle,
+  target: FileHandle | undefined,
+  runs: ChunkRun[],
+  root: Hash,
+): Promise<void> {
   if (runs[0] === undefined) return;
   // The first run is the largest: all runs but the last hold the same number of whole chunks.
   const first = runSpan(ctx, runs[0]);
   const most = (side: 'input' | 'output') => d[side](first).length;
-  const free: Slot[] = Array.from({ length: Math.min(runs.length, 2) }, () => ({ input: new Uint8Array(most('input')), output: new Uint8Array(most('output')), tags: [] }));
+  const free: Slot[] = Array.from({ length: Math.min(runs.length, 2) }, () => ({
+    input: new Uint8Array(most('input')),
+    output: new Uint8Array(most('output')),
+    tags: [],
+  }));
   const started: Promise<Slot>[] = [];
   const start = (i: number, slot: Slot): Promise<Slot> => {
     const run = runs[i] as ChunkRun;
@@ -157,7 +173,15 @@ async function pump(d: Direction, ctx: ChunkContext, source: FileHandle, target:
  * later runs may have been written when an earlier one fails, to the temporary file that is
  * then removed. The first error in file order is rethrown once every run in flight has settled.
  */
-async function pumpThreads(op: 'seal' | 'open', ctx: ChunkContext, source: FileHandle, target: FileHandle | undefined, runs: ChunkRun[], pool: ChunkPool, root: Hash): Promise<void> {
+async function pumpThreads(
+  op: 'seal' | 'open',
+  ctx: ChunkContext,
+  source: FileHandle,
+  target: FileHandle | undefined,
+  runs: ChunkRun[],
+  pool: ChunkPool,
+  root: Hash,
+): Promise<void> {
   const started: Promise<Uint8Array>[] = [];
   const start = (run: ChunkRun) => {
     const work = pool.run({ op, ctx, run, source: source.fd, target: target?.fd });
@@ -166,7 +190,8 @@ async function pumpThreads(op: 'seal' | 'open', ctx: ChunkContext, source: FileH
   };
   try {
     for (let i = 0; i < runs.length; i++) {
-      while (started.length < runs.length && started.length < i + 2 * pool.threads) start(runs[started.length] as ChunkRun);
+      while (started.length < runs.length && started.length < i + 2 * pool.threads)
+        start(runs[started.length] as ChunkRun);
       root.update(await (started[i] as Promise<Uint8Array>));
     }
   } finally {
@@ -175,9 +200,20 @@ async function pumpThreads(op: 'seal' | 'open', ctx: ChunkContext, source: FileH
 }
 
 /** The runs of `ctx` from `source` to `target` on this thread or on `executors`' threads. */
-function runAll(executors: Executors, size: number, op: 'seal' | 'open', ctx: ChunkContext, source: FileHandle, target: FileHandle | undefined, runs: ChunkRun[], root: Hash): Promise<void> {
+function runAll(
+  executors: Executors,
+  size: number,
+  op: 'seal' | 'open',
+  ctx: ChunkContext,
+  source: FileHandle,
+  target: FileHandle | undefined,
+  runs: ChunkRun[],
+  root: Hash,
+): Promise<void> {
   const pool = executors.for(size);
-  return pool === undefined ? pump(op === 'seal' ? SEAL : OPEN, ctx, source, target, runs, root) : pumpThreads(op, ctx, source, target, runs, pool, root);
+  return pool === undefined
+    ? pump(op === 'seal' ? SEAL : OPEN, ctx, source, target, runs, root)
+    : pumpThreads(op, ctx, source, target, runs, pool, root);
 }
 
 /** The temporary name beside `file` that becomes `file` once complete. */
@@ -188,7 +224,12 @@ const partial = (file: string) => join(dirname(file), `.${randomBytes(6).toStrin
  * `work` fills and that is renamed to `to` only when `work` has returned (or no file at all when
  * `to` is undefined). On failure the temporary file is removed; I/O failures are IO naming the file.
  */
-async function transfer<T>(from: string, to: string | undefined, mode: { dir: number; file: number } | undefined, work: (source: FileHandle, size: number, target: () => Promise<FileHandle | undefined>) => Promise<T>): Promise<T> {
+async function transfer<T>(
+  from: string,
+  to: string | undefined,
+  mode: { dir: number; file: number } | undefined,
+  work: (source: FileHandle, size: number, target: () => Promise<FileHandle | undefined>) => Promise<T>,
+): Promise<T> {
   let source: FileHandle;
   try {
     source = await open(from, 'r');
@@ -225,9 +266,14 @@ async function hasMore(source: FileHandle, position: number): Promise<boolean> {
   return (await readFully(source, new Uint8Array(1), position)) > 0;
 }
 
-
 /** `sealToFile` with the executors of a file or a folder (`salt` for known-answer tests only). */
-export async function sealWith(executors: Executors, from: string, to: string, o: SealOptions, salt?: Uint8Array): Promise<SealStreamResult> {
+export async function sealWith(
+  executors: Executors,
+  from: string,
+  to: string,
+  o: SealOptions,
+  salt?: Uint8Array,
+): Promise<SealStreamResult> {
   const p = sealParams({ ...o, fileName: from });
   return transfer(from, to, undefined, async (source, length, openTarget) => {
     const { header, ctx } = new FileSealer(p, length, ...(salt === undefined ? [] : [salt]));
@@ -241,7 +287,12 @@ export async function sealWith(executors: Executors, from: string, to: string, o
 }
 
 /** `openToFile` with the executors of a file or a folder. */
-export async function openWith(executors: Executors, from: string, to: string | undefined, o: OpenOptions): Promise<OpenStreamResult> {
+export async function openWith(
+  executors: Executors,
+  from: string,
+  to: string | undefined,
+  o: OpenOptions,
+): Promise<OpenStreamResult> {
   const p = openParams({ ...o, fileName: o.fileName ?? from });
   return transfer(from, to, PRIVATE, async (source, size, openTarget) => {
     const head = new Uint8Array(Math.min(size, HEADER_LENGTH));
@@ -249,13 +300,22 @@ export async function openWith(executors: Executors, from: string, to: string | 
     const ctx = verifyHeader(p, header);
     // A file shorter than its header declares is opened up to its last whole chunk, then
     // refused as truncated at the next one, as the chunk opener reports it.
-    const whole = size >= header.sealedLength ? ctx.count : Math.min(ctx.count - 1, Math.floor((size - HEADER_LENGTH) / (ctx.chunkSize + TAG_LENGTH)));
+    const whole =
+      size >= header.sealedLength
+        ? ctx.count
+        : Math.min(ctx.count - 1, Math.floor((size - HEADER_LENGTH) / (ctx.chunkSize + TAG_LENGTH)));
     const root = createHash('sha256').update(header.bytes);
     const target = await openTarget();
     await runAll(executors, size, 'open', ctx, source, target, runsOf({ count: whole }, executors.perRun(ctx)), root);
-    if (whole < ctx.count) throw chunkError(ctx, 'PROTECTED_TRUNCATED', whole, 'is incomplete: the file ends early (truncated)');
+    if (whole < ctx.count)
+      throw chunkError(ctx, 'PROTECTED_TRUNCATED', whole, 'is incomplete: the file ends early (truncated)');
     if (await hasMore(source, header.sealedLength)) {
-      throw chunkError(ctx, 'PROTECTED_INTEGRITY', ctx.count, `follows the final chunk: ${Math.max(1, size - header.sealedLength)} unexpected bytes (the file was extended)`);
+      throw chunkError(
+        ctx,
+        'PROTECTED_INTEGRITY',
+        ctx.count,
+        `follows the final chunk: ${Math.max(1, size - header.sealedLength)} unexpected bytes (the file was extended)`,
+      );
     }
     const digest = new Uint8Array(root.digest());
     checkRoot(p, digest);
@@ -301,6 +361,10 @@ export function sealToFile(from: string, to: string, o: SealOptions & TransferOp
  * const { version } = await openToFile('app.sealed/main.py', '/run/app/main.py', { volumeKey, path: 'main.py', expectedVersion: 1 });
  * ```
  */
-export function openToFile(from: string, to: string | undefined, o: OpenOptions & TransferOptions): Promise<OpenStreamResult> {
+export function openToFile(
+  from: string,
+  to: string | undefined,
+  o: OpenOptions & TransferOptions,
+): Promise<OpenStreamResult> {
   return withExecutors(o.threads, (e) => openWith(e, from, to, o));
 }

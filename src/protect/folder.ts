@@ -60,17 +60,28 @@ async function walk(root: string): Promise<string[]> {
       const path = prefix + e.name;
       if (e.isDirectory()) await visit(join(dir, e.name), `${path}/`);
       else if (e.isFile()) files.push(path);
-      else throw new CloisterError('PROTECTED_FILE_SET', `${join(dir, e.name)}: not a regular file or folder (symlinks, devices and sockets are not sealed)`, { path });
+      else
+        throw new CloisterError(
+          'PROTECTED_FILE_SET',
+          `${join(dir, e.name)}: not a regular file or folder (symlinks, devices and sockets are not sealed)`,
+          { path },
+        );
     }
   };
   await visit(root, '');
   const bad = files.find((p) => pathProblem(p) !== undefined);
-  if (bad !== undefined) throw new CloisterError('PROTECTED_FILE_SET', `${join(root, bad)}: ${pathProblem(bad) ?? ''}`, { path: bad });
+  if (bad !== undefined)
+    throw new CloisterError('PROTECTED_FILE_SET', `${join(root, bad)}: ${pathProblem(bad) ?? ''}`, { path: bad });
   return files.sort();
 }
 
 const safeVersion = (version: bigint, path: string): number => {
-  if (version > BigInt(Number.MAX_SAFE_INTEGER)) throw new CloisterError('PROTECTED_OPTIONS_INVALID', `${path}: version ${version} is beyond what a folder record holds (2^53 - 1)`, { path, actual: version });
+  if (version > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new CloisterError(
+      'PROTECTED_OPTIONS_INVALID',
+      `${path}: version ${version} is beyond what a folder record holds (2^53 - 1)`,
+      { path, actual: version },
+    );
   return Number(version);
 };
 
@@ -92,7 +103,12 @@ export async function sealFolder(from: string, to: string, o: SealFolderOptions)
     for (const path of paths) {
       const version = typeof o.version === 'function' ? o.version(path) : (o.version ?? 1);
       const chunkSize = o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize };
-      const { root, length } = await sealWith(executors, join(from, path), join(to, path), { volumeKey: o.volumeKey, path, version, ...chunkSize });
+      const { root, length } = await sealWith(executors, join(from, path), join(to, path), {
+        volumeKey: o.volumeKey,
+        path,
+        version,
+        ...chunkSize,
+      });
       entries.push({ path, version, root: hex(root), size: length });
     }
     return entries;
@@ -111,15 +127,26 @@ export async function sealFolder(from: string, to: string, o: SealFolderOptions)
  * await openFolder('app.sealed', '/run/app', { volumeKey, expected: { 'main.py': { version: 1, root: '9f…' } } });
  * ```
  */
-export async function openFolder(from: string, to: string | undefined, o: OpenFolderOptions): Promise<ProtectedEntry[]> {
+export async function openFolder(
+  from: string,
+  to: string | undefined,
+  o: OpenFolderOptions,
+): Promise<ProtectedEntry[]> {
   const paths = await walk(from);
   const record = o.expected;
   if (record !== undefined) {
     const unrecorded = paths.filter((p) => !Object.hasOwn(record, p));
-    const missing = Object.keys(record).filter((p) => !paths.includes(p)).sort();
+    const missing = Object.keys(record)
+      .filter((p) => !paths.includes(p))
+      .sort();
     if (unrecorded.length + missing.length > 0) {
-      const list = (label: string, ps: string[]) => (ps.length > 0 ? [`${label} ${ps.slice(0, 5).join(', ')}${ps.length > 5 ? ', …' : ''}`] : []);
-      throw new CloisterError('PROTECTED_FILE_SET', `${from}: ${[...list('not recorded:', unrecorded), ...list('missing:', missing)].join('; ')}`, { path: unrecorded[0] ?? missing[0] ?? from });
+      const list = (label: string, ps: string[]) =>
+        ps.length > 0 ? [`${label} ${ps.slice(0, 5).join(', ')}${ps.length > 5 ? ', …' : ''}`] : [];
+      throw new CloisterError(
+        'PROTECTED_FILE_SET',
+        `${from}: ${[...list('not recorded:', unrecorded), ...list('missing:', missing)].join('; ')}`,
+        { path: unrecorded[0] ?? missing[0] ?? from },
+      );
     }
   }
   return withExecutors(o.threads, async (executors) => {
@@ -127,10 +154,14 @@ export async function openFolder(from: string, to: string | undefined, o: OpenFo
     for (const path of paths) {
       const expected = record?.[path];
       const root = expected?.root === undefined ? undefined : fromHex(expected.root);
-      if (expected?.root !== undefined && root === undefined) throw new CloisterError('PROTECTED_OPTIONS_INVALID', `expected.${path}.root: not hex`, { field: `expected.${path}.root` });
+      if (expected?.root !== undefined && root === undefined)
+        throw new CloisterError('PROTECTED_OPTIONS_INVALID', `expected.${path}.root: not hex`, {
+          field: `expected.${path}.root`,
+        });
       const source = join(from, path);
       const result = await openWith(executors, source, to === undefined ? undefined : join(to, path), {
-        volumeKey: o.volumeKey, path,
+        volumeKey: o.volumeKey,
+        path,
         ...(expected?.version !== undefined && { expectedVersion: expected.version }),
         ...(root !== undefined && { expectedRoot: root }),
       });

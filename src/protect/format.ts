@@ -133,7 +133,10 @@ export function encodeHeader(fields: HeaderFields): Buffer {
 }
 
 const invalid = (name: FieldName, message: string) =>
-  new CloisterError('PROTECTED_HEADER_INVALID', `header.${name}: ${message}`, { field: `header.${name}`, offset: HEADER_OFFSETS[name] });
+  new CloisterError('PROTECTED_HEADER_INVALID', `header.${name}: ${message}`, {
+    field: `header.${name}`,
+    offset: HEADER_OFFSETS[name],
+  });
 
 /** A u64 read as two u32 halves through the bounds-checked reader. */
 function u64le(r: ByteReader, field: string): bigint {
@@ -157,9 +160,17 @@ export function readHeader(sealed: Uint8Array): ProtectedHeader {
   const r = new ByteReader(sealed.subarray(0, HEADER_LENGTH), CODES);
   if (!equal(r.bytes(MAGIC.length, 'header.magic'), MAGIC)) throw invalid('magic', 'not a cloister protected file');
   const formatVersion = r.u16le('header.formatVersion');
-  if (formatVersion !== FORMAT_VERSION) throw invalid('formatVersion', `format version ${formatVersion} is not supported (this build reads ${FORMAT_VERSION})`);
+  if (formatVersion !== FORMAT_VERSION)
+    throw invalid(
+      'formatVersion',
+      `format version ${formatVersion} is not supported (this build reads ${FORMAT_VERSION})`,
+    );
   const chunkSize = r.u32le('header.chunkSize');
-  if (!isChunkSize(chunkSize)) throw invalid('chunkSize', `chunk size ${chunkSize} is not a power of two from ${CHUNK_SIZE_BOUNDS.min} to ${CHUNK_SIZE_BOUNDS.max}`);
+  if (!isChunkSize(chunkSize))
+    throw invalid(
+      'chunkSize',
+      `chunk size ${chunkSize} is not a power of two from ${CHUNK_SIZE_BOUNDS.min} to ${CHUNK_SIZE_BOUNDS.max}`,
+    );
   const salt = r.bytes(32, 'header.salt');
   const version = u64le(r, 'header.version');
   const length = u64le(r, 'header.length');
@@ -169,7 +180,14 @@ export function readHeader(sealed: Uint8Array): ProtectedHeader {
   const mac = r.bytes(32, 'header.mac');
   const n = Number(length);
   return {
-    formatVersion, chunkSize, salt, version, length: n, pathHash, keyId, mac,
+    formatVersion,
+    chunkSize,
+    salt,
+    version,
+    length: n,
+    pathHash,
+    keyId,
+    mac,
     chunkCount: chunkCount(n, chunkSize),
     sealedLength: sealedLength(n, chunkSize),
     bytes: sealed.subarray(0, HEADER_LENGTH),

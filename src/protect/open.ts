@@ -24,7 +24,8 @@ import type { OpenOptions, OpenResult } from './types.js';
  */
 export function openFile(sealed: Uint8Array, o: OpenOptions): OpenResult {
   const p = openParams(o);
-  if (!(sealed instanceof Uint8Array)) throw new CloisterError('PROTECTED_OPTIONS_INVALID', 'sealed: must be a Uint8Array', { field: 'sealed' });
+  if (!(sealed instanceof Uint8Array))
+    throw new CloisterError('PROTECTED_OPTIONS_INVALID', 'sealed: must be a Uint8Array', { field: 'sealed' });
   const opener = new FileOpener(p);
   const discard = (): void => undefined;
   opener.write(sealed.subarray(0, HEADER_LENGTH), discard);
@@ -35,6 +36,7 @@ export function openFile(sealed: Uint8Array, o: OpenOptions): OpenResult {
   opener.write(sealed.subarray(HEADER_LENGTH), sink?.emit ?? discard);
   const { version, root } = opener.end();
   // Unreachable: the chunk opener refuses a file of any other size than its header declares.
-  if (sink === undefined) throw new CloisterError('PROTECTED_INTEGRITY', `${p.name}: not of the size its header declares`, { path: p.name });
+  if (sink === undefined)
+    throw new CloisterError('PROTECTED_INTEGRITY', `${p.name}: not of the size its header declares`, { path: p.name });
   return { plaintext: sink.bytes(), version, root };
 }

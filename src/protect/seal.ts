@@ -19,7 +19,8 @@ import type { SealOptions, SealResult } from './types.js';
  */
 export function sealFile(plaintext: Uint8Array, o: SealOptions): SealResult {
   const p = sealParams(o);
-  if (!(plaintext instanceof Uint8Array)) throw new CloisterError('PROTECTED_OPTIONS_INVALID', 'plaintext: must be a Uint8Array', { field: 'plaintext' });
+  if (!(plaintext instanceof Uint8Array))
+    throw new CloisterError('PROTECTED_OPTIONS_INVALID', 'plaintext: must be a Uint8Array', { field: 'plaintext' });
   const sealer = new FileSealer(p, plaintext.length);
   const sink = bufferSink(sealedLength(plaintext.length, p.chunkSize));
   sink.emit(sealer.header);

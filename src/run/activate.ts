@@ -36,7 +36,13 @@ export interface Activated {
 export function decodeGrant(v: unknown, path: string): VolumeGrant {
   const o = j.object(v, path);
   const files = decodeFileRecords(j, o['files'], `${path}.files`);
-  return { mode: j.oneOf(o, 'mode', ['read-only', 'read-write'] as const, path), key: base64Member(j, o, 'key', path), files, sealed: j.string(o, 'sealed', path), path: j.string(o, 'path', path) };
+  return {
+    mode: j.oneOf(o, 'mode', ['read-only', 'read-write'] as const, path),
+    key: base64Member(j, o, 'key', path),
+    files,
+    sealed: j.string(o, 'sealed', path),
+    path: j.string(o, 'path', path),
+  };
 }
 
 const j = new JsonReader('COORDINATOR_ERROR', 'activation');
@@ -49,7 +55,11 @@ const j = new JsonReader('COORDINATOR_ERROR', 'activation');
  * const a = await activate(mesh, simEvidence(platform, { mrEnclave }), { service: 'backend' });
  * ```
  */
-export async function activate(mesh: Mesh, evidence: EvidenceSource, o: { service: string; instanceId?: string | undefined; dnsNames?: string[] | undefined }): Promise<Activated> {
+export async function activate(
+  mesh: Mesh,
+  evidence: EvidenceSource,
+  o: { service: string; instanceId?: string | undefined; dnsNames?: string[] | undefined },
+): Promise<Activated> {
   const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const spki = new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' }));
   const pkcs8 = new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }));
@@ -70,13 +80,44 @@ export async function activate(mesh: Mesh, evidence: EvidenceSource, o: { servic
   const certChain = j.string(res, 'certChain');
   const rootCa = j.string(res, 'rootCa');
   const sealed = j.object(res['sealed'], 'activation.sealed');
-  const payload = j.object(j.parse(Buffer.from(openSealed(pkcs8, nonce, { ephemeralKey: j.string(sealed, 'ephemeralKey', 'activation.sealed'), iv: j.string(sealed, 'iv', 'activation.sealed'), ciphertext: j.string(sealed, 'ciphertext', 'activation.sealed') })).toString('utf8'), 'activation.payload'), 'activation.payload');
-  const secrets = Object.fromEntries(Object.entries(j.object(payload['secrets'], 'activation.secrets')).map(([k, v]) => [k, decodeSecret(j, v, `activation.secrets.${k}`)]));
-  const volumes = Object.fromEntries(Object.entries(j.object(payload['volumes'], 'activation.volumes')).map(([k, v]) => [k, decodeGrant(v, `activation.volumes.${k}`)]));
+  const payload = j.object(
+    j.parse(
+      Buffer.from(
+        openSealed(pkcs8, nonce, {
+          ephemeralKey: j.string(sealed, 'ephemeralKey', 'activation.sealed'),
+          iv: j.string(sealed, 'iv', 'activation.sealed'),
+          ciphertext: j.string(sealed, 'ciphertext', 'activation.sealed'),
+        }),
+      ).toString('utf8'),
+      'activation.payload',
+    ),
+    'activation.payload',
+  );
+  const secrets = Object.fromEntries(
+    Object.entries(j.object(payload['secrets'], 'activation.secrets')).map(([k, v]) => [
+      k,
+      decodeSecret(j, v, `activation.secrets.${k}`),
+    ]),
+  );
+  const volumes = Object.fromEntries(
+    Object.entries(j.object(payload['volumes'], 'activation.volumes')).map(([k, v]) => [
+      k,
+      decodeGrant(v, `activation.volumes.${k}`),
+    ]),
+  );
   const [leaf] = pemCertificates(certChain, 'activation.certChain');
   const [root] = pemCertificates(rootCa, 'activation.rootCa');
   if (!leaf || !root) throw new CloisterError('COORDINATOR_ERROR', 'activation: certificate chain missing');
   const { manifest } = parseManifest(base64Member(j, res, 'manifest', 'activation'));
   const rendered = renderParameters(manifest, o.service, { secrets, rootCa: root, marbleCert: leaf, marbleKey: pkcs8 });
-  return { rendered, certChain, rootCa, privateKey: pemPrivateKey(pkcs8), instanceId, simulation: res['simulation'] === true, tcbStatus: String(res['tcbStatus']), volumes };
+  return {
+    rendered,
+    certChain,
+    rootCa,
+    privateKey: pemPrivateKey(pkcs8),
+    instanceId,
+    simulation: res['simulation'] === true,
+    tcbStatus: String(res['tcbStatus']),
+    volumes,
+  };
 }

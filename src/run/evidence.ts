@@ -30,7 +30,11 @@ export const SIM_MRSIGNER = new Uint8Array(createHash('sha256').update('cloister
  * const quote = await source.quote(reportData);
  * ```
  */
-export function simEvidence(p: SimPlatform, id: { mrEnclave: Uint8Array; mrSigner?: Uint8Array; isvProdId?: number; isvSvn?: number }, now: () => number = () => Date.now() / 1000): EvidenceSource {
+export function simEvidence(
+  p: SimPlatform,
+  id: { mrEnclave: Uint8Array; mrSigner?: Uint8Array; isvProdId?: number; isvSvn?: number },
+  now: () => number = () => Date.now() / 1000,
+): EvidenceSource {
   let cached: { value: Promise<QuoteCollateralV3>; until: number } | undefined;
   return {
     tee: 'sgx',
@@ -38,11 +42,18 @@ export function simEvidence(p: SimPlatform, id: { mrEnclave: Uint8Array; mrSigne
     trustRoot: p.root.cert.der,
     async quote(reportData) {
       if (reportData.length !== 64) throw new CloisterError('USAGE', 'report data must be 64 bytes');
-      return simQuote(p, { mrEnclave: id.mrEnclave, mrSigner: id.mrSigner ?? SIM_MRSIGNER, isvProdId: id.isvProdId ?? 0, isvSvn: id.isvSvn ?? 0, reportData });
+      return simQuote(p, {
+        mrEnclave: id.mrEnclave,
+        mrSigner: id.mrSigner ?? SIM_MRSIGNER,
+        isvProdId: id.isvProdId ?? 0,
+        isvSvn: id.isvSvn ?? 0,
+        reportData,
+      });
     },
     collateral() {
       // Simulated collateral is valid for 30 days; renewed a day before it ends.
-      if (!cached || now() > cached.until) cached = { value: simCollateral(p, { now: now(), tee: 'sgx' }), until: now() + 29 * DAY };
+      if (!cached || now() > cached.until)
+        cached = { value: simCollateral(p, { now: now(), tee: 'sgx' }), until: now() + 29 * DAY };
       return cached.value;
     },
   };

@@ -18,7 +18,7 @@ function hashFile(h: Hash, path: string): void {
     len.writeBigUInt64LE(BigInt(size));
     h.update(len);
     const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
   } finally {
     closeSync(fd);
   }
@@ -39,7 +39,12 @@ function hashTree(h: Hash, root: string, dir: string): void {
 
 /** The program's file: a path, or a name looked up on PATH as a shell would. */
 export function resolveProgram(program: string): string {
-  const candidates = program.includes('/') ? [program] : (process.env['PATH'] ?? '').split(delimiter).filter(Boolean).map((d) => join(d, program));
+  const candidates = program.includes('/')
+    ? [program]
+    : (process.env['PATH'] ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, program));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
@@ -48,7 +53,10 @@ export function resolveProgram(program: string): string {
       // not this one
     }
   }
-  throw new CloisterError('USAGE', `program "${program}" not found${program.includes('/') ? '' : ' on PATH'} or not executable`);
+  throw new CloisterError(
+    'USAGE',
+    `program "${program}" not found${program.includes('/') ? '' : ' on PATH'} or not executable`,
+  );
 }
 
 /**

@@ -1,5 +1,17 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { CloisterError } from '../lib/errors.js';
 import { hex } from '../lib/bytes.js';
@@ -56,7 +68,11 @@ function recover(name: string, g: VolumeGrant, sealedDir: string): void {
     const record = g.files[target];
     const pending = join(sealedDir, path);
     try {
-      const { root } = openFile(readFileSync(pending), { volumeKey: g.key, path: target, fileName: `${name}/${target}` });
+      const { root } = openFile(readFileSync(pending), {
+        volumeKey: g.key,
+        path: target,
+        fileName: `${name}/${target}`,
+      });
       if (record && hex(root) === record.root) renameSync(pending, join(sealedDir, target));
       else unlinkSync(pending);
     } catch {
@@ -74,13 +90,32 @@ function recover(name: string, g: VolumeGrant, sealedDir: string): void {
  * checkVolume('models', grant, 'models.sealed', (path, plaintext) => console.log(path, plaintext.length));
  * ```
  */
-export function checkVolume(name: string, g: VolumeGrant, sealedDir: string, each: (path: string, plaintext: Uint8Array) => void = () => {}): void {
+export function checkVolume(
+  name: string,
+  g: VolumeGrant,
+  sealedDir: string,
+  each: (path: string, plaintext: Uint8Array) => void = () => {},
+): void {
   const unknown = walk(sealedDir).filter((p) => !Object.hasOwn(g.files, p));
-  if (unknown.length > 0) throw new CloisterError('PROTECTED_INTEGRITY', `volume ${name}: ${unknown.slice(0, 5).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not among the files the coordinator recorded`);
+  if (unknown.length > 0)
+    throw new CloisterError(
+      'PROTECTED_INTEGRITY',
+      `volume ${name}: ${unknown.slice(0, 5).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not among the files the coordinator recorded`,
+    );
   for (const [path, record] of Object.entries(g.files)) {
     const file = join(sealedDir, path);
-    if (!existsSync(file)) throw new CloisterError('PROTECTED_INTEGRITY', `volume ${name}: ${path} is missing (the coordinator recorded version ${record.version})`);
-    const { plaintext } = openFile(readFileSync(file), { volumeKey: g.key, path, expectedVersion: record.version, expectedRoot: Buffer.from(record.root, 'hex'), fileName: `${name}/${path}` });
+    if (!existsSync(file))
+      throw new CloisterError(
+        'PROTECTED_INTEGRITY',
+        `volume ${name}: ${path} is missing (the coordinator recorded version ${record.version})`,
+      );
+    const { plaintext } = openFile(readFileSync(file), {
+      volumeKey: g.key,
+      path,
+      expectedVersion: record.version,
+      expectedRoot: Buffer.from(record.root, 'hex'),
+      fileName: `${name}/${path}`,
+    });
     each(path, plaintext);
   }
 }

@@ -40,10 +40,10 @@ const PUBLIC_STATUS: Partial<Record<ErrorCode, number>> = {
   VERSION_CONFLICT: 409,
 };
 
-
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return Promise.reject(new CloisterError('REQUEST_TOO_LARGE', `request body of ${declared} bytes exceeds ${limit}`));
+  if (declared > limit)
+    return Promise.reject(new CloisterError('REQUEST_TOO_LARGE', `request body of ${declared} bytes exceeds ${limit}`));
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
@@ -77,7 +77,13 @@ export const PROBLEM_DETAILS: ErrorStyle = {
   statuses: PUBLIC_STATUS,
   body: (status, code, detail) => ({
     type: 'application/problem+json',
-    text: JSON.stringify({ type: `https://cloister.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`, title: code, status, detail, code }),
+    text: JSON.stringify({
+      type: `https://cloister.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`,
+      title: code,
+      status,
+      detail,
+      code,
+    }),
   }),
 };
 
@@ -96,7 +102,12 @@ function answerError(res: ServerResponse, style: ErrorStyle, status: number, cod
  * https.createServer(tlsOptions, router({ 'GET /api/v1/status': () => ({ json: { ok: true } }) }, log));
  * ```
  */
-export function router(routes: Readonly<Record<string, Handler>>, log: (entry: Record<string, unknown>) => void, maxBody = MAX_BODY, style: ErrorStyle | ((path: string) => ErrorStyle) = PROBLEM_DETAILS) {
+export function router(
+  routes: Readonly<Record<string, Handler>>,
+  log: (entry: Record<string, unknown>) => void,
+  maxBody = MAX_BODY,
+  style: ErrorStyle | ((path: string) => ErrorStyle) = PROBLEM_DETAILS,
+) {
   const styleOf = typeof style === 'function' ? style : () => style;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://cloister.invalid');
@@ -105,7 +116,10 @@ export function router(routes: Readonly<Record<string, Handler>>, log: (entry: R
       const handler = routes[`${method} ${url.pathname}`];
       if (!handler) {
         const known = Object.keys(routes).some((r) => r.endsWith(` ${url.pathname}`));
-        throw new CloisterError('NOT_FOUND', known ? `${method} is not allowed on ${url.pathname}` : `no such endpoint: ${url.pathname}`);
+        throw new CloisterError(
+          'NOT_FOUND',
+          known ? `${method} is not allowed on ${url.pathname}` : `no such endpoint: ${url.pathname}`,
+        );
       }
       const body = await readBody(req, maxBody);
       const peer = (req.socket as Partial<TLSSocket>).getPeerCertificate?.();
@@ -126,13 +140,22 @@ export function router(routes: Readonly<Record<string, Handler>>, log: (entry: R
       const reply = await handler(request);
       const isJson = 'json' in reply;
       const text = isJson ? JSON.stringify(reply.json) : reply.text;
-      res.writeHead(reply.status ?? 200, { 'content-type': isJson ? 'application/json' : reply.type, 'content-length': Buffer.byteLength(text) });
+      res.writeHead(reply.status ?? 200, {
+        'content-type': isJson ? 'application/json' : reply.type,
+        'content-length': Buffer.byteLength(text),
+      });
       res.end(text);
     } catch (error) {
       const e = error instanceof CloisterError ? error : undefined;
       const errors = styleOf(url.pathname);
       const status = e ? errors.statuses[e.code] : undefined;
-      log({ level: status ? 'warn' : 'error', method, path: url.pathname, code: e?.code ?? 'INTERNAL', message: error instanceof Error ? error.message : String(error) });
+      log({
+        level: status ? 'warn' : 'error',
+        method,
+        path: url.pathname,
+        code: e?.code ?? 'INTERNAL',
+        message: error instanceof Error ? error.message : String(error),
+      });
       if (e && status) answerError(res, errors, status, e.code, e.message);
       else answerError(res, errors, 500, 'INTERNAL', 'internal error (logged by the server)');
     }

@@ -15,7 +15,13 @@ import { certChain, issueLeaf, pemPrivateKey, type CaBundle } from '../pki/index
  * const tls = await servingIdentity(ca, 'cloister coordinator', ['coordinator.example', '10.0.0.5'], Date.now() / 1000);
  * ```
  */
-export async function servingIdentity(ca: CaBundle, commonName: string, hosts: readonly string[], now: number, clientAuth = true): Promise<{ cert: string; key: string }> {
+export async function servingIdentity(
+  ca: CaBundle,
+  commonName: string,
+  hosts: readonly string[],
+  now: number,
+  clientAuth = true,
+): Promise<{ cert: string; key: string }> {
   const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const names = [...new Set(['localhost', ...hosts])];
   const leaf = await issueLeaf(ca, {
@@ -26,13 +32,18 @@ export async function servingIdentity(ca: CaBundle, commonName: string, hosts: r
     now,
     clientAuth,
   });
-  return { cert: certChain(ca, leaf), key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))) };
+  return {
+    cert: certChain(ca, leaf),
+    key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))),
+  };
 }
 
 /** Listens, or fails with IO naming the address. */
 export function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', (e) => reject(new CloisterError('IO', `cannot listen on ${host}:${port}: ${e.message}`, { cause: e })));
+    server.once('error', (e) =>
+      reject(new CloisterError('IO', `cannot listen on ${host}:${port}: ${e.message}`, { cause: e })),
+    );
     server.listen(port, host, resolve);
   });
 }

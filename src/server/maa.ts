@@ -15,7 +15,14 @@ import type { ErrorStyle, Handler, Request } from './http.js';
  * @example `router(maaApi(service), log, MAX_BODY, MAA_ERRORS)`
  */
 export const MAA_ERRORS: ErrorStyle = {
-  statuses: { REQUEST_INVALID: 400, API_VERSION_UNSUPPORTED: 400, REQUEST_TOO_LARGE: 413, NOT_FOUND: 404, COLLATERAL_FETCH_FAILED: 503, COLLATERAL_RESPONSE_INVALID: 502 },
+  statuses: {
+    REQUEST_INVALID: 400,
+    API_VERSION_UNSUPPORTED: 400,
+    REQUEST_TOO_LARGE: 413,
+    NOT_FOUND: 404,
+    COLLATERAL_FETCH_FAILED: 503,
+    COLLATERAL_RESPONSE_INVALID: 502,
+  },
   body: (_status, code, message) => ({ type: 'application/json', text: JSON.stringify({ error: { code, message } }) }),
 };
 
@@ -34,7 +41,11 @@ export function maaErrorsBeside(other: ErrorStyle): (path: string) => ErrorStyle
 function apiVersion(req: Request): void {
   const v = req.query.get('api-version');
   if (!(API_VERSIONS as readonly (string | null)[]).includes(v)) {
-    throw new CloisterError('API_VERSION_UNSUPPORTED', `api-version ${v === null ? 'is missing' : `"${v}" is not supported`}; supported: ${API_VERSIONS.join(', ')}`, { field: 'api-version', expected: API_VERSIONS, actual: v });
+    throw new CloisterError(
+      'API_VERSION_UNSUPPORTED',
+      `api-version ${v === null ? 'is missing' : `"${v}" is not supported`}; supported: ${API_VERSIONS.join(', ')}`,
+      { field: 'api-version', expected: API_VERSIONS, actual: v },
+    );
   }
 }
 
@@ -52,7 +63,8 @@ export function maaApi(service: AttestationService): Record<string, Handler> {
     routes[`POST /attest/${endpoint}`] = async (req) => {
       apiVersion(req);
       const outcome = await service.attest(endpoint, req.json());
-      if ('refused' in outcome) return { status: 400, json: { error: { code: outcome.refused.code, message: outcome.refused.message } } };
+      if ('refused' in outcome)
+        return { status: 400, json: { error: { code: outcome.refused.code, message: outcome.refused.message } } };
       return { json: { token: outcome.token } };
     };
   }

@@ -1,41 +1,164 @@
 /** The OpenAPI 3.1 description of the client and mesh APIs, served at `/api/v1/openapi.json`. */
 
-const problem = { description: 'RFC 7807 problem details', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+const problem = {
+  description: 'RFC 7807 problem details',
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+};
 const json = (schema: object, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
-const errors = { '400': problem, '401': problem, '403': problem, '404': problem, '409': problem, '413': problem, '500': problem };
+const errors = {
+  '400': problem,
+  '401': problem,
+  '403': problem,
+  '404': problem,
+  '409': problem,
+  '413': problem,
+  '500': problem,
+};
 const b64 = { type: 'string', contentEncoding: 'base64' };
-const secret = { type: 'object', required: ['type'], properties: { type: { enum: ['symmetric-key', 'cert-rsa', 'cert-ecdsa', 'cert-ed25519', 'plain'] }, key: b64, cert: b64, private: b64, public: b64 } };
-const status = { type: 'object', properties: { status: { enum: ['AcceptingManifest', 'AcceptingMarbles'] }, simulation: { type: 'boolean' }, tee: { type: 'string' }, manifestFingerprint: { type: 'string' } } };
+const secret = {
+  type: 'object',
+  required: ['type'],
+  properties: {
+    type: { enum: ['symmetric-key', 'cert-rsa', 'cert-ecdsa', 'cert-ed25519', 'plain'] },
+    key: b64,
+    cert: b64,
+    private: b64,
+    public: b64,
+  },
+};
+const status = {
+  type: 'object',
+  properties: {
+    status: { enum: ['AcceptingManifest', 'AcceptingMarbles'] },
+    simulation: { type: 'boolean' },
+    tee: { type: 'string' },
+    manifestFingerprint: { type: 'string' },
+  },
+};
 
 export const OPENAPI = {
   openapi: '3.1.0',
-  info: { title: 'cloister coordinator', version: '1', description: 'Client API (users, operators) on the client address; mesh API (workload activation) on the mesh address.' },
+  info: {
+    title: 'cloister coordinator',
+    version: '1',
+    description:
+      'Client API (users, operators) on the client address; mesh API (workload activation) on the mesh address.',
+  },
   paths: {
     '/api/v1/status': { get: { summary: 'Coordinator state', responses: { '200': json(status), ...errors } } },
     '/api/v1/quote': {
       get: {
-        summary: 'The coordinator\'s evidence; report data = SHA-256(root certificate DER ‖ nonce) ‖ 32 zero bytes',
+        summary: "The coordinator's evidence; report data = SHA-256(root certificate DER ‖ nonce) ‖ 32 zero bytes",
         parameters: [{ name: 'nonce', in: 'query', schema: { type: 'string', pattern: '^([0-9a-fA-F]{2}){0,64}$' } }],
-        responses: { '200': json({ allOf: [status, { type: 'object', properties: { evidence: b64, collateral: { type: 'object' }, root: { type: 'string' }, intermediate: { type: 'string' } } }] }), ...errors },
+        responses: {
+          '200': json({
+            allOf: [
+              status,
+              {
+                type: 'object',
+                properties: {
+                  evidence: b64,
+                  collateral: { type: 'object' },
+                  root: { type: 'string' },
+                  intermediate: { type: 'string' },
+                },
+              },
+            ],
+          }),
+          ...errors,
+        },
       },
     },
     '/api/v1/manifest': {
-      get: { summary: 'The manifest and its fingerprint (SHA-256 of its exact bytes)', responses: { '200': json({ type: 'object', properties: { fingerprint: { type: 'string' }, manifest: b64 } }), ...errors } },
-      post: { summary: 'Set the manifest (once)', requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { '200': json({ type: 'object', properties: { fingerprint: { type: 'string' } } }), ...errors } },
+      get: {
+        summary: 'The manifest and its fingerprint (SHA-256 of its exact bytes)',
+        responses: {
+          '200': json({ type: 'object', properties: { fingerprint: { type: 'string' }, manifest: b64 } }),
+          ...errors,
+        },
+      },
+      post: {
+        summary: 'Set the manifest (once)',
+        requestBody: { content: { 'application/json': { schema: { type: 'object' } } } },
+        responses: { '200': json({ type: 'object', properties: { fingerprint: { type: 'string' } } }), ...errors },
+      },
     },
-    '/api/v1/certificate': { get: { summary: 'Intermediate and root certificates (PEM)', responses: { '200': { description: 'PEM', content: { 'application/x-pem-file': {} } }, ...errors } } },
+    '/api/v1/certificate': {
+      get: {
+        summary: 'Intermediate and root certificates (PEM)',
+        responses: { '200': { description: 'PEM', content: { 'application/x-pem-file': {} } }, ...errors },
+      },
+    },
     '/api/v1/secrets': {
-      get: { summary: 'Read secrets (client certificate of a user with ReadSecret)', parameters: [{ name: 's', in: 'query', required: true, schema: { type: 'string' } }], responses: { '200': json({ type: 'object', additionalProperties: secret }), ...errors } },
-      post: { summary: 'Set user-defined secrets (client certificate of a user with WriteSecret)', requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: secret } } } }, responses: { '204': { description: 'set' }, ...errors } },
+      get: {
+        summary: 'Read secrets (client certificate of a user with ReadSecret)',
+        parameters: [{ name: 's', in: 'query', required: true, schema: { type: 'string' } }],
+        responses: { '200': json({ type: 'object', additionalProperties: secret }), ...errors },
+      },
+      post: {
+        summary: 'Set user-defined secrets (client certificate of a user with WriteSecret)',
+        requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: secret } } } },
+        responses: { '204': { description: 'set' }, ...errors },
+      },
     },
-    '/mesh/v1/nonce': { post: { summary: 'A single-use activation nonce (mesh address)', responses: { '200': json({ type: 'object', properties: { nonce: b64 } }), ...errors } } },
+    '/mesh/v1/nonce': {
+      post: {
+        summary: 'A single-use activation nonce (mesh address)',
+        responses: { '200': json({ type: 'object', properties: { nonce: b64 } }), ...errors },
+      },
+    },
     '/mesh/v1/activate': {
       post: {
-        summary: 'Activate a workload; its evidence\'s report data = SHA-256(public key SPKI DER ‖ nonce) ‖ 32 zero bytes (mesh address)',
-        requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['service', 'instanceId', 'nonce', 'evidence', 'publicKey'], properties: { service: { type: 'string' }, instanceId: { type: 'string' }, nonce: b64, evidence: b64, publicKey: b64, dnsNames: { type: 'array', items: { type: 'string' } }, ipAddresses: { type: 'array', items: { type: 'string' } } } } } } },
-        responses: { '200': json({ type: 'object', properties: { certChain: { type: 'string' }, rootCa: { type: 'string' }, manifest: b64, secrets: { type: 'object', additionalProperties: secret }, tcbStatus: { type: 'string' }, simulation: { type: 'boolean' } } }), ...errors },
+        summary:
+          "Activate a workload; its evidence's report data = SHA-256(public key SPKI DER ‖ nonce) ‖ 32 zero bytes (mesh address)",
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['service', 'instanceId', 'nonce', 'evidence', 'publicKey'],
+                properties: {
+                  service: { type: 'string' },
+                  instanceId: { type: 'string' },
+                  nonce: b64,
+                  evidence: b64,
+                  publicKey: b64,
+                  dnsNames: { type: 'array', items: { type: 'string' } },
+                  ipAddresses: { type: 'array', items: { type: 'string' } },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: {
+              certChain: { type: 'string' },
+              rootCa: { type: 'string' },
+              manifest: b64,
+              secrets: { type: 'object', additionalProperties: secret },
+              tcbStatus: { type: 'string' },
+              simulation: { type: 'boolean' },
+            },
+          }),
+          ...errors,
+        },
       },
     },
   },
-  components: { schemas: { Problem: { type: 'object', properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' } } } } },
+  components: {
+    schemas: {
+      Problem: {
+        type: 'object',
+        properties: {
+          type: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'integer' },
+          detail: { type: 'string' },
+          code: { type: 'string' },
+        },
+      },
+    },
+  },
 } as const;

@@ -51,7 +51,10 @@ const STATE_FILE = 'state.sealed';
 export function fileStore(options: FileStoreOptions): SealedStore {
   const { dir } = options;
   if (!(options.key instanceof Uint8Array) || options.key.length !== 32) {
-    throw new CloisterError('STATE_KEY_INVALID', `the sealing key for ${dir} must be 32 bytes`, { expected: 32, actual: options.key?.length });
+    throw new CloisterError('STATE_KEY_INVALID', `the sealing key for ${dir} must be 32 bytes`, {
+      expected: 32,
+      actual: options.key?.length,
+    });
   }
   const key: KeyObject = createSecretKey(options.key); // a copy: later changes to the caller's bytes do not reach it
   const file = join(dir, STATE_FILE);
@@ -75,7 +78,12 @@ export function fileStore(options: FileStoreOptions): SealedStore {
   const read = async (): Promise<Uint8Array | undefined> => {
     const bytes = await readIfExists(file);
     if (bytes === undefined) {
-      if (generation !== undefined && generation > 0n) throw poison(new CloisterError('STATE_CORRUPT', `${file}: removed after this store saw generation ${generation}`, { path: file }));
+      if (generation !== undefined && generation > 0n)
+        throw poison(
+          new CloisterError('STATE_CORRUPT', `${file}: removed after this store saw generation ${generation}`, {
+            path: file,
+          }),
+        );
       generation = 0n;
       return undefined;
     }
@@ -86,17 +94,38 @@ export function fileStore(options: FileStoreOptions): SealedStore {
       throw poison(e as CloisterError);
     }
     if (generation !== undefined && unsealed.generation < generation) {
-      throw poison(new CloisterError('STATE_CORRUPT', `${file}: generation ${unsealed.generation} is older than generation ${generation} this store already saw (rolled back)`, { path: file, field: 'header.generation' }));
+      throw poison(
+        new CloisterError(
+          'STATE_CORRUPT',
+          `${file}: generation ${unsealed.generation} is older than generation ${generation} this store already saw (rolled back)`,
+          { path: file, field: 'header.generation' },
+        ),
+      );
     }
     generation = unsealed.generation;
     return unsealed.state;
   };
 
   const write = async (state: Uint8Array): Promise<void> => {
-    if (corrupt !== undefined) throw new CloisterError('STATE_CORRUPT', `${file}: not writing over state that could not be read (${corrupt.message})`, { path: file, cause: corrupt });
+    if (corrupt !== undefined)
+      throw new CloisterError(
+        'STATE_CORRUPT',
+        `${file}: not writing over state that could not be read (${corrupt.message})`,
+        { path: file, cause: corrupt },
+      );
     if (generation === undefined) {
-      const exists = await io(file, 'stat', () => lstat(file).then(() => true, (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? false : Promise.reject(e))));
-      if (exists) throw new CloisterError('STATE_CONFLICT', `${file}: exists but this store has not read it; read() before writing`, { path: file });
+      const exists = await io(file, 'stat', () =>
+        lstat(file).then(
+          () => true,
+          (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? false : Promise.reject(e)),
+        ),
+      );
+      if (exists)
+        throw new CloisterError(
+          'STATE_CONFLICT',
+          `${file}: exists but this store has not read it; read() before writing`,
+          { path: file },
+        );
       generation = 0n;
     }
     const next = generation + 1n;

@@ -62,14 +62,20 @@ interface Parsed {
   readonly tag: Uint8Array;
 }
 
-const fail = (field: string, offset: number, message: string) => new CloisterError('STATE_CORRUPT', `${field}: ${message}`, { field, offset });
+const fail = (field: string, offset: number, message: string) =>
+  new CloisterError('STATE_CORRUPT', `${field}: ${message}`, { field, offset });
 
 /** The fields of a state file, through the bounds-checked reader: STATE_CORRUPT naming the field. */
 function parse(file: Uint8Array): Parsed {
   const r = new ByteReader(file, CODES);
   if (!equal(r.bytes(MAGIC.length, 'header.magic'), MAGIC)) throw fail('header.magic', 0, 'not a cloister state file');
   const version = r.u16le('header.version');
-  if (version !== FORMAT_VERSION) throw fail('header.version', MAGIC.length, `format version ${version} is not supported (this build reads ${FORMAT_VERSION})`);
+  if (version !== FORMAT_VERSION)
+    throw fail(
+      'header.version',
+      MAGIC.length,
+      `format version ${version} is not supported (this build reads ${FORMAT_VERSION})`,
+    );
   const low = r.u32le('header.generation');
   const generation = (BigInt(r.u32le('header.generation')) << 32n) | BigInt(low);
   const nonce = r.bytes(NONCE_LENGTH, 'header.nonce');
@@ -97,13 +103,27 @@ export function unseal(key: KeyObject, file: Uint8Array, path: string): Unsealed
     p = parse(file);
   } catch (cause) {
     const e = cause as CloisterError;
-    throw new CloisterError('STATE_CORRUPT', `${path}: ${e.message}`, { path, field: e.field ?? 'file', offset: e.offset ?? 0, cause });
+    throw new CloisterError('STATE_CORRUPT', `${path}: ${e.message}`, {
+      path,
+      field: e.field ?? 'file',
+      offset: e.offset ?? 0,
+      cause,
+    });
   }
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, p.nonce, { authTagLength: TAG_LENGTH }).setAAD(p.header).setAuthTag(p.tag);
-    return { generation: p.generation, state: new Uint8Array(Buffer.concat([decipher.update(p.ciphertext), decipher.final()])) };
+    const decipher = createDecipheriv('aes-256-gcm', key, p.nonce, { authTagLength: TAG_LENGTH })
+      .setAAD(p.header)
+      .setAuthTag(p.tag);
+    return {
+      generation: p.generation,
+      state: new Uint8Array(Buffer.concat([decipher.update(p.ciphertext), decipher.final()])),
+    };
   } catch (cause) {
     // §7.2: a tag mismatch reveals nothing but FAIL: another key, or any byte changed.
-    throw new CloisterError('STATE_CORRUPT', `${path}: authentication failed: sealed under another key, or changed since it was written`, { path, field: 'tag', cause });
+    throw new CloisterError(
+      'STATE_CORRUPT',
+      `${path}: authentication failed: sealed under another key, or changed since it was written`,
+      { path, field: 'tag', cause },
+    );
   }
 }

@@ -11,11 +11,15 @@ const KEY_LENGTH = 32;
 async function readKey(path: string): Promise<Uint8Array | undefined> {
   const key = await readIfExists(path);
   if (key !== undefined && key.length !== KEY_LENGTH) {
-    throw new CloisterError('STATE_CORRUPT', `${path}: a sealing key is ${KEY_LENGTH} bytes, this file has ${key.length}; it is never replaced (restore it, or move it away to start without the state it sealed)`, {
-      path,
-      expected: KEY_LENGTH,
-      actual: key.length,
-    });
+    throw new CloisterError(
+      'STATE_CORRUPT',
+      `${path}: a sealing key is ${KEY_LENGTH} bytes, this file has ${key.length}; it is never replaced (restore it, or move it away to start without the state it sealed)`,
+      {
+        path,
+        expected: KEY_LENGTH,
+        actual: key.length,
+      },
+    );
   }
   return key;
 }
@@ -43,7 +47,9 @@ export async function sealingKey(dir: string): Promise<Uint8Array> {
   const tmp = join(dir, `${KEY_FILE}.${randomBytes(8).toString('hex')}.tmp`);
   try {
     await writeNew(tmp, randomBytes(KEY_LENGTH));
-    await io(path, 'create', () => link(tmp, path).catch((e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? undefined : Promise.reject(e))));
+    await io(path, 'create', () =>
+      link(tmp, path).catch((e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? undefined : Promise.reject(e))),
+    );
   } finally {
     await io(tmp, 'remove', () => rm(tmp, { force: true }));
   }

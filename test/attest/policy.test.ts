@@ -7,22 +7,35 @@ import { DcapVerifier, checkPolicy, parsePolicy, type Policy } from '../../src/a
 
 /** Policy is separate from verification: the same verdict passes or fails by the rules given. */
 
-const dir = fileURLToPath(new URL('../../../../shared/vectors/sgx/automata-sgx-v3-debug-00a067110000/', import.meta.url));
+const dir = fileURLToPath(
+  new URL('../../../../shared/vectors/sgx/automata-sgx-v3-debug-00a067110000/', import.meta.url),
+);
 const verifier = new DcapVerifier();
 const verdict = verifier.verify(new Uint8Array(readFileSync(`${dir}quote.bin`)), {
   collateral: verifier.prepare(JSON.parse(readFileSync(`${dir}collateral.json`, 'utf8'))),
   now: 1750334171,
 });
 const mrenclave = 'a39d532e6ac9fe8ad9418851bbe26e1dee7408006505fce8580b511b97e704b4';
-const lenient: Policy = { acceptedTcbStatuses: ['ConfigurationAndSWHardeningNeeded'], acceptedAdvisories: ['INTEL-SA-00289', 'INTEL-SA-00615'], allowDebug: true };
+const lenient: Policy = {
+  acceptedTcbStatuses: ['ConfigurationAndSWHardeningNeeded'],
+  acceptedAdvisories: ['INTEL-SA-00289', 'INTEL-SA-00615'],
+  allowDebug: true,
+};
 
 function refused(policy: Policy, field: string): void {
-  assert.throws(() => checkPolicy(verdict, policy), (e) => e instanceof CloisterError && e.code === 'POLICY_VIOLATION' && e.field === field);
+  assert.throws(
+    () => checkPolicy(verdict, policy),
+    (e) => e instanceof CloisterError && e.code === 'POLICY_VIOLATION' && e.field === field,
+  );
 }
 
 test('the default policy refuses a debug enclave on an out-of-date platform', () => refused({}, 'tcbStatus'));
 test('each rule is checked', () => {
-  checkPolicy(verdict, { ...lenient, expected: { mrenclave: mrenclave.toUpperCase(), isvProdId: 0 }, minimum: { isvSvn: 0 } });
+  checkPolicy(verdict, {
+    ...lenient,
+    expected: { mrenclave: mrenclave.toUpperCase(), isvProdId: 0 },
+    minimum: { isvSvn: 0 },
+  });
   refused({ ...lenient, acceptedAdvisories: ['INTEL-SA-00289'] }, 'advisoryIds');
   refused({ ...lenient, allowDebug: false }, 'claims.debug');
   refused({ ...lenient, expected: { mrenclave: '00'.repeat(32) } }, 'claims.mrenclave');
@@ -32,11 +45,18 @@ test('each rule is checked', () => {
 });
 test('simulated evidence needs allowSimulation', () => {
   const simulated = { ...verdict, simulation: true };
-  assert.throws(() => checkPolicy(simulated, lenient), (e) => e instanceof CloisterError && e.field === 'simulation');
+  assert.throws(
+    () => checkPolicy(simulated, lenient),
+    (e) => e instanceof CloisterError && e.field === 'simulation',
+  );
   checkPolicy(simulated, { ...lenient, allowSimulation: true });
 });
 test('JSON policies are validated with their path', () => {
-  assert.deepEqual(parsePolicy({ acceptedTcbStatuses: ['UpToDate'], allowDebug: false, expected: { isvSvn: 1 } }), { acceptedTcbStatuses: ['UpToDate'], allowDebug: false, expected: { isvSvn: 1 } });
+  assert.deepEqual(parsePolicy({ acceptedTcbStatuses: ['UpToDate'], allowDebug: false, expected: { isvSvn: 1 } }), {
+    acceptedTcbStatuses: ['UpToDate'],
+    allowDebug: false,
+    expected: { isvSvn: 1 },
+  });
   for (const [bad, path] of [
     [{ acceptedTcbStatuses: ['Great'] }, 'policy.acceptedTcbStatuses[0]'],
     [{ allowDebug: 'yes' }, 'policy.allowDebug'],
@@ -45,6 +65,10 @@ test('JSON policies are validated with their path', () => {
     [{ mrenclave: 'x' }, 'policy.mrenclave'],
     [[], 'policy'],
   ] as const) {
-    assert.throws(() => parsePolicy(bad), (e) => e instanceof CloisterError && e.code === 'POLICY_INVALID' && e.path === path, path);
+    assert.throws(
+      () => parsePolicy(bad),
+      (e) => e instanceof CloisterError && e.code === 'POLICY_INVALID' && e.path === path,
+      path,
+    );
   }
 });

@@ -67,17 +67,30 @@ export async function serve(o: ServeOptions): Promise<Running> {
 export async function serveVector(name: string, policy: Policy): Promise<Running & { at: number }> {
   const at = vectorJson<{ verify_at_unix: number }>(`${name}/expected.json`).verify_at_unix;
   const dcap = new DcapVerifier();
-  const running = await serve({ now: () => at, policy, dcap, collateral: fixedCollateral(dcap, [vectorJson<QuoteCollateralV3>(`${name}/collateral.json`)]) });
+  const running = await serve({
+    now: () => at,
+    policy,
+    dcap,
+    collateral: fixedCollateral(dcap, [vectorJson<QuoteCollateralV3>(`${name}/collateral.json`)]),
+  });
   return { ...running, at };
 }
 
 /** A service trusting a fresh simulated platform, on the real clock, with that platform's collateral (of `tcbStatus`). */
-export async function serveSimulation(policy: Policy, tcbStatus?: 'UpToDate' | 'OutOfDate'): Promise<Running & { platform: SimPlatform }> {
+export async function serveSimulation(
+  policy: Policy,
+  tcbStatus?: 'UpToDate' | 'OutOfDate',
+): Promise<Running & { platform: SimPlatform }> {
   const now = Date.now() / 1000;
   const platform = await createSimPlatform({ now });
   const dcap = new DcapVerifier(customRoot(platform.root.cert.der));
-  const collateral = fixedCollateral(dcap, [await simCollateral(platform, { now, tee: 'sgx', ...(tcbStatus ? { tcbStatus } : {}) })]);
-  return { ...(await serve({ now: () => Date.now() / 1000, policy: { allowSimulation: true, ...policy }, dcap, collateral })), platform };
+  const collateral = fixedCollateral(dcap, [
+    await simCollateral(platform, { now, tee: 'sgx', ...(tcbStatus ? { tcbStatus } : {}) }),
+  ]);
+  return {
+    ...(await serve({ now: () => Date.now() / 1000, policy: { allowSimulation: true, ...policy }, dcap, collateral })),
+    platform,
+  };
 }
 
 /**
@@ -85,7 +98,11 @@ export async function serveSimulation(policy: Policy, tcbStatus?: 'UpToDate' | '
  * algorithm to RS256 and the signer to a key of `/certs` (the SDK alone accepts `alg: none` and
  * certificates the token carries itself). `times: false` for tokens stamped at a vector's past time.
  */
-export function safeValidation(instance: string, trusted: readonly AttestationSigner[], times = true): AttestationTokenValidationOptions {
+export function safeValidation(
+  instance: string,
+  trusted: readonly AttestationSigner[],
+  times = true,
+): AttestationTokenValidationOptions {
   return {
     validateToken: true,
     validateExpirationTime: times,
@@ -94,17 +111,28 @@ export function safeValidation(instance: string, trusted: readonly AttestationSi
     expectedIssuer: instance,
     validateAttestationToken: (token, signer) => {
       if (token.algorithm !== 'RS256') return [`algorithm ${token.algorithm} is not RS256`];
-      const known = signer !== undefined && trusted.some((t) => t.keyId === signer.keyId && t.certificates[0] === signer.certificates[0]);
-      return known ? undefined : ['the token is not signed by a key of the instance\'s /certs'];
+      const known =
+        signer !== undefined &&
+        trusted.some((t) => t.keyId === signer.keyId && t.certificates[0] === signer.certificates[0]);
+      return known ? undefined : ["the token is not signed by a key of the instance's /certs"];
     },
   };
 }
 
 /** An SDK client for a running service, validating as the docs say (signers fetched from /certs now). */
-export async function sdkClient(r: Running, times = true): Promise<{ client: AttestationClient; signers: AttestationSigner[] }> {
+export async function sdkClient(
+  r: Running,
+  times = true,
+): Promise<{ client: AttestationClient; signers: AttestationSigner[] }> {
   const plain = new AttestationClient(r.instance, { agent: r.agent });
   const signers = await plain.getAttestationSigners();
-  return { client: new AttestationClient(r.instance, { agent: r.agent, validationOptions: safeValidation(r.instance, signers, times) }), signers };
+  return {
+    client: new AttestationClient(r.instance, {
+      agent: r.agent,
+      validationOptions: safeValidation(r.instance, signers, times),
+    }),
+    signers,
+  };
 }
 
 /** An Open Enclave remote report: oe_report_header_t (version 1, type 2 SGX remote, u64 size) and the quote. */

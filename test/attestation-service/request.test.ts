@@ -12,7 +12,15 @@ import { openEnclaveReport, vectorFile } from './helpers.js';
 const b64u = (b: Uint8Array | string | number[]) => Buffer.from(b as Uint8Array).toString('base64url');
 
 test('a full SgxEnclave body: quote, binary runtime data, JSON init-time data, nonce', () => {
-  const r = parseAttestRequest({ quote: b64u('quote'), runtimeData: { data: b64u([1, 2]), dataType: 'Binary' }, initTimeData: { data: b64u('{"a":[1]}'), dataType: 'JSON' }, nonce: 'n' }, 'quote');
+  const r = parseAttestRequest(
+    {
+      quote: b64u('quote'),
+      runtimeData: { data: b64u([1, 2]), dataType: 'Binary' },
+      initTimeData: { data: b64u('{"a":[1]}'), dataType: 'JSON' },
+      nonce: 'n',
+    },
+    'quote',
+  );
   assert.deepEqual(Buffer.from(r.evidence).toString(), 'quote');
   assert.deepEqual([...(r.runtimeData?.bytes ?? [])], [1, 2]);
   assert.equal(r.runtimeData?.json, undefined);
@@ -21,8 +29,14 @@ test('a full SgxEnclave body: quote, binary runtime data, JSON init-time data, n
 });
 
 test('padding is tolerated, an absent dataType is Binary, null members are absent', () => {
-  const r = parseAttestRequest({ report: 'AQ==', runtimeData: { data: 'AQI=' }, initTimeData: null, nonce: null, draftPolicyForAttestation: null }, 'report');
-  assert.deepEqual([[...r.evidence], [...(r.runtimeData?.bytes ?? [])], r.initTimeData, r.nonce], [[1], [1, 2], undefined, undefined]);
+  const r = parseAttestRequest(
+    { report: 'AQ==', runtimeData: { data: 'AQI=' }, initTimeData: null, nonce: null, draftPolicyForAttestation: null },
+    'report',
+  );
+  assert.deepEqual(
+    [[...r.evidence], [...(r.runtimeData?.bytes ?? [])], r.initTimeData, r.nonce],
+    [[1], [1, 2], undefined, undefined],
+  );
 });
 
 test('each malformed member is REQUEST_INVALID naming its JSON path', () => {
@@ -37,7 +51,12 @@ test('each malformed member is REQUEST_INVALID naming its JSON path', () => {
     [{ quote: 'AA', nonce: 5 }, 'body.nonce'],
     [{ quote: 'AA', draftPolicyForAttestation: 'version=1.0;' }, 'body.draftPolicyForAttestation'],
   ];
-  for (const [body, path] of cases) assert.equal(throwsCode(() => parseAttestRequest(body, 'quote'), 'REQUEST_INVALID').path, path, JSON.stringify(body));
+  for (const [body, path] of cases)
+    assert.equal(
+      throwsCode(() => parseAttestRequest(body, 'quote'), 'REQUEST_INVALID').path,
+      path,
+      JSON.stringify(body),
+    );
 });
 
 test('an Open Enclave report: the 16-byte header, then exactly the quote', () => {
@@ -61,14 +80,20 @@ test('an Open Enclave report: the 16-byte header, then exactly the quote', () =>
 test('SevSnpVm evidence: the report and the VCEK, ASK, ARK chain', () => {
   const dir = 'snp/trustee-azure-genoa-vcek';
   const vcek = new Uint8Array(vectorFile(`${dir}/vcek.der`));
-  const chain = pemCert(vcek) + vectorFile(`${dir}/ask.pem`).toString('latin1') + vectorFile(`${dir}/ark.pem`).toString('latin1');
-  const { report, certs } = snpEvidence(Buffer.from(JSON.stringify({ SnpReport: b64u([9, 9]), VcekCertChain: b64u(chain), Endorsements: 'ignored' })));
+  const chain =
+    pemCert(vcek) + vectorFile(`${dir}/ask.pem`).toString('latin1') + vectorFile(`${dir}/ark.pem`).toString('latin1');
+  const { report, certs } = snpEvidence(
+    Buffer.from(JSON.stringify({ SnpReport: b64u([9, 9]), VcekCertChain: b64u(chain), Endorsements: 'ignored' })),
+  );
   assert.deepEqual([...report], [9, 9]);
   assert.deepEqual(Buffer.from(certs.vcek ?? []), Buffer.from(vcek));
   assert.match(certs.ask ?? '', /^-----BEGIN CERTIFICATE-----/);
   assert.match(certs.ark ?? '', /^-----BEGIN CERTIFICATE-----/);
   throwsCode(() => snpEvidence(Buffer.from('not json')), 'REQUEST_INVALID');
-  throwsCode(() => snpEvidence(Buffer.from(JSON.stringify({ SnpReport: 'AA', VcekCertChain: b64u('') }))), ['REQUEST_INVALID', 'PEM_MALFORMED']);
+  throwsCode(
+    () => snpEvidence(Buffer.from(JSON.stringify({ SnpReport: 'AA', VcekCertChain: b64u('') }))),
+    ['REQUEST_INVALID', 'PEM_MALFORMED'],
+  );
 });
 
 test('arbitrary bytes and JSON only ever throw the typed errors', () => {
@@ -87,12 +112,16 @@ test('arbitrary bytes and JSON only ever throw the typed errors', () => {
     }),
   );
   fc.assert(
-    fc.property(fc.jsonValue(), fc.constantFrom('quote', 'report') as fc.Arbitrary<'quote' | 'report'>, (body, member) => {
-      try {
-        parseAttestRequest(body, member);
-      } catch (e) {
-        assert.ok(e instanceof CloisterError && e.code === 'REQUEST_INVALID', String(e));
-      }
-    }),
+    fc.property(
+      fc.jsonValue(),
+      fc.constantFrom('quote', 'report') as fc.Arbitrary<'quote' | 'report'>,
+      (body, member) => {
+        try {
+          parseAttestRequest(body, member);
+        } catch (e) {
+          assert.ok(e instanceof CloisterError && e.code === 'REQUEST_INVALID', String(e));
+        }
+      },
+    ),
   );
 });

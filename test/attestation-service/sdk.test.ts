@@ -4,7 +4,16 @@ import { createHash } from 'node:crypto';
 import { AttestationClient } from '@azure/attestation';
 import { parseJwks, verifyMaaTokenSync } from '../../src/attest/index.js';
 import { simQuote } from '../../src/attest/sim/index.js';
-import { openEnclaveReport, safeValidation, sdkClient, serveSimulation, serveVector, vectorFile, vectorJson, type Running } from './helpers.js';
+import {
+  openEnclaveReport,
+  safeValidation,
+  sdkClient,
+  serveSimulation,
+  serveVector,
+  vectorFile,
+  vectorJson,
+  type Running,
+} from './helpers.js';
 
 /**
  * Microsoft's own client, `@azure/attestation` 1.0.0, unmodified, against a real cloister
@@ -19,7 +28,9 @@ interface SgxExpected {
 }
 
 /** The MAA error an SDK call fails with: its HTTP status and the service's error code. */
-async function maaError(call: Promise<unknown>): Promise<{ status: number | undefined; code: string | undefined; message: string }> {
+async function maaError(
+  call: Promise<unknown>,
+): Promise<{ status: number | undefined; code: string | undefined; message: string }> {
   try {
     await call;
   } catch (e) {
@@ -41,7 +52,11 @@ for (const [name, debug] of REAL) {
     const quote = new Uint8Array(vectorFile(`${name}/quote.bin`));
     let r: Running & { at: number };
     before(async () => {
-      r = await serveVector(name, { acceptedTcbStatuses: [e.expected.tcb_status as 'UpToDate'], acceptedAdvisories: e.expected.advisory_ids ?? [], allowDebug: debug });
+      r = await serveVector(name, {
+        acceptedTcbStatuses: [e.expected.tcb_status as 'UpToDate'],
+        acceptedAdvisories: e.expected.advisory_ids ?? [],
+        allowDebug: debug,
+      });
     });
     after(() => r.close());
 
@@ -51,12 +66,22 @@ for (const [name, debug] of REAL) {
         const { client } = await sdkClient(r, false);
         const evidence = method === 'attestSgxEnclave' ? quote : openEnclaveReport(quote);
         const { body, token } = await client[method](evidence);
-        assert.deepEqual([body.mrEnclave, body.mrSigner, body.productId, body.svn, body.isDebuggable], [e.report.mrenclave, e.report.mrsigner, e.report.isvprodid, e.report.isvsvn, e.report.debug]);
+        assert.deepEqual(
+          [body.mrEnclave, body.mrSigner, body.productId, body.svn, body.isDebuggable],
+          [e.report.mrenclave, e.report.mrsigner, e.report.isvprodid, e.report.isvsvn, e.report.debug],
+        );
         assert.equal(body.issuer, r.instance);
         assert.equal(body.verifierType, 'sgx');
         assert.equal(body.enclaveHeldData, undefined);
-        assert.equal((body.sgxCollateral as Record<string, unknown> | undefined)?.['quotehash'], createHash('sha256').update(quote).digest('hex'));
-        const verdict = verifyMaaTokenSync(token.serialize(), { jwks: parseJwks(r.service.jwks()), now: r.at, issuer: r.instance });
+        assert.equal(
+          (body.sgxCollateral as Record<string, unknown> | undefined)?.['quotehash'],
+          createHash('sha256').update(quote).digest('hex'),
+        );
+        const verdict = verifyMaaTokenSync(token.serialize(), {
+          jwks: parseJwks(r.service.jwks()),
+          now: r.at,
+          issuer: r.instance,
+        });
         assert.equal(verdict.tcbStatus, e.expected.tcb_status);
         assert.equal(verdict.claims['mrenclave'], e.report.mrenclave);
       });
@@ -67,13 +92,25 @@ for (const [name, debug] of REAL) {
 describe('real vector refused by policy', () => {
   test('an unaccepted TCB status and a debug enclave under a no-debug policy are MAA errors', async () => {
     const phala = await serveVector('sgx/phala-sgx-v3-processor-00a067110000', { acceptedTcbStatuses: ['UpToDate'] });
-    const advisories = vectorJson<SgxExpected>('sgx/automata-sgx-v3-debug-00a067110000/expected.json').expected.advisory_ids ?? [];
-    const debug = await serveVector('sgx/automata-sgx-v3-debug-00a067110000', { acceptedTcbStatuses: ['ConfigurationAndSWHardeningNeeded'], acceptedAdvisories: advisories });
+    const advisories =
+      vectorJson<SgxExpected>('sgx/automata-sgx-v3-debug-00a067110000/expected.json').expected.advisory_ids ?? [];
+    const debug = await serveVector('sgx/automata-sgx-v3-debug-00a067110000', {
+      acceptedTcbStatuses: ['ConfigurationAndSWHardeningNeeded'],
+      acceptedAdvisories: advisories,
+    });
     try {
-      const tcb = await maaError(new AttestationClient(phala.instance, { agent: phala.agent }).attestSgxEnclave(vectorFile('sgx/phala-sgx-v3-processor-00a067110000/quote.bin')));
+      const tcb = await maaError(
+        new AttestationClient(phala.instance, { agent: phala.agent }).attestSgxEnclave(
+          vectorFile('sgx/phala-sgx-v3-processor-00a067110000/quote.bin'),
+        ),
+      );
       assert.deepEqual([tcb.status, tcb.code], [400, 'POLICY_VIOLATION']);
       assert.match(tcb.message, /^tcbStatus: ConfigurationAndSWHardeningNeeded is not among the accepted statuses/);
-      const dbg = await maaError(new AttestationClient(debug.instance, { agent: debug.agent }).attestSgxEnclave(vectorFile('sgx/automata-sgx-v3-debug-00a067110000/quote.bin')));
+      const dbg = await maaError(
+        new AttestationClient(debug.instance, { agent: debug.agent }).attestSgxEnclave(
+          vectorFile('sgx/automata-sgx-v3-debug-00a067110000/quote.bin'),
+        ),
+      );
       assert.deepEqual([dbg.status, dbg.code], [400, 'POLICY_VIOLATION']);
       assert.match(dbg.message, /^claims\.debug:/);
     } finally {
@@ -87,7 +124,15 @@ describe('simulated quotes on the real clock, full SDK validation', () => {
   const mrEnclave = new Uint8Array(32).fill(0xab);
   const mrSigner = new Uint8Array(32).fill(0xcd);
   let r: Running & { platform: Parameters<typeof simQuote>[0] };
-  const quote = (reportData?: Uint8Array, debug = false) => simQuote(r.platform, { mrEnclave, mrSigner, isvProdId: 7, isvSvn: 3, debug, ...(reportData ? { reportData } : {}) });
+  const quote = (reportData?: Uint8Array, debug = false) =>
+    simQuote(r.platform, {
+      mrEnclave,
+      mrSigner,
+      isvProdId: 7,
+      isvSvn: 3,
+      debug,
+      ...(reportData ? { reportData } : {}),
+    });
   const sha256 = (data: Uint8Array | string) => new Uint8Array(createHash('sha256').update(data).digest());
   before(async () => {
     r = await serveSimulation({});
@@ -98,7 +143,10 @@ describe('simulated quotes on the real clock, full SDK validation', () => {
     const { client } = await sdkClient(r);
     const data = new Uint8Array(Buffer.from('a public key, say'));
     const { body } = await client.attestSgxEnclave(quote(sha256(data)), { runTimeData: data });
-    assert.deepEqual([body.mrEnclave, body.mrSigner, body.productId, body.svn, body.isDebuggable], ['ab'.repeat(32), 'cd'.repeat(32), 7, 3, false]);
+    assert.deepEqual(
+      [body.mrEnclave, body.mrSigner, body.productId, body.svn, body.isDebuggable],
+      ['ab'.repeat(32), 'cd'.repeat(32), 7, 3, false],
+    );
     assert.deepEqual(Buffer.from(body.enclaveHeldData ?? []), Buffer.from(data));
     assert.equal(body.runTimeClaims, undefined);
     assert.equal(body.issuer, r.instance);
@@ -116,7 +164,9 @@ describe('simulated quotes on the real clock, full SDK validation', () => {
 
   test('a quote whose report data does not bind the runtime data: RUNTIME_DATA_MISMATCH', async () => {
     const { client } = await sdkClient(r);
-    const e = await maaError(client.attestSgxEnclave(quote(sha256('other data')), { runTimeData: new Uint8Array([1, 2, 3]) }));
+    const e = await maaError(
+      client.attestSgxEnclave(quote(sha256('other data')), { runTimeData: new Uint8Array([1, 2, 3]) }),
+    );
     assert.deepEqual([e.status, e.code], [400, 'RUNTIME_DATA_MISMATCH']);
   });
 
@@ -124,7 +174,9 @@ describe('simulated quotes on the real clock, full SDK validation', () => {
     const { client } = await sdkClient(r);
     const init = new Uint8Array(Buffer.from('{"config":"v1"}'));
     const bound = simQuote(r.platform, { mrEnclave, mrSigner, isvProdId: 7, isvSvn: 3, configId: sha256(init) });
-    assert.deepEqual((await client.attestSgxEnclave(bound, { initTimeJson: init })).body.initTimeClaims, { config: 'v1' });
+    assert.deepEqual((await client.attestSgxEnclave(bound, { initTimeJson: init })).body.initTimeClaims, {
+      config: 'v1',
+    });
     const e = await maaError(client.attestSgxEnclave(quote(), { initTimeData: new Uint8Array([1]) }));
     assert.deepEqual([e.status, e.code], [400, 'INIT_TIME_DATA_MISMATCH']);
   });
@@ -170,11 +222,17 @@ describe('simulated quotes on the real clock, full SDK validation', () => {
     const fresh = await after.client.attestSgxEnclave(quote());
     assert.equal(fresh.token.keyId, kid);
     const jwks = parseJwks(r.service.jwks());
-    for (const t of [old.token, fresh.token]) assert.equal(verifyMaaTokenSync(t.serialize(), { jwks, now: Date.now() / 1000, issuer: r.instance }).claims['mrenclave'], 'ab'.repeat(32));
+    for (const t of [old.token, fresh.token])
+      assert.equal(
+        verifyMaaTokenSync(t.serialize(), { jwks, now: Date.now() / 1000, issuer: r.instance }).claims['mrenclave'],
+        'ab'.repeat(32),
+      );
   });
 
   test('the documented validation refuses what the SDK alone accepts: alg none, a certificate carried in the token', () => {
-    const none = { algorithm: 'none' } as Parameters<NonNullable<ReturnType<typeof safeValidation>['validateAttestationToken']>>[0];
+    const none = { algorithm: 'none' } as Parameters<
+      NonNullable<ReturnType<typeof safeValidation>['validateAttestationToken']>
+    >[0];
     const check = safeValidation(r.instance, [])['validateAttestationToken'];
     assert.deepEqual(check?.(none, undefined), ['algorithm none is not RS256']);
     const rs = { algorithm: 'RS256' } as typeof none;

@@ -15,7 +15,15 @@ const NOW = 1_800_000_000;
 
 function open(dir: string, now = NOW) {
   const dcap = new DcapVerifier();
-  return AttestationService.open({ instance: 'https://attest.example', store: fileStore({ dir, key: KEY }), dcap, collateral: fixedCollateral(dcap, []), policy: {}, policyText: '{}', now: () => now });
+  return AttestationService.open({
+    instance: 'https://attest.example',
+    store: fileStore({ dir, key: KEY }),
+    dcap,
+    collateral: fixedCollateral(dcap, []),
+    policy: {},
+    policyText: '{}',
+    now: () => now,
+  });
 }
 
 test('keys and the TLS CA survive a restart; concurrent rotations keep every key that signed', async () => {
@@ -23,7 +31,10 @@ test('keys and the TLS CA survive a restart; concurrent rotations keep every key
   const s = await open(dir);
   const first = s.signingKey.kid;
   const kids = await Promise.all([s.rotate(), s.rotate(), s.rotate()]);
-  assert.deepEqual(s.jwks().keys.map((k) => k['kid']), [...kids].reverse().concat(first));
+  assert.deepEqual(
+    s.jwks().keys.map((k) => k['kid']),
+    [...kids].reverse().concat(first),
+  );
   assert.equal(s.signingKey.kid, kids[2]);
   const again = await open(dir);
   assert.deepEqual(again.jwks(), s.jwks());
@@ -31,7 +42,10 @@ test('keys and the TLS CA survive a restart; concurrent rotations keep every key
   // Eight hours after those rotations, the next one drops the keys retired then.
   const later = await open(dir, NOW + 8 * 3600);
   const last = await later.rotate();
-  assert.deepEqual(later.jwks().keys.map((k) => k['kid']), [last, kids[2]]);
+  assert.deepEqual(
+    later.jwks().keys.map((k) => k['kid']),
+    [last, kids[2]],
+  );
 });
 
 test('state that cannot be read is refused and left alone', async () => {
@@ -41,9 +55,20 @@ test('state that cannot be read is refused and left alone', async () => {
   await rejectsCode(open(dir), 'STATE_CORRUPT');
 });
 
-test('the instance must be an https origin: the tokens\' iss is compared as a string', async () => {
+test("the instance must be an https origin: the tokens' iss is compared as a string", async () => {
   const dcap = new DcapVerifier();
   for (const instance of ['http://attest.example', 'https://attest.example/', 'https://attest.example/x']) {
-    await rejectsCode(AttestationService.open({ instance, store: fileStore({ dir: tempDir('maa-service'), key: KEY }), dcap, collateral: fixedCollateral(dcap, []), policy: {}, policyText: '{}', now: () => NOW }), 'USAGE');
+    await rejectsCode(
+      AttestationService.open({
+        instance,
+        store: fileStore({ dir: tempDir('maa-service'), key: KEY }),
+        dcap,
+        collateral: fixedCollateral(dcap, []),
+        policy: {},
+        policyText: '{}',
+        now: () => NOW,
+      }),
+      'USAGE',
+    );
   }
 });

@@ -12,17 +12,32 @@ const BIN = fileURLToPath(new URL('../../../bin/cloister.js', import.meta.url));
 const VECTORS = fileURLToPath(new URL('../../../../shared/vectors/', import.meta.url));
 const TDX = 'tdx/phala-tdx-v4-b0c06f000000-uptodate';
 
-function run(...args: string[]): Promise<{ code: number; out: { ok: boolean; tcbStatus?: string; error?: { code: string } } }> {
+function run(
+  ...args: string[]
+): Promise<{ code: number; out: { ok: boolean; tcbStatus?: string; error?: { code: string } } }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], (error, stdout) => resolve({ code: error ? Number(error.code) : 0, out: JSON.parse(stdout) as never }));
+    execFile(process.execPath, [BIN, ...args], (error, stdout) =>
+      resolve({ code: error ? Number(error.code) : 0, out: JSON.parse(stdout) as never }),
+    );
   });
 }
 
-test('fetches by the quote\'s FMSPC and CA, then reuses the cache until nextUpdate', async () => {
+test("fetches by the quote's FMSPC and CA, then reuses the cache until nextUpdate", async () => {
   const pcs = await startFakePcs({ vectors: [TDX], protocol: 'http', flavor: 'pccs' });
   const cache = tempDir('collateral');
   try {
-    const args = ['attest', 'verify', `${VECTORS}${TDX}/quote.bin`, '--pccs', pcs.url, '--collateral-cache', cache, '--at', '1750332747', '--json'];
+    const args = [
+      'attest',
+      'verify',
+      `${VECTORS}${TDX}/quote.bin`,
+      '--pccs',
+      pcs.url,
+      '--collateral-cache',
+      cache,
+      '--at',
+      '1750332747',
+      '--json',
+    ];
     const first = await run(...args);
     assert.equal(first.code, 0);
     assert.equal(first.out.tcbStatus, 'UpToDate');
@@ -38,10 +53,25 @@ test('fetches by the quote\'s FMSPC and CA, then reuses the cache until nextUpda
 });
 
 test('an unknown FMSPC is a fetch failure; a bad URL is a usage error', async () => {
-  const pcs = await startFakePcs({ vectors: ['sgx/phala-sgx-v3-processor-00a067110000'], protocol: 'http', flavor: 'pccs' });
+  const pcs = await startFakePcs({
+    vectors: ['sgx/phala-sgx-v3-processor-00a067110000'],
+    protocol: 'http',
+    flavor: 'pccs',
+  });
   const cache = tempDir('collateral');
   try {
-    const r = await run('attest', 'verify', `${VECTORS}${TDX}/quote.bin`, '--pccs', pcs.url, '--collateral-cache', cache, '--at', '1750332747', '--json');
+    const r = await run(
+      'attest',
+      'verify',
+      `${VECTORS}${TDX}/quote.bin`,
+      '--pccs',
+      pcs.url,
+      '--collateral-cache',
+      cache,
+      '--at',
+      '1750332747',
+      '--json',
+    );
     assert.equal(r.code, 1);
     assert.equal(r.out.error?.code, 'COLLATERAL_FETCH_FAILED');
     assert.equal((await run('attest', 'verify', `${VECTORS}${TDX}/quote.bin`, '--pccs', 'ftp://x', '--json')).code, 2);

@@ -23,7 +23,10 @@ let log = '';
 
 function runExample(...args: string[]): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [EXAMPLE, instance, ...args], { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dataDir, 'tls-root.pem') }, timeout: 60_000 });
+    const child = spawn(process.execPath, [EXAMPLE, instance, ...args], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dataDir, 'tls-root.pem') },
+      timeout: 60_000,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -48,7 +51,19 @@ before(async () => {
   const listen = `127.0.0.1:${await freePort()}`;
   instance = `https://${listen}`;
   writeFileSync(join(dir, 'policy.json'), JSON.stringify({ acceptedTcbStatuses: ['UpToDate'] }));
-  service = spawn(process.execPath, [fileURLToPath(new URL('../../../bin/cloister.js', import.meta.url)), 'attestation-service', '--data-dir', dataDir, '--listen', listen, '--simulation', '--sim-dir', simDir, '--policy', join(dir, 'policy.json')]);
+  service = spawn(process.execPath, [
+    fileURLToPath(new URL('../../../bin/cloister.js', import.meta.url)),
+    'attestation-service',
+    '--data-dir',
+    dataDir,
+    '--listen',
+    listen,
+    '--simulation',
+    '--sim-dir',
+    simDir,
+    '--policy',
+    join(dir, 'policy.json'),
+  ]);
   service.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   await waitForLog('"event":"listening"');
 });
@@ -58,25 +73,78 @@ after(() => {
 });
 
 test('the SDK example attests a simulated quote with runtime data; attest verify --tee maa verifies the token', async () => {
-  const data = Buffer.from('the enclave\'s public key');
+  const data = Buffer.from("the enclave's public key");
   writeFileSync(join(dir, 'runtime.bin'), data);
-  const q = await cloister(['sim', 'quote', '--sim-dir', simDir, '--mrenclave', 'ab'.repeat(32), '--mrsigner', 'cd'.repeat(32), '--isv-prod-id', '4', '--isv-svn', '2', '--report-data', createHash('sha256').update(data).digest('hex'), '--out', join(dir, 'q.bin')]);
+  const q = await cloister([
+    'sim',
+    'quote',
+    '--sim-dir',
+    simDir,
+    '--mrenclave',
+    'ab'.repeat(32),
+    '--mrsigner',
+    'cd'.repeat(32),
+    '--isv-prod-id',
+    '4',
+    '--isv-svn',
+    '2',
+    '--report-data',
+    createHash('sha256').update(data).digest('hex'),
+    '--out',
+    join(dir, 'q.bin'),
+  ]);
   assert.equal(q.code, 0, q.stderr);
   const r = await runExample(join(dir, 'q.bin'), join(dir, 'runtime.bin'));
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as Record<string, unknown>;
-  assert.deepEqual([out['issuer'], out['mrEnclave'], out['mrSigner'], out['productId'], out['svn'], out['isDebuggable'], out['enclaveHeldData']], [instance, 'ab'.repeat(32), 'cd'.repeat(32), 4, 2, false, data.toString('hex')]);
+  assert.deepEqual(
+    [
+      out['issuer'],
+      out['mrEnclave'],
+      out['mrSigner'],
+      out['productId'],
+      out['svn'],
+      out['isDebuggable'],
+      out['enclaveHeldData'],
+    ],
+    [instance, 'ab'.repeat(32), 'cd'.repeat(32), 4, 2, false, data.toString('hex')],
+  );
 
   const certs = await fetch(`${instance}/certs`).catch(() => undefined);
   assert.equal(certs, undefined, 'the service is not trusted without its root');
   writeFileSync(join(dir, 'token.jwt'), String(out['token']));
   const jwks = await runCurl('/certs');
   writeFileSync(join(dir, 'jwks.json'), jwks);
-  const v = await cloister(['attest', 'verify', join(dir, 'token.jwt'), '--tee', 'maa', '--jwks', join(dir, 'jwks.json'), '--issuer', instance, '--json']);
+  const v = await cloister([
+    'attest',
+    'verify',
+    join(dir, 'token.jwt'),
+    '--tee',
+    'maa',
+    '--jwks',
+    join(dir, 'jwks.json'),
+    '--issuer',
+    instance,
+    '--json',
+  ]);
   assert.equal(v.code, 0, v.stdout);
   const verdict = JSON.parse(v.stdout) as { tee: string; tcbStatus: string; claims: Record<string, unknown> };
-  assert.deepEqual([verdict.tee, verdict.tcbStatus, verdict.claims['mrenclave'], verdict.claims['reportData']], ['maa', 'UpToDate', 'ab'.repeat(32), data.toString('hex')]);
-  const wrong = await cloister(['attest', 'verify', join(dir, 'token.jwt'), '--tee', 'maa', '--jwks', join(dir, 'jwks.json'), '--issuer', 'https://elsewhere.example', '--json']);
+  assert.deepEqual(
+    [verdict.tee, verdict.tcbStatus, verdict.claims['mrenclave'], verdict.claims['reportData']],
+    ['maa', 'UpToDate', 'ab'.repeat(32), data.toString('hex')],
+  );
+  const wrong = await cloister([
+    'attest',
+    'verify',
+    join(dir, 'token.jwt'),
+    '--tee',
+    'maa',
+    '--jwks',
+    join(dir, 'jwks.json'),
+    '--issuer',
+    'https://elsewhere.example',
+    '--json',
+  ]);
   assert.equal((JSON.parse(wrong.stdout) as { error: { code: string } }).error.code, 'TOKEN_ISSUER_MISMATCH');
 });
 
@@ -87,7 +155,16 @@ test('SIGHUP rotates the key: both keys in /certs, the example (a new client) ve
   const kids = (JSON.parse(await runCurl('/certs')) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
   assert.equal(kids.length, 2);
   assert.equal(kids[1], first[0]);
-  const q = await cloister(['sim', 'quote', '--sim-dir', simDir, '--mrenclave', 'ab'.repeat(32), '--out', join(dir, 'q2.bin')]);
+  const q = await cloister([
+    'sim',
+    'quote',
+    '--sim-dir',
+    simDir,
+    '--mrenclave',
+    'ab'.repeat(32),
+    '--out',
+    join(dir, 'q2.bin'),
+  ]);
   assert.equal(q.code, 0, q.stderr);
   const r = await runExample(join(dir, 'q2.bin'));
   assert.equal(r.code, 0, r.stderr);
@@ -97,10 +174,13 @@ test('SIGHUP rotates the key: both keys in /certs, the example (a new client) ve
 /** GET a path of the service trusting its root (the service's CA is in the data folder). */
 function runCurl(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', `fetch(${JSON.stringify(instance + path)}).then((r) => r.text()).then((t) => process.stdout.write(t))`], { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dataDir, 'tls-root.pem') } });
+    const child = spawn(
+      process.execPath,
+      ['-e', `fetch(${JSON.stringify(instance + path)}).then((r) => r.text()).then((t) => process.stdout.write(t))`],
+      { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dataDir, 'tls-root.pem') } },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`GET ${path} failed`))));
   });
 }
-

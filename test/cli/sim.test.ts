@@ -17,7 +17,20 @@ function run(...args: string[]): { code: number | null; stdout: string; stderr: 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function verify(quote: string, collateral: string, ...extra: string[]): { code: number | null; out: { ok: boolean; tcbStatus?: string; simulation?: boolean; claims?: Record<string, unknown>; error?: { code: string } } } {
+function verify(
+  quote: string,
+  collateral: string,
+  ...extra: string[]
+): {
+  code: number | null;
+  out: {
+    ok: boolean;
+    tcbStatus?: string;
+    simulation?: boolean;
+    claims?: Record<string, unknown>;
+    error?: { code: string };
+  };
+} {
   const r = run('attest', 'verify', quote, '--collateral', collateral, '--json', ...extra);
   return { code: r.code, out: JSON.parse(r.stdout) as never };
 }
@@ -33,13 +46,37 @@ test('init keeps its state private and never replaces it without --force', () =>
 
 test('an SGX quote verifies with the simulation root only, labelled simulation', () => {
   const mrenclave = 'ab'.repeat(32);
-  assert.equal(run('sim', 'quote', '--sim-dir', 'd', '--out', 'q.bin', '--mrenclave', mrenclave, '--mrsigner', '01'.repeat(32), '--isv-prod-id', '7', '--isv-svn', '3', '--report-data', 'c0ffee', '--debug').code, 0);
+  assert.equal(
+    run(
+      'sim',
+      'quote',
+      '--sim-dir',
+      'd',
+      '--out',
+      'q.bin',
+      '--mrenclave',
+      mrenclave,
+      '--mrsigner',
+      '01'.repeat(32),
+      '--isv-prod-id',
+      '7',
+      '--isv-svn',
+      '3',
+      '--report-data',
+      'c0ffee',
+      '--debug',
+    ).code,
+    0,
+  );
   assert.equal(run('sim', 'collateral', '--sim-dir', 'd', '--out', 'c.json').code, 0);
   const ok = verify('q.bin', 'c.json', '--trust-root', 'd/root.pem');
   assert.equal(ok.code, 0);
   assert.equal(ok.out.tcbStatus, 'UpToDate');
   assert.equal(ok.out.simulation, true);
-  assert.deepEqual([ok.out.claims?.['mrenclave'], ok.out.claims?.['isvProdId'], ok.out.claims?.['isvSvn'], ok.out.claims?.['debug']], [mrenclave, 7, 3, true]);
+  assert.deepEqual(
+    [ok.out.claims?.['mrenclave'], ok.out.claims?.['isvProdId'], ok.out.claims?.['isvSvn'], ok.out.claims?.['debug']],
+    [mrenclave, 7, 3, true],
+  );
   assert.equal(ok.out.claims?.['reportData'], `c0ffee${'00'.repeat(61)}`);
   const intel = verify('q.bin', 'c.json');
   assert.equal(intel.code, 1);
@@ -47,7 +84,19 @@ test('an SGX quote verifies with the simulation root only, labelled simulation',
 });
 
 test('a TDX quote verifies; SGX collateral does not fit it', () => {
-  const q = run('sim', 'quote', '--sim-dir', 'd', '--tdx', '--mrtd', 'cd'.repeat(48), '--rtmr', '11'.repeat(48), '--out', 't.bin');
+  const q = run(
+    'sim',
+    'quote',
+    '--sim-dir',
+    'd',
+    '--tdx',
+    '--mrtd',
+    'cd'.repeat(48),
+    '--rtmr',
+    '11'.repeat(48),
+    '--out',
+    't.bin',
+  );
   assert.equal(q.code, 0, q.stderr);
   assert.equal(run('sim', 'collateral', '--sim-dir', 'd', '--tdx', '--out', 'tc.json').code, 0);
   const ok = verify('t.bin', 'tc.json', '--trust-root', 'd/root.pem', '--tee', 'tdx');
@@ -60,7 +109,10 @@ test('revoked PCK and stale collateral are refused', () => {
   run('sim', 'collateral', '--sim-dir', 'd', '--revoke-pck', '--out', 'r.json');
   assert.equal(verify('q.bin', 'r.json', '--trust-root', 'd/root.pem').out.error?.code, 'CERT_REVOKED');
   run('sim', 'collateral', '--sim-dir', 'd', '--stale', '--out', 's.json');
-  assert.match(String(verify('q.bin', 's.json', '--trust-root', 'd/root.pem').out.error?.code), /^(COLLATERAL|CRL)_EXPIRED$/);
+  assert.match(
+    String(verify('q.bin', 's.json', '--trust-root', 'd/root.pem').out.error?.code),
+    /^(COLLATERAL|CRL)_EXPIRED$/,
+  );
 });
 
 test('unreadable state is refused and left as it is', () => {

@@ -7,10 +7,26 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { CACHE_FORMAT, cacheFilePath, collateralNextUpdate, getCollateral, readCacheEntry } from '../../src/collateral/index.js';
+import {
+  CACHE_FORMAT,
+  cacheFilePath,
+  collateralNextUpdate,
+  getCollateral,
+  readCacheEntry,
+} from '../../src/collateral/index.js';
 import type { QuoteCollateralV3 } from '../../src/collateral/index.js';
 import { CloisterError } from '../../src/lib/errors.js';
-import { SGX_PROCESSOR, TDX, at, clientOf, loadVector, replaceInBody, tempDir, vectorsWithCollateral, withFake } from './fake-pcs.js';
+import {
+  SGX_PROCESSOR,
+  TDX,
+  at,
+  clientOf,
+  loadVector,
+  replaceInBody,
+  tempDir,
+  vectorsWithCollateral,
+  withFake,
+} from './fake-pcs.js';
 import type { FakePcs, Vector } from './fake-pcs.js';
 
 /** nextUpdate (Unix seconds) computed with @peculiar/x509 and JSON.parse, independently of cache.ts. */
@@ -34,14 +50,21 @@ test('collateralNextUpdate is the earliest nextUpdate of the four parts, on ever
 test('collateralNextUpdate: a damaged CRL only ever throws CloisterError', async () => {
   const { expected } = await loadVector(SGX_PROCESSOR);
   fc.assert(
-    fc.property(fc.nat({ max: expected.pck_crl.length - 1 }), fc.constantFrom(...'0123456789abcdefg'), fc.boolean(), (offset, digit, cut) => {
-      const pck = cut ? expected.pck_crl.slice(0, offset) : `${expected.pck_crl.slice(0, offset)}${digit}${expected.pck_crl.slice(offset + 1)}`;
-      try {
-        collateralNextUpdate({ ...expected, pck_crl: pck });
-      } catch (e) {
-        assert.ok(e instanceof CloisterError, String(e));
-      }
-    }),
+    fc.property(
+      fc.nat({ max: expected.pck_crl.length - 1 }),
+      fc.constantFrom(...'0123456789abcdefg'),
+      fc.boolean(),
+      (offset, digit, cut) => {
+        const pck = cut
+          ? expected.pck_crl.slice(0, offset)
+          : `${expected.pck_crl.slice(0, offset)}${digit}${expected.pck_crl.slice(offset + 1)}`;
+        try {
+          collateralNextUpdate({ ...expected, pck_crl: pck });
+        } catch (e) {
+          assert.ok(e instanceof CloisterError, String(e));
+        }
+      },
+    ),
   );
 });
 
@@ -55,7 +78,14 @@ test('getCollateral reuses the cache before nextUpdate and refetches from nextUp
     assert.equal(pcs.requests.length, 4);
     const file = cacheFilePath(dir, v);
     assert.equal(file, join(dir, 'sgx-00A067110000-processor.json'));
-    assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), { format: CACHE_FORMAT, tee: 'sgx', fmspc: '00A067110000', ca: 'processor', nextUpdate: next, collateral: v.expected });
+    assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), {
+      format: CACHE_FORMAT,
+      tee: 'sgx',
+      fmspc: '00A067110000',
+      ca: 'processor',
+      nextUpdate: next,
+      collateral: v.expected,
+    });
 
     assert.deepEqual(await fetchAt(next - 60), v.expected);
     assert.deepEqual(await fetchAt(next - 0.001), v.expected);
@@ -78,7 +108,10 @@ test('cache entries are per TEE, FMSPC and CA', async (t) => {
       assert.deepEqual(await getCollateral(options), v.expected);
     }
     assert.equal(pcs.requests.length, 8);
-    assert.deepEqual((await readdir(dir)).sort(), ['sgx-00A067110000-processor.json', 'tdx-B0C06F000000-platform.json']);
+    assert.deepEqual((await readdir(dir)).sort(), [
+      'sgx-00A067110000-processor.json',
+      'tdx-B0C06F000000-platform.json',
+    ]);
   });
 });
 
@@ -87,7 +120,10 @@ const CORRUPTIONS: Array<[string, (text: string, next: number) => string]> = [
   ['a truncated file', (s) => s.slice(0, s.length / 2)],
   ['an empty object', () => '{}'],
   ['another format', (s) => s.replace(CACHE_FORMAT, 'something-else')],
-  ['nextUpdate pushed into the future', (s, next) => s.replace(`"nextUpdate": ${next}`, `"nextUpdate": ${next + 365 * 86_400}`)],
+  [
+    'nextUpdate pushed into the future',
+    (s, next) => s.replace(`"nextUpdate": ${next}`, `"nextUpdate": ${next + 365 * 86_400}`),
+  ],
   ['a damaged CRL', (s) => s.replace('"pck_crl": "30', '"pck_crl": "31')],
   ['a missing field', (s) => s.replace('"root_ca_crl"', '"root_crl"')],
   ['another FMSPC', (s) => s.replace('"fmspc": "00A067110000"', '"fmspc": "00A067110001"')],
@@ -117,12 +153,18 @@ for (const [what, corrupt] of CORRUPTIONS) {
 test('an unusable response is an error and is never cached', async (t) => {
   const dir = await tempDir(t);
   const v = await loadVector(SGX_PROCESSOR);
-  await withFake({ vectors: [v.name], protocol: 'http', override: at('/tcb', replaceInBody('"nextUpdate"', '"nextUpdat"')) }, async (pcs) => {
-    const options = optionsOf(v, pcs, dir, 0);
-    await assert.rejects(getCollateral(options), { code: 'COLLATERAL_RESPONSE_INVALID', field: 'tcbInfo.nextUpdate' });
-    assert.deepEqual(await readdir(dir), []);
-    assert.equal(await readCacheEntry(dir, options), undefined);
-  });
+  await withFake(
+    { vectors: [v.name], protocol: 'http', override: at('/tcb', replaceInBody('"nextUpdate"', '"nextUpdat"')) },
+    async (pcs) => {
+      const options = optionsOf(v, pcs, dir, 0);
+      await assert.rejects(getCollateral(options), {
+        code: 'COLLATERAL_RESPONSE_INVALID',
+        field: 'tcbInfo.nextUpdate',
+      });
+      assert.deepEqual(await readdir(dir), []);
+      assert.equal(await readCacheEntry(dir, options), undefined);
+    },
+  );
 });
 
 test('a cache folder that cannot be written is COLLATERAL_CACHE_INVALID', async (t) => {
@@ -130,6 +172,8 @@ test('a cache folder that cannot be written is COLLATERAL_CACHE_INVALID', async 
   await writeFile(blocker, 'not a folder');
   const v = await loadVector(SGX_PROCESSOR);
   await withFake({ vectors: [v.name], protocol: 'http' }, async (pcs) => {
-    await assert.rejects(getCollateral(optionsOf(v, pcs, join(blocker, 'cache'), 0)), { code: 'COLLATERAL_CACHE_INVALID' });
+    await assert.rejects(getCollateral(optionsOf(v, pcs, join(blocker, 'cache'), 0)), {
+      code: 'COLLATERAL_CACHE_INVALID',
+    });
   });
 });

@@ -76,7 +76,8 @@ export interface FakePcs {
 
 /** The PCK CA that issued a PCK CRL, from the first certificate of its issuer chain. */
 export function pckCaOf(chainPem: string): PckCa {
-  const subject = new x509.X509Certificate(chainPem.slice(0, chainPem.indexOf('-----END CERTIFICATE-----') + 25)).subject;
+  const subject = new x509.X509Certificate(chainPem.slice(0, chainPem.indexOf('-----END CERTIFICATE-----') + 25))
+    .subject;
   if (subject.includes('PCK Processor CA')) return 'processor';
   if (subject.includes('PCK Platform CA')) return 'platform';
   throw new Error(`unexpected PCK CRL issuer ${subject}`);
@@ -97,8 +98,10 @@ async function loadTables(vectors: readonly string[]): Promise<Tables> {
     const tee = name.split('/')[0] ?? '';
     const tcbBody = await read('tcb_info.json');
     const fmspc = (JSON.parse(tcbBody.toString('utf8')) as { tcbInfo: { fmspc: string } }).tcbInfo.fmspc.toUpperCase();
-    if (!tables.tcb.has(`${tee}/${fmspc}`)) tables.tcb.set(`${tee}/${fmspc}`, { body: tcbBody, chain: await text('tcb_info_issuer_chain.pem') });
-    if (!tables.qe.has(tee)) tables.qe.set(tee, { body: await read('qe_identity.json'), chain: await text('qe_identity_issuer_chain.pem') });
+    if (!tables.tcb.has(`${tee}/${fmspc}`))
+      tables.tcb.set(`${tee}/${fmspc}`, { body: tcbBody, chain: await text('tcb_info_issuer_chain.pem') });
+    if (!tables.qe.has(tee))
+      tables.qe.set(tee, { body: await read('qe_identity.json'), chain: await text('qe_identity_issuer_chain.pem') });
     const chain = await text('pck_crl_issuer_chain.pem');
     const ca = pckCaOf(chain);
     if (!tables.pckCrl.has(ca)) tables.pckCrl.set(ca, { der: await read('pck_crl.der'), chain });
@@ -137,40 +140,64 @@ async function selfSignedTls(): Promise<{ cert: string; key: string }> {
   return { cert: cert.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${pem64(pkcs8)}-----END PRIVATE KEY-----\n` };
 }
 
-const answer = (status: number, headers: Record<string, string> = {}, body: Buffer = Buffer.alloc(0)): FakeResponse => ({ status, headers, body });
+const answer = (
+  status: number,
+  headers: Record<string, string> = {},
+  body: Buffer = Buffer.alloc(0),
+): FakeResponse => ({ status, headers, body });
 /** A PCS 400 carries Error-Code and Error-Message headers. */
-const badRequest = (message: string): FakeResponse => answer(400, { 'Error-Code': 'InvalidParameter', 'Error-Message': message });
+const badRequest = (message: string): FakeResponse =>
+  answer(400, { 'Error-Code': 'InvalidParameter', 'Error-Message': message });
 const chain = (name: string, pem: string): Record<string, string> => ({ [name]: encodeURIComponent(pem) });
 
 function route(req: FakeRequest, tables: Tables, options: FakePcsOptions): FakeResponse {
   const pccs = options.flavor === 'pccs';
-  if (!pccs && req.path === '/IntelSGXRootCA.der' && tables.rootCrl !== undefined) return answer(200, {}, tables.rootCrl);
-  if (options.requireApiKey !== undefined && req.headers['ocp-apim-subscription-key'] !== options.requireApiKey) return answer(401);
-  const [, tee = '', what = ''] = /^\/(sgx|tdx)\/certification\/v4\/(tcb|qe\/identity|pckcrl|rootcacrl)$/.exec(req.path) ?? [];
+  if (!pccs && req.path === '/IntelSGXRootCA.der' && tables.rootCrl !== undefined)
+    return answer(200, {}, tables.rootCrl);
+  if (options.requireApiKey !== undefined && req.headers['ocp-apim-subscription-key'] !== options.requireApiKey)
+    return answer(401);
+  const [, tee = '', what = ''] =
+    /^\/(sgx|tdx)\/certification\/v4\/(tcb|qe\/identity|pckcrl|rootcacrl)$/.exec(req.path) ?? [];
   if (what === 'tcb') {
     const fmspc = req.query.get('fmspc') ?? '';
     if (!/^[0-9a-fA-F]{12}$/.test(fmspc)) return badRequest('fmspc parameter is missing or invalid');
     const found = tables.tcb.get(`${tee}/${fmspc.toUpperCase()}`);
-    return found === undefined ? answer(404) : answer(200, chain(pccs ? 'SGX-TCB-Info-Issuer-Chain' : 'TCB-Info-Issuer-Chain', found.chain), found.body);
+    return found === undefined
+      ? answer(404)
+      : answer(200, chain(pccs ? 'SGX-TCB-Info-Issuer-Chain' : 'TCB-Info-Issuer-Chain', found.chain), found.body);
   }
   if (what === 'qe/identity') {
     const found = tables.qe.get(tee);
-    return found === undefined ? answer(404) : answer(200, chain('SGX-Enclave-Identity-Issuer-Chain', found.chain), found.body);
+    return found === undefined
+      ? answer(404)
+      : answer(200, chain('SGX-Enclave-Identity-Issuer-Chain', found.chain), found.body);
   }
   if (what === 'pckcrl' && tee === 'sgx') {
     const ca = req.query.get('ca') ?? '';
     const requested = req.query.get('encoding') ?? 'pem';
     if (requested !== 'pem' && requested !== 'der') return badRequest('encoding parameter is invalid');
     const found = tables.pckCrl.get(ca);
-    if (found === undefined) return ca === 'processor' || ca === 'platform' ? answer(404) : badRequest('ca parameter is missing or invalid');
+    if (found === undefined)
+      return ca === 'processor' || ca === 'platform' ? answer(404) : badRequest('ca parameter is missing or invalid');
     const headers = chain('SGX-PCK-CRL-Issuer-Chain', found.chain);
-    const encoding = options.pckCrlEncoding === undefined || options.pckCrlEncoding === 'requested' ? requested : options.pckCrlEncoding;
+    const encoding =
+      options.pckCrlEncoding === undefined || options.pckCrlEncoding === 'requested'
+        ? requested
+        : options.pckCrlEncoding;
     if (encoding === 'der') return answer(200, headers, found.der);
     if (encoding === 'hex') return answer(200, headers, Buffer.from(found.der.toString('hex')));
-    return answer(200, headers, Buffer.from(`-----BEGIN X509 CRL-----\n${pem64(found.der.toString('base64'))}-----END X509 CRL-----\n`));
+    return answer(
+      200,
+      headers,
+      Buffer.from(`-----BEGIN X509 CRL-----\n${pem64(found.der.toString('base64'))}-----END X509 CRL-----\n`),
+    );
   }
   if (what === 'rootcacrl' && pccs && tee === 'sgx' && tables.rootCrl !== undefined) {
-    return answer(200, {}, options.rootCaCrlEncoding === 'hex' ? Buffer.from(tables.rootCrl.toString('hex')) : tables.rootCrl);
+    return answer(
+      200,
+      {},
+      options.rootCaCrlEncoding === 'hex' ? Buffer.from(tables.rootCrl.toString('hex')) : tables.rootCrl,
+    );
   }
   return answer(404);
 }
@@ -202,7 +229,12 @@ export async function startFakePcs(options: FakePcsOptions): Promise<FakePcs> {
   const handler: http.RequestListener = (req, res) => {
     const target = new URL(req.url ?? '/', 'http://fake');
     requests.push(`${target.pathname}${target.search}`);
-    const request: FakeRequest = { method: req.method ?? 'GET', path: target.pathname, query: target.searchParams, headers: req.headers };
+    const request: FakeRequest = {
+      method: req.method ?? 'GET',
+      path: target.pathname,
+      query: target.searchParams,
+      headers: req.headers,
+    };
     const next = (): FakeResponse => route(request, tables, options);
     send(res, options.override === undefined ? next() : options.override(request, next));
   };
@@ -277,7 +309,13 @@ export async function vectorsWithCollateral(): Promise<string[]> {
   const names: string[] = [];
   for (const tee of ['sgx', 'tdx']) {
     for (const entry of (await readdir(new URL(`${tee}/`, VECTORS))).sort()) {
-      if (await stat(new URL(`${tee}/${entry}/collateral/tcb_info.json`, VECTORS)).then(() => true, () => false)) names.push(`${tee}/${entry}`);
+      if (
+        await stat(new URL(`${tee}/${entry}/collateral/tcb_info.json`, VECTORS)).then(
+          () => true,
+          () => false,
+        )
+      )
+        names.push(`${tee}/${entry}`);
     }
   }
   return names;

@@ -19,20 +19,41 @@ test('extractRawMember returns the exact text of a member: strings, escapes, nes
 });
 
 test('extractRawMember refuses bad JSON, non-objects, missing and duplicate members', () => {
-  for (const body of ['', '{', '{"tcbInfo":1,}', '[{"tcbInfo":1}]', 'null', '"tcbInfo"', '{}', '{"tcbinfo":1}', '{"tcbInfo":1,"tcbInfo":2}', '{"a":{"tcbInfo":1}}']) {
-    assert.throws(() => extractRawMember(body, 'tcbInfo'), { name: 'CloisterError', code: 'COLLATERAL_RESPONSE_INVALID', field: 'tcbInfo' }, JSON.stringify(body));
+  for (const body of [
+    '',
+    '{',
+    '{"tcbInfo":1,}',
+    '[{"tcbInfo":1}]',
+    'null',
+    '"tcbInfo"',
+    '{}',
+    '{"tcbinfo":1}',
+    '{"tcbInfo":1,"tcbInfo":2}',
+    '{"a":{"tcbInfo":1}}',
+  ]) {
+    assert.throws(
+      () => extractRawMember(body, 'tcbInfo'),
+      { name: 'CloisterError', code: 'COLLATERAL_RESPONSE_INVALID', field: 'tcbInfo' },
+      JSON.stringify(body),
+    );
   }
 });
 
 test('extractRawMember round trip: the member of any JSON object, however indented, is cut out intact', () => {
   fc.assert(
-    fc.property(fc.jsonValue(), fc.jsonValue(), fc.jsonValue(), fc.constantFrom(0, 1, 2, '\t'), (before, value, after, indent) => {
-      const body = JSON.stringify({ before, member: value, after }, null, indent);
-      const raw = extractRawMember(body, 'member');
-      assert.ok(body.includes(raw));
-      assert.deepEqual(JSON.parse(raw), JSON.parse(JSON.stringify(value)));
-      if (indent === 0) assert.equal(raw, JSON.stringify(value));
-    }),
+    fc.property(
+      fc.jsonValue(),
+      fc.jsonValue(),
+      fc.jsonValue(),
+      fc.constantFrom(0, 1, 2, '\t'),
+      (before, value, after, indent) => {
+        const body = JSON.stringify({ before, member: value, after }, null, indent);
+        const raw = extractRawMember(body, 'member');
+        assert.ok(body.includes(raw));
+        assert.deepEqual(JSON.parse(raw), JSON.parse(JSON.stringify(value)));
+        if (indent === 0) assert.equal(raw, JSON.stringify(value));
+      },
+    ),
   );
 });
 

@@ -24,16 +24,27 @@ async function setup(maxActivations: number) {
     own: source,
     verify: async (evidence) => verifier.verify(evidence, { collateral, now: Date.now() / 1000 }),
   });
-  await c.setManifest(new TextEncoder().encode(JSON.stringify({
-    Packages: { app: { UniqueID: Buffer.from(mrEnclave).toString('hex'), TEE: 'sim' } },
-    Marbles: { app: { Package: 'app', MaxActivations: maxActivations }, db: { Package: 'app' } },
-  })));
+  await c.setManifest(
+    new TextEncoder().encode(
+      JSON.stringify({
+        Packages: { app: { UniqueID: Buffer.from(mrEnclave).toString('hex'), TEE: 'sim' } },
+        Marbles: { app: { Package: 'app', MaxActivations: maxActivations }, db: { Package: 'app' } },
+      }),
+    ),
+  );
   const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const publicKey = new Uint8Array(key.publicKey.export({ format: 'der', type: 'spki' }));
   const activate = async (i: number, dnsNames?: string[]) => {
     const nonce = c.nonce();
     const evidence = await source.quote(bindingReportData(publicKey, nonce));
-    return c.activate({ service: 'app', instanceId: `i${i}`, nonce, evidence, publicKey, ...(dnsNames ? { dnsNames } : {}) });
+    return c.activate({
+      service: 'app',
+      instanceId: `i${i}`,
+      nonce,
+      evidence,
+      publicKey,
+      ...(dnsNames ? { dnsNames } : {}),
+    });
   };
   return { c, activate };
 }
@@ -42,18 +53,34 @@ test('concurrent activations never exceed MaxActivations', async () => {
   const { activate } = await setup(3);
   const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => activate(i)));
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
-  for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof CloisterError && r.reason.code === 'ACTIVATION_REFUSED');
+  for (const r of results)
+    if (r.status === 'rejected') assert.ok(r.reason instanceof CloisterError && r.reason.code === 'ACTIVATION_REFUSED');
 });
 
 test('a nonce is single use, even when the activation fails', async () => {
   const { c } = await setup(0);
   const nonce = c.nonce();
-  await assert.rejects(c.activate({ service: 'nobody', instanceId: 'x', nonce, evidence: new Uint8Array(10), publicKey: new Uint8Array(10) }), (e: CloisterError) => e.code === 'ACTIVATION_REFUSED');
-  await assert.rejects(c.activate({ service: 'app', instanceId: 'x', nonce, evidence: new Uint8Array(10), publicKey: new Uint8Array(10) }), (e: CloisterError) => e.code === 'NONCE_INVALID');
+  await assert.rejects(
+    c.activate({
+      service: 'nobody',
+      instanceId: 'x',
+      nonce,
+      evidence: new Uint8Array(10),
+      publicKey: new Uint8Array(10),
+    }),
+    (e: CloisterError) => e.code === 'ACTIVATION_REFUSED',
+  );
+  await assert.rejects(
+    c.activate({ service: 'app', instanceId: 'x', nonce, evidence: new Uint8Array(10), publicKey: new Uint8Array(10) }),
+    (e: CloisterError) => e.code === 'NONCE_INVALID',
+  );
 });
 
-test('a workload cannot take another service\'s name as a DNS name', async () => {
+test("a workload cannot take another service's name as a DNS name", async () => {
   const { activate } = await setup(0);
   await activate(1, ['app', 'app.example.internal']);
-  await assert.rejects(activate(2, ['db']), (e: CloisterError) => e.code === 'ACTIVATION_REFUSED' && /DNS name "db"/.test(e.message));
+  await assert.rejects(
+    activate(2, ['db']),
+    (e: CloisterError) => e.code === 'ACTIVATION_REFUSED' && /DNS name "db"/.test(e.message),
+  );
 });

@@ -45,7 +45,12 @@ const CHILD_TIMEOUT_MS = 120_000;
 /** Runs `cloister ARGS` to completion (asynchronously, so servers in this process keep serving). */
 export function cloister(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL' });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      cwd,
+      timeout: CHILD_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -63,10 +68,28 @@ export interface RunningCoordinator {
 }
 
 /** Starts `cloister coordinator --simulation` (with `extra` arguments) and resolves once it listens. */
-export async function startCoordinator(dataDir: string, simDir: string, extra: readonly string[] = []): Promise<RunningCoordinator> {
+export async function startCoordinator(
+  dataDir: string,
+  simDir: string,
+  extra: readonly string[] = [],
+): Promise<RunningCoordinator> {
   const client = `127.0.0.1:${await freePort()}`;
   const mesh = `127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, [...(process.env['CLOISTER_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['CLOISTER_PROFILE']] : []), BIN, 'coordinator', '--data-dir', dataDir, '--client-addr', client, '--mesh-addr', mesh, '--simulation', '--sim-dir', simDir, ...extra]);
+  const child = spawn(process.execPath, [
+    ...(process.env['CLOISTER_PROFILE'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['CLOISTER_PROFILE']] : []),
+    BIN,
+    'coordinator',
+    '--data-dir',
+    dataDir,
+    '--client-addr',
+    client,
+    '--mesh-addr',
+    mesh,
+    '--simulation',
+    '--sim-dir',
+    simDir,
+    ...extra,
+  ]);
   let log = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -20,7 +20,16 @@ let instance: string;
 before(async () => {
   c = await startCoordinator(join(dir, 'data'), simDir, ['--maa']);
   const rootFile = join(dir, 'root.pem');
-  const v = await cloister(['verify', '--coordinator', c.client, '--simulation', '--sim-dir', simDir, '--root-out', rootFile]);
+  const v = await cloister([
+    'verify',
+    '--coordinator',
+    c.client,
+    '--simulation',
+    '--sim-dir',
+    simDir,
+    '--root-out',
+    rootFile,
+  ]);
   assert.equal(v.code, 0, v.stderr);
   agent = new https.Agent({ ca: readFileSync(rootFile, 'utf8'), keepAlive: true });
   instance = `https://${c.client}`;
@@ -43,19 +52,28 @@ function get(path: string, method = 'GET'): Promise<{ status: number; type: stri
   });
 }
 
-test('the SDK attests a simulated quote at the coordinator\'s client address', async () => {
+test("the SDK attests a simulated quote at the coordinator's client address", async () => {
   const signers = await new AttestationClient(instance, { agent }).getAttestationSigners();
   const client = new AttestationClient(instance, { agent, validationOptions: safeValidation(instance, signers) });
   const platform = importSimState(JSON.parse(readFileSync(join(simDir, 'platform.json'), 'utf8')));
   const data = Buffer.from('workload key');
-  const quote = simQuote(platform, { mrEnclave: new Uint8Array(32).fill(1), mrSigner: new Uint8Array(32).fill(2), isvProdId: 3, isvSvn: 4, reportData: createHash('sha256').update(data).digest() });
+  const quote = simQuote(platform, {
+    mrEnclave: new Uint8Array(32).fill(1),
+    mrSigner: new Uint8Array(32).fill(2),
+    isvProdId: 3,
+    isvSvn: 4,
+    reportData: createHash('sha256').update(data).digest(),
+  });
   const { body } = await client.attestSgxEnclave(quote, { runTimeData: data });
   assert.deepEqual([body.issuer, body.mrEnclave, body.productId, body.svn], [instance, '01'.repeat(32), 3, 4]);
 });
 
 test('each API answers errors in its own shape', async () => {
   const maa = await get('/attest/SgxEnclave?api-version=2020-10-01', 'POST');
-  assert.deepEqual([maa.status, maa.type, (JSON.parse(maa.body) as { error: { code: string } }).error.code], [400, 'application/json', 'REQUEST_INVALID']);
+  assert.deepEqual(
+    [maa.status, maa.type, (JSON.parse(maa.body) as { error: { code: string } }).error.code],
+    [400, 'application/json', 'REQUEST_INVALID'],
+  );
   const own = await get('/api/v1/nope');
   assert.deepEqual([own.status, own.type], [404, 'application/problem+json']);
   assert.equal((await get('/api/v1/status')).status, 200);

@@ -29,7 +29,6 @@ let stranger: { cert: string; key: string };
 
 const SCRIPT = `const fs=require('fs');console.log(JSON.stringify({env:process.env,argv:process.argv.slice(1),key:fs.readFileSync('out/key.hex','utf8'),mode:fs.statSync('out/key.hex').mode&0o777,cert:fs.readFileSync('out/cert.pem','utf8')}))`;
 
-
 function manifest(): string {
   const m = {
     Packages: {
@@ -41,18 +40,32 @@ function manifest(): string {
         Package: 'app',
         Parameters: {
           Files: { 'out/key.hex': '{{ hex .Secrets.apiKey }}', 'out/cert.pem': '{{ pem .MarbleRun.MarbleCert.Cert }}' },
-          Env: { API_KEY: '{{ hex .Secrets.apiKey }}', OWN_KEY: '{{ hex .Secrets.instanceKey }}', TOKEN: '{{ string .Secrets.token }}', PLAIN: { Data: 'aGVsbG8=', Encoding: 'base64' } },
+          Env: {
+            API_KEY: '{{ hex .Secrets.apiKey }}',
+            OWN_KEY: '{{ hex .Secrets.instanceKey }}',
+            TOKEN: '{{ string .Secrets.token }}',
+            PLAIN: { Data: 'aGVsbG8=', Encoding: 'base64' },
+          },
         },
       },
       once: { Package: 'app', MaxActivations: 1 },
-      shell: { Package: 'shell', Parameters: { Argv: ['sh', '-c', 'echo "argv from the manifest: $API_KEY"; exit 3'], Env: { API_KEY: '{{ hex .Secrets.apiKey }}' } } },
+      shell: {
+        Package: 'shell',
+        Parameters: {
+          Argv: ['sh', '-c', 'echo "argv from the manifest: $API_KEY"; exit 3'],
+          Env: { API_KEY: '{{ hex .Secrets.apiKey }}' },
+        },
+      },
     },
     Secrets: {
       apiKey: { Type: 'symmetric-key', Size: 256, Shared: true },
       instanceKey: { Type: 'symmetric-key', Size: 128 },
       token: { Type: 'plain', UserDefined: true },
     },
-    Users: { admin: { Certificate: admin.cert, Roles: ['reader', 'writer'] }, stranger: { Certificate: stranger.cert, Roles: ['reader'] } },
+    Users: {
+      admin: { Certificate: admin.cert, Roles: ['reader', 'writer'] },
+      stranger: { Certificate: stranger.cert, Roles: ['reader'] },
+    },
     Roles: {
       reader: { ResourceType: 'Secrets', ResourceNames: ['token', 'apiKey'], Actions: ['ReadSecret'] },
       writer: { ResourceType: 'Secrets', ResourceNames: ['token'], Actions: ['WriteSecret'] },
@@ -61,7 +74,12 @@ function manifest(): string {
   return `${JSON.stringify(m, null, 2)}\n`;
 }
 
-const run = (service: string, args: string[], extra: string[] = []) => cloister(['run', '--service', service, '--coordinator', c.mesh, '--sim-dir', simDir, ...extra, '--', ...args], {}, dir);
+const run = (service: string, args: string[], extra: string[] = []) =>
+  cloister(
+    ['run', '--service', service, '--coordinator', c.mesh, '--sim-dir', simDir, ...extra, '--', ...args],
+    {},
+    dir,
+  );
 const client = (...args: string[]) => cloister([...args, '--coordinator', c.client, '--root', rootFile], {}, dir);
 
 describe('the spine, end to end', () => {
@@ -77,10 +95,29 @@ describe('the spine, end to end', () => {
   after(() => c.stop('SIGKILL'));
 
   it('a client attests the coordinator and pins its root; simulation is said everywhere', async () => {
-    const refused = await cloister(['verify', '--coordinator', c.client, '--sim-dir', simDir, '--root-out', rootFile, '--json']);
+    const refused = await cloister([
+      'verify',
+      '--coordinator',
+      c.client,
+      '--sim-dir',
+      simDir,
+      '--root-out',
+      rootFile,
+      '--json',
+    ]);
     assert.equal(refused.code, 1);
     assert.equal(JSON.parse(refused.stdout).error.code, 'COORDINATOR_UNTRUSTED');
-    const v = await cloister(['verify', '--coordinator', c.client, '--simulation', '--sim-dir', simDir, '--root-out', rootFile, '--json']);
+    const v = await cloister([
+      'verify',
+      '--coordinator',
+      c.client,
+      '--simulation',
+      '--sim-dir',
+      simDir,
+      '--root-out',
+      rootFile,
+      '--json',
+    ]);
     assert.equal(v.code, 0, v.stderr + v.stdout);
     assert.equal(JSON.parse(v.stdout).simulation, true);
     const s = await client('status');
@@ -104,10 +141,27 @@ describe('the spine, end to end', () => {
     assert.match(early.stderr, /ACTIVATION_REFUSED.*token/);
     writeFileSync(join(dir, 'token.txt'), 's3cret-token');
     const user = (who: string) => ['--cert', join(dir, `${who}.pem`), '--key', join(dir, `${who}.key`)];
-    const denied = await client('secret', 'set', 'token', '--from', join(dir, 'token.txt'), '--type', 'plain', ...user('stranger'), '--json');
+    const denied = await client(
+      'secret',
+      'set',
+      'token',
+      '--from',
+      join(dir, 'token.txt'),
+      '--type',
+      'plain',
+      ...user('stranger'),
+      '--json',
+    );
     assert.equal(JSON.parse(denied.stdout).error.code, 'FORBIDDEN');
-    await assert.rejects(call(parseAddress(c.client, 'client'), 'GET', '/api/v1/secrets?s=token', { ca: readFileSync(rootFile, 'utf8') }), (e: { code?: string }) => e.code === 'UNAUTHENTICATED');
-    assert.equal((await client('secret', 'set', 'token', '--from', join(dir, 'token.txt'), '--type', 'plain', ...user('admin'))).code, 0);
+    await assert.rejects(
+      call(parseAddress(c.client, 'client'), 'GET', '/api/v1/secrets?s=token', { ca: readFileSync(rootFile, 'utf8') }),
+      (e: { code?: string }) => e.code === 'UNAUTHENTICATED',
+    );
+    assert.equal(
+      (await client('secret', 'set', 'token', '--from', join(dir, 'token.txt'), '--type', 'plain', ...user('admin')))
+        .code,
+      0,
+    );
     const got = await client('secret', 'get', 'token', 'apiKey', ...user('admin'));
     const secrets = JSON.parse(got.stdout) as Record<string, { type: string; key: string }>;
     assert.equal(Buffer.from(secrets['token']?.key ?? '', 'base64').toString(), 's3cret-token');
@@ -129,20 +183,36 @@ describe('the spine, end to end', () => {
     assert.equal(ra.env['PLAIN'], 'hello');
     assert.equal(ra.key, ra.env['API_KEY']);
     assert.equal(ra.mode, 0o600);
-    for (const name of ['MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN', 'MARBLE_PREDEFINED_PRIVATE_KEY', 'MARBLE_PREDEFINED_ROOT_CA', 'CLOISTER_CERT_CHAIN']) assert.match(ra.env[name] ?? '', /-----BEGIN/);
+    for (const name of [
+      'MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN',
+      'MARBLE_PREDEFINED_PRIVATE_KEY',
+      'MARBLE_PREDEFINED_ROOT_CA',
+      'CLOISTER_CERT_CHAIN',
+    ])
+      assert.match(ra.env[name] ?? '', /-----BEGIN/);
     assert.equal(ra.env['MARBLE_PREDEFINED_ROOT_CA'], readFileSync(rootFile, 'utf8'));
-    assert.equal(ra.cert.trim(), (ra.env['MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN'] ?? '').split('-----END CERTIFICATE-----')[0] + '-----END CERTIFICATE-----');
+    assert.equal(
+      ra.cert.trim(),
+      (ra.env['MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN'] ?? '').split('-----END CERTIFICATE-----')[0] +
+        '-----END CERTIFICATE-----',
+    );
     // The same instance keeps its own secret across activations.
-    const again = JSON.parse((await run('backend', [node, '-e', SCRIPT], ['--instance-id', 'one'])).stdout) as typeof ra;
+    const again = JSON.parse(
+      (await run('backend', [node, '-e', SCRIPT], ['--instance-id', 'one'])).stdout,
+    ) as typeof ra;
     assert.equal(again.env['OWN_KEY'], ra.env['OWN_KEY']);
     // DNS names for the certificate from the environment, as the Kubernetes webhook sets them.
-    const named = await cloister(['run', '--service', 'backend', '--coordinator', c.mesh, '--sim-dir', simDir, '--', node, '-e', SCRIPT], { CLOISTER_DNS_NAMES: 'backend.shop,backend.shop.svc' }, dir);
+    const named = await cloister(
+      ['run', '--service', 'backend', '--coordinator', c.mesh, '--sim-dir', simDir, '--', node, '-e', SCRIPT],
+      { CLOISTER_DNS_NAMES: 'backend.shop,backend.shop.svc' },
+      dir,
+    );
     const san = new X509Certificate((JSON.parse(named.stdout) as typeof ra).cert).subjectAltName ?? '';
     assert.match(san, /DNS:backend\.shop\b/);
     assert.match(san, /DNS:backend\.shop\.svc\b/);
   });
 
-  it('Argv from the manifest, the program\'s exit code, and a changed program refused', async () => {
+  it("Argv from the manifest, the program's exit code, and a changed program refused", async () => {
     const r = await run('shell', ['sh', '-c', 'echo ignored']);
     assert.equal(r.code, 3);
     assert.match(r.stdout, /^argv from the manifest: [0-9a-f]{64}$/m);
@@ -157,30 +227,67 @@ describe('the spine, end to end', () => {
     assert.match((await run('once', [node, '-e', '0'])).stderr, /MaxActivations/);
     assert.match((await run('nobody', [node, '-e', '0'])).stderr, /ACTIVATION_REFUSED.*no service/);
     const mesh = parseAddress(c.mesh, 'mesh');
-    const post = async (path: string, body: unknown) => (await call(mesh, 'POST', path, { body: JSON.stringify(body) })).json<Record<string, string>>();
+    const post = async (path: string, body: unknown) =>
+      (await call(mesh, 'POST', path, { body: JSON.stringify(body) })).json<Record<string, string>>();
     const platform = importSimState(JSON.parse(readFileSync(join(simDir, 'platform.json'), 'utf8')));
     const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const spki = new Uint8Array(k.publicKey.export({ format: 'der', type: 'spki' }));
     const nonce = new Uint8Array(Buffer.from((await post('/mesh/v1/nonce', {}))['nonce'] as string, 'base64'));
-    const quote = (reportData: Uint8Array) => Buffer.from(simQuote(platform, { mrEnclave: measure(node), mrSigner: new Uint8Array(32), isvProdId: 0, isvSvn: 0, reportData })).toString('base64');
-    const body = { service: 'backend', instanceId: 'direct', nonce: Buffer.from(nonce).toString('base64'), publicKey: Buffer.from(spki).toString('base64'), evidence: quote(bindingReportData(spki, nonce)) };
+    const quote = (reportData: Uint8Array) =>
+      Buffer.from(
+        simQuote(platform, {
+          mrEnclave: measure(node),
+          mrSigner: new Uint8Array(32),
+          isvProdId: 0,
+          isvSvn: 0,
+          reportData,
+        }),
+      ).toString('base64');
+    const body = {
+      service: 'backend',
+      instanceId: 'direct',
+      nonce: Buffer.from(nonce).toString('base64'),
+      publicKey: Buffer.from(spki).toString('base64'),
+      evidence: quote(bindingReportData(spki, nonce)),
+    };
     await post('/mesh/v1/activate', body);
     await assert.rejects(post('/mesh/v1/activate', body), (e: { code?: string }) => e.code === 'NONCE_INVALID');
     const fresh = new Uint8Array(Buffer.from((await post('/mesh/v1/nonce', {}))['nonce'] as string, 'base64'));
-    await assert.rejects(post('/mesh/v1/activate', { ...body, nonce: Buffer.from(fresh).toString('base64') }), (e: { code?: string; message?: string }) => e.code === 'ACTIVATION_REFUSED' && /bind/.test(e.message ?? ''));
-    await assert.rejects(call(mesh, 'POST', '/mesh/v1/activate', { body: 'x'.repeat(2 << 20) }), (e: { code?: string }) => e.code === 'REQUEST_TOO_LARGE' || e.code === 'COORDINATOR_UNREACHABLE');
+    await assert.rejects(
+      post('/mesh/v1/activate', { ...body, nonce: Buffer.from(fresh).toString('base64') }),
+      (e: { code?: string; message?: string }) => e.code === 'ACTIVATION_REFUSED' && /bind/.test(e.message ?? ''),
+    );
+    await assert.rejects(
+      call(mesh, 'POST', '/mesh/v1/activate', { body: 'x'.repeat(2 << 20) }),
+      (e: { code?: string }) => e.code === 'REQUEST_TOO_LARGE' || e.code === 'COORDINATOR_UNREACHABLE',
+    );
   });
 
   it('kill -9 loses nothing acknowledged: same root, manifest, secrets and activation counts', async () => {
     const before = readFileSync(rootFile, 'utf8');
-    const secretBefore = (await client('secret', 'get', 'apiKey', '--cert', join(dir, 'admin.pem'), '--key', join(dir, 'admin.key'))).stdout;
+    const secretBefore = (
+      await client('secret', 'get', 'apiKey', '--cert', join(dir, 'admin.pem'), '--key', join(dir, 'admin.key'))
+    ).stdout;
     await c.stop('SIGKILL');
     c = await startCoordinator(dataDir, simDir);
-    const v = await cloister(['verify', '--coordinator', c.client, '--simulation', '--sim-dir', simDir, '--root-out', join(dir, 'root2.pem')]);
+    const v = await cloister([
+      'verify',
+      '--coordinator',
+      c.client,
+      '--simulation',
+      '--sim-dir',
+      simDir,
+      '--root-out',
+      join(dir, 'root2.pem'),
+    ]);
     assert.equal(v.code, 0, v.stderr);
     assert.equal(readFileSync(join(dir, 'root2.pem'), 'utf8'), before);
     assert.equal((await client('manifest', 'verify', join(dir, 'manifest.json'))).code, 0);
-    assert.equal((await client('secret', 'get', 'apiKey', '--cert', join(dir, 'admin.pem'), '--key', join(dir, 'admin.key'))).stdout, secretBefore);
+    assert.equal(
+      (await client('secret', 'get', 'apiKey', '--cert', join(dir, 'admin.pem'), '--key', join(dir, 'admin.key')))
+        .stdout,
+      secretBefore,
+    );
     assert.match((await run('once', [node, '-e', '0'])).stderr, /MaxActivations/);
     assert.equal(statSync(join(dataDir, 'state.sealed')).mode & 0o077, 0);
   });

@@ -5,8 +5,15 @@ import { createCa, issueLeaf, pemCert, pemPrivateKey } from '../../src/pki/index
 export async function userCert(name: string): Promise<{ cert: string; key: string }> {
   const ca = await createCa({ now: Date.now() / 1000, name: `users ${name}` });
   const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const der = await issueLeaf(ca, { publicKey: new Uint8Array(k.publicKey.export({ format: 'der', type: 'spki' })), commonName: name, now: Date.now() / 1000 });
-  return { cert: pemCert(der), key: pemPrivateKey(new Uint8Array(k.privateKey.export({ format: 'der', type: 'pkcs8' }))) };
+  const der = await issueLeaf(ca, {
+    publicKey: new Uint8Array(k.publicKey.export({ format: 'der', type: 'spki' })),
+    commonName: name,
+    now: Date.now() / 1000,
+  });
+  return {
+    cert: pemCert(der),
+    key: pemPrivateKey(new Uint8Array(k.privateKey.export({ format: 'der', type: 'pkcs8' }))),
+  };
 }
 
 export const adminCert = () => userCert('admin');

@@ -27,8 +27,22 @@ const at = (...p: string[]) => join(dir, ...p);
 
 // The program: reads its code from the read-only volume, increments a counter in the read-write one.
 const SCRIPT = `const fs=require('fs'),p=require('path');const code=fs.readFileSync(p.join(process.env.CLOISTER_VOLUME_CODE,'lib/app.txt'),'utf8');const f=p.join(process.env.CLOISTER_VOLUME_DATA,'counter.txt');const n=Number(fs.readFileSync(f,'utf8'))+1;fs.writeFileSync(f,String(n));console.log(code+' '+n)`;
-const run = (service: string) => cloister(['run', '--service', service, '--coordinator', c.mesh, '--sim-dir', simDir, '--', node, '-e', SCRIPT], {}, dir);
-const admin = () => ['--coordinator', c.client, '--root', rootFile, '--cert', at('admin.pem'), '--key', at('admin.key')];
+const run = (service: string) =>
+  cloister(
+    ['run', '--service', service, '--coordinator', c.mesh, '--sim-dir', simDir, '--', node, '-e', SCRIPT],
+    {},
+    dir,
+  );
+const admin = () => [
+  '--coordinator',
+  c.client,
+  '--root',
+  rootFile,
+  '--cert',
+  at('admin.pem'),
+  '--key',
+  at('admin.key'),
+];
 
 describe('protected volumes, end to end', () => {
   before(async () => {
@@ -40,19 +54,41 @@ describe('protected volumes, end to end', () => {
     mkdirSync(at('data'));
     writeFileSync(at('data', 'counter.txt'), '0');
     const pkg = { UniqueID: hex(measure(node)), TEE: 'sim' };
-    writeFileSync(at('manifest.json'), JSON.stringify({
-      Packages: { app: pkg },
-      Marbles: { app: { Package: 'app' }, other: { Package: 'app' } },
-      Volumes: {
-        code: { Mode: 'read-only', Services: ['app'], Sealed: 'code.sealed', Path: 'run/code' },
-        data: { Mode: 'read-write', Services: ['app'], Sealed: 'data.sealed', Path: 'run/data' },
-      },
-      Users: { admin: { Certificate: user.cert, Roles: ['sealer'] } },
-      Roles: { sealer: { ResourceType: 'Volumes', ResourceNames: ['code', 'data'], Actions: ['SealVolume', 'OpenVolume'] } },
-    }));
+    writeFileSync(
+      at('manifest.json'),
+      JSON.stringify({
+        Packages: { app: pkg },
+        Marbles: { app: { Package: 'app' }, other: { Package: 'app' } },
+        Volumes: {
+          code: { Mode: 'read-only', Services: ['app'], Sealed: 'code.sealed', Path: 'run/code' },
+          data: { Mode: 'read-write', Services: ['app'], Sealed: 'data.sealed', Path: 'run/data' },
+        },
+        Users: { admin: { Certificate: user.cert, Roles: ['sealer'] } },
+        Roles: {
+          sealer: { ResourceType: 'Volumes', ResourceNames: ['code', 'data'], Actions: ['SealVolume', 'OpenVolume'] },
+        },
+      }),
+    );
     c = await startCoordinator(at('data-dir'), simDir);
-    assert.equal((await cloister(['verify', '--coordinator', c.client, '--simulation', '--sim-dir', simDir, '--root-out', rootFile])).code, 0);
-    assert.equal((await cloister(['manifest', 'set', at('manifest.json'), '--coordinator', c.client, '--root', rootFile])).code, 0);
+    assert.equal(
+      (
+        await cloister([
+          'verify',
+          '--coordinator',
+          c.client,
+          '--simulation',
+          '--sim-dir',
+          simDir,
+          '--root-out',
+          rootFile,
+        ])
+      ).code,
+      0,
+    );
+    assert.equal(
+      (await cloister(['manifest', 'set', at('manifest.json'), '--coordinator', c.client, '--root', rootFile])).code,
+      0,
+    );
   });
   after(() => c.stop());
 
@@ -72,7 +108,16 @@ describe('protected volumes, end to end', () => {
     assert.equal(readHeader(readFileSync(at('data.sealed', 'counter.txt'))).version, 2n);
     assert.equal((await run('app')).stdout.trim(), 'model v1 2');
     assert.deepEqual(readdirSync(at('run')), [], 'no plaintext is left behind');
-    const opened = await cloister(['protect', 'open', at('data.sealed'), '--volume', 'data', '--out', at('opened'), ...admin()]);
+    const opened = await cloister([
+      'protect',
+      'open',
+      at('data.sealed'),
+      '--volume',
+      'data',
+      '--out',
+      at('opened'),
+      ...admin(),
+    ]);
     assert.equal(opened.code, 0, opened.stderr);
     assert.equal(readFileSync(at('opened', 'counter.txt'), 'utf8'), '2');
   });
@@ -101,9 +146,41 @@ describe('protected volumes, end to end', () => {
   });
 
   it('a service not listed for a volume gets no key; a wrong measurement gets nothing', async () => {
-    const r = await cloister(['run', '--service', 'other', '--coordinator', c.mesh, '--sim-dir', simDir, '--', node, '-e', 'console.log(Object.keys(process.env).filter(k=>k.startsWith("CLOISTER_VOLUME")).length)'], {}, dir);
+    const r = await cloister(
+      [
+        'run',
+        '--service',
+        'other',
+        '--coordinator',
+        c.mesh,
+        '--sim-dir',
+        simDir,
+        '--',
+        node,
+        '-e',
+        'console.log(Object.keys(process.env).filter(k=>k.startsWith("CLOISTER_VOLUME")).length)',
+      ],
+      {},
+      dir,
+    );
     assert.equal(r.stdout.trim(), '0');
-    const wrong = await cloister(['run', '--service', 'app', '--coordinator', c.mesh, '--sim-dir', simDir, '--', resolveProgram('sh'), '-c', 'echo started'], {}, dir);
+    const wrong = await cloister(
+      [
+        'run',
+        '--service',
+        'app',
+        '--coordinator',
+        c.mesh,
+        '--sim-dir',
+        simDir,
+        '--',
+        resolveProgram('sh'),
+        '-c',
+        'echo started',
+      ],
+      {},
+      dir,
+    );
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /ACTIVATION_REFUSED.*mrenclave/);
     assert.doesNotMatch(wrong.stdout, /started/);
@@ -112,12 +189,20 @@ describe('protected volumes, end to end', () => {
   it('a crash between commit and rename recovers the committed copy', async () => {
     const platform = importSimState(JSON.parse(readFileSync(join(simDir, 'platform.json'), 'utf8')));
     const mesh = parseAddress(c.mesh, 'mesh');
-    const a = await activate({ post: async (p, body) => (await call(mesh, 'POST', p, { body: JSON.stringify(body) })).json() }, simEvidence(platform, { mrEnclave: measure(node) }), { service: 'app' });
+    const a = await activate(
+      { post: async (p, body) => (await call(mesh, 'POST', p, { body: JSON.stringify(body) })).json() },
+      simEvidence(platform, { mrEnclave: measure(node) }),
+      { service: 'app' },
+    );
     const [, data] = unlockVolumes(a.volumes, dir);
     assert.ok(data);
     writeFileSync(join(data.plainDir, 'counter.txt'), '100');
     const changes = sealChanges(data);
-    await call(mesh, 'POST', '/mesh/v1/volumes/commit', { cert: a.certChain, key: a.privateKey, body: JSON.stringify({ volume: 'data', changes }) });
+    await call(mesh, 'POST', '/mesh/v1/volumes/commit', {
+      cert: a.certChain,
+      key: a.privateKey,
+      body: JSON.stringify({ volume: 'data', changes }),
+    });
     // The process "dies" here: committed, not renamed. The next start finds the pending copy.
     assert.equal((await run('app')).stdout.trim(), 'model v1 101');
   });

@@ -13,20 +13,36 @@ export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const KUBECONFIG = process.env['KUBECONFIG'];
 export const NODE_ENV = process.env['CLOISTER_K8S_ENV'];
 export const CONTAINERD = '/run/k8s-test-containerd/containerd.sock';
-export const SKIP_CLUSTER = KUBECONFIG ? false : 'no cluster: set KUBECONFIG (.ci/run starts one with ../shared/tools/k8s-test-env.sh)';
-export const SKIP_NODE = SKIP_CLUSTER || (NODE_ENV && existsSync(join(NODE_ENV, 'run/kubelet.pid')) ? false : 'no local kubelet: set CLOISTER_K8S_ENV to a k8s-test-env.sh folder started with NODE=1');
+export const SKIP_CLUSTER = KUBECONFIG
+  ? false
+  : 'no cluster: set KUBECONFIG (.ci/run starts one with ../shared/tools/k8s-test-env.sh)';
+export const SKIP_NODE =
+  SKIP_CLUSTER ||
+  (NODE_ENV && existsSync(join(NODE_ENV, 'run/kubelet.pid'))
+    ? false
+    : 'no local kubelet: set CLOISTER_K8S_ENV to a k8s-test-env.sh folder started with NODE=1');
 
 export async function kube() {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   kc.loadFromDefault();
-  return { k8s, kc, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), admission: kc.makeApiClient(k8s.AdmissionregistrationV1Api), rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api) };
+  return {
+    k8s,
+    kc,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    admission: kc.makeApiClient(k8s.AdmissionregistrationV1Api),
+    rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api),
+  };
 }
 export type Kube = Awaited<ReturnType<typeof kube>>;
 
 /** helm and kubectl from the project's own installer. */
 export function tools(): { helm: string; kubectl: string } {
-  const dir = execFileSync('sh', [join(REPO, 'scripts/install-k8s-tools.sh')], { encoding: 'utf8' }).trim().split('\n').pop() as string;
+  const dir = execFileSync('sh', [join(REPO, 'scripts/install-k8s-tools.sh')], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop() as string;
   return { helm: join(dir, 'helm'), kubectl: join(dir, 'kubectl') };
 }
 
@@ -37,7 +53,7 @@ export function helm(args: string[]): string {
 /** Polls until `f` returns a value; fails with the last state after the deadline (a hang guard, not a timing assertion). */
 export async function waitFor<T>(what: string, f: () => Promise<T | undefined>, seconds = 240): Promise<T> {
   let last: unknown;
-  for (const end = Date.now() + seconds * 1000; Date.now() < end; ) {
+  for (const end = Date.now() + seconds * 1000; Date.now() < end;) {
     try {
       const v = await f();
       if (v !== undefined) return v;
@@ -61,7 +77,12 @@ export async function restartKubelet(): Promise<void> {
   const pid = Number(readFileSync(pidFile, 'utf8'));
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   process.kill(pid, 'SIGTERM');
-  await waitFor('the kubelet to exit', async () => (existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ') ? undefined : true), 60);
+  await waitFor(
+    'the kubelet to exit',
+    async () =>
+      existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ') ? undefined : true,
+    60,
+  );
   const out = openSync(join(NODE_ENV as string, 'run/kubelet.log'), 'a');
   const child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', out, out] });
   closeSync(out);

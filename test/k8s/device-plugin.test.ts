@@ -29,14 +29,22 @@ async function fakeKubelet(api: DevicePluginApi, dir: string) {
       done(null, {});
     },
   });
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${join(dir, 'kubelet.sock')}`, api.grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${join(dir, 'kubelet.sock')}`, api.grpc.ServerCredentials.createInsecure(), (e) =>
+      e ? reject(e) : resolve(),
+    ),
+  );
   return { registrations, stop: () => server.forceShutdown() };
 }
 
 function pluginClient(api: DevicePluginApi, socket: string) {
   const client = new api.devicePlugin(`unix://${socket}`, api.grpc.credentials.createInsecure());
   const unary = (method: string, req: unknown) =>
-    new Promise<unknown>((resolve, reject) => (client[method] as (r: unknown, cb: (e: Error | null, v: unknown) => void) => void).call(client, req, (e, v) => (e ? reject(e) : resolve(v))));
+    new Promise<unknown>((resolve, reject) =>
+      (client[method] as (r: unknown, cb: (e: Error | null, v: unknown) => void) => void).call(client, req, (e, v) =>
+        e ? reject(e) : resolve(v),
+      ),
+    );
   return { client, unary };
 }
 
@@ -48,9 +56,15 @@ const until = async (cond: () => boolean, what: string) => {
 describe('SGX device plugin (pure parts)', () => {
   it('capacity from sysfs: bytes per NUMA node summed, in MiB; garbage refused', () => {
     assert.equal(epcMiBFromSysfs(['67108864\n', '33554432\n']), 96);
-    assert.throws(() => epcMiBFromSysfs(['-1']), (e: unknown) => e instanceof CloisterError && e.code === 'IO');
+    assert.throws(
+      () => epcMiBFromSysfs(['-1']),
+      (e: unknown) => e instanceof CloisterError && e.code === 'IO',
+    );
     const sys = tempDir('sysfs');
-    assert.throws(() => readEpcMiB(sys), (e: unknown) => e instanceof CloisterError && e.code === 'NO_TEE');
+    assert.throws(
+      () => readEpcMiB(sys),
+      (e: unknown) => e instanceof CloisterError && e.code === 'NO_TEE',
+    );
     mkdirSync(join(sys, 'devices/system/node/node0/x86'), { recursive: true });
     writeFileSync(join(sys, 'devices/system/node/node0/x86/sgx_total_bytes'), String(128 << 20));
     assert.equal(readEpcMiB(sys), 128);
@@ -58,7 +72,10 @@ describe('SGX device plugin (pure parts)', () => {
 
   it('resources per provider, device lists and Allocate answers', () => {
     const both = new Set(['enclave', 'provision'] as const);
-    const [azure] = pluginResources({ provider: 'azure', enclaveLimit: 20, provision: true }, { epcMiB: 12, present: both });
+    const [azure] = pluginResources(
+      { provider: 'azure', enclaveLimit: 20, provision: true },
+      { epcMiB: 12, present: both },
+    );
     assert.equal(azure?.name, 'kubernetes.azure.com/sgx_epc_mem_in_MiB');
     const devices = deviceList(azure!, both);
     assert.equal(devices.length, 12);
@@ -69,14 +86,35 @@ describe('SGX device plugin (pure parts)', () => {
       { container_path: '/dev/sgx_provision', host_path: '/dev/sgx_provision', permissions: 'rw' },
     ]);
     // No provisioning device on the node: the enclave device alone.
-    assert.deepEqual(allocation(azure!, new Set(['enclave'] as const), ['epc-mib-00']).devices.map((d) => d.container_path), ['/dev/sgx_enclave']);
+    assert.deepEqual(
+      allocation(azure!, new Set(['enclave'] as const), ['epc-mib-00']).devices.map((d) => d.container_path),
+      ['/dev/sgx_enclave'],
+    );
     for (const bad of [[], ['epc-mib-12'], ['enclave-0'], ['epc-mib-x']]) {
-      assert.throws(() => allocation(azure!, both, bad), (e: unknown) => e instanceof CloisterError && e.code === 'REQUEST_INVALID');
+      assert.throws(
+        () => allocation(azure!, both, bad),
+        (e: unknown) => e instanceof CloisterError && e.code === 'REQUEST_INVALID',
+      );
     }
-    assert.throws(() => allocation(azure!, new Set(), ['epc-mib-00']), (e: unknown) => e instanceof CloisterError && e.code === 'NO_TEE');
-    const intel = pluginResources({ provider: 'intel', enclaveLimit: 4, provision: true }, { epcMiB: 0, present: both });
-    assert.deepEqual(intel.map((r) => [r.name, r.count]), [['sgx.intel.com/enclave', 4], ['sgx.intel.com/provision', 4]]);
-    assert.deepEqual(allocation(intel[1]!, both, ['provision-2']).devices.map((d) => d.container_path), ['/dev/sgx_provision']);
+    assert.throws(
+      () => allocation(azure!, new Set(), ['epc-mib-00']),
+      (e: unknown) => e instanceof CloisterError && e.code === 'NO_TEE',
+    );
+    const intel = pluginResources(
+      { provider: 'intel', enclaveLimit: 4, provision: true },
+      { epcMiB: 0, present: both },
+    );
+    assert.deepEqual(
+      intel.map((r) => [r.name, r.count]),
+      [
+        ['sgx.intel.com/enclave', 4],
+        ['sgx.intel.com/provision', 4],
+      ],
+    );
+    assert.deepEqual(
+      allocation(intel[1]!, both, ['provision-2']).devices.map((d) => d.container_path),
+      ['/dev/sgx_provision'],
+    );
   });
 });
 
@@ -94,7 +132,18 @@ describe('SGX device plugin over gRPC', () => {
     dev = tempDir('dev');
     writeFileSync(join(dev, 'sgx_enclave'), '');
     kubelet = await fakeKubelet(api, dir);
-    plugin = await startDevicePlugin({ provider: 'azure', enclaveLimit: 20, provision: true, pluginDir: dir, devDir: dev, hostDevDir: '/host/dev', epcMiB: 16, sysfsRoot: '/nonexistent', pollMs: 50, log: (e) => log.push(e) });
+    plugin = await startDevicePlugin({
+      provider: 'azure',
+      enclaveLimit: 20,
+      provision: true,
+      pluginDir: dir,
+      devDir: dev,
+      hostDevDir: '/host/dev',
+      epcMiB: 16,
+      sysfsRoot: '/nonexistent',
+      pollMs: 50,
+      log: (e) => log.push(e),
+    });
   });
   after(() => {
     plugin.close();
@@ -104,16 +153,35 @@ describe('SGX device plugin over gRPC', () => {
   });
 
   it('registers its resource with the kubelet, lists its devices and allocates the device node', async () => {
-    assert.deepEqual(kubelet.registrations, [{ version: 'v1beta1', endpoint: 'cloister-kubernetes-azure-com-sgx-epc-mem-in-MiB.sock', resource_name: 'kubernetes.azure.com/sgx_epc_mem_in_MiB', options: { pre_start_required: false, get_preferred_allocation_available: false } }]);
+    assert.deepEqual(kubelet.registrations, [
+      {
+        version: 'v1beta1',
+        endpoint: 'cloister-kubernetes-azure-com-sgx-epc-mem-in-MiB.sock',
+        resource_name: 'kubernetes.azure.com/sgx_epc_mem_in_MiB',
+        options: { pre_start_required: false, get_preferred_allocation_available: false },
+      },
+    ]);
     const { client, unary } = pluginClient(api, join(dir, 'cloister-kubernetes-azure-com-sgx-epc-mem-in-MiB.sock'));
-    assert.deepEqual(await unary('GetDevicePluginOptions', {}), { pre_start_required: false, get_preferred_allocation_available: false });
-    const answer = (await unary('Allocate', { container_requests: [{ devicesIDs: ['epc-mib-00', 'epc-mib-01'] }] })) as { container_responses: { devices: unknown[] }[] };
-    assert.deepEqual(answer.container_responses[0]?.devices, [{ container_path: '/dev/sgx_enclave', host_path: '/host/dev/sgx_enclave', permissions: 'rw' }]);
-    await assert.rejects(unary('Allocate', { container_requests: [{ devicesIDs: ['epc-mib-99'] }] }), /not one of this plugin's/);
+    assert.deepEqual(await unary('GetDevicePluginOptions', {}), {
+      pre_start_required: false,
+      get_preferred_allocation_available: false,
+    });
+    const answer = (await unary('Allocate', {
+      container_requests: [{ devicesIDs: ['epc-mib-00', 'epc-mib-01'] }],
+    })) as { container_responses: { devices: unknown[] }[] };
+    assert.deepEqual(answer.container_responses[0]?.devices, [
+      { container_path: '/dev/sgx_enclave', host_path: '/host/dev/sgx_enclave', permissions: 'rw' },
+    ]);
+    await assert.rejects(
+      unary('Allocate', { container_requests: [{ devicesIDs: ['epc-mib-99'] }] }),
+      /not one of this plugin's/,
+    );
 
     // ListAndWatch: the devices, then an update when the device node goes away and comes back.
     const updates: { devices: { ID: string; health: string }[] }[] = [];
-    const stream = (client['ListAndWatch'] as (r: unknown) => Grpc.ClientReadableStream<{ devices: { ID: string; health: string }[] }>).call(client, {});
+    const stream = (
+      client['ListAndWatch'] as (r: unknown) => Grpc.ClientReadableStream<{ devices: { ID: string; health: string }[] }>
+    ).call(client, {});
     stream.on('data', (d) => updates.push(d));
     stream.on('error', () => undefined);
     await until(() => updates.length === 1, 'the first device list');

@@ -6,14 +6,23 @@ import { answerReview } from '../../src/k8s/webhook/review.js';
 import { pointer, type PatchOp } from '../../src/k8s/webhook/patch.js';
 import { CloisterError } from '../../src/lib/errors.js';
 
-const config: InjectionConfig = { coordinator: 'cloister-mesh.cloister:2001', resources: 'azure', epcMiB: 10, quoteHelper: false, launcherImage: 'ghcr.io/cloister/cloister:0.1.0' };
+const config: InjectionConfig = {
+  coordinator: 'cloister-mesh.cloister:2001',
+  resources: 'azure',
+  epcMiB: 10,
+  quoteHelper: false,
+  launcherImage: 'ghcr.io/cloister/cloister:0.1.0',
+};
 
 /** RFC 6902 `add` (the only op the webhook emits), written independently of the patcher. */
 function apply(doc: unknown, ops: PatchOp[]): unknown {
   const out = structuredClone(doc) as Record<string, unknown>;
   for (const op of ops) {
     assert.equal(op.op, 'add');
-    const keys = op.path.split('/').slice(1).map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
+    const keys = op.path
+      .split('/')
+      .slice(1)
+      .map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
     const last = keys.pop() as string;
     let at: unknown = out;
     for (const k of keys) {
@@ -32,7 +41,11 @@ const pod = (extra: Record<string, unknown> = {}, container: Record<string, unkn
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: { name: 'backend-0', namespace: 'shop', labels: { 'cloister.dev/service': 'backend' }, ...extra },
-  spec: { containers: [{ name: 'app', image: 'shop/backend:1', command: ['python3', 'app.py'], args: ['--port', '8080'], ...container }] },
+  spec: {
+    containers: [
+      { name: 'app', image: 'shop/backend:1', command: ['python3', 'app.py'], args: ['--port', '8080'], ...container },
+    ],
+  },
 });
 
 test('a labelled pod gets the coordinator, its service and instance id, EPC, and its command wrapped by the launcher', () => {
@@ -53,7 +66,10 @@ test('a labelled pod gets the coordinator, its service and instance id, EPC, and
           env: [
             { name: 'CLOISTER_COORDINATOR', value: 'cloister-mesh.cloister:2001' },
             { name: 'CLOISTER_SERVICE', value: 'backend' },
-            { name: 'CLOISTER_DNS_NAMES', value: 'backend,backend.shop,backend.shop.svc,backend.shop.svc.cluster.local' },
+            {
+              name: 'CLOISTER_DNS_NAMES',
+              value: 'backend,backend.shop,backend.shop.svc,backend.shop.svc.cluster.local',
+            },
             { name: 'CLOISTER_INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
           ],
           resources: { limits: { 'kubernetes.azure.com/sgx_epc_mem_in_MiB': '10' } },
@@ -72,46 +88,91 @@ test('a labelled pod gets the coordinator, its service and instance id, EPC, and
     },
   });
   // Paths with a slash in a key are escaped (RFC 6901).
-  assert.ok(m.patch.some((op) => op.path === '/spec/containers/0/resources/limits/kubernetes.azure.com~1sgx_epc_mem_in_MiB'));
+  assert.ok(
+    m.patch.some((op) => op.path === '/spec/containers/0/resources/limits/kubernetes.azure.com~1sgx_epc_mem_in_MiB'),
+  );
 });
 
 test('an unlabelled pod passes untouched, and the MarbleRun label is honoured', () => {
-  const plain = { metadata: { name: 'x', labels: { app: 'x' } }, spec: { containers: [{ name: 'a', image: 'a', command: ['a'] }] } };
+  const plain = {
+    metadata: { name: 'x', labels: { app: 'x' } },
+    spec: { containers: [{ name: 'a', image: 'a', command: ['a'] }] },
+  };
   assert.deepEqual(mutatePod(plain, config), { service: undefined, patch: [], warnings: [] });
   const marble = mutatePod(pod({ labels: { 'marblerun/marbletype': 'frontend' } }), config);
   assert.equal(marble.service, 'frontend');
 });
 
 test('values the pod already sets are never overwritten', () => {
-  const own = pod({}, {
-    env: [{ name: 'CLOISTER_COORDINATOR', value: 'elsewhere:2001' }, { name: 'OTHER', value: '1' }],
-    resources: { requests: { 'kubernetes.azure.com/sgx_epc_mem_in_MiB': '64' }, limits: { memory: '1Gi' } },
-    volumeMounts: [{ name: 'data', mountPath: '/data' }],
-  });
+  const own = pod(
+    {},
+    {
+      env: [
+        { name: 'CLOISTER_COORDINATOR', value: 'elsewhere:2001' },
+        { name: 'OTHER', value: '1' },
+      ],
+      resources: { requests: { 'kubernetes.azure.com/sgx_epc_mem_in_MiB': '64' }, limits: { memory: '1Gi' } },
+      volumeMounts: [{ name: 'data', mountPath: '/data' }],
+    },
+  );
   const out = apply(own, mutatePod(own, config).patch) as ReturnType<typeof pod>;
   const c = out.spec.containers[0] as Record<string, unknown>;
-  assert.deepEqual((c['env'] as { name: string }[]).map((e) => e.name), ['CLOISTER_COORDINATOR', 'OTHER', 'CLOISTER_SERVICE', 'CLOISTER_DNS_NAMES', 'CLOISTER_INSTANCE_ID']);
+  assert.deepEqual(
+    (c['env'] as { name: string }[]).map((e) => e.name),
+    ['CLOISTER_COORDINATOR', 'OTHER', 'CLOISTER_SERVICE', 'CLOISTER_DNS_NAMES', 'CLOISTER_INSTANCE_ID'],
+  );
   assert.equal((c['env'] as { value?: string }[])[0]?.value, 'elsewhere:2001');
-  assert.deepEqual(c['resources'], { requests: { 'kubernetes.azure.com/sgx_epc_mem_in_MiB': '64' }, limits: { memory: '1Gi' } });
-  assert.deepEqual((c['volumeMounts'] as { name: string }[]).map((m) => m.name), ['data', 'cloister-launcher']);
+  assert.deepEqual(c['resources'], {
+    requests: { 'kubernetes.azure.com/sgx_epc_mem_in_MiB': '64' },
+    limits: { memory: '1Gi' },
+  });
+  assert.deepEqual(
+    (c['volumeMounts'] as { name: string }[]).map((m) => m.name),
+    ['data', 'cloister-launcher'],
+  );
   // A second pass (the webhook called again, reinvocationPolicy) changes nothing more.
   const again = mutatePod(out, config);
   assert.deepEqual(apply(out, again.patch), out);
-  assert.deepEqual(again.patch.filter((op) => op.path.includes('command') || op.path.includes('initContainers')), []);
+  assert.deepEqual(
+    again.patch.filter((op) => op.path.includes('command') || op.path.includes('initContainers')),
+    [],
+  );
 });
 
 test('Intel resources in bytes with the enclave and provision devices; opt-outs; the quote helper; simulation', () => {
-  const intel = apply(pod(), mutatePod(pod(), { ...config, resources: 'intel', epcMiB: 32 }).patch) as ReturnType<typeof pod>;
-  assert.deepEqual((intel.spec.containers[0] as Record<string, unknown>)['resources'], { limits: { 'sgx.intel.com/epc': '32Mi', 'sgx.intel.com/enclave': '1', 'sgx.intel.com/provision': '1' } });
+  const intel = apply(pod(), mutatePod(pod(), { ...config, resources: 'intel', epcMiB: 32 }).patch) as ReturnType<
+    typeof pod
+  >;
+  assert.deepEqual((intel.spec.containers[0] as Record<string, unknown>)['resources'], {
+    limits: { 'sgx.intel.com/epc': '32Mi', 'sgx.intel.com/enclave': '1', 'sgx.intel.com/provision': '1' },
+  });
 
-  const optedOut = pod({ labels: { 'cloister.dev/service': 'b', 'marblerun/resource-injection': 'disabled' }, annotations: { 'cloister.dev/launcher': 'disabled', 'cloister.dev/quote-helper': 'true' } });
-  const o = apply(optedOut, mutatePod(optedOut, { ...config, simHostPath: '/var/lib/cloister/sim' }).patch) as { spec: { containers: Record<string, unknown>[]; volumes: unknown[]; initContainers?: unknown } };
+  const optedOut = pod({
+    labels: { 'cloister.dev/service': 'b', 'marblerun/resource-injection': 'disabled' },
+    annotations: { 'cloister.dev/launcher': 'disabled', 'cloister.dev/quote-helper': 'true' },
+  });
+  const o = apply(optedOut, mutatePod(optedOut, { ...config, simHostPath: '/var/lib/cloister/sim' }).patch) as {
+    spec: { containers: Record<string, unknown>[]; volumes: unknown[]; initContainers?: unknown };
+  };
   const c = o.spec.containers[0] as Record<string, unknown>;
   assert.equal(c['resources'], undefined);
   assert.deepEqual(c['command'], ['python3', 'app.py']);
   assert.equal(o.spec.initContainers, undefined);
-  assert.deepEqual((c['env'] as { name: string }[]).map((e) => e.name), ['CLOISTER_COORDINATOR', 'CLOISTER_SERVICE', 'CLOISTER_DNS_NAMES', 'CLOISTER_INSTANCE_ID', 'SGX_AESM_ADDR', 'CLOISTER_SIM_DIR']);
-  assert.deepEqual(c['volumeMounts'], [{ name: 'cloister-aesmd', mountPath: '/var/run/aesmd' }, { name: 'cloister-sim', mountPath: '/var/run/cloister/sim', readOnly: true }]);
+  assert.deepEqual(
+    (c['env'] as { name: string }[]).map((e) => e.name),
+    [
+      'CLOISTER_COORDINATOR',
+      'CLOISTER_SERVICE',
+      'CLOISTER_DNS_NAMES',
+      'CLOISTER_INSTANCE_ID',
+      'SGX_AESM_ADDR',
+      'CLOISTER_SIM_DIR',
+    ],
+  );
+  assert.deepEqual(c['volumeMounts'], [
+    { name: 'cloister-aesmd', mountPath: '/var/run/aesmd' },
+    { name: 'cloister-sim', mountPath: '/var/run/cloister/sim', readOnly: true },
+  ]);
   assert.deepEqual(o.spec.volumes, [
     { name: 'cloister-aesmd', hostPath: { path: '/var/run/aesmd', type: 'DirectoryOrCreate' } },
     { name: 'cloister-sim', hostPath: { path: '/var/lib/cloister/sim', type: 'Directory' } },
@@ -129,7 +190,11 @@ test('a container without a command is not wrapped and the webhook says why', ()
 });
 
 test('AdmissionReview: the answer carries the uid and a base64 JSON patch; non-pods and malformed reviews', () => {
-  const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-1', namespace: 'shop', kind: { group: '', version: 'v1', kind: 'Pod' }, object: pod() } };
+  const review = {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'u-1', namespace: 'shop', kind: { group: '', version: 'v1', kind: 'Pod' }, object: pod() },
+  };
   const a = answerReview(review, config);
   const response = a.review['response'] as { uid: string; allowed: boolean; patchType: string; patch: string };
   assert.equal(response.uid, 'u-1');
@@ -137,18 +202,54 @@ test('AdmissionReview: the answer carries the uid and a base64 JSON patch; non-p
   assert.equal(response.patchType, 'JSONPatch');
   assert.deepEqual(JSON.parse(Buffer.from(response.patch, 'base64').toString()), mutatePod(pod(), config).patch);
   // The request's namespace names the pod's DNS names (a pod being created may not carry it yet).
-  const elsewhere = answerReview({ ...review, request: { ...review.request, namespace: 'prod' } }, config).review['response'] as { patch: string };
+  const elsewhere = answerReview({ ...review, request: { ...review.request, namespace: 'prod' } }, config).review[
+    'response'
+  ] as { patch: string };
   assert.match(Buffer.from(elsewhere.patch, 'base64').toString(), /backend\.prod\.svc\.cluster\.local/);
-  const unlabelled = answerReview({ ...review, request: { ...review.request, object: { metadata: {}, spec: { containers: [] } } } }, config);
+  const unlabelled = answerReview(
+    { ...review, request: { ...review.request, object: { metadata: {}, spec: { containers: [] } } } },
+    config,
+  );
   assert.deepEqual(unlabelled.review['response'], { uid: 'u-1', allowed: true });
-  for (const bad of [null, {}, { ...review, apiVersion: 'v1' }, { ...review, request: { kind: { kind: 'Pod' } } }, { ...review, request: { ...review.request, object: { metadata: { labels: { 'cloister.dev/service': 'x' } } } } }]) {
-    assert.throws(() => answerReview(bad, config), (e: unknown) => e instanceof CloisterError && e.code === 'REQUEST_INVALID');
+  for (const bad of [
+    null,
+    {},
+    { ...review, apiVersion: 'v1' },
+    { ...review, request: { kind: { kind: 'Pod' } } },
+    { ...review, request: { ...review.request, object: { metadata: { labels: { 'cloister.dev/service': 'x' } } } } },
+  ]) {
+    assert.throws(
+      () => answerReview(bad, config),
+      (e: unknown) => e instanceof CloisterError && e.code === 'REQUEST_INVALID',
+    );
   }
 });
 
 test('property: any pod object yields a patch that applies to it, or the typed error', () => {
   const json = fc.jsonValue({ maxDepth: 4 });
-  const podLike = fc.record({ metadata: fc.record({ labels: fc.dictionary(fc.constantFrom('cloister.dev/service', 'marblerun/marbletype', 'x'), fc.string()) }), spec: fc.record({ containers: fc.array(fc.oneof(json, fc.record({ name: fc.string(), command: fc.oneof(json, fc.array(fc.string())), env: fc.oneof(json, fc.array(json)), resources: json, volumeMounts: json }))), volumes: json }) }, { requiredKeys: [] });
+  const podLike = fc.record(
+    {
+      metadata: fc.record({
+        labels: fc.dictionary(fc.constantFrom('cloister.dev/service', 'marblerun/marbletype', 'x'), fc.string()),
+      }),
+      spec: fc.record({
+        containers: fc.array(
+          fc.oneof(
+            json,
+            fc.record({
+              name: fc.string(),
+              command: fc.oneof(json, fc.array(fc.string())),
+              env: fc.oneof(json, fc.array(json)),
+              resources: json,
+              volumeMounts: json,
+            }),
+          ),
+        ),
+        volumes: json,
+      }),
+    },
+    { requiredKeys: [] },
+  );
   fc.assert(
     fc.property(fc.oneof(json, podLike), (p) => {
       let m;

@@ -17,11 +17,24 @@ let ca: string;
 
 function post(path: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        ca,
+        agent: false,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -31,8 +44,16 @@ function post(path: string, body: string): Promise<{ status: number; json: Recor
 async function writeTls(): Promise<string> {
   const bundle = await createCa({ now: Date.now() / 1000, name: 'webhook test' });
   const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const leaf = await issueLeaf(bundle, { publicKey: new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' })), commonName: 'webhook', ipAddresses: ['127.0.0.1'], now: Date.now() / 1000 });
-  writeFileSync(join(dir, 'tls.key'), pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))));
+  const leaf = await issueLeaf(bundle, {
+    publicKey: new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' })),
+    commonName: 'webhook',
+    ipAddresses: ['127.0.0.1'],
+    now: Date.now() / 1000,
+  });
+  writeFileSync(
+    join(dir, 'tls.key'),
+    pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))),
+  );
   writeFileSync(join(dir, 'tls.crt'), certChain(bundle, leaf));
   return pemCert(bundle.rootCert);
 }
@@ -41,7 +62,22 @@ describe('cloister webhook', () => {
   before(async () => {
     ca = await writeTls();
     port = await freePort();
-    child = spawn(process.execPath, [BIN, 'webhook', '--coordinator', 'mesh.cloister:2001', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--listen', `127.0.0.1:${port}`, '--resources', 'intel', '--epc-mib', '16']);
+    child = spawn(process.execPath, [
+      BIN,
+      'webhook',
+      '--coordinator',
+      'mesh.cloister:2001',
+      '--tls-cert',
+      join(dir, 'tls.crt'),
+      '--tls-key',
+      join(dir, 'tls.key'),
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--resources',
+      'intel',
+      '--epc-mib',
+      '16',
+    ]);
     let log = '';
     await new Promise<void>((resolve, reject) => {
       child.stderr!.on('data', (d: Buffer) => {
@@ -54,18 +90,31 @@ describe('cloister webhook', () => {
   after(() => child.kill('SIGKILL'));
 
   it('answers an AdmissionReview v1 with the uid and a JSON patch', async () => {
-    const pod = { metadata: { name: 'p', labels: { 'cloister.dev/service': 'api' } }, spec: { containers: [{ name: 'c', image: 'i', command: ['/app'] }] } };
-    const r = await post('/mutate', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'abc', kind: { kind: 'Pod' }, object: pod } }));
+    const pod = {
+      metadata: { name: 'p', labels: { 'cloister.dev/service': 'api' } },
+      spec: { containers: [{ name: 'c', image: 'i', command: ['/app'] }] },
+    };
+    const r = await post(
+      '/mutate',
+      JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: { uid: 'abc', kind: { kind: 'Pod' }, object: pod },
+      }),
+    );
     assert.equal(r.status, 200);
     const response = r.json['response'] as { uid: string; allowed: boolean; patch: string };
     assert.equal(response.uid, 'abc');
     const patch = JSON.parse(Buffer.from(response.patch, 'base64').toString()) as { path: string; value: unknown }[];
     assert.deepEqual(patch.find((op) => op.path === '/spec/containers/0/resources')?.value, {});
-    assert.deepEqual(patch.filter((op) => op.path.startsWith('/spec/containers/0/resources/limits/')).map((op) => [op.path, op.value]), [
-      ['/spec/containers/0/resources/limits/sgx.intel.com~1epc', '16Mi'],
-      ['/spec/containers/0/resources/limits/sgx.intel.com~1enclave', '1'],
-      ['/spec/containers/0/resources/limits/sgx.intel.com~1provision', '1'],
-    ]);
+    assert.deepEqual(
+      patch.filter((op) => op.path.startsWith('/spec/containers/0/resources/limits/')).map((op) => [op.path, op.value]),
+      [
+        ['/spec/containers/0/resources/limits/sgx.intel.com~1epc', '16Mi'],
+        ['/spec/containers/0/resources/limits/sgx.intel.com~1enclave', '1'],
+        ['/spec/containers/0/resources/limits/sgx.intel.com~1provision', '1'],
+      ],
+    );
   });
 
   it('refuses what is not an AdmissionReview with a problem that says why', async () => {

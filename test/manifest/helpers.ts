@@ -26,10 +26,20 @@ export function marbleRunExample(): Json {
       backend: {
         UniqueID: '6b2822ac2585040d4b9397675d54977a71ef292ab5b3c0a6acceca26074ae585',
         Debug: false,
-        AcceptedTCBStatuses: ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded'],
+        AcceptedTCBStatuses: [
+          'UpToDate',
+          'SWHardeningNeeded',
+          'ConfigurationNeeded',
+          'ConfigurationAndSWHardeningNeeded',
+        ],
         AcceptedAdvisories: ['INTEL-SA-00001'],
       },
-      frontend: { SignerID: '43361affedeb75affee9baec7e054a5e14883213e5a121b67d74a0e12e9d2b7a', ProductID: 43, SecurityVersion: 3, Debug: true },
+      frontend: {
+        SignerID: '43361affedeb75affee9baec7e054a5e14883213e5a121b67d74a0e12e9d2b7a',
+        ProductID: 43,
+        SecurityVersion: 3,
+        Debug: true,
+      },
     },
     Marbles: {
       backendFirst: {
@@ -72,7 +82,13 @@ export function marbleRunExample(): Json {
     },
     Secrets: {
       secretAESKey: { Type: 'symmetric-key', Size: 128, Shared: true },
-      rsaCert: { Type: 'cert-rsa', Size: 2048, Shared: false, ValidFor: 7, Cert: { Subject: { CommonName: 'MarbleRun Unit Test' } } },
+      rsaCert: {
+        Type: 'cert-rsa',
+        Size: 2048,
+        Shared: false,
+        ValidFor: 7,
+        Cert: { Subject: { CommonName: 'MarbleRun Unit Test' } },
+      },
       secretKeyUnset: { Type: 'symmetric-key', Size: 128, UserDefined: true },
       genericSecret: { Type: 'plain', UserDefined: true },
     },
@@ -83,7 +99,11 @@ export function marbleRunExample(): Json {
     Roles: {
       updateFrontend: { ResourceType: 'Packages', ResourceNames: ['frontend'], Actions: ['UpdateSecurityVersion'] },
       updateBackend: { ResourceType: 'Packages', ResourceNames: ['backend'], Actions: ['UpdateSecurityVersion'] },
-      secretManager: { ResourceType: 'Secrets', ResourceNames: ['secretKeyUnset', 'genericSecret'], Actions: ['ReadSecret', 'WriteSecret'] },
+      secretManager: {
+        ResourceType: 'Secrets',
+        ResourceNames: ['secretKeyUnset', 'genericSecret'],
+        Actions: ['ReadSecret', 'WriteSecret'],
+      },
       updateManifest: { ResourceType: 'Manifest', Actions: ['UpdateManifest'] },
     },
     RecoveryKeys: { recoveryKey1: RECOVERY_KEY },

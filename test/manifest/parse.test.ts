@@ -8,16 +8,31 @@ import { ROOT, example, marbleRunExample, node, parse, throwsAt } from './helper
 /** Plain JSON of a value (null-prototype records compare like ordinary objects). */
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
 
-test('MarbleRun\'s documented example manifest parses', () => {
+test("MarbleRun's documented example manifest parses", () => {
   const { manifest } = parse(marbleRunExample());
   assert.deepEqual(Object.keys(manifest.Marbles), ['backendFirst', 'frontend']);
-  assert.deepEqual(plain(manifest.Packages['frontend']), { Debug: true, TEE: 'sgx', SignerID: '43361affedeb75affee9baec7e054a5e14883213e5a121b67d74a0e12e9d2b7a', ProductID: 43, SecurityVersion: 3 });
-  assert.deepEqual(manifest.Roles['updateManifest'], { ResourceType: 'Manifest', ResourceNames: [], Actions: ['UpdateManifest'] });
+  assert.deepEqual(plain(manifest.Packages['frontend']), {
+    Debug: true,
+    TEE: 'sgx',
+    SignerID: '43361affedeb75affee9baec7e054a5e14883213e5a121b67d74a0e12e9d2b7a',
+    ProductID: 43,
+    SecurityVersion: 3,
+  });
+  assert.deepEqual(manifest.Roles['updateManifest'], {
+    ResourceType: 'Manifest',
+    ResourceNames: [],
+    Actions: ['UpdateManifest'],
+  });
   assert.deepEqual(plain(manifest.TLS['frontendTLS1']?.Incoming), [
     { Port: '8443', DisableClientAuth: false },
     { Port: '8080', DisableClientAuth: true, Cert: 'rsaCert' },
   ]);
-  assert.deepEqual(manifest.Config, { SealMode: 'ProductKey', FeatureGates: [], RotateRootSecret: false, UpdateThreshold: 1 });
+  assert.deepEqual(manifest.Config, {
+    SealMode: 'ProductKey',
+    FeatureGates: [],
+    RotateRootSecret: false,
+    UpdateThreshold: 1,
+  });
 });
 
 test('examples/manifest.json parses', () => {
@@ -41,7 +56,12 @@ test('defaults are filled in', () => {
     },
   }).manifest;
   assert.deepEqual(plain(m.Packages['p']), { Debug: true, TEE: 'sgx' });
-  assert.deepEqual(plain(m.Marbles['a']), { Package: 'p', MaxActivations: 0, Parameters: { Files: {}, Env: {}, Argv: [] }, TLS: [] });
+  assert.deepEqual(plain(m.Marbles['a']), {
+    Package: 'p',
+    MaxActivations: 0,
+    Parameters: { Files: {}, Env: {}, Argv: [] },
+    TLS: [],
+  });
   assert.deepEqual(plain(m.Secrets), {
     sym: { Type: 'symmetric-key', Size: 128, Shared: false, UserDefined: false, ValidFor: 0 },
     rsa: { Type: 'cert-rsa', Size: 2048, Shared: false, UserDefined: false, ValidFor: 365 },
@@ -66,11 +86,14 @@ test('a plain string value becomes {Data, Encoding: string, NoTemplates: false};
 
 test('NoTemplates leaves Data unchecked', () => {
   const m = marbleRunExample();
-  node(m, ['Marbles', 'backendFirst', 'Parameters', 'Files'])['/tmp/t.tmpl'] = { Data: '{{ .Anything | goes }}', NoTemplates: true };
+  node(m, ['Marbles', 'backendFirst', 'Parameters', 'Files'])['/tmp/t.tmpl'] = {
+    Data: '{{ .Anything | goes }}',
+    NoTemplates: true,
+  };
   parse(m);
 });
 
-test('role actions and feature gates match case-insensitively and keep MarbleRun\'s spelling', () => {
+test("role actions and feature gates match case-insensitively and keep MarbleRun's spelling", () => {
   const m = marbleRunExample();
   node(m, ['Roles', 'secretManager'])['Actions'] = ['readsecret', 'WRITESECRET'];
   node(m, ['Config'])['FeatureGates'] = ['signquoteendpoint'];
@@ -92,13 +115,27 @@ test('TDX and SNP packages take their reference values', () => {
     frontend: { TEE: 'snp', Measurement: 'cd'.repeat(48), HostData: 'ef'.repeat(32) },
   };
   const { Packages } = parse(m).manifest;
-  assert.deepEqual(plain(Packages['backend']), { Debug: false, TEE: 'tdx', MRTD: 'AB'.repeat(48), RTMRs: ['01'.repeat(48), '02'.repeat(48)] });
-  assert.deepEqual(plain(Packages['frontend']), { Debug: false, TEE: 'snp', Measurement: 'cd'.repeat(48), HostData: 'ef'.repeat(32) });
+  assert.deepEqual(plain(Packages['backend']), {
+    Debug: false,
+    TEE: 'tdx',
+    MRTD: 'AB'.repeat(48),
+    RTMRs: ['01'.repeat(48), '02'.repeat(48)],
+  });
+  assert.deepEqual(plain(Packages['frontend']), {
+    Debug: false,
+    TEE: 'snp',
+    Measurement: 'cd'.repeat(48),
+    HostData: 'ef'.repeat(32),
+  });
 });
 
-test('null and Go zero values in Cert mean absent (MarbleRun\'s documented Cert template)', () => {
+test("null and Go zero values in Cert mean absent (MarbleRun's documented Cert template)", () => {
   const m = marbleRunExample();
-  node(m, ['Secrets', 'rsaCert'])['Cert'] = { Subject: { Country: null, Organization: ['Acme'], CommonName: '', Locality: null }, DNSNames: null, IPAddresses: ['10.0.0.1', '::1'] };
+  node(m, ['Secrets', 'rsaCert'])['Cert'] = {
+    Subject: { Country: null, Organization: ['Acme'], CommonName: '', Locality: null },
+    DNSNames: null,
+    IPAddresses: ['10.0.0.1', '::1'],
+  };
   node(m, ['Secrets', 'rsaCert'])['ValidFor'] = 0;
   const spec = parse(m).manifest.Secrets['rsaCert'];
   assert.deepEqual(plain(spec?.Cert), { Subject: { Organization: ['Acme'] }, IPAddresses: ['10.0.0.1', '::1'] });
@@ -108,7 +145,10 @@ test('null and Go zero values in Cert mean absent (MarbleRun\'s documented Cert 
 test('names such as __proto__ and constructor are ordinary entries', () => {
   const m = marbleRunExample();
   m['Secrets'] = { ...(m['Secrets'] as object), constructor: { Type: 'symmetric-key', Size: 128 } };
-  const text = JSON.stringify(m).replace('"constructor":', '"__proto__":{"Type":"plain","UserDefined":true},"constructor":');
+  const text = JSON.stringify(m).replace(
+    '"constructor":',
+    '"__proto__":{"Type":"plain","UserDefined":true},"constructor":',
+  );
   const { manifest } = parseManifest(text);
   assert.equal(manifest.Secrets['constructor']?.Type, 'symmetric-key');
   assert.equal(manifest.Secrets['__proto__']?.Type, 'plain');
@@ -126,7 +166,11 @@ test('the fingerprint is the SHA-256 of the exact bytes', () => {
   assert.notEqual(a.fingerprint, b.fingerprint, 'whitespace changes the fingerprint');
   assert.deepEqual(plain(a.manifest), plain(b.manifest));
   assert.deepEqual(a.raw, new TextEncoder().encode(text));
-  assert.equal(parseManifest(new TextEncoder().encode(text)).fingerprint, a.fingerprint, 'a string is taken as its UTF-8 bytes');
+  assert.equal(
+    parseManifest(new TextEncoder().encode(text)).fingerprint,
+    a.fingerprint,
+    'a string is taken as its UTF-8 bytes',
+  );
 });
 
 test('raw is a copy of the input', () => {
@@ -136,7 +180,7 @@ test('raw is a copy of the input', () => {
   assert.equal(parsed.raw[0], 0x7b);
 });
 
-test('errors say the path in the message (the brief\'s example)', () => {
+test("errors say the path in the message (the brief's example)", () => {
   const m = example();
   node(m, ['Marbles', 'backend', 'Parameters', 'Env'])['API_KEY'] = '{{ hex .Secrets.apiKeyTypo }}';
   const e = throwsAt(() => parse(m), 'MANIFEST_INVALID', 'Marbles.backend.Parameters.Env.API_KEY');

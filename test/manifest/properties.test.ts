@@ -17,7 +17,8 @@ function only<T>(fn: () => T, code: ErrorCode): T | CloisterError {
   try {
     return fn();
   } catch (e) {
-    if (!(e instanceof CloisterError)) throw new assert.AssertionError({ message: `not a CloisterError: ${String(e)}`, actual: e });
+    if (!(e instanceof CloisterError))
+      throw new assert.AssertionError({ message: `not a CloisterError: ${String(e)}`, actual: e });
     assert.equal(e.code, code, e.message);
     assert.ok(e.path !== undefined && e.message.startsWith(`${e.path}: `), e.message);
     return e;
@@ -25,11 +26,17 @@ function only<T>(fn: () => T, code: ErrorCode): T | CloisterError {
 }
 
 test('arbitrary bytes only ever give MANIFEST_INVALID', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (b) => void only(() => parseManifest(b), 'MANIFEST_INVALID')), { numRuns: 500 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 512 }), (b) => void only(() => parseManifest(b), 'MANIFEST_INVALID')),
+    { numRuns: 500 },
+  );
 });
 
 test('arbitrary JSON only ever gives MANIFEST_INVALID', () => {
-  fc.assert(fc.property(fc.json({ depthSize: 'medium' }), (text) => void only(() => parseManifest(text), 'MANIFEST_INVALID')), { numRuns: 500 });
+  fc.assert(
+    fc.property(fc.json({ depthSize: 'medium' }), (text) => void only(() => parseManifest(text), 'MANIFEST_INVALID')),
+    { numRuns: 500 },
+  );
 });
 
 /** Every path of a JSON value (objects and arrays), the root excluded. */
@@ -62,10 +69,36 @@ test('any value anywhere in a valid manifest gives a manifest or MANIFEST_INVALI
 });
 
 test('random templates parse or fail with MANIFEST_INVALID, and render or fail with MANIFEST_TEMPLATE', () => {
-  const tokens = fc.constantFrom('{{', '}}', ' ', '.', 'Secrets', 'MarbleRun', 'apiKey', 'backendCert', 'Cert', 'Private', 'Public', 'RootCA', 'MarbleCert', 'pem', 'hex', 'raw', 'base64', 'string', 'x', '\0', '\n', '|');
+  const tokens = fc.constantFrom(
+    '{{',
+    '}}',
+    ' ',
+    '.',
+    'Secrets',
+    'MarbleRun',
+    'apiKey',
+    'backendCert',
+    'Cert',
+    'Private',
+    'Public',
+    'RootCA',
+    'MarbleCert',
+    'pem',
+    'hex',
+    'raw',
+    'base64',
+    'string',
+    'x',
+    '\0',
+    '\n',
+    '|',
+  );
   const template = fc.array(tokens, { maxLength: 12 }).map((t) => t.join(''));
   const der = pemCertificates(ADMIN_CERT)[0] as Uint8Array;
-  const secrets: Record<string, SecretValue> = { apiKey: { type: 'symmetric-key', key: new Uint8Array(32) }, backendCert: { type: 'cert-ecdsa', cert: der, private: new Uint8Array(8) } };
+  const secrets: Record<string, SecretValue> = {
+    apiKey: { type: 'symmetric-key', key: new Uint8Array(32) },
+    backendCert: { type: 'cert-ecdsa', cert: der, private: new Uint8Array(8) },
+  };
   fc.assert(
     fc.property(template, fc.boolean(), (data, inFile) => {
       const doc = example();
@@ -74,7 +107,16 @@ test('random templates parse or fail with MANIFEST_INVALID, and render or fail w
       const parsed = only(() => parseManifest(JSON.stringify(doc)), 'MANIFEST_INVALID');
       if (parsed instanceof CloisterError) return;
       only(() => referencedSecrets(parsed.manifest, 'backend'), 'MANIFEST_TEMPLATE');
-      const r = only(() => renderParameters(parsed.manifest, 'backend', { secrets, rootCa: der, marbleCert: der, marbleKey: new Uint8Array(4) }), 'MANIFEST_TEMPLATE');
+      const r = only(
+        () =>
+          renderParameters(parsed.manifest, 'backend', {
+            secrets,
+            rootCa: der,
+            marbleCert: der,
+            marbleKey: new Uint8Array(4),
+          }),
+        'MANIFEST_TEMPLATE',
+      );
       assert.ok(!(r instanceof CloisterError), 'a manifest that passed the dry run renders with all its secrets set');
     }),
     { numRuns: 800 },

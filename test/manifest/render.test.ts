@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { test } from 'node:test';
 import { pemCertificates } from '../../src/attest/lib/x509.js';
-import { referencedSecrets, renderParameters, type Manifest, type RenderContext, type SecretValue } from '../../src/manifest/index.js';
+import {
+  referencedSecrets,
+  renderParameters,
+  type Manifest,
+  type RenderContext,
+  type SecretValue,
+} from '../../src/manifest/index.js';
 import { ADMIN_CERT, ALICE_CERT, BOB_CERT } from './fixtures.js';
 import { example, parse, throwsAt, type Json } from './helpers.js';
 
@@ -12,7 +18,8 @@ import { example, parse, throwsAt, type Json } from './helpers.js';
  */
 
 const der = (pem: string) => pemCertificates(pem)[0] as Uint8Array;
-const spki = (pem: string) => new Uint8Array(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }));
+const spki = (pem: string) =>
+  new Uint8Array(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }));
 const bytes = (...b: number[]) => new Uint8Array(b);
 
 const SYM = bytes(0x00, 0x01, 0xfe, 0xff);
@@ -27,7 +34,12 @@ const SECRETS: Record<string, SecretValue> = {
   // An uploaded certificate without its public key: derived from the certificate.
   upload: { type: 'cert-ecdsa', cert: der(ADMIN_CERT), private: CERT_PRIVATE },
 };
-const CTX: RenderContext = { secrets: SECRETS, rootCa: der(BOB_CERT), marbleCert: der(ADMIN_CERT), marbleKey: MARBLE_KEY };
+const CTX: RenderContext = {
+  secrets: SECRETS,
+  rootCa: der(BOB_CERT),
+  marbleCert: der(ADMIN_CERT),
+  marbleKey: MARBLE_KEY,
+};
 
 /** Each reference and the bytes (and PEM label) it stands for. */
 const REFERENCES: Record<string, { bytes: Uint8Array; label: string | undefined; plain?: true }> = {
@@ -45,7 +57,10 @@ const REFERENCES: Record<string, { bytes: Uint8Array; label: string | undefined;
 };
 
 /** Each function, where it may be used, and what it should produce (undefined: refused). */
-const FUNCS: Record<string, { target: 'Files' | 'Env'; expect: (r: (typeof REFERENCES)[string]) => Uint8Array | undefined }> = {
+const FUNCS: Record<
+  string,
+  { target: 'Files' | 'Env'; expect: (r: (typeof REFERENCES)[string]) => Uint8Array | undefined }
+> = {
   pem: { target: 'Env', expect: (r) => (r.label ? new TextEncoder().encode(pemOf(r.label, r.bytes)) : undefined) },
   hex: { target: 'Env', expect: (r) => new TextEncoder().encode(Buffer.from(r.bytes).toString('hex')) },
   base64: { target: 'Files', expect: (r) => new TextEncoder().encode(Buffer.from(r.bytes).toString('base64')) },
@@ -78,7 +93,11 @@ for (const [func, { target, expect }] of Object.entries(FUNCS)) {
       const template = `<{{ ${func} ${ref} }}>`;
       const doc = target === 'Files' ? manifest({ out: template }, {}) : manifest({}, { OUT: template });
       if (!want) {
-        throwsAt(() => parse(doc), 'MANIFEST_INVALID', target === 'Files' ? 'Marbles.m.Parameters.Files.out' : 'Marbles.m.Parameters.Env.OUT');
+        throwsAt(
+          () => parse(doc),
+          'MANIFEST_INVALID',
+          target === 'Files' ? 'Marbles.m.Parameters.Files.out' : 'Marbles.m.Parameters.Env.OUT',
+        );
         return;
       }
       const r = renderParameters(parse(doc).manifest, 'm', CTX);
@@ -89,19 +108,33 @@ for (const [func, { target, expect }] of Object.entries(FUNCS)) {
 }
 
 test('pem output is what PEM readers read back', () => {
-  const r = renderParameters(parse(manifest({}, { C: '{{ pem .Secrets.tls.Cert }}', P: '{{ pem .MarbleRun.MarbleCert.Public }}' })).manifest, 'm', CTX);
+  const r = renderParameters(
+    parse(manifest({}, { C: '{{ pem .Secrets.tls.Cert }}', P: '{{ pem .MarbleRun.MarbleCert.Public }}' })).manifest,
+    'm',
+    CTX,
+  );
   assert.equal(new X509Certificate(r.env['C'] ?? '').subject, 'CN=alice');
-  assert.deepEqual(new Uint8Array(createPublicKey(r.env['P'] ?? '').export({ type: 'spki', format: 'der' })), spki(ADMIN_CERT));
+  assert.deepEqual(
+    new Uint8Array(createPublicKey(r.env['P'] ?? '').export({ type: 'spki', format: 'der' })),
+    spki(ADMIN_CERT),
+  );
 });
 
 test('whitespace inside {{ }} is free; text around actions stays; one value holds several actions', () => {
-  const r = renderParameters(parse(manifest({ f: 'a{{hex .Secrets.sym}}b{{\n\traw   .Secrets.sym \n}}c' }, {})).manifest, 'm', CTX);
+  const r = renderParameters(
+    parse(manifest({ f: 'a{{hex .Secrets.sym}}b{{\n\traw   .Secrets.sym \n}}c' }, {})).manifest,
+    'm',
+    CTX,
+  );
   assert.deepEqual(r.files['f'], new Uint8Array(Buffer.concat([Buffer.from('a0001feffb'), SYM, Buffer.from('c')])));
 });
 
 test('base64 and hex Data are decoded, then templated; binary text around actions is kept', () => {
   const data = Buffer.concat([Buffer.from([0xff, 0x00]), Buffer.from('{{ hex .Secrets.sym }}'), Buffer.from([0x80])]);
-  const doc = manifest({ b: { Data: data.toString('base64'), Encoding: 'base64' }, h: { Data: data.toString('hex'), Encoding: 'hex' } }, {});
+  const doc = manifest(
+    { b: { Data: data.toString('base64'), Encoding: 'base64' }, h: { Data: data.toString('hex'), Encoding: 'hex' } },
+    {},
+  );
   const r = renderParameters(parse(doc).manifest, 'm', CTX);
   const want = new Uint8Array(Buffer.concat([Buffer.from([0xff, 0x00]), Buffer.from('0001feff'), Buffer.from([0x80])]));
   assert.deepEqual(r.files['b'], want);
@@ -109,7 +142,10 @@ test('base64 and hex Data are decoded, then templated; binary text around action
 });
 
 test('NoTemplates leaves Data untouched (but decoded)', () => {
-  const doc = manifest({ t: { Data: Buffer.from('{{ raw .Secrets.sym }}').toString('base64'), Encoding: 'base64', NoTemplates: true } }, { T: { Data: '{{ hex .Secrets.sym }}', NoTemplates: true } });
+  const doc = manifest(
+    { t: { Data: Buffer.from('{{ raw .Secrets.sym }}').toString('base64'), Encoding: 'base64', NoTemplates: true } },
+    { T: { Data: '{{ hex .Secrets.sym }}', NoTemplates: true } },
+  );
   const r = renderParameters(parse(doc).manifest, 'm', CTX);
   assert.deepEqual(r.files['t'], new TextEncoder().encode('{{ raw .Secrets.sym }}'));
   assert.equal(r.env['T'], '{{ hex .Secrets.sym }}');
@@ -132,13 +168,22 @@ test('examples/manifest.json renders for both services', () => {
   assert.deepEqual(referencedSecrets(m, 'frontend'), ['apiKey']);
 });
 
-test('an empty marble key renders (the coordinator\'s dry run has no workload key)', () => {
-  const r = renderParameters(parse(manifest({}, { K: '{{ pem .MarbleRun.MarbleCert.Private }}' })).manifest, 'm', { ...CTX, marbleKey: new Uint8Array() });
+test("an empty marble key renders (the coordinator's dry run has no workload key)", () => {
+  const r = renderParameters(parse(manifest({}, { K: '{{ pem .MarbleRun.MarbleCert.Private }}' })).manifest, 'm', {
+    ...CTX,
+    marbleKey: new Uint8Array(),
+  });
   assert.equal(r.env['K'], '-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n');
 });
 
 test('referencedSecrets: sorted, without duplicates, NoTemplates values or .MarbleRun values', () => {
-  const doc = manifest({ a: '{{ raw .Secrets.tls.Private }}{{ raw .Secrets.sym }}', b: { Data: '{{ raw .Secrets.upload.Cert }}', NoTemplates: true } }, { C: '{{ hex .Secrets.sym }}{{ pem .MarbleRun.RootCA.Cert }}' });
+  const doc = manifest(
+    {
+      a: '{{ raw .Secrets.tls.Private }}{{ raw .Secrets.sym }}',
+      b: { Data: '{{ raw .Secrets.upload.Cert }}', NoTemplates: true },
+    },
+    { C: '{{ hex .Secrets.sym }}{{ pem .MarbleRun.RootCA.Cert }}' },
+  );
   assert.deepEqual(referencedSecrets(parse(doc).manifest, 'm'), ['sym', 'tls']);
 });
 
@@ -149,11 +194,36 @@ const renderRefused = (doc: Json, secrets: Record<string, SecretValue>, path: st
 
 const RENDER_RULES: [name: string, doc: Json, secrets: Record<string, SecretValue>, path: string, marble?: string][] = [
   ['a user-defined secret not yet set', USES_WORD, {}, 'Marbles.m.Parameters.Env.W'],
-  ['a value of another type than declared', USES_WORD, { word: { type: 'symmetric-key', key: SYM } }, 'Marbles.m.Parameters.Env.W'],
-  ['a secret without the part a template needs', manifest({ k: '{{ raw .Secrets.upload.Private }}' }, {}), { upload: { type: 'cert-ecdsa', cert: der(ADMIN_CERT) } }, 'Marbles.m.Parameters.Files.k'],
-  ['a public key derived from bytes that are no certificate', manifest({ k: '{{ raw .Secrets.upload.Public }}' }, {}), { upload: { type: 'cert-ecdsa', cert: bytes(1, 2, 3) } }, 'Marbles.m.Parameters.Files.k'],
-  ['a plain secret with a NUL byte in an environment variable', USES_WORD, { word: { type: 'plain', key: bytes(0x61, 0x00) } }, 'Marbles.m.Parameters.Env.W'],
-  ['a plain secret that is not UTF-8 in an environment variable', USES_WORD, { word: { type: 'plain', key: bytes(0xc3) } }, 'Marbles.m.Parameters.Env.W'],
+  [
+    'a value of another type than declared',
+    USES_WORD,
+    { word: { type: 'symmetric-key', key: SYM } },
+    'Marbles.m.Parameters.Env.W',
+  ],
+  [
+    'a secret without the part a template needs',
+    manifest({ k: '{{ raw .Secrets.upload.Private }}' }, {}),
+    { upload: { type: 'cert-ecdsa', cert: der(ADMIN_CERT) } },
+    'Marbles.m.Parameters.Files.k',
+  ],
+  [
+    'a public key derived from bytes that are no certificate',
+    manifest({ k: '{{ raw .Secrets.upload.Public }}' }, {}),
+    { upload: { type: 'cert-ecdsa', cert: bytes(1, 2, 3) } },
+    'Marbles.m.Parameters.Files.k',
+  ],
+  [
+    'a plain secret with a NUL byte in an environment variable',
+    USES_WORD,
+    { word: { type: 'plain', key: bytes(0x61, 0x00) } },
+    'Marbles.m.Parameters.Env.W',
+  ],
+  [
+    'a plain secret that is not UTF-8 in an environment variable',
+    USES_WORD,
+    { word: { type: 'plain', key: bytes(0xc3) } },
+    'Marbles.m.Parameters.Env.W',
+  ],
   ['an unknown Marble', USES_WORD, {}, 'Marbles.nope', 'nope'],
 ];
 
@@ -161,11 +231,49 @@ for (const [name, doc, secrets, path, marble] of RENDER_RULES) {
   test(`render refuses: ${name}`, () => void renderRefused(doc, secrets, path, marble));
 }
 
-test('a secret not set is named as such', () => assert.match(renderRefused(USES_WORD, {}, 'Marbles.m.Parameters.Env.W').message, /secret "word" is not set \(it is user-defined/));
+test('a secret not set is named as such', () =>
+  assert.match(
+    renderRefused(USES_WORD, {}, 'Marbles.m.Parameters.Env.W').message,
+    /secret "word" is not set \(it is user-defined/,
+  ));
 
 test('render refuses: a template an unvalidated manifest got wrong', () => {
   const m = parse(USES_WORD).manifest;
-  const broken: Manifest = { ...m, Marbles: { m: { Package: 'p', MaxActivations: 0, TLS: [], Parameters: { Files: {}, Env: { X: { Data: '{{ hex .Secrets.gone }}', Encoding: 'string', NoTemplates: false } }, Argv: [] } } } };
+  const broken: Manifest = {
+    ...m,
+    Marbles: {
+      m: {
+        Package: 'p',
+        MaxActivations: 0,
+        TLS: [],
+        Parameters: {
+          Files: {},
+          Env: { X: { Data: '{{ hex .Secrets.gone }}', Encoding: 'string', NoTemplates: false } },
+          Argv: [],
+        },
+      },
+    },
+  };
   throwsAt(() => renderParameters(broken, 'm', CTX), 'MANIFEST_TEMPLATE', 'Marbles.m.Parameters.Env.X');
-  throwsAt(() => referencedSecrets({ ...broken, Marbles: { m: { ...broken.Marbles['m']!, Parameters: { Files: {}, Env: { X: { Data: '{{ hex', Encoding: 'string', NoTemplates: false } }, Argv: [] } } } }, 'm'), 'MANIFEST_TEMPLATE', 'Marbles.m.Parameters.Env.X');
+  throwsAt(
+    () =>
+      referencedSecrets(
+        {
+          ...broken,
+          Marbles: {
+            m: {
+              ...broken.Marbles['m']!,
+              Parameters: {
+                Files: {},
+                Env: { X: { Data: '{{ hex', Encoding: 'string', NoTemplates: false } },
+                Argv: [],
+              },
+            },
+          },
+        },
+        'm',
+      ),
+    'MANIFEST_TEMPLATE',
+    'Marbles.m.Parameters.Env.X',
+  );
 });

@@ -19,7 +19,8 @@ type Schema = boolean | Json;
 const schema = JSON.parse(readFileSync(new URL('schema/manifest.schema.json', ROOT), 'utf8')) as Json;
 const defs = schema['$defs'] as Record<string, Json>;
 const keysOf = (o: unknown) => Object.keys(o as object).sort();
-const typeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : Number.isInteger(v) ? 'integer' : typeof v);
+const typeOf = (v: unknown) =>
+  v === null ? 'null' : Array.isArray(v) ? 'array' : Number.isInteger(v) ? 'integer' : typeof v;
 
 /** The JSON Schema subset the schema uses; returns the first failure as "path: keyword". */
 function check(s: Schema, v: unknown, path = '$'): string | undefined {
@@ -38,13 +39,48 @@ function check(s: Schema, v: unknown, path = '$'): string | undefined {
     ['maximum', () => typeof v !== 'number' || v <= Number(s['maximum'])],
     ['multipleOf', () => typeof v !== 'number' || v % Number(s['multipleOf']) === 0],
     ['maxItems', () => !Array.isArray(v) || v.length <= Number(s['maxItems'])],
-    ['items', () => (Array.isArray(v) ? v.map((e, i) => check(sub('items'), e, `${path}[${i}]`)).find(Boolean) : undefined)],
+    [
+      'items',
+      () => (Array.isArray(v) ? v.map((e, i) => check(sub('items'), e, `${path}[${i}]`)).find(Boolean) : undefined),
+    ],
     ['minProperties', () => typeOf(v) !== 'object' || Object.keys(o).length >= Number(s['minProperties'])],
     ['required', () => typeOf(v) !== 'object' || (s['required'] as string[]).every((k) => Object.hasOwn(o, k))],
-    ['dependentRequired', () => typeOf(v) !== 'object' || Object.entries(s['dependentRequired'] as Record<string, string[]>).every(([k, needs]) => !Object.hasOwn(o, k) || needs.every((n) => Object.hasOwn(o, n)))],
-    ['propertyNames', () => (typeOf(v) === 'object' ? Object.keys(o).map((k) => check(sub('propertyNames'), k, `${path}.${k}`)).find(Boolean) : undefined)],
-    ['properties', () => (typeOf(v) === 'object' ? Object.entries(s['properties'] as Json).map(([k, p]) => (Object.hasOwn(o, k) ? check(p as Schema, o[k], `${path}.${k}`) : undefined)).find(Boolean) : undefined)],
-    ['additionalProperties', () => (typeOf(v) === 'object' ? Object.keys(o).filter((k) => !Object.hasOwn((s['properties'] ?? {}) as Json, k)).map((k) => check(sub('additionalProperties'), o[k], `${path}.${k}`)).find(Boolean) : undefined)],
+    [
+      'dependentRequired',
+      () =>
+        typeOf(v) !== 'object' ||
+        Object.entries(s['dependentRequired'] as Record<string, string[]>).every(
+          ([k, needs]) => !Object.hasOwn(o, k) || needs.every((n) => Object.hasOwn(o, n)),
+        ),
+    ],
+    [
+      'propertyNames',
+      () =>
+        typeOf(v) === 'object'
+          ? Object.keys(o)
+              .map((k) => check(sub('propertyNames'), k, `${path}.${k}`))
+              .find(Boolean)
+          : undefined,
+    ],
+    [
+      'properties',
+      () =>
+        typeOf(v) === 'object'
+          ? Object.entries(s['properties'] as Json)
+              .map(([k, p]) => (Object.hasOwn(o, k) ? check(p as Schema, o[k], `${path}.${k}`) : undefined))
+              .find(Boolean)
+          : undefined,
+    ],
+    [
+      'additionalProperties',
+      () =>
+        typeOf(v) === 'object'
+          ? Object.keys(o)
+              .filter((k) => !Object.hasOwn((s['properties'] ?? {}) as Json, k))
+              .map((k) => check(sub('additionalProperties'), o[k], `${path}.${k}`))
+              .find(Boolean)
+          : undefined,
+    ],
     ['allOf', () => (s['allOf'] as Schema[]).map((x) => check(x, v, path)).find(Boolean)],
     ['anyOf', () => (s['anyOf'] as Schema[]).some((x) => check(x, v, path) === undefined)],
     ['oneOf', () => (s['oneOf'] as Schema[]).filter((x) => check(x, v, path) === undefined).length === 1],
@@ -60,16 +96,17 @@ function check(s: Schema, v: unknown, path = '$'): string | undefined {
   return undefined;
 }
 
-test('the schema describes every object with exactly the validator\'s fields', () => {
+test("the schema describes every object with exactly the validator's fields", () => {
   for (const [name, fields] of Object.entries(FIELDS)) {
     const def = defs[name];
     assert.ok(def, `$defs.${name} exists`);
-    const props = (def['properties'] ?? (def['oneOf'] as Json[] | undefined)?.find((x) => x['properties'])?.['properties']) as Json;
+    const props = (def['properties'] ??
+      (def['oneOf'] as Json[] | undefined)?.find((x) => x['properties'])?.['properties']) as Json;
     assert.deepEqual(keysOf(props), [...fields].sort(), `$defs.${name}.properties`);
   }
 });
 
-test('the schema\'s enumerations are the validator\'s tables', () => {
+test("the schema's enumerations are the validator's tables", () => {
   const props = (name: string) => defs[name]?.['properties'] as Record<string, Json>;
   assert.deepEqual([...(props('Package')['TEE']?.['enum'] as string[])].sort(), [...TEE_NAMES].sort());
   assert.deepEqual((props('Package')['AcceptedTCBStatuses']?.['items'] as Json)['enum'], Object.keys(TCB_STATUS));
@@ -78,7 +115,8 @@ test('the schema\'s enumerations are the validator\'s tables', () => {
   assert.deepEqual(props('Config')['SealMode']?.['enum'], SEAL_MODES);
   const pattern = (s: Json | undefined) => new RegExp(String((s?.['items'] as Json)['pattern']));
   for (const gate of FEATURE_GATES) assert.match(gate.toLowerCase(), pattern(props('Config')['FeatureGates']));
-  for (const action of Object.values(ROLE_RESOURCES).flatMap((r) => r.actions)) assert.match(action.toUpperCase(), pattern(props('Role')['Actions']));
+  for (const action of Object.values(ROLE_RESOURCES).flatMap((r) => r.actions))
+    assert.match(action.toUpperCase(), pattern(props('Role')['Actions']));
 });
 
 test('the example manifests validate against the schema and the validator', () => {
@@ -113,7 +151,20 @@ test('documents the validator refuses for their shape, the schema refuses too', 
 });
 
 test('schema and validator agree on file names', () => {
-  for (const name of ['./a', 'a/../b', '..', 'a/.', '.', 'a/', 'x\0y', '/tmp/a.txt', 'a/..b', '..a/b', 'secrets/api-key', '']) {
+  for (const name of [
+    './a',
+    'a/../b',
+    '..',
+    'a/.',
+    '.',
+    'a/',
+    'x\0y',
+    '/tmp/a.txt',
+    'a/..b',
+    '..a/b',
+    'secrets/api-key',
+    '',
+  ]) {
     const m = marbleRunExample();
     node(m, ['Marbles', 'backendFirst', 'Parameters', 'Files'])[name] = 'x';
     let valid = true;

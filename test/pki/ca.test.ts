@@ -32,7 +32,10 @@ describe('createCa', () => {
   });
 
   it('makes both CAs (root pathLen 1, intermediate pathLen 0) with keyCertSign and cRLSign, critical', () => {
-    for (const [der, pathLength] of [[ca.rootCert, 1], [ca.intermediateCert, 0]] as const) {
+    for (const [der, pathLength] of [
+      [ca.rootCert, 1],
+      [ca.intermediateCert, 0],
+    ] as const) {
       const c = parsed(der);
       const bc = c.getExtension(px.BasicConstraintsExtension);
       assert.deepEqual([bc?.ca, bc?.pathLength, bc?.critical], [true, pathLength, true]);
@@ -60,13 +63,18 @@ describe('createCa', () => {
 
   it('uses positive random 16-byte serial numbers', async () => {
     const other = await createCa({ now: NOW });
-    const serials = [ca.rootCert, ca.intermediateCert, other.rootCert, other.intermediateCert].map((der) => new X509Certificate(der).serialNumber);
+    const serials = [ca.rootCert, ca.intermediateCert, other.rootCert, other.intermediateCert].map(
+      (der) => new X509Certificate(der).serialNumber,
+    );
     for (const s of serials) assert.match(s, /^[4-7][0-9A-F]{31}$/);
     assert.equal(new Set(serials).size, 4);
   });
 
   it('returns PKCS#8 P-256 keys that belong to the certificates', () => {
-    for (const [cert, key] of [[ca.rootCert, ca.rootKey], [ca.intermediateCert, ca.intermediateKey]] as const) {
+    for (const [cert, key] of [
+      [ca.rootCert, ca.rootKey],
+      [ca.intermediateCert, ca.intermediateKey],
+    ] as const) {
       const k = createPrivateKey({ key: Buffer.from(key), format: 'der', type: 'pkcs8' });
       assert.equal(k.asymmetricKeyDetails?.namedCurve, 'prime256v1');
       assert.ok(new X509Certificate(cert).publicKey.equals(createPublicKey(k)));

@@ -15,7 +15,8 @@ export const NOW = 1_750_000_000;
 export const DAY = 86_400;
 
 /** An assert.rejects / throws predicate: PKI_INVALID naming `field` (when given). */
-export const pkiInvalid = (field?: string) => (e: unknown) => e instanceof CloisterError && e.code === 'PKI_INVALID' && (field === undefined || e.field === field);
+export const pkiInvalid = (field?: string) => (e: unknown) =>
+  e instanceof CloisterError && e.code === 'PKI_INVALID' && (field === undefined || e.field === field);
 
 /** The key kinds a leaf may certify, generated with Node. */
 export const KEY_TYPES = {
@@ -26,7 +27,8 @@ export const KEY_TYPES = {
 } as const;
 
 /** SPKI DER of a Node key pair's public key. */
-export const spkiOf = (pair: { publicKey: { export(o: { format: 'der'; type: 'spki' }): Buffer } }): Uint8Array => new Uint8Array(pair.publicKey.export({ format: 'der', type: 'spki' }));
+export const spkiOf = (pair: { publicKey: { export(o: { format: 'der'; type: 'spki' }): Buffer } }): Uint8Array =>
+  new Uint8Array(pair.publicKey.export({ format: 'der', type: 'spki' }));
 
 /** The result of `openssl ARGS`, or undefined when openssl is not installed. */
 export function openssl(args: string[]): { status: number | null; stdout: string; stderr: string } | undefined {
@@ -43,7 +45,12 @@ export function hasOpenssl(t: TestContext): boolean {
 }
 
 /** Writes the CA's PEMs and `leaf` to a temporary folder and runs `openssl verify` at {@link NOW} (plus `extra`). */
-export function opensslVerify(ca: CaBundle, leaf: Uint8Array, extra: string[] = [], at = NOW): { status: number | null; stdout: string; stderr: string } {
+export function opensslVerify(
+  ca: CaBundle,
+  leaf: Uint8Array,
+  extra: string[] = [],
+  at = NOW,
+): { status: number | null; stdout: string; stderr: string } {
   const dir = tempDir('pki');
   try {
     const file = (name: string, der: Uint8Array) => {
@@ -51,7 +58,18 @@ export function opensslVerify(ca: CaBundle, leaf: Uint8Array, extra: string[] = 
       writeFileSync(path, pemCert(der));
       return path;
     };
-    const args = ['verify', '-x509_strict', '-attime', String(at), '-CAfile', file('root.pem', ca.rootCert), '-untrusted', file('intermediate.pem', ca.intermediateCert), ...extra, file('leaf.pem', leaf)];
+    const args = [
+      'verify',
+      '-x509_strict',
+      '-attime',
+      String(at),
+      '-CAfile',
+      file('root.pem', ca.rootCert),
+      '-untrusted',
+      file('intermediate.pem', ca.intermediateCert),
+      ...extra,
+      file('leaf.pem', leaf),
+    ];
     const r = openssl(args);
     assert.ok(r, 'openssl disappeared');
     return r;
@@ -69,7 +87,11 @@ export function opensslText(der: Uint8Array): string {
 
 /** Asserts with Node's X509Certificate that leaf ← intermediate ← root (issuer names and signatures). */
 export function assertChain(ca: CaBundle, leaf: Uint8Array): void {
-  const [l, i, r] = [leaf, ca.intermediateCert, ca.rootCert].map((der) => new X509Certificate(der)) as [X509Certificate, X509Certificate, X509Certificate];
+  const [l, i, r] = [leaf, ca.intermediateCert, ca.rootCert].map((der) => new X509Certificate(der)) as [
+    X509Certificate,
+    X509Certificate,
+    X509Certificate,
+  ];
   assert.ok(l.checkIssued(i), 'leaf issued by the intermediate');
   assert.ok(l.verify(i.publicKey), 'leaf signature');
   assert.ok(i.checkIssued(r), 'intermediate issued by the root');

@@ -3,7 +3,17 @@ import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync
 import type { AddressInfo } from 'node:net';
 import { before, describe, it } from 'node:test';
 import * as tls from 'node:tls';
-import { certChain, createCa, generateSecret, issueLeaf, pemCert, pemPrivateKey, pemPublicKey, type CaBundle, type SecretRequest } from '../../src/pki/index.js';
+import {
+  certChain,
+  createCa,
+  generateSecret,
+  issueLeaf,
+  pemCert,
+  pemPrivateKey,
+  pemPublicKey,
+  type CaBundle,
+  type SecretRequest,
+} from '../../src/pki/index.js';
 import { KEY_TYPES, spkiOf } from './helpers.js';
 
 /** A TLS identity: PEM key and the chain to present. */
@@ -59,10 +69,16 @@ describe('PEM and TLS', () => {
     const secret = await generateSecret({ Type: 'cert-rsa', Size: 2048, ValidFor: 1 }, ca, now());
     const [cert, key, pub] = [secret.cert, secret.private, secret.public] as [Uint8Array, Uint8Array, Uint8Array];
     const text = pemCert(cert);
-    assert.match(text, /^-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=]{64}\n)*[A-Za-z0-9+/=]{1,64}\n-----END CERTIFICATE-----\n$/);
+    assert.match(
+      text,
+      /^-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=]{64}\n)*[A-Za-z0-9+/=]{1,64}\n-----END CERTIFICATE-----\n$/,
+    );
     assert.deepEqual(new Uint8Array(new X509Certificate(text).raw), cert);
     assert.match(pemPrivateKey(key), /^-----BEGIN PRIVATE KEY-----\n[^]*\n-----END PRIVATE KEY-----\n$/);
-    assert.deepEqual(new Uint8Array(createPrivateKey(pemPrivateKey(key)).export({ format: 'der', type: 'pkcs8' })), key);
+    assert.deepEqual(
+      new Uint8Array(createPrivateKey(pemPrivateKey(key)).export({ format: 'der', type: 'pkcs8' })),
+      key,
+    );
     assert.match(pemPublicKey(pub), /^-----BEGIN PUBLIC KEY-----\n[^]*\n-----END PUBLIC KEY-----\n$/);
     assert.deepEqual(new Uint8Array(createPublicKey(pemPublicKey(pub)).export({ format: 'der', type: 'spki' })), pub);
     assert.equal(pemCert(new Uint8Array()), '-----BEGIN CERTIFICATE-----\n\n-----END CERTIFICATE-----\n');
@@ -85,11 +101,22 @@ describe('PEM and TLS', () => {
     it(`completes a mutually authenticated TLS handshake against the root: ${name}`, async () => {
       // The server: a generated secret (SANs localhost, 127.0.0.1, ::1 by default).
       const s = await generateSecret(serverSecret, ca, now());
-      const server = { key: pemPrivateKey(s.private as Uint8Array), cert: pemCert(s.cert as Uint8Array) + pemCert(ca.intermediateCert) };
+      const server = {
+        key: pemPrivateKey(s.private as Uint8Array),
+        cert: pemCert(s.cert as Uint8Array) + pemCert(ca.intermediateCert),
+      };
       // The client: a workload's leaf from its own key.
       const pair = KEY_TYPES[clientKey]();
-      const leaf = await issueLeaf(ca, { publicKey: spkiOf(pair), commonName: 'client-workload', now: now(), serverAuth: false });
-      const client = { key: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), cert: certChain(ca, leaf) };
+      const leaf = await issueLeaf(ca, {
+        publicKey: spkiOf(pair),
+        commonName: 'client-workload',
+        now: now(),
+        serverAuth: false,
+      });
+      const client = {
+        key: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+        cert: certChain(ca, leaf),
+      };
       const seen = await handshake(pemCert(ca.rootCert), server, client);
       assert.deepEqual(seen.server, { authorized: true, peer: 'client-workload' }, 'the server verified the client');
       assert.deepEqual(seen.client, { authorized: true, peer: 'localhost' }, 'the client verified the server');
@@ -103,7 +130,10 @@ describe('PEM and TLS', () => {
     const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const leaf = await issueLeaf(ca, { publicKey: spkiOf(pair), commonName: 'c', now: now() });
     const server = { key: pemPrivateKey(s.private as Uint8Array), cert: certChain(ca, s.cert as Uint8Array) };
-    const client = { key: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), cert: certChain(ca, leaf) };
+    const client = {
+      key: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      cert: certChain(ca, leaf),
+    };
     await assert.rejects(handshake(pemCert(other.rootCert), server, client), /certificate|verify/i);
   });
 });

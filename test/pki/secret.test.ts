@@ -26,14 +26,21 @@ describe('generateSecret', () => {
 
   it('symmetric-key: Size/8 random bytes, nothing else', async () => {
     for (const size of [8, 128, 256, 512, 4096]) {
-      const [a, b] = [await generateSecret({ Type: 'symmetric-key', Size: size, ValidFor: 0 }, ca, NOW), await generateSecret({ Type: 'symmetric-key', Size: size, ValidFor: 0 }, ca, NOW)];
+      const [a, b] = [
+        await generateSecret({ Type: 'symmetric-key', Size: size, ValidFor: 0 }, ca, NOW),
+        await generateSecret({ Type: 'symmetric-key', Size: size, ValidFor: 0 }, ca, NOW),
+      ];
       assert.deepEqual(Object.keys(a).sort(), ['key', 'type']);
       assert.equal(a.type, 'symmetric-key');
       assert.equal(a.key?.length, size / 8);
       if (size >= 128) assert.notDeepEqual(a.key, b.key);
     }
     for (const size of [0, 7, 12, -8, 1.5, 65_544, Number.NaN]) {
-      await assert.rejects(generateSecret({ Type: 'symmetric-key', Size: size, ValidFor: 0 }, ca, NOW), pkiInvalid('Size'), String(size));
+      await assert.rejects(
+        generateSecret({ Type: 'symmetric-key', Size: size, ValidFor: 0 }, ca, NOW),
+        pkiInvalid('Size'),
+        String(size),
+      );
     }
   });
 
@@ -46,14 +53,21 @@ describe('generateSecret', () => {
   ];
   for (const [type, size, keyType, details] of certCases) {
     it(`${type} ${size}: a ${keyType} key pair and a certificate from the intermediate`, async (t) => {
-      const secret = await generateSecret({ Type: type, Size: size, ValidFor: 30, Cert: { Subject: { CommonName: 'db' }, DNSNames: ['db'] } }, ca, NOW);
+      const secret = await generateSecret(
+        { Type: type, Size: size, ValidFor: 30, Cert: { Subject: { CommonName: 'db' }, DNSNames: ['db'] } },
+        ca,
+        NOW,
+      );
       assert.equal(secret.type, type);
       const { privateKey, cert } = certParts(secret);
       assert.equal(privateKey.asymmetricKeyType, keyType);
       assert.deepEqual(privateKey.asymmetricKeyDetails, details);
       assertChain(ca, secret.cert as Uint8Array);
       assert.equal(cert.ca, false);
-      assert.deepEqual([seconds(parsed(cert.raw).notBefore), seconds(parsed(cert.raw).notAfter)], [NOW - 3600, NOW + 30 * DAY]);
+      assert.deepEqual(
+        [seconds(parsed(cert.raw).notBefore), seconds(parsed(cert.raw).notAfter)],
+        [NOW - 3600, NOW + 30 * DAY],
+      );
       if (!hasOpenssl(t)) return;
       const r = opensslVerify(ca, secret.cert as Uint8Array, ['-purpose', 'sslserver']);
       assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -67,7 +81,14 @@ describe('generateSecret', () => {
         Size: 256,
         ValidFor: 1,
         Cert: {
-          Subject: { CommonName: 'db.internal', Organization: ['Acme, Inc.', 'Ünïcode GmbH'], OrganizationalUnit: ['Ops'], Country: ['DE'], Province: ['Bayern'], Locality: ['München'] },
+          Subject: {
+            CommonName: 'db.internal',
+            Organization: ['Acme, Inc.', 'Ünïcode GmbH'],
+            OrganizationalUnit: ['Ops'],
+            Country: ['DE'],
+            Province: ['Bayern'],
+            Locality: ['München'],
+          },
           DNSNames: ['db.internal', 'db'],
           IPAddresses: ['10.0.0.7', 'fd00::7'],
         },
@@ -95,10 +116,27 @@ describe('generateSecret', () => {
     assert.equal(bare.subjectAltName, 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
     assert.equal(bare.subject, 'CN=localhost');
     assert.equal(seconds(parsed(bare.raw).notAfter), NOW + 365 * DAY);
-    const two = certParts(await generateSecret({ Type: 'cert-ed25519', Size: 0, ValidFor: 2, Cert: { DNSNames: ['a', 'b'], IPAddresses: [] } }, ca, NOW)).cert;
+    const two = certParts(
+      await generateSecret(
+        { Type: 'cert-ed25519', Size: 0, ValidFor: 2, Cert: { DNSNames: ['a', 'b'], IPAddresses: [] } },
+        ca,
+        NOW,
+      ),
+    ).cert;
     assert.equal(two.subject, 'CN=cloister Generated Certificate');
     assert.equal(two.subjectAltName, 'DNS:a, DNS:b');
-    const none = certParts(await generateSecret({ Type: 'cert-ed25519', Size: 0, ValidFor: 2, Cert: { Subject: { Organization: ['Acme'] }, DNSNames: [], IPAddresses: [] } }, ca, NOW)).cert;
+    const none = certParts(
+      await generateSecret(
+        {
+          Type: 'cert-ed25519',
+          Size: 0,
+          ValidFor: 2,
+          Cert: { Subject: { Organization: ['Acme'] }, DNSNames: [], IPAddresses: [] },
+        },
+        ca,
+        NOW,
+      ),
+    ).cert;
     assert.equal(none.subject, 'O=Acme\nCN=cloister Generated Certificate');
     assert.equal(none.subjectAltName, undefined);
   });
@@ -114,12 +152,22 @@ describe('generateSecret', () => {
       [{ Type: 'cert-rsa', Size: 16_384, ValidFor: 0 }, 'Size'],
       [{ Type: 'cert-ed25519', Size: 128, ValidFor: 0 }, 'Size'],
       [{ Type: 'cert-ecdsa', Size: 256, ValidFor: -1 }, 'ValidFor'],
-      [{ Type: 'cert-ecdsa', Size: 256, ValidFor: 0, Cert: { Subject: { Country: ['DEU'] } } }, 'Cert.Subject.Country[0]'],
-      [{ Type: 'cert-ecdsa', Size: 256, ValidFor: 0, Cert: { Subject: { Organization: [''] } } }, 'Cert.Subject.Organization[0]'],
+      [
+        { Type: 'cert-ecdsa', Size: 256, ValidFor: 0, Cert: { Subject: { Country: ['DEU'] } } },
+        'Cert.Subject.Country[0]',
+      ],
+      [
+        { Type: 'cert-ecdsa', Size: 256, ValidFor: 0, Cert: { Subject: { Organization: [''] } } },
+        'Cert.Subject.Organization[0]',
+      ],
       [{ Type: 'cert-ecdsa', Size: 256, ValidFor: 0, Cert: { DNSNames: ['ok', 'not ok'] } }, 'Cert.DNSNames[1]'],
       [{ Type: 'cert-ecdsa', Size: 256, ValidFor: 0, Cert: { IPAddresses: ['1.2.3'] } }, 'Cert.IPAddresses[0]'],
     ];
-    for (const [request, field] of cases) await assert.rejects(generateSecret(request, ca, NOW), pkiInvalid(field), JSON.stringify(request));
-    await assert.rejects(generateSecret({ Type: 'cert-ecdsa', Size: 256, ValidFor: 1 }, ca, Number.NaN), pkiInvalid('now'));
+    for (const [request, field] of cases)
+      await assert.rejects(generateSecret(request, ca, NOW), pkiInvalid(field), JSON.stringify(request));
+    await assert.rejects(
+      generateSecret({ Type: 'cert-ecdsa', Size: 256, ValidFor: 1 }, ca, Number.NaN),
+      pkiInvalid('now'),
+    );
   });
 });

@@ -17,7 +17,11 @@ describe('file-to-file sealing and opening', () => {
     assert.deepEqual([sealed.version, sealed.length], [2n, PLAIN.length]);
     const bytes = new Uint8Array(await readFile(join(dir, 'sealed')));
     assert.deepEqual(openFile(bytes, { ...O, expectedRoot: sealed.root }).plaintext, PLAIN);
-    const opened = await openToFile(join(dir, 'sealed'), join(dir, 'out/deep/plain'), { ...O, expectedVersion: 2, expectedRoot: sealed.root });
+    const opened = await openToFile(join(dir, 'sealed'), join(dir, 'out/deep/plain'), {
+      ...O,
+      expectedVersion: 2,
+      expectedRoot: sealed.root,
+    });
     assert.deepEqual(opened, { version: 2n, root: sealed.root, length: PLAIN.length });
     assert.deepEqual(new Uint8Array(await readFile(join(dir, 'out/deep/plain'))), PLAIN);
     assert.equal((await stat(join(dir, 'out/deep/plain'))).mode & 0o777, 0o600);
@@ -36,18 +40,33 @@ describe('file-to-file sealing and opening', () => {
     const dir = await tempDir();
     const { sealed } = sealFile(PLAIN, { ...O, version: 1 });
     await writeFile(join(dir, 'sealed'), flip(sealed, HEADER + 30 * (65536 + TAG) + 9));
-    await assert.rejects(openToFile(join(dir, 'sealed'), join(dir, 'plain'), O), code('PROTECTED_INTEGRITY', { chunk: 30, path: join(dir, 'sealed') }));
-    await assert.rejects(openToFile(join(dir, 'sealed'), join(dir, 'plain'), { ...O, fileName: 'vol/models/m.bin' }), code('PROTECTED_INTEGRITY', { path: 'vol/models/m.bin' }));
+    await assert.rejects(
+      openToFile(join(dir, 'sealed'), join(dir, 'plain'), O),
+      code('PROTECTED_INTEGRITY', { chunk: 30, path: join(dir, 'sealed') }),
+    );
+    await assert.rejects(
+      openToFile(join(dir, 'sealed'), join(dir, 'plain'), { ...O, fileName: 'vol/models/m.bin' }),
+      code('PROTECTED_INTEGRITY', { path: 'vol/models/m.bin' }),
+    );
     await writeFile(join(dir, 'short'), sealed.subarray(0, sealed.length - 1));
-    await assert.rejects(openToFile(join(dir, 'short'), join(dir, 'plain'), O), code('PROTECTED_TRUNCATED', { chunk: 40 }));
+    await assert.rejects(
+      openToFile(join(dir, 'short'), join(dir, 'plain'), O),
+      code('PROTECTED_TRUNCATED', { chunk: 40 }),
+    );
     assert.deepEqual((await readdir(dir)).sort(), ['sealed', 'short']);
   });
 
   it('report I/O failures as IO naming the file', async () => {
     const dir = await tempDir();
-    await assert.rejects(sealToFile(join(dir, 'missing'), join(dir, 'out'), { ...O, version: 1 }), code('IO', { path: join(dir, 'missing') }));
+    await assert.rejects(
+      sealToFile(join(dir, 'missing'), join(dir, 'out'), { ...O, version: 1 }),
+      code('IO', { path: join(dir, 'missing') }),
+    );
     await assert.rejects(openToFile(join(dir, 'missing'), undefined, O), code('IO'));
     await writeFile(join(dir, 'plain'), PLAIN);
-    await assert.rejects(sealToFile(join(dir, 'plain'), join(dir, 'plain', 'x'), { ...O, version: 1 }), code('IO', { path: join(dir, 'plain', 'x') }));
+    await assert.rejects(
+      sealToFile(join(dir, 'plain'), join(dir, 'plain', 'x'), { ...O, version: 1 }),
+      code('IO', { path: join(dir, 'plain', 'x') }),
+    );
   });
 });

@@ -26,22 +26,33 @@ async function plainFolder(): Promise<string> {
 async function sealed(): Promise<{ dir: string; out: string; entries: ProtectedEntry[] }> {
   const dir = await plainFolder();
   const out = join(dir, '..', 'sealed');
-  return { dir, out, entries: await sealFolder(dir, out, { volumeKey: KEY, version: (p) => (p === 'main.py' ? 4 : 1) }) };
+  return {
+    dir,
+    out,
+    entries: await sealFolder(dir, out, { volumeKey: KEY, version: (p) => (p === 'main.py' ? 4 : 1) }),
+  };
 }
 
-const recordOf = (entries: ProtectedEntry[]) => Object.fromEntries(entries.map((e) => [e.path, { version: e.version, root: e.root }]));
+const recordOf = (entries: ProtectedEntry[]) =>
+  Object.fromEntries(entries.map((e) => [e.path, { version: e.version, root: e.root }]));
 
 describe('protected folders', () => {
   it('seal every file to the same relative path and return its manifest', async () => {
     const { out, entries } = await sealed();
-    assert.deepEqual(entries.map((e) => [e.path, e.version, e.size]), [
-      ['lib/deep/empty.txt', 1, 0],
-      ['lib/util.py', 1, FILES['lib/util.py']?.length],
-      ['main.py', 4, FILES['main.py']?.length],
-      ['models/weights.bin', 1, 200_000],
-    ]);
+    assert.deepEqual(
+      entries.map((e) => [e.path, e.version, e.size]),
+      [
+        ['lib/deep/empty.txt', 1, 0],
+        ['lib/util.py', 1, FILES['lib/util.py']?.length],
+        ['main.py', 4, FILES['main.py']?.length],
+        ['models/weights.bin', 1, 200_000],
+      ],
+    );
     for (const e of entries) {
-      const { plaintext, root, version } = openFile(new Uint8Array(await readFile(join(out, e.path))), { volumeKey: KEY, path: e.path });
+      const { plaintext, root, version } = openFile(new Uint8Array(await readFile(join(out, e.path))), {
+        volumeKey: KEY,
+        path: e.path,
+      });
       assert.deepEqual(plaintext, FILES[e.path]);
       assert.equal(hex(root), e.root);
       assert.equal(version, BigInt(e.version));
@@ -65,11 +76,23 @@ describe('protected folders', () => {
     const { out, entries } = await sealed();
     const record = recordOf(entries);
     const { ['main.py']: _main, ...withoutMain } = record;
-    await assert.rejects(openFolder(out, undefined, { volumeKey: KEY, expected: withoutMain }), code('PROTECTED_FILE_SET', { path: 'main.py' }));
-    await assert.rejects(openFolder(out, undefined, { volumeKey: KEY, expected: { ...record, 'extra.txt': { version: 1 } } }), code('PROTECTED_FILE_SET', { path: 'extra.txt' }));
-    await assert.rejects(openFolder(out, undefined, { volumeKey: KEY, expected: { ...record, 'main.py': { version: 5 } } }), code('PROTECTED_ROLLBACK', { path: join(out, 'main.py') }));
+    await assert.rejects(
+      openFolder(out, undefined, { volumeKey: KEY, expected: withoutMain }),
+      code('PROTECTED_FILE_SET', { path: 'main.py' }),
+    );
+    await assert.rejects(
+      openFolder(out, undefined, { volumeKey: KEY, expected: { ...record, 'extra.txt': { version: 1 } } }),
+      code('PROTECTED_FILE_SET', { path: 'extra.txt' }),
+    );
+    await assert.rejects(
+      openFolder(out, undefined, { volumeKey: KEY, expected: { ...record, 'main.py': { version: 5 } } }),
+      code('PROTECTED_ROLLBACK', { path: join(out, 'main.py') }),
+    );
     const other = entries.find((e) => e.path === 'lib/util.py')?.root ?? '';
-    await assert.rejects(openFolder(out, undefined, { volumeKey: KEY, expected: { ...record, 'main.py': { root: other } } }), code('PROTECTED_INTEGRITY', { path: join(out, 'main.py') }));
+    await assert.rejects(
+      openFolder(out, undefined, { volumeKey: KEY, expected: { ...record, 'main.py': { root: other } } }),
+      code('PROTECTED_INTEGRITY', { path: join(out, 'main.py') }),
+    );
   });
 
   it('leave no plaintext of a file that fails, naming the file on disk and the chunk', async () => {
@@ -78,7 +101,10 @@ describe('protected folders', () => {
     const bytes = new Uint8Array(await readFile(file));
     await writeFile(file, flip(bytes, HEADER + 2 * (65536 + 16) + 3));
     const to = join(out, '..', 'opened');
-    await assert.rejects(openFolder(out, to, { volumeKey: KEY }), code('PROTECTED_INTEGRITY', { path: file, chunk: 2 }));
+    await assert.rejects(
+      openFolder(out, to, { volumeKey: KEY }),
+      code('PROTECTED_INTEGRITY', { path: file, chunk: 2 }),
+    );
     assert.deepEqual((await readdir(join(to, 'models'))).length, 0, 'neither the file nor a temporary copy');
   });
 
@@ -93,10 +119,16 @@ describe('protected folders', () => {
   it('refuse symlinks instead of following them', async () => {
     const dir = await plainFolder();
     await symlink('/etc/hostname', join(dir, 'link'));
-    await assert.rejects(sealFolder(dir, join(dir, '..', 'out'), { volumeKey: KEY }), code('PROTECTED_FILE_SET', { path: 'link' }));
+    await assert.rejects(
+      sealFolder(dir, join(dir, '..', 'out'), { volumeKey: KEY }),
+      code('PROTECTED_FILE_SET', { path: 'link' }),
+    );
   });
 
   it('report I/O failures as IO naming the path', async () => {
-    await assert.rejects(sealFolder('/nonexistent/folder', '/tmp/x', { volumeKey: KEY }), code('IO', { path: '/nonexistent/folder' }));
+    await assert.rejects(
+      sealFolder('/nonexistent/folder', '/tmp/x', { volumeKey: KEY }),
+      code('IO', { path: '/nonexistent/folder' }),
+    );
   });
 });

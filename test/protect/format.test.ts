@@ -4,7 +4,14 @@ import { createHash } from 'node:crypto';
 import { hex } from '../../src/lib/bytes.js';
 import { sealParams } from '../../src/protect/lib/options.js';
 import { FileSealer } from '../../src/protect/lib/sealer.js';
-import { DEFAULT_CHUNK_SIZE, HEADER_LENGTH, openFile, readHeader, sealFile, sealedLength } from '../../src/protect/index.js';
+import {
+  DEFAULT_CHUNK_SIZE,
+  HEADER_LENGTH,
+  openFile,
+  readHeader,
+  sealFile,
+  sealedLength,
+} from '../../src/protect/index.js';
 import { HEADER, KEY, TAG, bytesOf, chunksOf, code, sealIndependently, utf8 } from './helpers.js';
 
 const OPTIONS = { volumeKey: KEY, path: 'app/main.py', version: 7n, chunkSize: 64 } as const;
@@ -18,7 +25,8 @@ const withField = (sealed: Uint8Array, write: (b: Buffer) => void): Uint8Array =
 /** The known-answer vector of docs/protected-files.md, "Test vector". */
 const VECTOR = {
   salt: Uint8Array.from({ length: 32 }, (_, i) => i + 1),
-  header: '434c4f49535445522d50524f544543540100400000000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2007000000000000009600000000000000990f7e4140fab1ad82afc787505090b64d4024e63a891405cd9085e7e6b249ddc7df79d45cc7c1e3e7ae327ba652815918b3328a1670fba484dfe6b39c873689edb4c73f8c0b0e4fc313ae9645fd1d2f',
+  header:
+    '434c4f49535445522d50524f544543540100400000000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2007000000000000009600000000000000990f7e4140fab1ad82afc787505090b64d4024e63a891405cd9085e7e6b249ddc7df79d45cc7c1e3e7ae327ba652815918b3328a1670fba484dfe6b39c873689edb4c73f8c0b0e4fc313ae9645fd1d2f',
   sealedSha256: '2242f7e858b49202a0d08be6605fb346d19b7e38de38673c24d9432216e780bb',
   root: '8751b139c9d262629c0775dd68569f4d8bd6126befaac32d368665f2a277d8bb',
 };
@@ -32,7 +40,10 @@ describe('protected-file format', () => {
     const root = sealer.end((b) => parts.push(b));
     const sealed = new Uint8Array(Buffer.concat(parts));
     const theirs = sealIndependently(plaintext, { ...OPTIONS, salt: VECTOR.salt });
-    for (const [bytes, r] of [[sealed, root], [theirs.sealed, theirs.root]] as const) {
+    for (const [bytes, r] of [
+      [sealed, root],
+      [theirs.sealed, theirs.root],
+    ] as const) {
       assert.equal(hex(bytes.subarray(0, HEADER)), VECTOR.header);
       assert.equal(createHash('sha256').update(bytes).digest('hex'), VECTOR.sealedSha256);
       assert.equal(hex(r), VECTOR.root);
@@ -77,11 +88,18 @@ describe('protected-file format', () => {
       const { sealed } = sealFile(plaintext, OPTIONS);
       assert.equal(sealed.length, HEADER + k * (64 + TAG));
       assert.equal(sealed.length, sealedLength(k * 64, 64));
-      assert.deepEqual(chunksOf(sealed, 64).map((c) => c.length), Array(k).fill(64 + TAG));
+      assert.deepEqual(
+        chunksOf(sealed, 64).map((c) => c.length),
+        Array(k).fill(64 + TAG),
+      );
       assert.equal(readHeader(sealed).chunkCount, k);
       assert.deepEqual(openFile(sealed, OPTIONS).plaintext, plaintext);
       const more = sealFile(bytesOf(k * 64 + 1), OPTIONS).sealed;
-      assert.deepEqual(chunksOf(more, 64).map((c) => c.length), [...Array(k).fill(64 + TAG), 1 + TAG], 'one byte more: one more chunk');
+      assert.deepEqual(
+        chunksOf(more, 64).map((c) => c.length),
+        [...Array(k).fill(64 + TAG), 1 + TAG],
+        'one byte more: one more chunk',
+      );
     }
   });
 
@@ -104,15 +122,49 @@ describe('protected-file format', () => {
     const cases: [string, Uint8Array, string, string][] = [
       ['short', sealed.subarray(0, 149), 'PROTECTED_TRUNCATED', 'header.mac'],
       ['empty', new Uint8Array(0), 'PROTECTED_TRUNCATED', 'header.magic'],
-      ['magic', withField(sealed, (b) => b.write('CLOISTER-PROTECX', 0, 'ascii')), 'PROTECTED_HEADER_INVALID', 'header.magic'],
-      ['format version 2', withField(sealed, (b) => b.writeUInt16LE(2, 16)), 'PROTECTED_HEADER_INVALID', 'header.formatVersion'],
-      ['chunk size 32', withField(sealed, (b) => b.writeUInt32LE(32, 18)), 'PROTECTED_HEADER_INVALID', 'header.chunkSize'],
-      ['chunk size 100', withField(sealed, (b) => b.writeUInt32LE(100, 18)), 'PROTECTED_HEADER_INVALID', 'header.chunkSize'],
-      ['chunk size 2^25', withField(sealed, (b) => b.writeUInt32LE(1 << 25, 18)), 'PROTECTED_HEADER_INVALID', 'header.chunkSize'],
-      ['length 2^53', withField(sealed, (b) => b.writeBigUInt64LE(2n ** 53n, 62)), 'PROTECTED_HEADER_INVALID', 'header.length'],
+      [
+        'magic',
+        withField(sealed, (b) => b.write('CLOISTER-PROTECX', 0, 'ascii')),
+        'PROTECTED_HEADER_INVALID',
+        'header.magic',
+      ],
+      [
+        'format version 2',
+        withField(sealed, (b) => b.writeUInt16LE(2, 16)),
+        'PROTECTED_HEADER_INVALID',
+        'header.formatVersion',
+      ],
+      [
+        'chunk size 32',
+        withField(sealed, (b) => b.writeUInt32LE(32, 18)),
+        'PROTECTED_HEADER_INVALID',
+        'header.chunkSize',
+      ],
+      [
+        'chunk size 100',
+        withField(sealed, (b) => b.writeUInt32LE(100, 18)),
+        'PROTECTED_HEADER_INVALID',
+        'header.chunkSize',
+      ],
+      [
+        'chunk size 2^25',
+        withField(sealed, (b) => b.writeUInt32LE(1 << 25, 18)),
+        'PROTECTED_HEADER_INVALID',
+        'header.chunkSize',
+      ],
+      [
+        'length 2^53',
+        withField(sealed, (b) => b.writeBigUInt64LE(2n ** 53n, 62)),
+        'PROTECTED_HEADER_INVALID',
+        'header.length',
+      ],
     ];
     for (const [label, bytes, expected, field] of cases) {
-      assert.throws(() => readHeader(bytes), (e) => code(expected)(e) && (e as { field: string }).field === field, label);
+      assert.throws(
+        () => readHeader(bytes),
+        (e) => code(expected)(e) && (e as { field: string }).field === field,
+        label,
+      );
       assert.throws(() => openFile(bytes, OPTIONS), code(expected, { path: 'app/main.py' }), label);
     }
   });

@@ -14,20 +14,25 @@ export const KEY = new Uint8Array(32).fill(0x42);
 export const OTHER_KEY = new Uint8Array(32).fill(0x17);
 export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 /** `n` bytes of a deterministic pattern (so failures print something recognisable). */
-export const bytesOf = (n: number, seed = 1): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+export const bytesOf = (n: number, seed = 1): Uint8Array =>
+  Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 
 /** The fixed sizes of the format, from the document. */
 export const HEADER = 150;
 export const TAG = 16;
 
 /** A predicate for assert.throws/rejects: a CloisterError with `code`, and `chunk` and `path` when given. */
-export const code = (expected: string, more: { chunk?: number; path?: string } = {}) => (e: unknown) => {
-  if (!(e instanceof CloisterError)) throw e;
-  if (e.code !== expected) throw new Error(`expected ${expected}, got ${e.code}: ${e.message}`);
-  if (more.chunk !== undefined && e.chunk !== more.chunk) throw new Error(`expected chunk ${more.chunk}, got ${e.chunk}: ${e.message}`);
-  if (more.path !== undefined && e.path !== more.path) throw new Error(`expected path ${more.path}, got ${e.path}: ${e.message}`);
-  return true;
-};
+export const code =
+  (expected: string, more: { chunk?: number; path?: string } = {}) =>
+  (e: unknown) => {
+    if (!(e instanceof CloisterError)) throw e;
+    if (e.code !== expected) throw new Error(`expected ${expected}, got ${e.code}: ${e.message}`);
+    if (more.chunk !== undefined && e.chunk !== more.chunk)
+      throw new Error(`expected chunk ${more.chunk}, got ${e.chunk}: ${e.message}`);
+    if (more.path !== undefined && e.path !== more.path)
+      throw new Error(`expected path ${more.path}, got ${e.path}: ${e.message}`);
+    return true;
+  };
 
 /** The sealed bytes of chunk `i` (ciphertext and tag) of a file with chunk size `s`. */
 export function chunkAt(sealed: Uint8Array, s: number, i: number): Uint8Array {
@@ -38,7 +43,8 @@ export function chunkAt(sealed: Uint8Array, s: number, i: number): Uint8Array {
 /** The chunks of a sealed file, each ciphertext ‖ tag. */
 export function chunksOf(sealed: Uint8Array, s: number): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (let at = HEADER; at < sealed.length; at += s + TAG) out.push(sealed.subarray(at, Math.min(sealed.length, at + s + TAG)));
+  for (let at = HEADER; at < sealed.length; at += s + TAG)
+    out.push(sealed.subarray(at, Math.min(sealed.length, at + s + TAG)));
   return out;
 }
 
@@ -70,10 +76,20 @@ export interface Independent {
 export function sealIndependently(plaintext: Uint8Array, o: Independent): { sealed: Uint8Array; root: Uint8Array } {
   const salt = o.salt ?? randomBytes(32);
   const pathHash = createHash('sha256').update(Buffer.from(o.path, 'utf8')).digest();
-  const keyId = Buffer.from(hkdfSync('sha256', o.volumeKey, Buffer.alloc(0), Buffer.from('cloister volume key id v1'), 16));
+  const keyId = Buffer.from(
+    hkdfSync('sha256', o.volumeKey, Buffer.alloc(0), Buffer.from('cloister volume key id v1'), 16),
+  );
   const versionLe = Buffer.alloc(8);
   versionLe.writeBigUInt64LE(o.version);
-  const okm = Buffer.from(hkdfSync('sha256', o.volumeKey, salt, Buffer.concat([Buffer.from('cloister protected file v1'), pathHash, versionLe]), 64));
+  const okm = Buffer.from(
+    hkdfSync(
+      'sha256',
+      o.volumeKey,
+      salt,
+      Buffer.concat([Buffer.from('cloister protected file v1'), pathHash, versionLe]),
+      64,
+    ),
+  );
   const header = Buffer.alloc(150);
   header.write('CLOISTER-PROTECT', 0, 'ascii');
   header.writeUInt16LE(1, 16);

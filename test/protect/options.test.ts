@@ -31,30 +31,47 @@ describe('protected-file options', () => {
   it('refuses malformed seal options, naming the option', () => {
     for (const [label, bad, field] of BAD_SEAL_OPTIONS) {
       const options = { ...SEAL, ...bad } as unknown as Parameters<typeof sealFile>[1];
-      assert.throws(() => sealFile(utf8('x'), options), (e) => code('PROTECTED_OPTIONS_INVALID')(e) && (e as { field: string }).field === field, label);
+      assert.throws(
+        () => sealFile(utf8('x'), options),
+        (e) => code('PROTECTED_OPTIONS_INVALID')(e) && (e as { field: string }).field === field,
+        label,
+      );
       assert.throws(() => createSealStream({ ...options, length: 1 }), code('PROTECTED_OPTIONS_INVALID'), label);
     }
   });
 
   it('refuses malformed open options', () => {
     const { sealed } = sealFile(utf8('x'), SEAL);
-    assert.throws(() => openFile(sealed, { volumeKey: KEY, path: 'a', expectedRoot: new Uint8Array(31) }), code('PROTECTED_OPTIONS_INVALID'));
-    assert.throws(() => openFile(sealed, { volumeKey: KEY, path: 'a', expectedVersion: -1 }), code('PROTECTED_OPTIONS_INVALID'));
+    assert.throws(
+      () => openFile(sealed, { volumeKey: KEY, path: 'a', expectedRoot: new Uint8Array(31) }),
+      code('PROTECTED_OPTIONS_INVALID'),
+    );
+    assert.throws(
+      () => openFile(sealed, { volumeKey: KEY, path: 'a', expectedVersion: -1 }),
+      code('PROTECTED_OPTIONS_INVALID'),
+    );
     assert.throws(() => openFile(sealed, { volumeKey: KEY.subarray(1), path: 'a' }), code('PROTECTED_OPTIONS_INVALID'));
     assert.throws(() => createOpenStream({ volumeKey: KEY, path: '/a' }), code('PROTECTED_OPTIONS_INVALID'));
-    assert.throws(() => openFile('not bytes' as unknown as Uint8Array, { volumeKey: KEY, path: 'a' }), code('PROTECTED_OPTIONS_INVALID'));
+    assert.throws(
+      () => openFile('not bytes' as unknown as Uint8Array, { volumeKey: KEY, path: 'a' }),
+      code('PROTECTED_OPTIONS_INVALID'),
+    );
     assert.throws(() => createSealStream({ ...SEAL, length: -1 }), code('PROTECTED_OPTIONS_INVALID'));
   });
 
   it('accepts the bounds and canonical paths', () => {
-    for (const [path, version, chunkSize] of [['a', 0, 64], ['a/b/c.txt', 2n ** 64n - 1n, 1 << 24], ['ünïcode/…/ 空白 .x', Number.MAX_SAFE_INTEGER, 4096]] as const) {
+    for (const [path, version, chunkSize] of [
+      ['a', 0, 64],
+      ['a/b/c.txt', 2n ** 64n - 1n, 1 << 24],
+      ['ünïcode/…/ 空白 .x', Number.MAX_SAFE_INTEGER, 4096],
+    ] as const) {
       const { sealed } = sealFile(utf8(path), { volumeKey: KEY, path, version, chunkSize });
       assert.deepEqual(openFile(sealed, { volumeKey: KEY, path }).plaintext, utf8(path));
       assert.equal(pathProblem(path), undefined);
     }
   });
 
-  it('does not keep a reference to the caller\'s key', async () => {
+  it("does not keep a reference to the caller's key", async () => {
     const key = new Uint8Array(KEY);
     const { sealed } = sealFile(utf8('x'), SEAL);
     const stream = createOpenStream({ volumeKey: key, path: 'a' });

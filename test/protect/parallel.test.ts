@@ -33,7 +33,14 @@ function threaded(threads: number): Executors {
 
 describe('sealing and opening runs of chunks', () => {
   it('gives the bytes and tags of the independent implementation, into a buffer or piece by piece, for every run size and edge length', () => {
-    for (const [length, s] of [[0, 64], [1, 64], [64, 64], [65, 64], [64 * 7, 64], [1000, 128]] as const) {
+    for (const [length, s] of [
+      [0, 64],
+      [1, 64],
+      [64, 64],
+      [65, 64],
+      [64 * 7, 64],
+      [1000, 128],
+    ] as const) {
       const plain = bytesOf(length, 3);
       const { sealed } = sealIndependently(plain, { ...O, version: 5n, chunkSize: s, salt: SALT });
       const ctx = verifyHeader(openParams(O), readHeader(sealed));
@@ -44,9 +51,20 @@ describe('sealing and opening runs of chunks', () => {
         const tags: Uint8Array[] = [];
         for (const run of runsOf(ctx, perRun)) {
           const { plain: p, sealed: z } = runSpan(ctx, run);
-          const input = { plain: plain.subarray(p.offset, p.offset + p.length), sealed: sealed.subarray(z.offset, z.offset + z.length) };
-          const sealedTags = sealRun(ctx, run, input.plain, out.subarray(z.offset - HEADER, z.offset - HEADER + z.length));
-          assert.deepEqual(sealRun(ctx, run, input.plain, (piece) => void pieces.sealed.push(piece)).map((t) => Buffer.from(t)), sealedTags.map((t) => Buffer.from(t)));
+          const input = {
+            plain: plain.subarray(p.offset, p.offset + p.length),
+            sealed: sealed.subarray(z.offset, z.offset + z.length),
+          };
+          const sealedTags = sealRun(
+            ctx,
+            run,
+            input.plain,
+            out.subarray(z.offset - HEADER, z.offset - HEADER + z.length),
+          );
+          assert.deepEqual(
+            sealRun(ctx, run, input.plain, (piece) => void pieces.sealed.push(piece)).map((t) => Buffer.from(t)),
+            sealedTags.map((t) => Buffer.from(t)),
+          );
           tags.push(...openRun(ctx, run, input.sealed, back.subarray(p.offset, p.offset + p.length)));
           openRun(ctx, run, input.sealed, (piece) => void pieces.plain.push(piece));
         }
@@ -54,7 +72,10 @@ describe('sealing and opening runs of chunks', () => {
         assert.deepEqual(new Uint8Array(Buffer.concat(pieces.sealed)), sealed.subarray(HEADER));
         assert.deepEqual(back, plain);
         assert.deepEqual(new Uint8Array(Buffer.concat(pieces.plain)), plain);
-        assert.deepEqual(tags.map((t) => Buffer.from(t)), chunksOf(sealed, s).map((c) => Buffer.from(c.subarray(c.length - TAG))));
+        assert.deepEqual(
+          tags.map((t) => Buffer.from(t)),
+          chunksOf(sealed, s).map((c) => Buffer.from(c.subarray(c.length - TAG))),
+        );
       }
     }
   });
@@ -65,7 +86,10 @@ describe('sealing and opening runs of chunks', () => {
     const run = { first: 4, count: 3 };
     const { sealed: z } = runSpan(ctx, run);
     const bad = flip(sealed, HEADER + 5 * (64 + TAG) + 3).subarray(z.offset, z.offset + z.length);
-    assert.throws(() => openRun(ctx, run, bad, new Uint8Array(3 * 64)), code('PROTECTED_INTEGRITY', { chunk: 5, path: 'f' }));
+    assert.throws(
+      () => openRun(ctx, run, bad, new Uint8Array(3 * 64)),
+      code('PROTECTED_INTEGRITY', { chunk: 5, path: 'f' }),
+    );
   });
 });
 
@@ -74,8 +98,20 @@ describe('file-to-file on worker threads', () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'plain'), PLAIN);
     for (const chunkSize of [4096, 65536]) {
-      const serial = await sealWith(threaded(0), join(dir, 'plain'), join(dir, 'serial'), { ...O, version: 3, chunkSize }, SALT);
-      const parallel = await sealWith(threaded(2), join(dir, 'plain'), join(dir, 'parallel'), { ...O, version: 3, chunkSize }, SALT);
+      const serial = await sealWith(
+        threaded(0),
+        join(dir, 'plain'),
+        join(dir, 'serial'),
+        { ...O, version: 3, chunkSize },
+        SALT,
+      );
+      const parallel = await sealWith(
+        threaded(2),
+        join(dir, 'plain'),
+        join(dir, 'parallel'),
+        { ...O, version: 3, chunkSize },
+        SALT,
+      );
       const expected = sealIndependently(PLAIN, { ...O, version: 3n, chunkSize, salt: SALT });
       assert.deepEqual(new Uint8Array(await readFile(join(dir, 'parallel'))), expected.sealed);
       assert.deepEqual(new Uint8Array(await readFile(join(dir, 'serial'))), expected.sealed);
@@ -84,19 +120,26 @@ describe('file-to-file on worker threads', () => {
     }
   });
 
-  it('opens what sealFile wrote, with the serial path\'s version and root, for 1 to 3 threads', async () => {
+  it("opens what sealFile wrote, with the serial path's version and root, for 1 to 3 threads", async () => {
     const dir = await tempDir();
     const { sealed, root } = sealFile(PLAIN, { ...O, version: 4 });
     await writeFile(join(dir, 'sealed'), sealed);
     for (const threads of [1, 2, 3]) {
       const out = join(dir, `plain-${threads}`);
-      assert.deepEqual(await openWith(threaded(threads), join(dir, 'sealed'), out, { ...O, expectedRoot: root, expectedVersion: 4 }), { version: 4n, root, length: PLAIN.length });
+      assert.deepEqual(
+        await openWith(threaded(threads), join(dir, 'sealed'), out, { ...O, expectedRoot: root, expectedVersion: 4 }),
+        { version: 4n, root, length: PLAIN.length },
+      );
       assert.deepEqual(new Uint8Array(await readFile(out)), PLAIN);
     }
     // The public functions, on threads by default for a file this large.
     const big = bytesOf(9 << 20, 5);
     await writeFile(join(dir, 'big'), big);
-    const { root: bigRoot } = await sealToFile(join(dir, 'big'), join(dir, 'big.sealed'), { ...O, version: 1, threads: 2 });
+    const { root: bigRoot } = await sealToFile(join(dir, 'big'), join(dir, 'big.sealed'), {
+      ...O,
+      version: 1,
+      threads: 2,
+    });
     await openToFile(join(dir, 'big.sealed'), join(dir, 'big.out'), { ...O, expectedRoot: bigRoot, threads: 2 });
     assert.deepEqual(new Uint8Array(await readFile(join(dir, 'big.out'))), big);
   });
@@ -106,16 +149,30 @@ describe('file-to-file on worker threads', () => {
     const { sealed } = sealFile(PLAIN, { ...O, version: 1, chunkSize: 4096 });
     const n = Math.ceil(PLAIN.length / 4096);
     // The first and last chunk, the edges of the 1 MiB runs (256 chunks), one inside a run, ciphertext and tag.
-    for (const [chunk, at] of [[0, 0], [255, 4095], [256, 0], [257, 4096 + 3], [400, 17], [n - 1, 2]] as const) {
+    for (const [chunk, at] of [
+      [0, 0],
+      [255, 4095],
+      [256, 0],
+      [257, 4096 + 3],
+      [400, 17],
+      [n - 1, 2],
+    ] as const) {
       await writeFile(join(dir, 'sealed'), flip(sealed, HEADER + chunk * (4096 + TAG) + at));
       for (const threads of [0, 2]) {
-        await assert.rejects(openWith(threaded(threads), join(dir, 'sealed'), join(dir, 'plain'), { ...O, fileName: 'vol/m.bin' }), code('PROTECTED_INTEGRITY', { chunk, path: 'vol/m.bin' }), `chunk ${chunk}, ${threads} threads`);
+        await assert.rejects(
+          openWith(threaded(threads), join(dir, 'sealed'), join(dir, 'plain'), { ...O, fileName: 'vol/m.bin' }),
+          code('PROTECTED_INTEGRITY', { chunk, path: 'vol/m.bin' }),
+          `chunk ${chunk}, ${threads} threads`,
+        );
         assert.deepEqual(await readdir(dir), ['sealed']);
       }
     }
     // Two changed chunks in different runs: the first in the file is reported.
     await writeFile(join(dir, 'sealed'), flip(flip(sealed, HEADER + 600 * (4096 + TAG)), HEADER + 300 * (4096 + TAG)));
-    await assert.rejects(openWith(threaded(2), join(dir, 'sealed'), join(dir, 'plain'), O), code('PROTECTED_INTEGRITY', { chunk: 300 }));
+    await assert.rejects(
+      openWith(threaded(2), join(dir, 'sealed'), join(dir, 'plain'), O),
+      code('PROTECTED_INTEGRITY', { chunk: 300 }),
+    );
   });
 
   it('a truncated or extended file: the chunk the serial path names', async () => {
@@ -131,7 +188,11 @@ describe('file-to-file on worker threads', () => {
     for (const [bytes, expected, chunk] of cases) {
       await writeFile(join(dir, 'sealed'), bytes);
       assert.throws(() => openFile(bytes, O), code(expected, { chunk }));
-      for (const threads of [0, 2]) await assert.rejects(openWith(threaded(threads), join(dir, 'sealed'), join(dir, 'plain'), O), code(expected, { chunk }));
+      for (const threads of [0, 2])
+        await assert.rejects(
+          openWith(threaded(threads), join(dir, 'sealed'), join(dir, 'plain'), O),
+          code(expected, { chunk }),
+        );
       assert.deepEqual(await readdir(dir), ['sealed']);
     }
   });
@@ -140,8 +201,15 @@ describe('file-to-file on worker threads', () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'a'), PLAIN);
     await writeFile(join(dir, 'b'), bytesOf(9 << 20, 7));
-    const entries = await sealFolder(dir, join(dir, '..', `${dir.split('/').pop() ?? ''}.sealed`), { volumeKey: KEY, threads: 2 });
-    const opened = await openFolder(join(dir, '..', `${dir.split('/').pop() ?? ''}.sealed`), undefined, { volumeKey: KEY, threads: 2, expected: Object.fromEntries(entries.map((e) => [e.path, e])) });
+    const entries = await sealFolder(dir, join(dir, '..', `${dir.split('/').pop() ?? ''}.sealed`), {
+      volumeKey: KEY,
+      threads: 2,
+    });
+    const opened = await openFolder(join(dir, '..', `${dir.split('/').pop() ?? ''}.sealed`), undefined, {
+      volumeKey: KEY,
+      threads: 2,
+      expected: Object.fromEntries(entries.map((e) => [e.path, e])),
+    });
     assert.deepEqual(opened, entries);
     after(() => import('node:fs/promises').then((fs) => fs.rm(`${dir}.sealed`, { recursive: true, force: true })));
   });
@@ -170,12 +238,25 @@ describe('file-to-file on worker threads', () => {
       assert.deepEqual(new Uint8Array(await readFile(join(dir, 'out'))), bytesOf(100));
       assert.deepEqual(Buffer.from(await pool.run({ op: 'seal', ctx, run, source: plainFd, target: outFd })), tags);
       assert.deepEqual(new Uint8Array(await readFile(join(dir, 'out'))).subarray(HEADER), sealed.subarray(HEADER));
-      await assert.rejects(pool.run({ op: 'open', ctx, run, source: badFd, target: undefined }), code('PROTECTED_INTEGRITY', { path: 'f', chunk: 1 }));
+      await assert.rejects(
+        pool.run({ op: 'open', ctx, run, source: badFd, target: undefined }),
+        code('PROTECTED_INTEGRITY', { path: 'f', chunk: 1 }),
+      );
       // A descriptor that is not open: the thread's I/O error, as IO naming the file.
-      await assert.rejects(pool.run({ op: 'open', ctx, run, source: 1 << 20, target: undefined }), code('IO', { path: 'f' }));
-      assert.deepEqual(Buffer.from(await pool.run({ op: 'open', ctx, run, source: sealedFd, target: undefined })), tags, 'the thread still works');
+      await assert.rejects(
+        pool.run({ op: 'open', ctx, run, source: 1 << 20, target: undefined }),
+        code('IO', { path: 'f' }),
+      );
+      assert.deepEqual(
+        Buffer.from(await pool.run({ op: 'open', ctx, run, source: sealedFd, target: undefined })),
+        tags,
+        'the thread still works',
+      );
       await pool.close();
-      await assert.rejects(pool.run({ op: 'open', ctx, run, source: sealedFd, target: undefined }), code('IO', { path: 'f' }));
+      await assert.rejects(
+        pool.run({ op: 'open', ctx, run, source: sealedFd, target: undefined }),
+        code('IO', { path: 'f' }),
+      );
     } finally {
       await pool.close();
       for (const fd of [...fds, outFd]) closeSync(fd);

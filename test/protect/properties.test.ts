@@ -18,10 +18,19 @@ type Mutation =
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 100 }) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 100 }),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 100 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('move' as const), from: fc.nat(), to: fc.nat(), count: fc.integer({ min: 1, max: 200 }) }),
+  fc.record({
+    kind: fc.constant('move' as const),
+    from: fc.nat(),
+    to: fc.nat(),
+    count: fc.integer({ min: 1, max: 200 }),
+  }),
 );
 
 /** Applies `m` to `bytes` (positions taken modulo the length). */
@@ -82,30 +91,39 @@ describe('protected-file properties', () => {
 
   it('no mutation of a sealed file ever yields a different plaintext without an error (every change is refused)', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 600 }), fc.constantFrom(64, 128), fc.array(mutation, { minLength: 1, maxLength: 3 }), (plain, chunkSize, mutations) => {
-        const { sealed, root } = sealFile(plain, { volumeKey: KEY, path: PATH, version: 5, chunkSize });
-        const changed = mutations.reduce(mutate, sealed);
-        for (const options of [{}, { expectedRoot: root, expectedVersion: 5 }]) {
-          let opened: Uint8Array | undefined;
-          const threw = throwsOnlyCloisterError(() => {
-            opened = openFile(changed, { volumeKey: KEY, path: PATH, ...options }).plaintext;
-          });
-          if (!threw) {
-            assert.ok(opened !== undefined && equal(opened, plain), 'a changed file opened to another plaintext');
-            assert.ok(equal(changed, sealed), 'a changed file opened at all');
+      fc.property(
+        fc.uint8Array({ maxLength: 600 }),
+        fc.constantFrom(64, 128),
+        fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        (plain, chunkSize, mutations) => {
+          const { sealed, root } = sealFile(plain, { volumeKey: KEY, path: PATH, version: 5, chunkSize });
+          const changed = mutations.reduce(mutate, sealed);
+          for (const options of [{}, { expectedRoot: root, expectedVersion: 5 }]) {
+            let opened: Uint8Array | undefined;
+            const threw = throwsOnlyCloisterError(() => {
+              opened = openFile(changed, { volumeKey: KEY, path: PATH, ...options }).plaintext;
+            });
+            if (!threw) {
+              assert.ok(opened !== undefined && equal(opened, plain), 'a changed file opened to another plaintext');
+              assert.ok(equal(changed, sealed), 'a changed file opened at all');
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 1000 },
     );
   });
 
   it('arbitrary bytes only ever give a CloisterError, from readHeader and openFile', () => {
     const { sealed } = sealFile(new Uint8Array(100), { volumeKey: KEY, path: PATH, version: 1, chunkSize: 64 });
-    const headerLike = fc.tuple(fc.uint8Array({ maxLength: 400 }), fc.nat({ max: HEADER })).map(([tail, keep]) => new Uint8Array(Buffer.concat([sealed.subarray(0, keep), tail])));
+    const headerLike = fc
+      .tuple(fc.uint8Array({ maxLength: 400 }), fc.nat({ max: HEADER }))
+      .map(([tail, keep]) => new Uint8Array(Buffer.concat([sealed.subarray(0, keep), tail])));
     fc.assert(
       fc.property(fc.oneof(fc.uint8Array({ maxLength: 400 }), headerLike), (bytes) => {
-        assert.ok(throwsOnlyCloisterError(() => openFile(bytes, { volumeKey: KEY, path: PATH })) || equal(bytes, sealed));
+        assert.ok(
+          throwsOnlyCloisterError(() => openFile(bytes, { volumeKey: KEY, path: PATH })) || equal(bytes, sealed),
+        );
         throwsOnlyCloisterError(() => readHeader(bytes));
       }),
       { numRuns: 2000 },

@@ -15,7 +15,8 @@ const NAME = '/volumes/app/main.py';
 /** Five full chunks and a final one of 20 bytes. */
 const PLAIN = bytesOf(5 * S + 20);
 const N = 6;
-const seal = (version: number, path = PATH, plaintext = PLAIN) => sealFile(plaintext, { volumeKey: KEY, path, version, chunkSize: S });
+const seal = (version: number, path = PATH, plaintext = PLAIN) =>
+  sealFile(plaintext, { volumeKey: KEY, path, version, chunkSize: S });
 const OPEN: OpenOptions = { volumeKey: KEY, path: PATH, fileName: NAME };
 const { sealed: SEALED, root: ROOT } = seal(3);
 const header = SEALED.subarray(0, HEADER);
@@ -50,13 +51,16 @@ describe('protected files refuse every change', () => {
       const start = HEADER + i * (S + TAG);
       const length = chunkAt(SEALED, S, i).length;
       for (const at of [start, start + Math.floor(length / 2), start + length - 1]) {
-        assert.throws(() => openFile(flip(SEALED, at), OPEN), (e) => {
-          assert.ok(e instanceof CloisterError && e.code === 'PROTECTED_INTEGRITY', String(e));
-          assert.equal(e.chunk, i);
-          assert.equal(e.path, NAME);
-          assert.match(e.message, new RegExp(`^${NAME}: chunk ${i} of ${N} `));
-          return true;
-        });
+        assert.throws(
+          () => openFile(flip(SEALED, at), OPEN),
+          (e) => {
+            assert.ok(e instanceof CloisterError && e.code === 'PROTECTED_INTEGRITY', String(e));
+            assert.equal(e.chunk, i);
+            assert.equal(e.path, NAME);
+            assert.match(e.message, new RegExp(`^${NAME}: chunk ${i} of ${N} `));
+            return true;
+          },
+        );
       }
     }
   });
@@ -74,14 +78,20 @@ describe('protected files refuse every change', () => {
   });
 
   it('two chunks swapped: PROTECTED_INTEGRITY at the first of them', () => {
-    const swap = (i: number, j: number) => concat(header, ...chunks.map((c, k) => (k === i ? chunks[j] : k === j ? chunks[i] : c) as Uint8Array));
+    const swap = (i: number, j: number) =>
+      concat(header, ...chunks.map((c, k) => (k === i ? chunks[j] : k === j ? chunks[i] : c) as Uint8Array));
     refused(swap(0, 1), 'PROTECTED_INTEGRITY', 0);
     refused(swap(1, 3), 'PROTECTED_INTEGRITY', 1);
     refused(swap(2, 4), 'PROTECTED_INTEGRITY', 2);
   });
 
   it('a chunk duplicated: PROTECTED_INTEGRITY at the copy', () => {
-    for (const i of [0, 2, 4]) refused(concat(header, ...chunks.slice(0, i + 1), chunks[i] as Uint8Array, ...chunks.slice(i + 1)), 'PROTECTED_INTEGRITY', i + 1);
+    for (const i of [0, 2, 4])
+      refused(
+        concat(header, ...chunks.slice(0, i + 1), chunks[i] as Uint8Array, ...chunks.slice(i + 1)),
+        'PROTECTED_INTEGRITY',
+        i + 1,
+      );
     refused(concat(SEALED, chunks[N - 1] as Uint8Array), 'PROTECTED_INTEGRITY', N);
   });
 
@@ -96,7 +106,13 @@ describe('protected files refuse every change', () => {
   it('a chunk cut in the middle: PROTECTED_INTEGRITY at that chunk, PROTECTED_TRUNCATED in the final one', () => {
     const cut = (i: number, from: number, count: number) => {
       const c = chunks[i] as Uint8Array;
-      return concat(header, ...chunks.slice(0, i), c.subarray(0, from), c.subarray(from + count), ...chunks.slice(i + 1));
+      return concat(
+        header,
+        ...chunks.slice(0, i),
+        c.subarray(0, from),
+        c.subarray(from + count),
+        ...chunks.slice(i + 1),
+      );
     };
     refused(cut(1, 10, 5), 'PROTECTED_INTEGRITY', 1);
     refused(cut(3, 0, 1), 'PROTECTED_INTEGRITY', 3);
@@ -115,8 +131,14 @@ describe('protected files refuse every change', () => {
   it('two files of a volume swapped on disk: PROTECTED_WRONG_PATH', () => {
     const a = seal(1, 'app/a.py').sealed;
     const b = seal(1, 'app/b.py').sealed;
-    assert.throws(() => openFile(b, { volumeKey: KEY, path: 'app/a.py', fileName: 'vol/app/a.py' }), code('PROTECTED_WRONG_PATH', { path: 'vol/app/a.py' }));
-    assert.throws(() => openFile(a, { volumeKey: KEY, path: 'app/b.py' }), code('PROTECTED_WRONG_PATH', { path: 'app/b.py' }));
+    assert.throws(
+      () => openFile(b, { volumeKey: KEY, path: 'app/a.py', fileName: 'vol/app/a.py' }),
+      code('PROTECTED_WRONG_PATH', { path: 'vol/app/a.py' }),
+    );
+    assert.throws(
+      () => openFile(a, { volumeKey: KEY, path: 'app/b.py' }),
+      code('PROTECTED_WRONG_PATH', { path: 'app/b.py' }),
+    );
     assert.throws(() => openFile(a, { volumeKey: KEY, path: 'app/a.py/' }), code('PROTECTED_OPTIONS_INVALID'));
   });
 
@@ -124,22 +146,33 @@ describe('protected files refuse every change', () => {
     const previous = chunksOf(seal(2).sealed, S);
     const other = chunksOf(seal(3, 'app/other.py').sealed, S);
     for (const i of [0, 2, N - 1]) {
-      refused(concat(header, ...chunks.map((c, k) => (k === i ? (previous[k] as Uint8Array) : c))), 'PROTECTED_INTEGRITY', i);
-      refused(concat(header, ...chunks.map((c, k) => (k === i ? (other[k] as Uint8Array) : c))), 'PROTECTED_INTEGRITY', i);
+      refused(
+        concat(header, ...chunks.map((c, k) => (k === i ? (previous[k] as Uint8Array) : c))),
+        'PROTECTED_INTEGRITY',
+        i,
+      );
+      refused(
+        concat(header, ...chunks.map((c, k) => (k === i ? (other[k] as Uint8Array) : c))),
+        'PROTECTED_INTEGRITY',
+        i,
+      );
     }
     const resealed = seal(3).sealed;
     refused(concat(resealed.subarray(0, HEADER), ...chunks), 'PROTECTED_INTEGRITY', 0);
   });
 
   it('an older copy restored: PROTECTED_ROLLBACK naming both versions; a newer one is accepted', () => {
-    assert.throws(() => openFile(seal(3).sealed, { ...OPEN, expectedVersion: 4 }), (e) => {
-      assert.ok(e instanceof CloisterError && e.code === 'PROTECTED_ROLLBACK', String(e));
-      assert.equal(e.path, NAME);
-      assert.equal(e.actual, 3n);
-      assert.equal(e.expected, 4n);
-      assert.match(e.message, /version 3 is older than version 4 on record/);
-      return true;
-    });
+    assert.throws(
+      () => openFile(seal(3).sealed, { ...OPEN, expectedVersion: 4 }),
+      (e) => {
+        assert.ok(e instanceof CloisterError && e.code === 'PROTECTED_ROLLBACK', String(e));
+        assert.equal(e.path, NAME);
+        assert.equal(e.actual, 3n);
+        assert.equal(e.expected, 4n);
+        assert.match(e.message, /version 3 is older than version 4 on record/);
+        return true;
+      },
+    );
     assert.equal(openFile(seal(5).sealed, { ...OPEN, expectedVersion: 4n }).version, 5n);
     assert.equal(openFile(seal(4).sealed, { ...OPEN, expectedVersion: 4n }).version, 4n);
   });
@@ -154,7 +187,10 @@ describe('protected files refuse every change', () => {
 
   it('another authentic copy of the recorded version: PROTECTED_INTEGRITY for the root', () => {
     const again = seal(3).sealed;
-    assert.throws(() => openFile(again, { ...OPEN, expectedVersion: 3, expectedRoot: ROOT }), (e) => code('PROTECTED_INTEGRITY', { path: NAME })(e) && (e as CloisterError).field === 'root');
+    assert.throws(
+      () => openFile(again, { ...OPEN, expectedVersion: 3, expectedRoot: ROOT }),
+      (e) => code('PROTECTED_INTEGRITY', { path: NAME })(e) && (e as CloisterError).field === 'root',
+    );
   });
 
   it('another volume key: PROTECTED_WRONG_KEY', () => {
@@ -164,6 +200,9 @@ describe('protected files refuse every change', () => {
   });
 
   it('names the volume path when no file name is given', () => {
-    assert.throws(() => openFile(flip(SEALED, HEADER + 1), { volumeKey: KEY, path: PATH }), code('PROTECTED_INTEGRITY', { path: PATH, chunk: 0 }));
+    assert.throws(
+      () => openFile(flip(SEALED, HEADER + 1), { volumeKey: KEY, path: PATH }),
+      code('PROTECTED_INTEGRITY', { path: PATH, chunk: 0 }),
+    );
   });
 });

@@ -34,7 +34,11 @@ for (let i = Number(first); ; i++) {
 /** Runs the writer until it has confirmed `confirmations` writes, waits `delayMs` more, then SIGKILLs it; the last confirmed number. */
 function runAndKill(dir: string, first: number, confirmations: number, delayMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER, dir, Buffer.from(KEY).toString('hex'), String(first)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', WRITER, dir, Buffer.from(KEY).toString('hex'), String(first)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let confirmed = first - 1;
     let seen = 0;
     let stderr = '';
@@ -50,7 +54,9 @@ function runAndKill(dir: string, first: number, confirmations: number, delayMs: 
         setTimeout(() => child.kill('SIGKILL'), delayMs);
       }
     });
-    child.on('exit', (status, signal) => (signal === 'SIGKILL' ? resolve(confirmed) : reject(new Error(`writer exited with ${status}: ${stderr}`))));
+    child.on('exit', (status, signal) =>
+      signal === 'SIGKILL' ? resolve(confirmed) : reject(new Error(`writer exited with ${status}: ${stderr}`)),
+    );
   });
 }
 
@@ -68,9 +74,15 @@ describe('fileStore under SIGKILL', () => {
       const number = stateNumber(state);
       assert.ok(number !== undefined, `round ${round}: the file decrypts to one of the written states`);
       // Durable when write() resolved: the last confirmed state or the one after it (in flight when killed).
-      assert.ok(number === confirmed || number === confirmed + 1, `round ${round}: state ${number}, last confirmed ${confirmed}`);
+      assert.ok(
+        number === confirmed || number === confirmed + 1,
+        `round ${round}: state ${number}, last confirmed ${confirmed}`,
+      );
       const leftovers = (await readdir(dir)).filter((name) => name !== 'state.sealed');
-      assert.ok(leftovers.every((name) => name === 'state.sealed.tmp'), `only a .tmp may be left over: ${leftovers.join(', ')}`);
+      assert.ok(
+        leftovers.every((name) => name === 'state.sealed.tmp'),
+        `only a .tmp may be left over: ${leftovers.join(', ')}`,
+      );
       if (leftovers.length > 0 || number !== confirmed) midWrite++;
       next = number + 1;
     }

@@ -46,7 +46,10 @@ describe('fileStore', () => {
     assert.equal(bytes.length, 36 + STATE.length + 16);
     assert.equal(Buffer.from(bytes.subarray(0, 14)).toString('ascii'), 'CLOISTER-STATE');
     assert.deepEqual([...bytes.subarray(14, 16)], [1, 0]);
-    assert.equal(sealIndependently(KEY, STATE, { generation: 1n, nonce: bytes.subarray(24, 36) }).toString(), bytes.toString());
+    assert.equal(
+      sealIndependently(KEY, STATE, { generation: 1n, nonce: bytes.subarray(24, 36) }).toString(),
+      bytes.toString(),
+    );
     await writeFile(file, sealIndependently(KEY, utf8('from outside'), { generation: 7n }));
     const store = fileStore({ dir, key: KEY });
     assert.deepEqual(await store.read(), utf8('from outside'));
@@ -113,7 +116,11 @@ describe('fileStore', () => {
         await writeFile(file, tampered);
         const store = fileStore({ dir, key: KEY });
         await assert.rejects(store.read(), code('STATE_CORRUPT', file), `${region} byte ${i}`);
-        await assert.rejects(store.write(STATE), code('STATE_CORRUPT', file), `${region} byte ${i}: write after a corrupt read`);
+        await assert.rejects(
+          store.write(STATE),
+          code('STATE_CORRUPT', file),
+          `${region} byte ${i}: write after a corrupt read`,
+        );
         assert.deepEqual(new Uint8Array(await readFile(file)), tampered, `${region} byte ${i}: file left as it was`);
       }
     });
@@ -131,11 +138,17 @@ describe('fileStore', () => {
       }
       assert.fail('read succeeded');
     };
-    assert.deepEqual(await fieldOf(utf8('NOT-A-STATE-FILE-AT-ALL-0123456789012345678901234567')), ['header.magic', true]);
+    assert.deepEqual(await fieldOf(utf8('NOT-A-STATE-FILE-AT-ALL-0123456789012345678901234567')), [
+      'header.magic',
+      true,
+    ]);
     assert.deepEqual(await fieldOf(sealIndependently(KEY, STATE, { version: 2 })), ['header.version', true]);
     assert.deepEqual(await fieldOf(bytes.subarray(0, 20)), ['header.generation', true]);
     assert.deepEqual(await fieldOf(bytes.subarray(0, 40)), ['tag', true]);
-    assert.deepEqual(await fieldOf(Uint8Array.from(bytes, (b, i) => (i === bytes.length - 1 ? b ^ 1 : b))), ['tag', true]);
+    assert.deepEqual(await fieldOf(Uint8Array.from(bytes, (b, i) => (i === bytes.length - 1 ? b ^ 1 : b))), [
+      'tag',
+      true,
+    ]);
   });
 
   it('refuses a state file truncated anywhere, or with bytes appended', async () => {
@@ -226,26 +239,41 @@ describe('fileStore', () => {
     await assert.rejects(store.read(), code('STATE_IO', join(notADir, 'state.sealed')));
     const dirAsFile = join(parent, 'd');
     await mkdir(join(dirAsFile, 'state.sealed'), { recursive: true });
-    await assert.rejects(fileStore({ dir: dirAsFile, key: KEY }).read(), code('STATE_IO', join(dirAsFile, 'state.sealed')));
+    await assert.rejects(
+      fileStore({ dir: dirAsFile, key: KEY }).read(),
+      code('STATE_IO', join(dirAsFile, 'state.sealed')),
+    );
     const under = join(notADir, 'sub');
     await assert.rejects(fileStore({ dir: under, key: KEY }).read(), code('STATE_IO', join(under, 'state.sealed')));
-    await assert.rejects(fileStore({ dir: under, key: KEY }).write(STATE), code('STATE_IO', join(under, 'state.sealed')));
+    await assert.rejects(
+      fileStore({ dir: under, key: KEY }).write(STATE),
+      code('STATE_IO', join(under, 'state.sealed')),
+    );
   });
 
   it('refuses a sealing key that is not 32 bytes (STATE_KEY_INVALID)', () => {
-    for (const key of [new Uint8Array(31), new Uint8Array(33), new Uint8Array()]) assert.throws(() => fileStore({ dir: '/nonexistent', key }), code('STATE_KEY_INVALID'));
+    for (const key of [new Uint8Array(31), new Uint8Array(33), new Uint8Array()])
+      assert.throws(() => fileStore({ dir: '/nonexistent', key }), code('STATE_KEY_INVALID'));
   });
 
   it('property: arbitrary bytes as the state file only ever give STATE_CORRUPT, and leave it untouched', async () => {
     const { dir, file, bytes } = await withState();
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 128 }), fc.tuple(fc.nat({ max: bytes.length - 1 }), fc.integer({ min: 1, max: 255 })).map(([i, x]) => Uint8Array.from(bytes, (b, j) => (j === i ? b ^ x : b)))), async (content) => {
-        await writeFile(file, content);
-        const store = fileStore({ dir, key: KEY });
-        await assert.rejects(store.read(), code('STATE_CORRUPT', file));
-        await assert.rejects(store.write(STATE), code('STATE_CORRUPT', file));
-        assert.deepEqual(new Uint8Array(await readFile(file)), content);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 128 }),
+          fc
+            .tuple(fc.nat({ max: bytes.length - 1 }), fc.integer({ min: 1, max: 255 }))
+            .map(([i, x]) => Uint8Array.from(bytes, (b, j) => (j === i ? b ^ x : b))),
+        ),
+        async (content) => {
+          await writeFile(file, content);
+          const store = fileStore({ dir, key: KEY });
+          await assert.rejects(store.read(), code('STATE_CORRUPT', file));
+          await assert.rejects(store.write(STATE), code('STATE_CORRUPT', file));
+          assert.deepEqual(new Uint8Array(await readFile(file)), content);
+        },
+      ),
       { numRuns: 200 },
     );
   });

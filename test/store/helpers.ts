@@ -13,7 +13,8 @@ export async function tempDir(): Promise<string> {
 }
 
 /** An assert.rejects predicate: a CloisterError with `code` (and `path`, when given). */
-export const code = (expected: string, path?: string) => (e: unknown) => e instanceof CloisterError && e.code === expected && (path === undefined || e.path === path);
+export const code = (expected: string, path?: string) => (e: unknown) =>
+  e instanceof CloisterError && e.code === expected && (path === undefined || e.path === path);
 
 export const KEY = new Uint8Array(32).fill(0x42);
 export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -23,7 +24,11 @@ export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
  * u16le version, u64le generation, 12-byte nonce, AES-256-GCM(ciphertext ‖ tag) with the header
  * as additional data.
  */
-export function sealIndependently(key: Uint8Array, state: Uint8Array, options: { version?: number; generation?: bigint; nonce?: Uint8Array } = {}): Uint8Array {
+export function sealIndependently(
+  key: Uint8Array,
+  state: Uint8Array,
+  options: { version?: number; generation?: bigint; nonce?: Uint8Array } = {},
+): Uint8Array {
   const header = Buffer.alloc(36);
   header.write('CLOISTER-STATE', 0, 'ascii');
   header.writeUInt16LE(options.version ?? 1, 14);
@@ -34,4 +39,5 @@ export function sealIndependently(key: Uint8Array, state: Uint8Array, options: {
 }
 
 /** The generation field of a state file. */
-export const generationOf = (file: Uint8Array): bigint => Buffer.from(file.buffer, file.byteOffset, file.byteLength).readBigUInt64LE(16);
+export const generationOf = (file: Uint8Array): bigint =>
+  Buffer.from(file.buffer, file.byteOffset, file.byteLength).readBigUInt64LE(16);

@@ -21,7 +21,15 @@ export interface AzureVtpmEvidence {
 }
 
 /** Size caps, applied before anything is decoded: the NV index, a TPMS_ATTEST, an RSA signature or TPMT_SIGNATURE, the PCRs of a bank. */
-const MAX = { hclReport: 16 * 1024, vcek: 16 * 1024, message: 1024, signature: 1024, pcrs: 32, pcr: 64, text: 1024 * 1024 } as const;
+const MAX = {
+  hclReport: 16 * 1024,
+  vcek: 16 * 1024,
+  message: 1024,
+  signature: 1024,
+  pcrs: 32,
+  pcr: 64,
+  text: 1024 * 1024,
+} as const;
 
 const j = new JsonReader('AZURE_EVIDENCE_MALFORMED', 'evidence');
 
@@ -36,18 +44,21 @@ const DECODE = {
     if (!Array.isArray(value)) throw j.fail(path, 'must be an array of bytes');
     if (value.length > max) throw tooLong(path, max);
     return Uint8Array.from(value as unknown[], (b, i) => {
-      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b > 255) throw j.fail(`${path}[${i}]`, 'must be an integer from 0 to 255');
+      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b > 255)
+        throw j.fail(`${path}[${i}]`, 'must be an integer from 0 to 255');
       return b;
     });
   },
   hex(value: unknown, path: string, max: number): Uint8Array {
-    if (typeof value !== 'string' || value.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(value)) throw j.fail(path, 'must be hex');
+    if (typeof value !== 'string' || value.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(value))
+      throw j.fail(path, 'must be hex');
     if (value.length > 2 * max) throw tooLong(path, max);
     return new Uint8Array(Buffer.from(value, 'hex'));
   },
   /** base64url (RFC 4648 §5), padded or not. */
   base64url(value: unknown, path: string, max: number): Uint8Array {
-    if (typeof value !== 'string' || !/^[A-Za-z0-9_-]*={0,2}$/.test(value) || value.replace(/=+$/, '').length % 4 === 1) throw j.fail(path, 'must be base64url');
+    if (typeof value !== 'string' || !/^[A-Za-z0-9_-]*={0,2}$/.test(value) || value.replace(/=+$/, '').length % 4 === 1)
+      throw j.fail(path, 'must be base64url');
     if (value.length > Math.ceil(max / 3) * 4) throw tooLong(path, max);
     return new Uint8Array(Buffer.from(value, 'base64url'));
   },
@@ -70,11 +81,41 @@ function pcrValues(value: unknown, path: string, encoding: Encoding): Uint8Array
 /** Where each form keeps each part, and how it is encoded. */
 const FORMS = {
   // trustee az-snp-vtpm evidence, version 1 (deps/verifier/test_data/az-snp-vtpm/evidence-genoa.json).
-  trusteeV1: { quote: 'quote', message: 'message', signature: 'signature', pcrs: 'pcrs', quoteEncoding: 'array', hcl: 'report', hclEncoding: 'array', vcek: 'vcek', vcekEncoding: 'pem' },
+  trusteeV1: {
+    quote: 'quote',
+    message: 'message',
+    signature: 'signature',
+    pcrs: 'pcrs',
+    quoteEncoding: 'array',
+    hcl: 'report',
+    hclEncoding: 'array',
+    vcek: 'vcek',
+    vcekEncoding: 'pem',
+  },
   // trustee az-snp-vtpm evidence, version 2 (evidence-v2.json).
-  trusteeV2: { quote: 'tpm_quote', message: 'message', signature: 'signature', pcrs: 'pcrs', quoteEncoding: 'hex', hcl: 'hcl_report', hclEncoding: 'base64url', vcek: 'vcek', vcekEncoding: 'base64url' },
+  trusteeV2: {
+    quote: 'tpm_quote',
+    message: 'message',
+    signature: 'signature',
+    pcrs: 'pcrs',
+    quoteEncoding: 'hex',
+    hcl: 'hcl_report',
+    hclEncoding: 'base64url',
+    vcek: 'vcek',
+    vcekEncoding: 'base64url',
+  },
   // The files: `hcl-report.bin`, `vcek.der` and a quote, as bytes.
-  files: { quote: 'tpmQuote', message: 'message', signature: 'signature', pcrs: 'pcrs', quoteEncoding: 'bytes', hcl: 'hclReport', hclEncoding: 'bytes', vcek: 'vcek', vcekEncoding: 'bytes' },
+  files: {
+    quote: 'tpmQuote',
+    message: 'message',
+    signature: 'signature',
+    pcrs: 'pcrs',
+    quoteEncoding: 'bytes',
+    hcl: 'hclReport',
+    hclEncoding: 'bytes',
+    vcek: 'vcek',
+    vcekEncoding: 'bytes',
+  },
 } as const;
 
 function formOf(o: Record<string, unknown>): (typeof FORMS)[keyof typeof FORMS] {
@@ -109,7 +150,8 @@ export function parseAzureEvidence(input: unknown): AzureVtpmEvidence {
   let vcek: Uint8Array | undefined;
   if (vcekValue !== undefined) {
     if (form.vcekEncoding !== 'pem') vcek = DECODE[form.vcekEncoding](vcekValue, `evidence.${form.vcek}`, MAX.vcek);
-    else if (typeof vcekValue !== 'string' || vcekValue.length > MAX.text) throw j.fail(`evidence.${form.vcek}`, 'must be a PEM certificate');
+    else if (typeof vcekValue !== 'string' || vcekValue.length > MAX.text)
+      throw j.fail(`evidence.${form.vcek}`, 'must be a PEM certificate');
     else {
       const ders = pemCertificates(vcekValue, `evidence.${form.vcek}`);
       if (ders.length !== 1) throw j.fail(`evidence.${form.vcek}`, 'must hold one certificate');

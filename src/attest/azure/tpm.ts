@@ -93,7 +93,8 @@ function tpm2b(r: ByteReader, max: number, field: string): Uint8Array {
  */
 export function parseTpmQuote(bytes: Uint8Array): TpmQuote {
   const r = new ByteReader(bytes, CODES);
-  if (u32be(r, 'quote.magic') !== TPM_GENERATED_VALUE) throw invalid('quote.magic', 'not TPM_GENERATED_VALUE: the structure was not made by a TPM');
+  if (u32be(r, 'quote.magic') !== TPM_GENERATED_VALUE)
+    throw invalid('quote.magic', 'not TPM_GENERATED_VALUE: the structure was not made by a TPM');
   if (u16be(r, 'quote.type') !== TPM_ST_ATTEST_QUOTE) throw invalid('quote.type', 'not TPM_ST_ATTEST_QUOTE');
   const qualifiedSigner = tpm2b(r, MAX_NAME, 'quote.qualifiedSigner');
   const extraData = tpm2b(r, MAX_DIGEST, 'quote.extraData');
@@ -118,7 +119,15 @@ export function parseTpmQuote(bytes: Uint8Array): TpmQuote {
   }
   const pcrDigest = tpm2b(r, MAX_DIGEST, 'quote.pcrDigest');
   r.end('quote');
-  return { qualifiedSigner, extraData, clock: { clock, resetCount, restartCount, safe: safe === 1 }, firmwareVersion, pcrSelection, pcrDigest, signed: bytes };
+  return {
+    qualifiedSigner,
+    extraData,
+    clock: { clock, resetCount, restartCount, safe: safe === 1 },
+    firmwareVersion,
+    pcrSelection,
+    pcrDigest,
+    signed: bytes,
+  };
 }
 
 /**
@@ -128,13 +137,18 @@ export function parseTpmQuote(bytes: Uint8Array): TpmQuote {
  *
  * @example `parseTpmSignature(sig, 256)` → `{ scheme: 0x0014, hash: 0x000b, signature }`
  */
-export function parseTpmSignature(bytes: Uint8Array, modulusBytes: number): { scheme: number; hash: number; signature: Uint8Array } {
+export function parseTpmSignature(
+  bytes: Uint8Array,
+  modulusBytes: number,
+): { scheme: number; hash: number; signature: Uint8Array } {
   if (bytes.length === modulusBytes) return { scheme: RSASSA, hash: SHA256, signature: bytes };
   const r = new ByteReader(bytes, CODES);
   const scheme = u16be(r, 'signature.sigAlg');
-  if (!TPM_SIGNATURE_SCHEMES[scheme]) throw invalid('signature.sigAlg', `0x${scheme.toString(16)} is not TPM_ALG_RSASSA`);
+  if (!TPM_SIGNATURE_SCHEMES[scheme])
+    throw invalid('signature.sigAlg', `0x${scheme.toString(16)} is not TPM_ALG_RSASSA`);
   const hash = u16be(r, 'signature.hash');
-  if (!TPM_HASH_ALGORITHMS[hash]) throw invalid('signature.hash', `0x${hash.toString(16)} is not SHA-256, SHA-384 or SHA-512`);
+  if (!TPM_HASH_ALGORITHMS[hash])
+    throw invalid('signature.hash', `0x${hash.toString(16)} is not SHA-256, SHA-384 or SHA-512`);
   const signature = tpm2b(r, MAX_RSA_BYTES, 'signature.sig');
   r.end('signature');
   return { scheme, hash, signature };
@@ -152,7 +166,13 @@ export function parseTpmSignature(bytes: Uint8Array, modulusBytes: number): { sc
  * const selected = verifyTpmQuote(parseTpmQuote(message), signature, pcrs, akPub, nonce);
  * ```
  */
-export function verifyTpmQuote(quote: TpmQuote, signatureBytes: Uint8Array, pcrs: readonly Uint8Array[], key: KeyObject, nonce?: Uint8Array): Map<number, Uint8Array> {
+export function verifyTpmQuote(
+  quote: TpmQuote,
+  signatureBytes: Uint8Array,
+  pcrs: readonly Uint8Array[],
+  key: KeyObject,
+  nonce?: Uint8Array,
+): Map<number, Uint8Array> {
   const modulusBytes = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
   const { scheme, hash, signature } = parseTpmSignature(signatureBytes, modulusBytes);
   const digest = TPM_HASH_ALGORITHMS[hash] as { name: string };
@@ -163,23 +183,40 @@ export function verifyTpmQuote(quote: TpmQuote, signatureBytes: Uint8Array, pcrs
   } catch {
     ok = false;
   }
-  if (!ok) throw new CloisterError('TPM_QUOTE_SIGNATURE_INVALID', 'the TPM quote signature does not verify with the attestation key', { field: 'quote.signature' });
+  if (!ok)
+    throw new CloisterError(
+      'TPM_QUOTE_SIGNATURE_INVALID',
+      'the TPM quote signature does not verify with the attestation key',
+      { field: 'quote.signature' },
+    );
   if (nonce !== undefined && !equal(quote.extraData, nonce)) {
-    throw new CloisterError('TPM_NONCE_MISMATCH', 'the quote\'s extraData is not the expected nonce', { field: 'quote.extraData', expected: Buffer.from(nonce).toString('hex'), actual: Buffer.from(quote.extraData).toString('hex') });
+    throw new CloisterError('TPM_NONCE_MISMATCH', "the quote's extraData is not the expected nonce", {
+      field: 'quote.extraData',
+      expected: Buffer.from(nonce).toString('hex'),
+      actual: Buffer.from(quote.extraData).toString('hex'),
+    });
   }
   // The evidence carries the values of one PCR bank.
-  if (quote.pcrSelection.length > 1) throw invalid('quote.pcrSelect', `${quote.pcrSelection.length} PCR banks selected, the evidence carries one`);
+  if (quote.pcrSelection.length > 1)
+    throw invalid('quote.pcrSelect', `${quote.pcrSelection.length} PCR banks selected, the evidence carries one`);
   const selected = new Map<number, Uint8Array>();
   const h = createHash(digest.name);
   for (const bank of quote.pcrSelection) {
     const size = TPM_HASH_ALGORITHMS[bank.hash]?.size;
     for (const n of bank.pcrs) {
       const value = pcrs[n];
-      if (size === undefined || value?.length !== size) throw invalid('quote.pcrSelect[0]', `PCR ${n} of bank 0x${bank.hash.toString(16)} is not among the PCR values given`);
+      if (size === undefined || value?.length !== size)
+        throw invalid(
+          'quote.pcrSelect[0]',
+          `PCR ${n} of bank 0x${bank.hash.toString(16)} is not among the PCR values given`,
+        );
       h.update(value);
       selected.set(n, value);
     }
   }
-  if (!equal(h.digest(), quote.pcrDigest)) throw new CloisterError('TPM_PCR_DIGEST_MISMATCH', 'the PCR values do not hash to the quote\'s pcrDigest', { field: 'quote.pcrDigest' });
+  if (!equal(h.digest(), quote.pcrDigest))
+    throw new CloisterError('TPM_PCR_DIGEST_MISMATCH', "the PCR values do not hash to the quote's pcrDigest", {
+      field: 'quote.pcrDigest',
+    });
   return selected;
 }

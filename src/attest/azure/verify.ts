@@ -49,17 +49,29 @@ export function verifyAzureVtpm(evidence: unknown, certs: SnpCerts, options: Azu
   const ev = parseAzureEvidence(evidence);
   const hcl = parseHclReport(ev.hclReport);
   const verifier = options.verifier ?? (shared ??= new SnpVerifier());
-  const snp = verifier.verify(hcl.snpReport, { ...certs, vcek: certs.vcek ?? ev.vcek }, { now: options.now, crl: options.crl });
+  const snp = verifier.verify(
+    hcl.snpReport,
+    { ...certs, vcek: certs.vcek ?? ev.vcek },
+    { now: options.now, crl: options.crl },
+  );
 
   // Only the paravisor runs at VMPL 0; a report from a less privileged level (the guest OS) could
   // carry runtime claims, and an attestation key, of the guest's choosing.
   if (snp.claims['vmpl'] !== HCL_VMPL) {
-    throw new CloisterError('AZURE_REPORT_VMPL', `the SNP report was issued at VMPL ${String(snp.claims['vmpl'])}, not by the paravisor at VMPL ${HCL_VMPL}`, { field: 'report.vmpl', expected: HCL_VMPL, actual: snp.claims['vmpl'] });
+    throw new CloisterError(
+      'AZURE_REPORT_VMPL',
+      `the SNP report was issued at VMPL ${String(snp.claims['vmpl'])}, not by the paravisor at VMPL ${HCL_VMPL}`,
+      { field: 'report.vmpl', expected: HCL_VMPL, actual: snp.claims['vmpl'] },
+    );
   }
   const digest = createHash(hcl.hashType).update(hcl.runtimeClaimsBytes).digest();
   const bound = hex(digest).padEnd(128, '0');
   if (snp.claims['reportData'] !== bound) {
-    throw new CloisterError('AZURE_REPORT_DATA_MISMATCH', `the SNP report data is not the ${hcl.hashType} of the runtime claims followed by zeros`, { field: 'report.reportData', expected: bound, actual: snp.claims['reportData'] });
+    throw new CloisterError(
+      'AZURE_REPORT_DATA_MISMATCH',
+      `the SNP report data is not the ${hcl.hashType} of the runtime claims followed by zeros`,
+      { field: 'report.reportData', expected: bound, actual: snp.claims['reportData'] },
+    );
   }
 
   const claims: Claims = { ...snp.claims, runtimeClaims: hcl.runtimeClaims };
@@ -69,7 +81,9 @@ export function verifyAzureVtpm(evidence: unknown, certs: SnpCerts, options: Azu
     claims['pcrs'] = Object.fromEntries([...pcrs].map(([index, value]) => [String(index), hex(value)]));
     claims['nonce'] = hex(quote.extraData);
   } else if (options.nonce !== undefined) {
-    throw new CloisterError('TPM_QUOTE_MISSING', 'a nonce was given, but the evidence has no TPM quote to carry it', { field: 'tpmQuote' });
+    throw new CloisterError('TPM_QUOTE_MISSING', 'a nonce was given, but the evidence has no TPM quote to carry it', {
+      field: 'tpmQuote',
+    });
   }
   return { ...snp, tee: 'azure-snp-vtpm', claims };
 }

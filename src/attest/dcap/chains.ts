@@ -30,10 +30,21 @@ export function verifyRoleChain(pem: string, root: Certificate, role: ChainRole)
   const chain = verifyPemChain(pem, root, role, want.usage);
   const leaf = chain[0] as Certificate;
   if (chain.length !== want.length) {
-    throw new CloisterError('CERT_CHAIN_INVALID', `${role}: expected ${want.length} certificates up to the root, got ${chain.length}`, { field: role, expected: want.length, actual: chain.length });
+    throw new CloisterError(
+      'CERT_CHAIN_INVALID',
+      `${role}: expected ${want.length} certificates up to the root, got ${chain.length}`,
+      { field: role, expected: want.length, actual: chain.length },
+    );
   }
-  if (!leaf.subjectCn.includes(want.leaf) || (want.length === 3 && !(chain[1] as Certificate).subjectCn.includes('CA'))) {
-    throw new CloisterError('CERT_CHAIN_INVALID', `${role}: "${leaf.subjectCn}" may not act as ${want.leaf}`, { field: role, expected: want.leaf, actual: leaf.subjectCn });
+  if (
+    !leaf.subjectCn.includes(want.leaf) ||
+    (want.length === 3 && !(chain[1] as Certificate).subjectCn.includes('CA'))
+  ) {
+    throw new CloisterError('CERT_CHAIN_INVALID', `${role}: "${leaf.subjectCn}" may not act as ${want.leaf}`, {
+      field: role,
+      expected: want.leaf,
+      actual: leaf.subjectCn,
+    });
   }
   return chain;
 }

@@ -83,7 +83,17 @@ export interface PreparedCollateral {
 }
 
 /** The fields of QuoteCollateralV3 (Phala-Network/dcap-qvl's names), every one a string. */
-export const QUOTE_COLLATERAL_FIELDS = ['tcb_info', 'tcb_info_signature', 'tcb_info_issuer_chain', 'qe_identity', 'qe_identity_signature', 'qe_identity_issuer_chain', 'pck_crl', 'pck_crl_issuer_chain', 'root_ca_crl'] as const;
+export const QUOTE_COLLATERAL_FIELDS = [
+  'tcb_info',
+  'tcb_info_signature',
+  'tcb_info_issuer_chain',
+  'qe_identity',
+  'qe_identity_signature',
+  'qe_identity_issuer_chain',
+  'pck_crl',
+  'pck_crl_issuer_chain',
+  'root_ca_crl',
+] as const;
 
 /**
  * DCAP collateral as exchanged in files and over the network: the exact signed texts of TCB info
@@ -121,7 +131,11 @@ function components(o: Record<string, unknown>, key: string, path: string): numb
 }
 
 function moduleIdentity(o: Record<string, unknown>, path: string): Omit<TdxModuleIdentity, 'id' | 'tcbLevels'> {
-  return { mrSigner: j.hex(o, 'mrsigner', 48, path), attributes: j.hex(o, 'attributes', 8, path), attributesMask: j.hex(o, 'attributesMask', 8, path) };
+  return {
+    mrSigner: j.hex(o, 'mrsigner', 48, path),
+    attributes: j.hex(o, 'attributes', 8, path),
+    attributesMask: j.hex(o, 'attributesMask', 8, path),
+  };
 }
 
 /**
@@ -132,7 +146,8 @@ export function parseTcbInfo(text: string): TcbInfo {
   const path = 'tcbInfo';
   const o = j.object(j.parse(text, path), path);
   const version = j.int(o, 'version', path);
-  if (version !== 2 && version !== 3) throw j.fail(`${path}.version`, `${version} is not a supported TCB info version (2, 3)`);
+  if (version !== 2 && version !== 3)
+    throw j.fail(`${path}.version`, `${version} is not a supported TCB info version (2, 3)`);
   const id = version === 2 ? 'SGX' : j.oneOf(o, 'id', ['SGX', 'TDX'] as const, path);
   const tcbLevels = j.array(o, 'tcbLevels', path).map((l, i): TcbComponentsLevel => {
     const p = `${path}.tcbLevels[${i}]`;
@@ -140,7 +155,9 @@ export function parseTcbInfo(text: string): TcbInfo {
     const tcb = j.object(level['tcb'], `${p}.tcb`);
     const sgxComponents =
       version === 2
-        ? Array.from({ length: 16 }, (_, c) => j.int(tcb, `sgxtcbcomp${String(c + 1).padStart(2, '0')}svn`, `${p}.tcb`, 0xff))
+        ? Array.from({ length: 16 }, (_, c) =>
+            j.int(tcb, `sgxtcbcomp${String(c + 1).padStart(2, '0')}svn`, `${p}.tcb`, 0xff),
+          )
         : components(tcb, 'sgxtcbcomponents', `${p}.tcb`);
     return {
       sgxComponents,
@@ -152,14 +169,20 @@ export function parseTcbInfo(text: string): TcbInfo {
     };
   });
   // QVL TcbInfo.cpp: tdxModule is required for id TDX and absent for SGX; tcbType must be 0.
-  if (j.has(o, 'tdxModule') !== (id === 'TDX')) throw j.fail(`${path}.tdxModule`, id === 'TDX' ? 'required for a TDX TCB info' : 'not allowed in an SGX TCB info');
-  const tdxModule = id === 'TDX' ? moduleIdentity(j.object(o['tdxModule'], `${path}.tdxModule`), `${path}.tdxModule`) : undefined;
+  if (j.has(o, 'tdxModule') !== (id === 'TDX'))
+    throw j.fail(`${path}.tdxModule`, id === 'TDX' ? 'required for a TDX TCB info' : 'not allowed in an SGX TCB info');
+  const tdxModule =
+    id === 'TDX' ? moduleIdentity(j.object(o['tdxModule'], `${path}.tdxModule`), `${path}.tdxModule`) : undefined;
   const tdxModuleIdentities =
     id === 'TDX' && j.has(o, 'tdxModuleIdentities')
       ? j.array(o, 'tdxModuleIdentities', path).map((m, i) => {
           const p = `${path}.tdxModuleIdentities[${i}]`;
           const mi = j.object(m, p);
-          return { id: j.string(mi, 'id', p), ...moduleIdentity(mi, p), tcbLevels: isvSvnLevels(j.array(mi, 'tcbLevels', p), `${p}.tcbLevels`) };
+          return {
+            id: j.string(mi, 'id', p),
+            ...moduleIdentity(mi, p),
+            tcbLevels: isvSvnLevels(j.array(mi, 'tcbLevels', p), `${p}.tcbLevels`),
+          };
         })
       : [];
   return {
@@ -214,14 +237,21 @@ function derHex(o: Record<string, string>, key: string): Crl {
   try {
     return parseCrl(der);
   } catch (cause) {
-    throw new CloisterError('CRL_INVALID', `collateral.${key}: ${(cause as Error).message}`, { path: `collateral.${key}`, cause });
+    throw new CloisterError('CRL_INVALID', `collateral.${key}: ${(cause as Error).message}`, {
+      path: `collateral.${key}`,
+      cause,
+    });
   }
 }
 
 function signedJson(text: string, signature: Uint8Array, key: KeyObject, what: string): void {
   // The signature covers the exact UTF-8 bytes of the JSON member (PCS API v4); never re-serialise.
   if (!verifySignature('sha256', Buffer.from(text, 'utf8'), { key, dsaEncoding: 'ieee-p1363' }, signature)) {
-    throw new CloisterError('COLLATERAL_INVALID', `${what}: signature does not verify with its issuer chain's leaf key`, { field: what });
+    throw new CloisterError(
+      'COLLATERAL_INVALID',
+      `${what}: signature does not verify with its issuer chain's leaf key`,
+      { field: what },
+    );
   }
 }
 
@@ -242,8 +272,18 @@ export function prepareCollateral(input: unknown, root: Certificate): PreparedCo
   const tcbInfoChain = verifyRoleChain(s['tcb_info_issuer_chain'] as string, root, 'tcbInfoIssuerChain');
   const qeIdentityChain = verifyRoleChain(s['qe_identity_issuer_chain'] as string, root, 'qeIdentityIssuerChain');
   const pckCrlChain = verifyRoleChain(s['pck_crl_issuer_chain'] as string, root, 'pckCrlIssuerChain');
-  signedJson(s['tcb_info'] as string, signatureHex(s, 'tcb_info_signature'), (tcbInfoChain[0] as Certificate).key(), 'tcbInfo');
-  signedJson(s['qe_identity'] as string, signatureHex(s, 'qe_identity_signature'), (qeIdentityChain[0] as Certificate).key(), 'qeIdentity');
+  signedJson(
+    s['tcb_info'] as string,
+    signatureHex(s, 'tcb_info_signature'),
+    (tcbInfoChain[0] as Certificate).key(),
+    'tcbInfo',
+  );
+  signedJson(
+    s['qe_identity'] as string,
+    signatureHex(s, 'qe_identity_signature'),
+    (qeIdentityChain[0] as Certificate).key(),
+    'qeIdentity',
+  );
   const rootCaCrl = derHex(s, 'root_ca_crl');
   verifyCrlIssuer(rootCaCrl, root, 'rootCaCrl');
   const pckCrl = derHex(s, 'pck_crl');
@@ -251,8 +291,17 @@ export function prepareCollateral(input: unknown, root: Certificate): PreparedCo
   const tcbInfo = parseTcbInfo(s['tcb_info'] as string);
   const qeIdentity = parseQeIdentity(s['qe_identity'] as string);
   const certs = [...tcbInfoChain, ...qeIdentityChain, ...pckCrlChain];
-  const chains = [['tcbInfoIssuerChain', tcbInfoChain], ['qeIdentityIssuerChain', qeIdentityChain], ['pckCrlIssuerChain', pckCrlChain]] as const;
-  const revoked = chains.flatMap(([chain, list]) => list.slice(0, -1).filter((cert) => rootCaCrl.revoked.has(cert.serial)).map((cert) => ({ chain, cert })));
+  const chains = [
+    ['tcbInfoIssuerChain', tcbInfoChain],
+    ['qeIdentityIssuerChain', qeIdentityChain],
+    ['pckCrlIssuerChain', pckCrlChain],
+  ] as const;
+  const revoked = chains.flatMap(([chain, list]) =>
+    list
+      .slice(0, -1)
+      .filter((cert) => rootCaCrl.revoked.has(cert.serial))
+      .map((cert) => ({ chain, cert })),
+  );
   return {
     tcbInfo,
     qeIdentity,
@@ -263,8 +312,20 @@ export function prepareCollateral(input: unknown, root: Certificate): PreparedCo
     rootCaCrl,
     root,
     window: {
-      notBefore: Math.max(tcbInfo.issueDate, qeIdentity.issueDate, pckCrl.thisUpdate, rootCaCrl.thisUpdate, ...certs.map((x) => x.notBefore)),
-      notAfter: Math.min(tcbInfo.nextUpdate, qeIdentity.nextUpdate, pckCrl.nextUpdate, rootCaCrl.nextUpdate, ...certs.map((x) => x.notAfter)),
+      notBefore: Math.max(
+        tcbInfo.issueDate,
+        qeIdentity.issueDate,
+        pckCrl.thisUpdate,
+        rootCaCrl.thisUpdate,
+        ...certs.map((x) => x.notBefore),
+      ),
+      notAfter: Math.min(
+        tcbInfo.nextUpdate,
+        qeIdentity.nextUpdate,
+        pckCrl.nextUpdate,
+        rootCaCrl.nextUpdate,
+        ...certs.map((x) => x.notAfter),
+      ),
     },
     revokedSigner: revoked[0],
   };
@@ -285,7 +346,11 @@ export function checkCollateralTime(c: PreparedCollateral, now: number): void {
   if (now < c.window.notBefore || now > c.window.notAfter) checkEachTime(c, now);
   if (c.revokedSigner) {
     const { chain, cert } = c.revokedSigner;
-    throw new CloisterError('CERT_REVOKED', `${chain}: "${cert.subjectCn}" (serial ${cert.serial}) is revoked by the root CA CRL`, { field: chain });
+    throw new CloisterError(
+      'CERT_REVOKED',
+      `${chain}: "${cert.subjectCn}" (serial ${cert.serial}) is revoked by the root CA CRL`,
+      { field: chain },
+    );
   }
 }
 
@@ -295,9 +360,18 @@ function checkEachTime(c: PreparedCollateral, now: number): void {
   checkValidity(c.pckCrlChain, now, 'pckCrlIssuerChain');
   checkCrlTime(c.rootCaCrl, now, 'rootCaCrl');
   checkCrlTime(c.pckCrl, now, 'pckCrl');
-  for (const [name, doc] of [['tcbInfo', c.tcbInfo], ['qeIdentity', c.qeIdentity]] as const) {
-    if (now < doc.issueDate) throw new CloisterError('COLLATERAL_EXPIRED', `${name}: not valid before its issueDate ${iso(doc.issueDate)}`, { field: name });
-    if (now > doc.nextUpdate) throw new CloisterError('COLLATERAL_EXPIRED', `${name}: past its nextUpdate ${iso(doc.nextUpdate)}`, { field: name });
+  for (const [name, doc] of [
+    ['tcbInfo', c.tcbInfo],
+    ['qeIdentity', c.qeIdentity],
+  ] as const) {
+    if (now < doc.issueDate)
+      throw new CloisterError('COLLATERAL_EXPIRED', `${name}: not valid before its issueDate ${iso(doc.issueDate)}`, {
+        field: name,
+      });
+    if (now > doc.nextUpdate)
+      throw new CloisterError('COLLATERAL_EXPIRED', `${name}: past its nextUpdate ${iso(doc.nextUpdate)}`, {
+        field: name,
+      });
   }
 }
 
@@ -305,8 +379,15 @@ function checkEachTime(c: PreparedCollateral, now: number): void {
 const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
 export function p256Key(xy: Uint8Array): KeyObject {
   try {
-    return createPublicKey({ key: Buffer.concat([P256_SPKI_PREFIX, Buffer.from([4]), xy]), format: 'der', type: 'spki' });
+    return createPublicKey({
+      key: Buffer.concat([P256_SPKI_PREFIX, Buffer.from([4]), xy]),
+      format: 'der',
+      type: 'spki',
+    });
   } catch (cause) {
-    throw new CloisterError('QUOTE_SIGNATURE_INVALID', 'attestation key is not a valid P-256 point', { field: 'signatureData.attestationKey', cause });
+    throw new CloisterError('QUOTE_SIGNATURE_INVALID', 'attestation key is not a valid P-256 point', {
+      field: 'signatureData.attestationKey',
+      cause,
+    });
   }
 }

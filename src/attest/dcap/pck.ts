@@ -21,11 +21,16 @@ export interface PckExtensions {
 const ARC = OID.sgxExtensions;
 
 function fail(why: string, offset?: number): CloisterError {
-  return new CloisterError('PCK_EXTENSION_INVALID', `PCK certificate SGX extension: ${why}`, offset === undefined ? { field: 'sgxExtensions' } : { field: 'sgxExtensions', offset });
+  return new CloisterError(
+    'PCK_EXTENSION_INVALID',
+    `PCK certificate SGX extension: ${why}`,
+    offset === undefined ? { field: 'sgxExtensions' } : { field: 'sgxExtensions', offset },
+  );
 }
 
 function octets(value: Tlv, name: string, length: number): Uint8Array {
-  if (value.tag !== TAG.OCTET_STRING || value.value.length !== length) throw fail(`${name} must be an OCTET STRING of ${length} bytes`, value.offset);
+  if (value.tag !== TAG.OCTET_STRING || value.value.length !== length)
+    throw fail(`${name} must be an OCTET STRING of ${length} bytes`, value.offset);
   return value.value;
 }
 
@@ -90,6 +95,10 @@ export function pckExtensions(cert: Certificate): PckExtensions {
     };
   } catch (cause) {
     if (cause instanceof CloisterError && cause.code === 'PCK_EXTENSION_INVALID') throw cause;
-    throw new CloisterError('PCK_EXTENSION_INVALID', `PCK certificate SGX extension is malformed: ${cause instanceof Error ? cause.message : String(cause)}`, { field: 'sgxExtensions', cause });
+    throw new CloisterError(
+      'PCK_EXTENSION_INVALID',
+      `PCK certificate SGX extension is malformed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { field: 'sgxExtensions', cause },
+    );
   }
 }

@@ -110,7 +110,21 @@ function sgxReportBody(r: ByteReader): SgxReportBody {
   const isvFamilyId = r.bytes(16, 'isvFamilyId');
   const reportData = r.bytes(64, 'reportData');
   const raw = r.buf.subarray(start, r.offset);
-  return { raw, cpuSvn, miscSelect, isvExtProdId, attributes, mrEnclave, mrSigner, configId, isvProdId, isvSvn, configSvn, isvFamilyId, reportData };
+  return {
+    raw,
+    cpuSvn,
+    miscSelect,
+    isvExtProdId,
+    attributes,
+    mrEnclave,
+    mrSigner,
+    configId,
+    isvProdId,
+    isvSvn,
+    configSvn,
+    isvFamilyId,
+    reportData,
+  };
 }
 
 function tdReportBody(r: ByteReader, kind: 'td10' | 'td15'): TdReportBody {
@@ -138,22 +152,38 @@ function tdReportBody(r: ByteReader, kind: 'td10' | 'td15'): TdReportBody {
 function header(r: ByteReader): QuoteHeader {
   const version = r.u16le('header.version');
   if (version !== 3 && version !== 4 && version !== 5) {
-    throw new CloisterError('QUOTE_UNSUPPORTED_VERSION', `header.version: ${version} is not a supported quote version (3, 4, 5)`, { field: 'header.version', offset: 0, actual: version });
+    throw new CloisterError(
+      'QUOTE_UNSUPPORTED_VERSION',
+      `header.version: ${version} is not a supported quote version (3, 4, 5)`,
+      { field: 'header.version', offset: 0, actual: version },
+    );
   }
   const attestationKeyType = r.u16le('header.attestationKeyType');
   if (attestationKeyType !== ECDSA_P256) {
-    throw new CloisterError('QUOTE_UNSUPPORTED_KEY_TYPE', `header.attestationKeyType: ${attestationKeyType} is not ECDSA-256-with-P-256 (2)`, { field: 'header.attestationKeyType', offset: 2, actual: attestationKeyType });
+    throw new CloisterError(
+      'QUOTE_UNSUPPORTED_KEY_TYPE',
+      `header.attestationKeyType: ${attestationKeyType} is not ECDSA-256-with-P-256 (2)`,
+      { field: 'header.attestationKeyType', offset: 2, actual: attestationKeyType },
+    );
   }
   const teeType = r.u32le('header.teeType');
   // Quote v3 is SGX only; its bytes 4..7 are reserved and zero (SGX ECDSA Quote Library API A.3.1).
   if ((teeType !== TEE_TYPE.sgx && teeType !== TEE_TYPE.tdx) || (version === 3 && teeType !== TEE_TYPE.sgx)) {
-    throw new CloisterError('QUOTE_UNSUPPORTED_TEE_TYPE', `header.teeType: 0x${teeType.toString(16)} is not supported for quote version ${version}`, { field: 'header.teeType', offset: 4, actual: teeType });
+    throw new CloisterError(
+      'QUOTE_UNSUPPORTED_TEE_TYPE',
+      `header.teeType: 0x${teeType.toString(16)} is not supported for quote version ${version}`,
+      { field: 'header.teeType', offset: 4, actual: teeType },
+    );
   }
   const qeSvn = r.u16le('header.qeSvn');
   const pceSvn = r.u16le('header.pceSvn');
   const qeVendorId = r.bytes(16, 'header.qeVendorId');
   if (!equal(qeVendorId, INTEL_QE_VENDOR_ID)) {
-    throw new CloisterError('QUOTE_BAD_QE_VENDOR', `header.qeVendorId: ${Buffer.from(qeVendorId).toString('hex')} is not Intel's QE vendor id`, { field: 'header.qeVendorId', offset: 12 });
+    throw new CloisterError(
+      'QUOTE_BAD_QE_VENDOR',
+      `header.qeVendorId: ${Buffer.from(qeVendorId).toString('hex')} is not Intel's QE vendor id`,
+      { field: 'header.qeVendorId', offset: 12 },
+    );
   }
   const userData = r.bytes(20, 'header.userData');
   return { version, attestationKeyType, teeType, qeSvn, pceSvn, qeVendorId, userData };
@@ -169,28 +199,43 @@ function body(r: ByteReader, h: QuoteHeader): QuoteBody {
     size = r.u32le('body.size');
     const found = (Object.keys(BODY) as BodyKind[]).find((k) => BODY[k].v5Type === type);
     if (!found || (found === 'sgx') !== (h.teeType === TEE_TYPE.sgx)) {
-      throw new CloisterError('QUOTE_UNSUPPORTED_BODY', `body.type: ${type} is not a report body for TEE type 0x${h.teeType.toString(16)}`, { field: 'body.type', offset: at, actual: type });
+      throw new CloisterError(
+        'QUOTE_UNSUPPORTED_BODY',
+        `body.type: ${type} is not a report body for TEE type 0x${h.teeType.toString(16)}`,
+        { field: 'body.type', offset: at, actual: type },
+      );
     }
     kind = found;
     if (size !== BODY[kind].size) {
-      throw new CloisterError('QUOTE_UNSUPPORTED_BODY', `body.size: ${size} is not the size of a ${kind} body (${BODY[kind].size})`, { field: 'body.size', offset: at + 2, actual: size });
+      throw new CloisterError(
+        'QUOTE_UNSUPPORTED_BODY',
+        `body.size: ${size} is not the size of a ${kind} body (${BODY[kind].size})`,
+        { field: 'body.size', offset: at + 2, actual: size },
+      );
     }
   }
   const br = r.sub(size, 'body');
-  const result: QuoteBody = kind === 'sgx' ? { kind, report: sgxReportBody(br) } : { kind, report: tdReportBody(br, kind) };
+  const result: QuoteBody =
+    kind === 'sgx' ? { kind, report: sgxReportBody(br) } : { kind, report: tdReportBody(br, kind) };
   br.end('body');
   return result;
 }
 
 /** QE report certification data: QE report, its signature, QE auth data and the inner certification data. */
-function qeReportCertification(r: ByteReader): Pick<Quote, 'qeReport' | 'qeReportSignature' | 'qeAuthData' | 'pckChain'> {
+function qeReportCertification(
+  r: ByteReader,
+): Pick<Quote, 'qeReport' | 'qeReportSignature' | 'qeAuthData' | 'pckChain'> {
   const qeReport = sgxReportBody(r.sub(384, 'qeReport'));
   const qeReportSignature = r.bytes(64, 'qeReportSignature');
   const qeAuthData = r.bytes(r.u16le('qeAuthData.size'), 'qeAuthData');
   const type = r.u16le('certificationData.type');
   const data = r.sub(r.u32le('certificationData.size'), 'certificationData');
   if (type !== CERT_DATA.pckChain) {
-    throw new CloisterError('QUOTE_UNSUPPORTED_CERT_DATA', `certificationData.type: ${type} is not supported (only 5, the PEM PCK chain)`, { field: 'certificationData.type', offset: data.base - 6, actual: type });
+    throw new CloisterError(
+      'QUOTE_UNSUPPORTED_CERT_DATA',
+      `certificationData.type: ${type} is not supported (only 5, the PEM PCK chain)`,
+      { field: 'certificationData.type', offset: data.base - 6, actual: type },
+    );
   }
   return { qeReport, qeReportSignature, qeAuthData, pckChain: data.rest() };
 }
@@ -221,7 +266,11 @@ export function parseQuote(bytes: Uint8Array): Quote {
     const type = sig.u16le('signatureData.certificationData.type');
     const inner = sig.sub(sig.u32le('signatureData.certificationData.size'), 'signatureData.certificationData');
     if (type !== CERT_DATA.qeReportCertificationData) {
-      throw new CloisterError('QUOTE_UNSUPPORTED_CERT_DATA', `signatureData.certificationData.type: ${type} is not 6 (QE report certification data)`, { field: 'signatureData.certificationData.type', offset: inner.base - 6, actual: type });
+      throw new CloisterError(
+        'QUOTE_UNSUPPORTED_CERT_DATA',
+        `signatureData.certificationData.type: ${type} is not 6 (QE report certification data)`,
+        { field: 'signatureData.certificationData.type', offset: inner.base - 6, actual: type },
+      );
     }
     cert = qeReportCertification(inner);
     inner.end('signatureData.certificationData');

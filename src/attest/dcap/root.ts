@@ -22,7 +22,8 @@ let intel: Certificate | undefined;
 export function intelSgxRootCa(): Certificate {
   if (!intel) {
     const der = new Uint8Array(Buffer.from(INTEL_SGX_ROOT_CA_DER, 'base64'));
-    if (createHash('sha256').update(der).digest('hex') !== INTEL_SGX_ROOT_CA_SHA256) throw new Error('pinned Intel SGX Root CA is corrupt');
+    if (createHash('sha256').update(der).digest('hex') !== INTEL_SGX_ROOT_CA_SHA256)
+      throw new Error('pinned Intel SGX Root CA is corrupt');
     intel = parseCertificate(der);
   }
   return intel;

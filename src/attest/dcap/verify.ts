@@ -73,7 +73,9 @@ export class DcapVerifier {
   }
 
   private pck(quote: Quote): VerifiedPck {
-    const key = Buffer.from(quote.pckChain.buffer, quote.pckChain.byteOffset, quote.pckChain.byteLength).toString('latin1');
+    const key = Buffer.from(quote.pckChain.buffer, quote.pckChain.byteOffset, quote.pckChain.byteLength).toString(
+      'latin1',
+    );
     let pck = this.pcks.get(key);
     if (!pck) {
       const chain = verifyRoleChain(key, this.root, 'pckChain');
@@ -102,8 +104,17 @@ export class DcapVerifier {
     const pck = this.pck(quote);
     const caName = (pck.chain[1] as Certificate).subjectCn;
     const ca = caName.includes('Processor') ? 'processor' : caName.includes('Platform') ? 'platform' : undefined;
-    if (!ca) throw new CloisterError('CERT_CHAIN_INVALID', `pckChain[1]: "${caName}" is neither the PCK Processor CA nor the PCK Platform CA`, { field: 'pckChain' });
-    return { tee: quote.header.teeType === TEE_TYPE.tdx ? 'tdx' : 'sgx', fmspc: hex(pck.extensions.fmspc).toUpperCase(), ca };
+    if (!ca)
+      throw new CloisterError(
+        'CERT_CHAIN_INVALID',
+        `pckChain[1]: "${caName}" is neither the PCK Processor CA nor the PCK Platform CA`,
+        { field: 'pckChain' },
+      );
+    return {
+      tee: quote.header.teeType === TEE_TYPE.tdx ? 'tdx' : 'sgx',
+      fmspc: hex(pck.extensions.fmspc).toUpperCase(),
+      ca,
+    };
   }
 
   /** Verifies one quote. Throws a {@link CloisterError} naming the failed rule; returns the verdict otherwise. */
@@ -112,34 +123,82 @@ export class DcapVerifier {
     const quote = parseQuote(bytes);
     const tee: 'sgx' | 'tdx' = quote.header.teeType === TEE_TYPE.tdx ? 'tdx' : 'sgx';
     if (options.tee && options.tee !== tee) {
-      throw new CloisterError('QUOTE_UNSUPPORTED_TEE_TYPE', `expected a ${options.tee} quote, got a ${tee} quote`, { field: 'header.teeType', expected: options.tee, actual: tee });
+      throw new CloisterError('QUOTE_UNSUPPORTED_TEE_TYPE', `expected a ${options.tee} quote, got a ${tee} quote`, {
+        field: 'header.teeType',
+        expected: options.tee,
+        actual: tee,
+      });
     }
     const pck = this.pck(quote);
     checkValidity(pck.chain, now, 'pckChain');
 
     // QE report signed by the PCK key; its report data binds the attestation key (DCAP ECDSA Quote Library API A.4).
-    if (!verifySignature('sha256', quote.qeReport.raw, { key: (pck.chain[0] as Certificate).key(), dsaEncoding: 'ieee-p1363' }, quote.qeReportSignature)) {
-      throw new CloisterError('QE_REPORT_SIGNATURE_INVALID', 'the QE report signature does not verify with the PCK certificate key', { field: 'qeReportSignature' });
+    if (
+      !verifySignature(
+        'sha256',
+        quote.qeReport.raw,
+        { key: (pck.chain[0] as Certificate).key(), dsaEncoding: 'ieee-p1363' },
+        quote.qeReportSignature,
+      )
+    ) {
+      throw new CloisterError(
+        'QE_REPORT_SIGNATURE_INVALID',
+        'the QE report signature does not verify with the PCK certificate key',
+        { field: 'qeReportSignature' },
+      );
     }
     const binding = createHash('sha256').update(quote.attestationKey).update(quote.qeAuthData).digest();
     if (!equal(quote.qeReport.reportData.subarray(0, 32), binding) || !isZero(quote.qeReport.reportData.subarray(32))) {
-      throw new CloisterError('QE_REPORT_DATA_MISMATCH', 'QE report data is not SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes', { field: 'qeReport.reportData' });
+      throw new CloisterError(
+        'QE_REPORT_DATA_MISMATCH',
+        'QE report data is not SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes',
+        { field: 'qeReport.reportData' },
+      );
     }
-    if (!verifySignature('sha256', quote.signed, { key: this.attestationKey(quote.attestationKey), dsaEncoding: 'ieee-p1363' }, quote.signature)) {
-      throw new CloisterError('QUOTE_SIGNATURE_INVALID', 'the quote signature over header and body does not verify with the attestation key', { field: 'signatureData.signature' });
+    if (
+      !verifySignature(
+        'sha256',
+        quote.signed,
+        { key: this.attestationKey(quote.attestationKey), dsaEncoding: 'ieee-p1363' },
+        quote.signature,
+      )
+    ) {
+      throw new CloisterError(
+        'QUOTE_SIGNATURE_INVALID',
+        'the quote signature over header and body does not verify with the attestation key',
+        { field: 'signatureData.signature' },
+      );
     }
 
     const c = options.collateral;
-    if (!c) throw new CloisterError('COLLATERAL_MISSING', 'no collateral: TCB info, QE identity and CRLs are needed to verify a quote');
-    if (!equal(c.root.der, this.root.der)) throw new CloisterError('COLLATERAL_INVALID', 'collateral was prepared for another trust root');
+    if (!c)
+      throw new CloisterError(
+        'COLLATERAL_MISSING',
+        'no collateral: TCB info, QE identity and CRLs are needed to verify a quote',
+      );
+    if (!equal(c.root.der, this.root.der))
+      throw new CloisterError('COLLATERAL_INVALID', 'collateral was prepared for another trust root');
     checkCollateralTime(c, now);
     this.checkRevocation(pck, c);
 
     const info = c.tcbInfo;
     // QVL QuoteVerifier::verify: TCB info id and version must suit the quote's TEE; FMSPC and PCEID must be the PCK's.
-    if (info.id !== tee.toUpperCase()) throw new CloisterError('COLLATERAL_MISMATCH', `tcbInfo.id: ${info.id} TCB info cannot evaluate a ${tee} quote`, { path: 'tcbInfo.id' });
-    if (!equal(info.fmspc, pck.extensions.fmspc)) throw new CloisterError('COLLATERAL_MISMATCH', `tcbInfo.fmspc: ${hex(info.fmspc)} is not the PCK certificate's FMSPC ${hex(pck.extensions.fmspc)}`, { path: 'tcbInfo.fmspc' });
-    if (!equal(info.pceId, pck.extensions.pceId)) throw new CloisterError('COLLATERAL_MISMATCH', `tcbInfo.pceId: ${hex(info.pceId)} is not the PCK certificate's PCEID ${hex(pck.extensions.pceId)}`, { path: 'tcbInfo.pceId' });
+    if (info.id !== tee.toUpperCase())
+      throw new CloisterError('COLLATERAL_MISMATCH', `tcbInfo.id: ${info.id} TCB info cannot evaluate a ${tee} quote`, {
+        path: 'tcbInfo.id',
+      });
+    if (!equal(info.fmspc, pck.extensions.fmspc))
+      throw new CloisterError(
+        'COLLATERAL_MISMATCH',
+        `tcbInfo.fmspc: ${hex(info.fmspc)} is not the PCK certificate's FMSPC ${hex(pck.extensions.fmspc)}`,
+        { path: 'tcbInfo.fmspc' },
+      );
+    if (!equal(info.pceId, pck.extensions.pceId))
+      throw new CloisterError(
+        'COLLATERAL_MISMATCH',
+        `tcbInfo.pceId: ${hex(info.pceId)} is not the PCK certificate's PCEID ${hex(pck.extensions.pceId)}`,
+        { path: 'tcbInfo.pceId' },
+      );
     const td = quote.body.kind === 'sgx' ? undefined : quote.body.report;
     if (td) checkTdxModule(info, td);
     const qeLevel = evaluateQe(c.qeIdentity, quote.qeReport, tee);
@@ -152,7 +211,13 @@ export class DcapVerifier {
       claims: claims(quote, pck.extensions),
       collateralExpiry: Math.min(c.window.notAfter, chainExpiry(pck.chain)),
       simulation: this.simulation,
-      tcb: { platformStatus: tcb.platformStatus, qeStatus: tcb.qeStatus, tdxModuleStatus: tcb.tdxModuleStatus, tcbDate: tcb.tcbDate, evaluationDataNumber: Math.min(info.tcbEvaluationDataNumber, c.qeIdentity.tcbEvaluationDataNumber) },
+      tcb: {
+        platformStatus: tcb.platformStatus,
+        qeStatus: tcb.qeStatus,
+        tdxModuleStatus: tcb.tdxModuleStatus,
+        tcbDate: tcb.tcbDate,
+        evaluationDataNumber: Math.min(info.tcbEvaluationDataNumber, c.qeIdentity.tcbEvaluationDataNumber),
+      },
       trailingBytes: quote.trailingBytes,
     };
   }
@@ -162,10 +227,20 @@ export class DcapVerifier {
     const [leaf, ca] = pck.chain as [Certificate, Certificate];
     const crlIssuer = c.pckCrlChain[0] as Certificate;
     if (!equal(crlIssuer.subject, ca.subject) || !equal(crlIssuer.spki, ca.spki)) {
-      throw new CloisterError('CRL_INVALID', `pckCrl: issued by "${crlIssuer.subjectCn}", but the PCK certificate by "${ca.subjectCn}"`, { field: 'pckCrl' });
+      throw new CloisterError(
+        'CRL_INVALID',
+        `pckCrl: issued by "${crlIssuer.subjectCn}", but the PCK certificate by "${ca.subjectCn}"`,
+        { field: 'pckCrl' },
+      );
     }
-    if (c.pckCrl.revoked.has(leaf.serial)) throw new CloisterError('CERT_REVOKED', `PCK certificate (serial ${leaf.serial}) is revoked by the PCK CRL`, { field: 'pckChain[0]' });
-    if (c.rootCaCrl.revoked.has(ca.serial)) throw new CloisterError('CERT_REVOKED', `"${ca.subjectCn}" (serial ${ca.serial}) is revoked by the root CA CRL`, { field: 'pckChain[1]' });
+    if (c.pckCrl.revoked.has(leaf.serial))
+      throw new CloisterError('CERT_REVOKED', `PCK certificate (serial ${leaf.serial}) is revoked by the PCK CRL`, {
+        field: 'pckChain[0]',
+      });
+    if (c.rootCaCrl.revoked.has(ca.serial))
+      throw new CloisterError('CERT_REVOKED', `"${ca.subjectCn}" (serial ${ca.serial}) is revoked by the root CA CRL`, {
+        field: 'pckChain[1]',
+      });
   }
 }
 

@@ -63,7 +63,8 @@ export class Der {
       if (count === 0 || count > 4) throw malformed(field, this.r.base + start, 'unsupported length form');
       length = 0;
       for (let i = 0; i < count; i++) length = length * 256 + this.r.u8(`${field}.length`);
-      if (length < 0x80 || (count > 1 && length < 256 ** (count - 1))) throw malformed(field, this.r.base + start, 'non-minimal length');
+      if (length < 0x80 || (count > 1 && length < 256 ** (count - 1)))
+        throw malformed(field, this.r.base + start, 'non-minimal length');
     }
     const value = this.r.bytes(length, field);
     return { tag, value, raw: this.r.buf.subarray(start, this.r.offset), offset: this.r.base + start };
@@ -72,7 +73,8 @@ export class Der {
   /** The next element, which must carry `tag`. */
   expect(tag: number, field: string): Tlv {
     const tlv = this.next(field);
-    if (tlv.tag !== tag) throw malformed(field, tlv.offset, `expected tag 0x${tag.toString(16)}, found 0x${tlv.tag.toString(16)}`);
+    if (tlv.tag !== tag)
+      throw malformed(field, tlv.offset, `expected tag 0x${tag.toString(16)}, found 0x${tlv.tag.toString(16)}`);
     return tlv;
   }
 
@@ -122,7 +124,8 @@ export function oidText(value: Uint8Array): string {
 /** A non-negative INTEGER small enough for a JS number (SVNs, versions). */
 export function smallUint(tlv: Tlv, field: string): number {
   const v = tlv.value;
-  if (v.length === 0 || v.length > 7 || ((v[0] as number) & 0x80) !== 0) throw malformed(field, tlv.offset, 'not a small non-negative INTEGER');
+  if (v.length === 0 || v.length > 7 || ((v[0] as number) & 0x80) !== 0)
+    throw malformed(field, tlv.offset, 'not a small non-negative INTEGER');
   let n = 0;
   for (const b of v) n = n * 256 + b;
   return n;
@@ -140,14 +143,17 @@ export function integerHex(tlv: Tlv, field: string): string {
 export function timeSeconds(tlv: Tlv, field: string): number {
   const text = Buffer.from(tlv.value).toString('latin1');
   const m =
-    tlv.tag === TAG.UTC_TIME ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-    : tlv.tag === TAG.GENERALIZED_TIME ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-    : null;
+    tlv.tag === TAG.UTC_TIME
+      ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+      : tlv.tag === TAG.GENERALIZED_TIME
+        ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+        : null;
   if (!m) throw malformed(field, tlv.offset, 'not a UTCTime or GeneralizedTime in Z form');
   let year = Number(m[1]);
   if (tlv.tag === TAG.UTC_TIME) year += year < 50 ? 2000 : 1900; // RFC 5280 §4.1.2.5.1
   const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) throw malformed(field, tlv.offset, 'time out of range');
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
+    throw malformed(field, tlv.offset, 'time out of range');
   const ms = Date.UTC(year, mo - 1, d, h, mi, s);
   if (new Date(ms).getUTCDate() !== d) throw malformed(field, tlv.offset, 'no such day');
   return ms / 1000;
@@ -155,6 +161,7 @@ export function timeSeconds(tlv: Tlv, field: string): number {
 
 /** The content of a BIT STRING with no unused bits (keys, signatures). */
 export function bitStringBytes(tlv: Tlv, field: string): Uint8Array {
-  if (tlv.tag !== TAG.BIT_STRING || tlv.value.length === 0 || tlv.value[0] !== 0) throw malformed(field, tlv.offset, 'not an octet-aligned BIT STRING');
+  if (tlv.tag !== TAG.BIT_STRING || tlv.value.length === 0 || tlv.value[0] !== 0)
+    throw malformed(field, tlv.offset, 'not an octet-aligned BIT STRING');
   return tlv.value.subarray(1);
 }

@@ -1,6 +1,17 @@
 import { constants, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { CloisterError } from '../../lib/errors.js';
-import { Der, TAG, bitStringBytes, inner, integerHex, malformed, oidText, smallUint, timeSeconds, type Tlv } from './der.js';
+import {
+  Der,
+  TAG,
+  bitStringBytes,
+  inner,
+  integerHex,
+  malformed,
+  oidText,
+  smallUint,
+  timeSeconds,
+  type Tlv,
+} from './der.js';
 
 /**
  * X.509 certificates and CRLs (RFC 5280), parsed with cloister's DER walker so that arbitrary
@@ -32,7 +43,12 @@ const SIGNATURE_ALGORITHMS: Readonly<Record<string, SignatureAlgorithm>> = {
     name: 'RSASSA-PSS-SHA384',
     hash: 'sha384',
     key: 'rsa',
-    pss: { hashOid: '2.16.840.1.101.3.4.2.2', mgfOid: '1.2.840.113549.1.1.8', mgfHashOid: '2.16.840.1.101.3.4.2.2', saltLength: 48 },
+    pss: {
+      hashOid: '2.16.840.1.101.3.4.2.2',
+      mgfOid: '1.2.840.113549.1.1.8',
+      mgfHashOid: '2.16.840.1.101.3.4.2.2',
+      saltLength: 48,
+    },
   },
 };
 
@@ -48,7 +64,15 @@ export const OID = {
 } as const;
 
 /** Extensions cloister understands, so may be critical (RFC 5280 §4.2: unknown critical ones fail). */
-const UNDERSTOOD = new Set<string>([OID.keyUsage, OID.basicConstraints, OID.subjectKeyId, OID.authorityKeyId, OID.crlDistributionPoints, OID.cRLNumber, OID.sgxExtensions]);
+const UNDERSTOOD = new Set<string>([
+  OID.keyUsage,
+  OID.basicConstraints,
+  OID.subjectKeyId,
+  OID.authorityKeyId,
+  OID.crlDistributionPoints,
+  OID.cRLNumber,
+  OID.sgxExtensions,
+]);
 
 export const KEY_USAGE = { digitalSignature: 0, nonRepudiation: 1, keyCertSign: 5, cRLSign: 6 } as const;
 
@@ -89,7 +113,11 @@ function algorithm(d: Der, field: string): SignatureAlgorithm {
   // ECDSA AlgorithmIdentifiers carry no parameters (RFC 5758 §3.2).
   else if (!alg.done) alg.expect(TAG.NULL, `${field}.parameters`);
   alg.end(field);
-  if (!known) throw new CloisterError('CERT_CHAIN_INVALID', `${field}: signature algorithm ${oid} is not allowed`, { field, actual: oid });
+  if (!known)
+    throw new CloisterError('CERT_CHAIN_INVALID', `${field}: signature algorithm ${oid} is not allowed`, {
+      field,
+      actual: oid,
+    });
   return known;
 }
 
@@ -119,22 +147,29 @@ function explicit<T>(p: Der, tag: number, field: string, read: (d: Der) => T): T
  * refused.
  */
 function pssParameters(p: Der, want: NonNullable<SignatureAlgorithm['pss']>, field: string): void {
-  const integer = (name: string) => (d: Der) => smallUint(d.expect(TAG.INTEGER, `${field}.${name}`), `${field}.${name}`);
+  const integer = (name: string) => (d: Der) =>
+    smallUint(d.expect(TAG.INTEGER, `${field}.${name}`), `${field}.${name}`);
   const hash = explicit(p, 0xa0, `${field}.hashAlgorithm`, (d) => hashOid(d, `${field}.hashAlgorithm`)) ?? 'sha1';
-  const mgf = explicit(p, 0xa1, `${field}.maskGenAlgorithm`, (d) => {
-    const seq = d.enter(TAG.SEQUENCE, `${field}.maskGenAlgorithm`);
-    const oid = oidText(seq.expect(TAG.OID, `${field}.maskGenAlgorithm.algorithm`).value);
-    const mgfHash = hashOid(seq, `${field}.maskGenAlgorithm.parameters`);
-    seq.end(`${field}.maskGenAlgorithm`);
-    return `${oid}/${mgfHash}`;
-  }) ?? 'mgf1/sha1';
+  const mgf =
+    explicit(p, 0xa1, `${field}.maskGenAlgorithm`, (d) => {
+      const seq = d.enter(TAG.SEQUENCE, `${field}.maskGenAlgorithm`);
+      const oid = oidText(seq.expect(TAG.OID, `${field}.maskGenAlgorithm.algorithm`).value);
+      const mgfHash = hashOid(seq, `${field}.maskGenAlgorithm.parameters`);
+      seq.end(`${field}.maskGenAlgorithm`);
+      return `${oid}/${mgfHash}`;
+    }) ?? 'mgf1/sha1';
   const salt = explicit(p, 0xa2, `${field}.saltLength`, integer('saltLength')) ?? 20;
   const trailer = explicit(p, 0xa3, `${field}.trailerField`, integer('trailerField')) ?? 1;
   p.end(`${field}.parameters`);
   const got = { hash, mgf, salt, trailer };
   const allowed = { hash: want.hashOid, mgf: `${want.mgfOid}/${want.mgfHashOid}`, salt: want.saltLength, trailer: 1 };
   for (const key of Object.keys(allowed) as (keyof typeof allowed)[]) {
-    if (got[key] !== allowed[key]) throw new CloisterError('CERT_CHAIN_INVALID', `${field}: RSASSA-PSS ${key} ${got[key]} is not allowed`, { field, expected: allowed[key], actual: got[key] });
+    if (got[key] !== allowed[key])
+      throw new CloisterError('CERT_CHAIN_INVALID', `${field}: RSASSA-PSS ${key} ${got[key]} is not allowed`, {
+        field,
+        expected: allowed[key],
+        actual: got[key],
+      });
   }
 }
 
@@ -175,7 +210,8 @@ function extensions(tlv: Tlv | undefined): Map<string, Extension> {
 
 /** X.690 §11.1: a DER BOOLEAN is one octet, 0x00 or 0xFF. */
 function boolean(tlv: Tlv, field: string): void {
-  if (tlv.value.length !== 1 || (tlv.value[0] !== 0 && tlv.value[0] !== 0xff)) throw malformed(field, tlv.offset, 'not a DER BOOLEAN');
+  if (tlv.value.length !== 1 || (tlv.value[0] !== 0 && tlv.value[0] !== 0xff))
+    throw malformed(field, tlv.offset, 'not a DER BOOLEAN');
 }
 
 function basicConstraints(ext: Extension | undefined): { ca: boolean; pathLen: number | undefined } {
@@ -185,7 +221,10 @@ function basicConstraints(ext: Extension | undefined): { ca: boolean; pathLen: n
   if (ca) boolean(ca, 'basicConstraints.cA');
   const len = d.optional(TAG.INTEGER, 'basicConstraints.pathLenConstraint');
   d.end('basicConstraints');
-  return { ca: ca !== undefined && ca.value[0] !== 0, pathLen: len && smallUint(len, 'basicConstraints.pathLenConstraint') };
+  return {
+    ca: ca !== undefined && ca.value[0] !== 0,
+    pathLen: len && smallUint(len, 'basicConstraints.pathLenConstraint'),
+  };
 }
 
 function keyUsage(ext: Extension | undefined): Set<number> | undefined {
@@ -193,7 +232,8 @@ function keyUsage(ext: Extension | undefined): Set<number> | undefined {
   const tlv = Der.of(ext.value, ext.offset).expect(TAG.BIT_STRING, 'keyUsage');
   if (tlv.value.length === 0) throw malformed('keyUsage', tlv.offset, 'empty BIT STRING');
   const bits = new Set<number>();
-  for (let i = 1; i < tlv.value.length; i++) for (let b = 0; b < 8; b++) if (((tlv.value[i] as number) >> (7 - b)) & 1) bits.add((i - 1) * 8 + b);
+  for (let i = 1; i < tlv.value.length; i++)
+    for (let b = 0; b < 8; b++) if (((tlv.value[i] as number) >> (7 - b)) & 1) bits.add((i - 1) * 8 + b);
   return bits;
 }
 
@@ -224,7 +264,8 @@ export function parseCertificate(der: Uint8Array): Certificate {
   versionValue.end('version');
   const serial = integerHex(tbs.expect(TAG.INTEGER, 'serialNumber'), 'serialNumber');
   const innerAlg = algorithm(tbs, 'signature');
-  if (innerAlg !== sigAlg) throw malformed('signature', tbsTlv.offset, 'tbsCertificate.signature differs from signatureAlgorithm');
+  if (innerAlg !== sigAlg)
+    throw malformed('signature', tbsTlv.offset, 'tbsCertificate.signature differs from signatureAlgorithm');
   const issuer = tbs.expect(TAG.SEQUENCE, 'issuer');
   const validity = tbs.enter(TAG.SEQUENCE, 'validity');
   const notBefore = timeSeconds(validity.next('validity.notBefore'), 'validity.notBefore');
@@ -238,7 +279,11 @@ export function parseCertificate(der: Uint8Array): Certificate {
   tbs.end('tbsCertificate');
 
   for (const [oid, ext] of exts) {
-    if (ext.critical && !UNDERSTOOD.has(oid)) throw new CloisterError('CERT_CHAIN_INVALID', `unknown critical extension ${oid}`, { field: 'extensions', actual: oid });
+    if (ext.critical && !UNDERSTOOD.has(oid))
+      throw new CloisterError('CERT_CHAIN_INVALID', `unknown critical extension ${oid}`, {
+        field: 'extensions',
+        actual: oid,
+      });
   }
   const bc = basicConstraints(exts.get(OID.basicConstraints));
   let key: KeyObject | undefined;
@@ -263,7 +308,10 @@ export function parseCertificate(der: Uint8Array): Certificate {
         try {
           key = createPublicKey({ key: Buffer.from(spki.raw), format: 'der', type: 'spki' });
         } catch (cause) {
-          throw new CloisterError('CERT_CHAIN_INVALID', `certificate "${this.subjectCn}": unusable public key`, { field: 'subjectPublicKeyInfo', cause });
+          throw new CloisterError('CERT_CHAIN_INVALID', `certificate "${this.subjectCn}": unusable public key`, {
+            field: 'subjectPublicKeyInfo',
+            cause,
+          });
         }
       }
       return key;
@@ -281,12 +329,22 @@ export function parseCertificate(der: Uint8Array): Certificate {
  * if (!signedBy(cert.tbs, cert.signature, cert.hash, issuer.key())) throw new Error('not signed by issuer');
  * ```
  */
-export function signedBy(data: Uint8Array, signature: Uint8Array, algorithm: SignatureAlgorithm, key: KeyObject): boolean {
+export function signedBy(
+  data: Uint8Array,
+  signature: Uint8Array,
+  algorithm: SignatureAlgorithm,
+  key: KeyObject,
+): boolean {
   try {
     const type = key.asymmetricKeyType;
     if (algorithm.key === 'ec' ? type !== 'ec' : type !== 'rsa' && type !== 'rsa-pss') return false;
     const pss = algorithm.pss;
-    return verifySignature(algorithm.hash, data, pss ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength } : key, signature);
+    return verifySignature(
+      algorithm.hash,
+      data,
+      pss ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength } : key,
+      signature,
+    );
   } catch {
     return false;
   }
@@ -326,12 +384,15 @@ export function parseCrl(der: Uint8Array): Crl {
     list.end('certificateList');
     const tbs = inner(tbsTlv);
     const version = tbs.optional(TAG.INTEGER, 'version');
-    if (version && smallUint(version, 'version') !== 1) throw malformed('version', version.offset, 'only v2 CRLs are accepted');
-    if (algorithm(tbs, 'signature') !== sigAlg) throw malformed('signature', tbsTlv.offset, 'tbsCertList.signature differs from signatureAlgorithm');
+    if (version && smallUint(version, 'version') !== 1)
+      throw malformed('version', version.offset, 'only v2 CRLs are accepted');
+    if (algorithm(tbs, 'signature') !== sigAlg)
+      throw malformed('signature', tbsTlv.offset, 'tbsCertList.signature differs from signatureAlgorithm');
     const issuer = tbs.expect(TAG.SEQUENCE, 'issuer');
     const thisUpdate = timeSeconds(tbs.next('thisUpdate'), 'thisUpdate');
     const tag = tbs.peekTag();
-    if (tag !== TAG.UTC_TIME && tag !== TAG.GENERALIZED_TIME) throw malformed('nextUpdate', tbsTlv.offset, 'CRL has no nextUpdate');
+    if (tag !== TAG.UTC_TIME && tag !== TAG.GENERALIZED_TIME)
+      throw malformed('nextUpdate', tbsTlv.offset, 'CRL has no nextUpdate');
     const nextUpdate = timeSeconds(tbs.next('nextUpdate'), 'nextUpdate');
     const revoked = new Set<string>();
     const entries = tbs.optional(TAG.SEQUENCE, 'revokedCertificates');
@@ -348,13 +409,18 @@ export function parseCrl(der: Uint8Array): Crl {
     const exts = extensions(tbs.optional(0xa0, 'crlExtensions'));
     tbs.end('tbsCertList');
     for (const [oid, ext] of exts) {
-      if (ext.critical && !UNDERSTOOD.has(oid)) throw malformed('crlExtensions', ext.offset, `unknown critical extension ${oid}`);
+      if (ext.critical && !UNDERSTOOD.has(oid))
+        throw malformed('crlExtensions', ext.offset, `unknown critical extension ${oid}`);
     }
     return { der, tbs: tbsTlv.raw, hash: sigAlg, signature, issuer: issuer.raw, thisUpdate, nextUpdate, revoked };
   } catch (cause) {
     // Anything unparsable in a CRL fails closed with one code.
     if (cause instanceof CloisterError && cause.code === 'CRL_INVALID') throw cause;
-    throw new CloisterError('CRL_INVALID', `CRL is malformed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    throw new CloisterError(
+      'CRL_INVALID',
+      `CRL is malformed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
   }
 }
 
@@ -376,9 +442,11 @@ export function pemCertificates(text: string, field = 'pem'): Uint8Array[] {
   let last = 0;
   for (const m of text.matchAll(PEM_BLOCK)) {
     if (!PEM_GAP.test(text.slice(last, m.index))) break;
-    if (m[1] !== 'CERTIFICATE') throw new CloisterError('PEM_MALFORMED', `${field}: unexpected PEM block "${m[1]}"`, { field });
+    if (m[1] !== 'CERTIFICATE')
+      throw new CloisterError('PEM_MALFORMED', `${field}: unexpected PEM block "${m[1]}"`, { field });
     const body = (m[2] as string).replace(/[ \t\r\n\v\f]+/g, '');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0) throw new CloisterError('PEM_MALFORMED', `${field}: invalid base64`, { field });
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0)
+      throw new CloisterError('PEM_MALFORMED', `${field}: invalid base64`, { field });
     out.push(new Uint8Array(Buffer.from(body, 'base64')));
     last = m.index + m[0].length;
   }

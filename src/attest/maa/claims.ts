@@ -47,7 +47,10 @@ export const MAA_CLAIMS = {
   mrsigner: { from: ['x-ms-sgx-mrsigner', 'sgx-mrsigner', '$sgx-mrsigner'], decode: 'hex32' },
   isvProdId: { from: ['x-ms-sgx-product-id', 'product-id', '$product-id'], decode: 'uint16' },
   isvSvn: { from: ['x-ms-sgx-svn', 'svn', '$svn'], decode: 'uint16' },
-  debug: { from: ['x-ms-sgx-is-debuggable', 'is-debuggable', '$is-debuggable', 'x-ms-sevsnpvm-is-debuggable'], decode: 'boolean' },
+  debug: {
+    from: ['x-ms-sgx-is-debuggable', 'is-debuggable', '$is-debuggable', 'x-ms-sevsnpvm-is-debuggable'],
+    decode: 'boolean',
+  },
   // SevSnpVm tokens: the launch measurement and HOST_DATA, in the names of cloister's SNP claims.
   measurement: { from: ['x-ms-sevsnpvm-launchmeasurement'], decode: 'hex48' },
   hostData: { from: ['x-ms-sevsnpvm-hostdata'], decode: 'hex32' },
@@ -86,7 +89,11 @@ function malformed(name: string, why: string, actual?: unknown): CloisterError {
  * claims.isvSvn; // 1
  * ```
  */
-export function maaClaims(payload: Readonly<Record<string, unknown>>): { claims: Claims; tcbStatus: TcbStatus; advisoryIds: string[] } {
+export function maaClaims(payload: Readonly<Record<string, unknown>>): {
+  claims: Claims;
+  tcbStatus: TcbStatus;
+  advisoryIds: string[];
+} {
   const claims: Claims = {};
   for (const [name, { from, decode }] of Object.entries(MAA_CLAIMS)) {
     for (const source of from) {
@@ -94,14 +101,17 @@ export function maaClaims(payload: Readonly<Record<string, unknown>>): { claims:
       const value = DECODERS[decode](payload[source]);
       if (value === undefined) throw malformed(source, `not a valid ${decode} value (for ${name})`, payload[source]);
       const earlier = claims[name];
-      if (earlier !== undefined && earlier !== value) throw malformed(source, `disagrees with another of ${from.join(', ')} (all give ${name})`, value);
+      if (earlier !== undefined && earlier !== value)
+        throw malformed(source, `disagrees with another of ${from.join(', ')} (all give ${name})`, value);
       claims[name] = value;
     }
   }
   const status = payload[MAA_EXTENSION_CLAIMS.tcbStatus];
-  if (status !== undefined && (typeof status !== 'string' || !Object.hasOwn(TCB_STATUS, status))) throw malformed(MAA_EXTENSION_CLAIMS.tcbStatus, 'not a TCB status', status);
+  if (status !== undefined && (typeof status !== 'string' || !Object.hasOwn(TCB_STATUS, status)))
+    throw malformed(MAA_EXTENSION_CLAIMS.tcbStatus, 'not a TCB status', status);
   const advisories = payload[MAA_EXTENSION_CLAIMS.advisoryIds];
-  if (advisories !== undefined && (!Array.isArray(advisories) || !advisories.every((a) => typeof a === 'string'))) throw malformed(MAA_EXTENSION_CLAIMS.advisoryIds, 'not an array of strings', advisories);
+  if (advisories !== undefined && (!Array.isArray(advisories) || !advisories.every((a) => typeof a === 'string')))
+    throw malformed(MAA_EXTENSION_CLAIMS.advisoryIds, 'not an array of strings', advisories);
   return {
     claims,
     // Without cloister's extension claim: MAA issues a token only for evidence its attestation

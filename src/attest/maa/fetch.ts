@@ -60,7 +60,9 @@ function httpsUrl(url: string): URL {
     target = undefined;
   }
   if (target?.protocol !== 'https:' || target.username !== '' || target.password !== '') {
-    throw new CloisterError('JWKS_FETCH_FAILED', `GET ${url}: only https URLs without credentials are fetched`, { url });
+    throw new CloisterError('JWKS_FETCH_FAILED', `GET ${url}: only https URLs without credentials are fetched`, {
+      url,
+    });
   }
   return target;
 }

@@ -88,24 +88,42 @@ export class JwkSet {
     const refuse = (why: string, expected?: unknown, actual?: unknown): never => {
       throw new CloisterError('TOKEN_KEY_REFUSED', `key "${kid}": ${why}`, { field: 'header.kid', expected, actual });
     };
-    if (kid === undefined) throw new CloisterError('TOKEN_KEY_UNKNOWN', 'header.kid: absent; the key is chosen from the trusted key set by kid only', { field: 'header.kid' });
+    if (kid === undefined)
+      throw new CloisterError(
+        'TOKEN_KEY_UNKNOWN',
+        'header.kid: absent; the key is chosen from the trusted key set by kid only',
+        { field: 'header.kid' },
+      );
     const found = this.keys.get(kid);
     if (!found) {
       const why = this.skipped.get(kid);
       if (why !== undefined) refuse(why);
-      throw new CloisterError('TOKEN_KEY_UNKNOWN', `header.kid: no key "${kid}" in the key set${this.source ? ` of ${this.source}` : ''} (kids: ${this.kids.join(', ') || 'none'})`, { field: 'header.kid', actual: kid });
+      throw new CloisterError(
+        'TOKEN_KEY_UNKNOWN',
+        `header.kid: no key "${kid}" in the key set${this.source ? ` of ${this.source}` : ''} (kids: ${this.kids.join(', ') || 'none'})`,
+        { field: 'header.kid', actual: kid },
+      );
     }
     const { key } = found;
     const fit = JWS_ALGORITHMS[alg];
     const type = key.asymmetricKeyType ?? 'none';
     if (!fit.keyTypes.includes(type)) refuse(`a ${type} key cannot verify ${alg}`, fit.keyTypes, type);
     const details = key.asymmetricKeyDetails ?? {};
-    if (fit.curve !== undefined && details.namedCurve !== fit.curve) refuse(`${alg} needs a P-256 key, this one is on ${details.namedCurve ?? 'an unknown curve'}`, fit.curve, details.namedCurve);
+    if (fit.curve !== undefined && details.namedCurve !== fit.curve)
+      refuse(
+        `${alg} needs a P-256 key, this one is on ${details.namedCurve ?? 'an unknown curve'}`,
+        fit.curve,
+        details.namedCurve,
+      );
     const bits = details.modulusLength;
-    if (bits !== undefined && bits < minRsaBits) refuse(`RSA modulus of ${bits} bits is below the minimum of ${minRsaBits}`, minRsaBits, bits);
-    if (found.alg !== undefined && found.alg !== alg) refuse(`the key set restricts it to ${found.alg} (RFC 7517 §4.4), the token uses ${alg}`, found.alg, alg);
-    if (found.use !== undefined && found.use !== 'sig') refuse(`its use is "${found.use}", not "sig" (RFC 7517 §4.2)`, 'sig', found.use);
-    if (found.keyOps !== undefined && !found.keyOps.includes('verify')) refuse('its key_ops lack "verify" (RFC 7517 §4.3)', 'verify', found.keyOps);
+    if (bits !== undefined && bits < minRsaBits)
+      refuse(`RSA modulus of ${bits} bits is below the minimum of ${minRsaBits}`, minRsaBits, bits);
+    if (found.alg !== undefined && found.alg !== alg)
+      refuse(`the key set restricts it to ${found.alg} (RFC 7517 §4.4), the token uses ${alg}`, found.alg, alg);
+    if (found.use !== undefined && found.use !== 'sig')
+      refuse(`its use is "${found.use}", not "sig" (RFC 7517 §4.2)`, 'sig', found.use);
+    if (found.keyOps !== undefined && !found.keyOps.includes('verify'))
+      refuse('its key_ops lack "verify" (RFC 7517 §4.3)', 'verify', found.keyOps);
     return key;
   }
 }
@@ -113,14 +131,20 @@ export class JwkSet {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** One JWK of a set: its kid and usable key, or the reason it is left out. */
-function parseKey(j: JsonReader, raw: unknown, path: string): VerificationKey | { kid: string | undefined; skip: string } {
+function parseKey(
+  j: JsonReader,
+  raw: unknown,
+  path: string,
+): VerificationKey | { kid: string | undefined; skip: string } {
   const o = j.object(raw, path);
   const kid = j.has(o, 'kid') ? j.string(o, 'kid', path) : undefined;
   const kty = j.string(o, 'kty', path);
-  for (const m of PRIVATE_MEMBERS) if (j.has(o, m)) throw j.fail(`${path}.${m}`, 'a private key member has no place in a key set');
+  for (const m of PRIVATE_MEMBERS)
+    if (j.has(o, m)) throw j.fail(`${path}.${m}`, 'a private key member has no place in a key set');
   const type = Object.hasOwn(KEY_TYPES, kty) ? KEY_TYPES[kty] : undefined;
   // RFC 7517 §5: keys of a type not understood are ignored; so are keys no token can name.
-  if (!type) return { kid, skip: `key type "${kty}" is not one cloister verifies with (RSA, EC; never a symmetric key)` };
+  if (!type)
+    return { kid, skip: `key type "${kty}" is not one cloister verifies with (RSA, EC; never a symmetric key)` };
   const use = j.has(o, 'use') ? j.string(o, 'use', path) : undefined;
   const alg = j.has(o, 'alg') ? j.string(o, 'alg', path) : undefined;
   const keyOps = j.has(o, 'key_ops')
@@ -132,9 +156,11 @@ function parseKey(j: JsonReader, raw: unknown, path: string): VerificationKey | 
 
   const fromMembers = type.members.some((m) => j.has(o, m)) ? memberKey(j, o, kty, type.members, path) : undefined;
   const fromCert = j.has(o, 'x5c') ? certificateKey(j, o, path) : undefined;
-  if (fromCert && !type.keyTypes.includes(fromCert.asymmetricKeyType ?? '')) throw j.fail(`${path}.x5c[0]`, `holds a ${fromCert.asymmetricKeyType} key, not a ${kty} key`);
+  if (fromCert && !type.keyTypes.includes(fromCert.asymmetricKeyType ?? ''))
+    throw j.fail(`${path}.x5c[0]`, `holds a ${fromCert.asymmetricKeyType} key, not a ${kty} key`);
   // RFC 7517 §4.7: the key in the first certificate MUST match the other members.
-  if (fromMembers && fromCert && !fromMembers.equals(fromCert)) throw j.fail(`${path}.x5c[0]`, `its public key is not the key of ${type.members.join(', ')}`);
+  if (fromMembers && fromCert && !fromMembers.equals(fromCert))
+    throw j.fail(`${path}.x5c[0]`, `its public key is not the key of ${type.members.join(', ')}`);
   const key = fromMembers ?? fromCert;
   if (!key) throw j.fail(path, `has neither ${type.members.join(', ')} nor x5c`);
   if (kid === undefined) return { kid, skip: 'no kid' };
@@ -142,44 +168,63 @@ function parseKey(j: JsonReader, raw: unknown, path: string): VerificationKey | 
 }
 
 /** The public key of the JWK members (RFC 7518 §6.2.1, §6.3.1), each strict base64url. */
-function memberKey(j: JsonReader, o: Record<string, unknown>, kty: string, members: readonly string[], path: string): KeyObject {
+function memberKey(
+  j: JsonReader,
+  o: Record<string, unknown>,
+  kty: string,
+  members: readonly string[],
+  path: string,
+): KeyObject {
   const jwk: JsonWebKey = { kty };
   const crv = o['crv'];
-  const size = kty === 'EC' && typeof crv === 'string' && Object.hasOwn(CURVE_BYTES, crv) ? CURVE_BYTES[crv] : undefined;
+  const size =
+    kty === 'EC' && typeof crv === 'string' && Object.hasOwn(CURVE_BYTES, crv) ? CURVE_BYTES[crv] : undefined;
   for (const m of members) {
     const text = j.string(o, m, path);
     if (m === 'crv') {
-      if (!Object.hasOwn(CURVE_BYTES, text)) throw j.fail(`${path}.crv`, `curve "${text}" is not supported (${Object.keys(CURVE_BYTES).join(', ')})`);
+      if (!Object.hasOwn(CURVE_BYTES, text))
+        throw j.fail(`${path}.crv`, `curve "${text}" is not supported (${Object.keys(CURVE_BYTES).join(', ')})`);
     } else {
       const bytes = base64url(text);
       if (!bytes || bytes.length === 0) throw j.fail(`${path}.${m}`, 'must be non-empty strict base64url');
-      if (size !== undefined && bytes.length !== size) throw j.fail(`${path}.${m}`, `must be ${size} bytes for ${String(crv)}, got ${bytes.length}`);
+      if (size !== undefined && bytes.length !== size)
+        throw j.fail(`${path}.${m}`, `must be ${size} bytes for ${String(crv)}, got ${bytes.length}`);
     }
     jwk[m] = text;
   }
   try {
     return createPublicKey({ key: jwk, format: 'jwk' });
   } catch (cause) {
-    throw new CloisterError('JWKS_INVALID', `${path}: not a valid ${kty} public key (${(cause as Error).message})`, { path, cause });
+    throw new CloisterError('JWKS_INVALID', `${path}: not a valid ${kty} public key (${(cause as Error).message})`, {
+      path,
+      cause,
+    });
   }
 }
 
 /** The public key of the first certificate of `x5c` (RFC 7517 §4.7: base64 DER, not base64url), checked against `x5t` / `x5t#S256` when given. */
 function certificateKey(j: JsonReader, o: Record<string, unknown>, path: string): KeyObject {
   const chain = j.array(o, 'x5c', path);
-  if (chain.length === 0 || chain.length > MAX_X5C) throw j.fail(`${path}.x5c`, `must hold 1 to ${MAX_X5C} certificates`);
+  if (chain.length === 0 || chain.length > MAX_X5C)
+    throw j.fail(`${path}.x5c`, `must hold 1 to ${MAX_X5C} certificates`);
   const ders = chain.map((c, i) => {
-    if (typeof c !== 'string' || !BASE64.test(c) || c.length === 0) throw j.fail(`${path}.x5c[${i}]`, 'must be base64 DER (RFC 7517 §4.7)');
+    if (typeof c !== 'string' || !BASE64.test(c) || c.length === 0)
+      throw j.fail(`${path}.x5c[${i}]`, 'must be base64 DER (RFC 7517 §4.7)');
     return Buffer.from(c, 'base64');
   });
   const leaf = ders[0] as Buffer;
   for (const [member, hash] of Object.entries(THUMBPRINTS)) {
-    if (j.has(o, member) && j.string(o, member, path) !== createHash(hash).update(leaf).digest('base64url')) throw j.fail(`${path}.${member}`, 'is not the thumbprint of x5c[0]');
+    if (j.has(o, member) && j.string(o, member, path) !== createHash(hash).update(leaf).digest('base64url'))
+      throw j.fail(`${path}.${member}`, 'is not the thumbprint of x5c[0]');
   }
   try {
     return new X509Certificate(leaf).publicKey;
   } catch (cause) {
-    throw new CloisterError('JWKS_INVALID', `${path}.x5c[0]: not a DER X.509 certificate (${(cause as Error).message})`, { path: `${path}.x5c[0]`, cause });
+    throw new CloisterError(
+      'JWKS_INVALID',
+      `${path}.x5c[0]: not a DER X.509 certificate (${(cause as Error).message})`,
+      { path: `${path}.x5c[0]`, cause },
+    );
   }
 }
 

@@ -139,7 +139,8 @@ export function jsonObject(bytes: Uint8Array, field: string): Record<string, unk
 
 function part(text: string, field: string): Uint8Array {
   const bytes = base64url(text);
-  if (bytes === undefined) throw malformed(field, 'not strict base64url (RFC 7515 §2: URL-safe alphabet, no padding, canonical)');
+  if (bytes === undefined)
+    throw malformed(field, 'not strict base64url (RFC 7515 §2: URL-safe alphabet, no padding, canonical)');
   return bytes;
 }
 
@@ -174,19 +175,25 @@ export function decodeJws(token: string): DecodedJws {
 
   const alg = raw['alg'];
   if (typeof alg !== 'string' || !Object.hasOwn(JWS_ALGORITHMS, alg)) {
-    throw new CloisterError('TOKEN_ALGORITHM_REFUSED', `header.alg: ${JSON.stringify(alg) ?? 'absent'} is not allowed (allowed: ${Object.keys(JWS_ALGORITHMS).join(', ')})`, {
-      field: 'header.alg',
-      expected: Object.keys(JWS_ALGORITHMS),
-      actual: alg,
-    });
+    throw new CloisterError(
+      'TOKEN_ALGORITHM_REFUSED',
+      `header.alg: ${JSON.stringify(alg) ?? 'absent'} is not allowed (allowed: ${Object.keys(JWS_ALGORITHMS).join(', ')})`,
+      {
+        field: 'header.alg',
+        expected: Object.keys(JWS_ALGORITHMS),
+        actual: alg,
+      },
+    );
   }
   for (const name of Object.keys(raw)) {
     const why = Object.hasOwn(REFUSED_HEADER_PARAMETERS, name) ? REFUSED_HEADER_PARAMETERS[name] : undefined;
-    if (why !== undefined) throw new CloisterError('TOKEN_HEADER_REFUSED', `header.${name}: refused: ${why}`, { field: `header.${name}` });
+    if (why !== undefined)
+      throw new CloisterError('TOKEN_HEADER_REFUSED', `header.${name}: refused: ${why}`, { field: `header.${name}` });
   }
   const typ = optionalString(raw, 'typ');
   // RFC 7519 §5.1: "JWT" (or its media type) when present; the comparison ignores case (RFC 7515 §4.1.9).
-  if (typ !== undefined && !['jwt', 'application/jwt'].includes(typ.toLowerCase())) throw malformed('header.typ', `"${typ}" is not JWT`);
+  if (typ !== undefined && !['jwt', 'application/jwt'].includes(typ.toLowerCase()))
+    throw malformed('header.typ', `"${typ}" is not JWT`);
   return {
     header: { alg: alg as JwsAlgorithm, kid: optionalString(raw, 'kid'), jku: optionalString(raw, 'jku'), raw },
     payload,
@@ -215,7 +222,9 @@ export function verifyJwsSignature(jws: DecodedJws, key: KeyObject): boolean {
     return verifySignature(
       a.hash,
       jws.signingInput,
-      a.padding === undefined ? { key, dsaEncoding: 'ieee-p1363' } : { key, padding: a.padding, ...(a.saltLength === undefined ? {} : { saltLength: a.saltLength }) },
+      a.padding === undefined
+        ? { key, dsaEncoding: 'ieee-p1363' }
+        : { key, padding: a.padding, ...(a.saltLength === undefined ? {} : { saltLength: a.saltLength }) },
       jws.signature,
     );
   } catch {

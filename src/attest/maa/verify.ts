@@ -74,7 +74,8 @@ function settings(o: MaaTokenOptions): { now: number; leeway: number; minRsaBits
   const minRsaBits = o.minRsaBits ?? DEFAULT_MIN_RSA_BITS;
   const leeway = o.leewaySeconds ?? 0;
   if (!Number.isFinite(o.now)) refuse('USAGE', 'now', 'must be a finite number of Unix seconds');
-  if (!Number.isInteger(minRsaBits) || minRsaBits < MIN_RSA_BITS_FLOOR) refuse('USAGE', 'minRsaBits', `must be an integer of at least ${MIN_RSA_BITS_FLOOR}`);
+  if (!Number.isInteger(minRsaBits) || minRsaBits < MIN_RSA_BITS_FLOOR)
+    refuse('USAGE', 'minRsaBits', `must be an integer of at least ${MIN_RSA_BITS_FLOOR}`);
   if (!Number.isFinite(leeway) || leeway < 0) refuse('USAGE', 'leewaySeconds', 'must be a non-negative number');
   return { now: o.now, leeway, minRsaBits };
 }
@@ -83,7 +84,12 @@ function settings(o: MaaTokenOptions): { now: number; leeway: number; minRsaBits
 function numericDate(payload: Record<string, unknown>, name: string, required: boolean): number | undefined {
   const v = payload[name];
   if (v === undefined && !required) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) refuse('TOKEN_MALFORMED', `payload.${name}`, v === undefined ? 'absent: an attestation token must expire' : 'must be a NumericDate (a number)');
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    refuse(
+      'TOKEN_MALFORMED',
+      `payload.${name}`,
+      v === undefined ? 'absent: an attestation token must expire' : 'must be a NumericDate (a number)',
+    );
   return v;
 }
 
@@ -91,7 +97,12 @@ function numericDate(payload: Record<string, unknown>, name: string, required: b
 function verifyDecoded(jws: DecodedJws, keys: JwkSet, o: MaaTokenOptions): Verdict {
   const { now, leeway, minRsaBits } = settings(o);
   const key = keys.select(jws.header.kid, jws.header.alg, minRsaBits);
-  if (!verifyJwsSignature(jws, key)) refuse('TOKEN_SIGNATURE_INVALID', 'signature', `does not verify with key "${jws.header.kid}" under ${jws.header.alg}`);
+  if (!verifyJwsSignature(jws, key))
+    refuse(
+      'TOKEN_SIGNATURE_INVALID',
+      'signature',
+      `does not verify with key "${jws.header.kid}" under ${jws.header.alg}`,
+    );
   // Only now is the payload read: it is authentic.
   const payload = jsonObject(jws.payload, 'payload');
 
@@ -99,16 +110,32 @@ function verifyDecoded(jws: DecodedJws, keys: JwkSet, o: MaaTokenOptions): Verdi
   const nbf = numericDate(payload, 'nbf', false);
   const iat = numericDate(payload, 'iat', false);
   // RFC 7519 §4.1.4: the current time MUST be before exp; §4.1.5: on or after nbf.
-  if (now >= exp + leeway) refuse('TOKEN_EXPIRED', 'payload.exp', `expired at ${iso(exp)}, before ${iso(now)}`, exp, now);
-  if (nbf !== undefined && now < nbf - leeway) refuse('TOKEN_NOT_YET_VALID', 'payload.nbf', `not valid before ${iso(nbf)}, it is ${iso(now)}`, nbf, now);
+  if (now >= exp + leeway)
+    refuse('TOKEN_EXPIRED', 'payload.exp', `expired at ${iso(exp)}, before ${iso(now)}`, exp, now);
+  if (nbf !== undefined && now < nbf - leeway)
+    refuse('TOKEN_NOT_YET_VALID', 'payload.nbf', `not valid before ${iso(nbf)}, it is ${iso(now)}`, nbf, now);
   // §4.1.6: iat is when the token was issued; one from the future was not issued by an honest clock.
-  if (iat !== undefined && iat > now + leeway) refuse('TOKEN_NOT_YET_VALID', 'payload.iat', `issued in the future (${iso(iat)}, it is ${iso(now)})`, iat, now);
+  if (iat !== undefined && iat > now + leeway)
+    refuse('TOKEN_NOT_YET_VALID', 'payload.iat', `issued in the future (${iso(iat)}, it is ${iso(now)})`, iat, now);
 
   const iss = payload['iss'];
-  if (o.issuer !== undefined && iss !== o.issuer) refuse('TOKEN_ISSUER_MISMATCH', 'payload.iss', `${JSON.stringify(iss) ?? 'absent'}, expected "${o.issuer}"`, o.issuer, iss);
+  if (o.issuer !== undefined && iss !== o.issuer)
+    refuse(
+      'TOKEN_ISSUER_MISMATCH',
+      'payload.iss',
+      `${JSON.stringify(iss) ?? 'absent'}, expected "${o.issuer}"`,
+      o.issuer,
+      iss,
+    );
   // A set fetched from jku vouches only for its own instance: MAA's jku is `${iss}/certs`.
   if (keys.source !== undefined && (typeof iss !== 'string' || origin(iss) !== origin(keys.source))) {
-    refuse('TOKEN_ISSUER_MISMATCH', 'payload.iss', `${JSON.stringify(iss) ?? 'absent'} is not of the origin of the key set ${keys.source}`, origin(keys.source), iss);
+    refuse(
+      'TOKEN_ISSUER_MISMATCH',
+      'payload.iss',
+      `${JSON.stringify(iss) ?? 'absent'} is not of the origin of the key set ${keys.source}`,
+      origin(keys.source),
+      iss,
+    );
   }
 
   const { claims, tcbStatus, advisoryIds } = maaClaims(payload);
@@ -159,21 +186,42 @@ export function verifyMaaTokenSync(token: string, options: MaaTokenOptions & { j
  * const verdict = verifyMaaTokenSync(token, { jwks: keys, now: Date.now() / 1000 });
  * ```
  */
-export async function jwksFromJku(token: string, options: Pick<MaaVerifyOptions, 'issuer' | 'trustedJku' | 'fetchJwks'>): Promise<JwkSet> {
+export async function jwksFromJku(
+  token: string,
+  options: Pick<MaaVerifyOptions, 'issuer' | 'trustedJku' | 'fetchJwks'>,
+): Promise<JwkSet> {
   const { jku } = decodeJws(token).header;
   if (jku === undefined) refuse('TOKEN_KEY_UNKNOWN', 'header.jku', 'absent, and no key set was given');
   const url = origin(jku) === undefined ? undefined : new URL(jku);
   if (url?.protocol !== 'https:') refuse('JKU_UNTRUSTED', 'header.jku', `"${jku}" is not an https URL`);
   // Compared as written: no normalization that could make two different strings "the same" URL.
-  if (!(options.trustedJku ?? []).includes(jku)) refuse('JKU_UNTRUSTED', 'header.jku', `"${jku}" is not on the list of trusted key set URLs`, options.trustedJku ?? [], jku);
-  if (options.issuer !== undefined && origin(options.issuer) !== url.origin) refuse('JKU_UNTRUSTED', 'header.jku', `"${jku}" is not of the expected issuer's origin ${origin(options.issuer) ?? options.issuer}`, options.issuer, jku);
+  if (!(options.trustedJku ?? []).includes(jku))
+    refuse(
+      'JKU_UNTRUSTED',
+      'header.jku',
+      `"${jku}" is not on the list of trusted key set URLs`,
+      options.trustedJku ?? [],
+      jku,
+    );
+  if (options.issuer !== undefined && origin(options.issuer) !== url.origin)
+    refuse(
+      'JKU_UNTRUSTED',
+      'header.jku',
+      `"${jku}" is not of the expected issuer's origin ${origin(options.issuer) ?? options.issuer}`,
+      options.issuer,
+      jku,
+    );
   if (!options.fetchJwks) refuse('TOKEN_KEY_UNKNOWN', 'header.jku', 'no key set was given and no fetcher either');
   let fetched: unknown;
   try {
     fetched = await options.fetchJwks(jku);
   } catch (cause) {
     if (cause instanceof CloisterError) throw cause;
-    throw new CloisterError('JWKS_FETCH_FAILED', `GET ${jku}: ${cause instanceof Error ? cause.message : String(cause)}`, { url: jku, cause });
+    throw new CloisterError(
+      'JWKS_FETCH_FAILED',
+      `GET ${jku}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { url: jku, cause },
+    );
   }
   return parseJwks(fetched, jku);
 }

@@ -42,19 +42,34 @@ const EVALUATION = 1;
 
 const svns = (list: readonly number[]) => list.map((svn) => ({ svn }));
 const status = (s: TcbStatus) => ({ tcbStatus: s, ...(s === 'UpToDate' ? {} : { advisoryIDs: [ADVISORY] }) });
-const signHex = (signer: SimIdentity, text: string) => sign('sha256', Buffer.from(text, 'utf8'), { key: signer.key, dsaEncoding: 'ieee-p1363' }).toString('hex');
+const signHex = (signer: SimIdentity, text: string) =>
+  sign('sha256', Buffer.from(text, 'utf8'), { key: signer.key, dsaEncoding: 'ieee-p1363' }).toString('hex');
 const date = (seconds: number) => new Date(seconds * 1000);
 
 /** A v2 CRL (RFC 5280 §5) with cRLNumber and authorityKeyIdentifier, as Intel's. */
-async function crl(issuer: SimIdentity, thisUpdate: number, nextUpdate: number, revoked: readonly string[]): Promise<string> {
-  const signingKey = await webcrypto.subtle.importKey('pkcs8', issuer.key.export({ format: 'der', type: 'pkcs8' }), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+async function crl(
+  issuer: SimIdentity,
+  thisUpdate: number,
+  nextUpdate: number,
+  revoked: readonly string[],
+): Promise<string> {
+  const signingKey = await webcrypto.subtle.importKey(
+    'pkcs8',
+    issuer.key.export({ format: 'der', type: 'pkcs8' }),
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['sign'],
+  );
   const list = await X509CrlGenerator.create(
     {
       issuer: new Name(issuer.cert.subject),
       thisUpdate: date(thisUpdate),
       nextUpdate: date(nextUpdate),
       entries: revoked.map((serialNumber) => ({ serialNumber, revocationDate: date(thisUpdate) })),
-      extensions: [new Extension(OID.cRLNumber, false, der.integer(1)), await AuthorityKeyIdentifierExtension.create(issuer.cert.spki, false, webcrypto)],
+      extensions: [
+        new Extension(OID.cRLNumber, false, der.integer(1)),
+        await AuthorityKeyIdentifierExtension.create(issuer.cert.spki, false, webcrypto),
+      ],
       signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
       signingKey,
     },
@@ -81,7 +96,13 @@ export async function simCollateral(p: SimPlatform, o: SimCollateralOptions): Pr
   const tdx = o.tee === 'tdx';
 
   // TCB info v3 (Intel PCS API v4, "TCB Info V3"); TDX adds the module identity and TDX components.
-  const level = (sgx: readonly number[], pceSvn: number, tdxSvns: readonly number[], tcbDate: string, s: TcbStatus) => ({
+  const level = (
+    sgx: readonly number[],
+    pceSvn: number,
+    tdxSvns: readonly number[],
+    tcbDate: string,
+    s: TcbStatus,
+  ) => ({
     tcb: { sgxtcbcomponents: svns(sgx), pcesvn: pceSvn, ...(tdx ? { tdxtcbcomponents: svns(tdxSvns) } : {}) },
     tcbDate,
     ...status(s),
@@ -95,7 +116,9 @@ export async function simCollateral(p: SimPlatform, o: SimCollateralOptions): Pr
     pceId: hex(p.tcb.pceId).toUpperCase(),
     tcbType: 0,
     tcbEvaluationDataNumber: EVALUATION,
-    ...(tdx ? { tdxModule: { mrsigner: '0'.repeat(96), attributes: '0'.repeat(16), attributesMask: 'F'.repeat(16) } } : {}),
+    ...(tdx
+      ? { tdxModule: { mrsigner: '0'.repeat(96), attributes: '0'.repeat(16), attributesMask: 'F'.repeat(16) } }
+      : {}),
     tcbLevels: [
       level(p.tcb.tcbComponents, p.tcb.pceSvn, SIM.teeTcbSvn, window.issueDate, o.tcbStatus ?? 'UpToDate'),
       level(zero, 0, zero, old, 'OutOfDate'),

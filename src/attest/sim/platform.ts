@@ -24,7 +24,8 @@ import { pemCert } from '../../pki/pem.js';
  * quoting enclave's attestation key. Pure: the clock is passed in, the state is returned as JSON.
  */
 
-const sha = (algorithm: 'sha256' | 'sha384', text: string): Uint8Array => new Uint8Array(createHash(algorithm).update(text).digest());
+const sha = (algorithm: 'sha256' | 'sha384', text: string): Uint8Array =>
+  new Uint8Array(createHash(algorithm).update(text).digest());
 
 /**
  * What the simulated platform is and reports: one table for certificates, quotes and collateral.
@@ -107,7 +108,6 @@ const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const DAY = 86_400;
 
-
 /** A positive 128-bit serial number, its first octet in 0x40..0x7f so its hex is canonical (RFC 5280 §4.1.2.2). */
 function serialNumber(): string {
   const b = randomBytes(16);
@@ -128,17 +128,37 @@ function serialNumber(): string {
  */
 export async function createSimPlatform(options: SimPlatformOptions): Promise<SimPlatform> {
   const { now, fmspc = Buffer.from(SIM.fmspc, 'hex'), validDays = 365 } = options;
-  if (!Number.isFinite(now) || now < 0) throw new CloisterError('USAGE', `now: ${now} is not a time in Unix seconds`, { field: 'now', actual: now });
-  if (fmspc.length !== 6) throw new CloisterError('USAGE', `fmspc: must be 6 bytes, got ${fmspc.length}`, { field: 'fmspc', actual: fmspc.length });
-  if (!Number.isInteger(validDays) || validDays < 1) throw new CloisterError('USAGE', `validDays: ${validDays} is not a positive whole number of days`, { field: 'validDays', actual: validDays });
+  if (!Number.isFinite(now) || now < 0)
+    throw new CloisterError('USAGE', `now: ${now} is not a time in Unix seconds`, { field: 'now', actual: now });
+  if (fmspc.length !== 6)
+    throw new CloisterError('USAGE', `fmspc: must be 6 bytes, got ${fmspc.length}`, {
+      field: 'fmspc',
+      actual: fmspc.length,
+    });
+  if (!Number.isInteger(validDays) || validDays < 1)
+    throw new CloisterError('USAGE', `validDays: ${validDays} is not a positive whole number of days`, {
+      field: 'validDays',
+      actual: validDays,
+    });
 
   // Backdated an hour so that a verifier whose clock lags slightly still accepts fresh evidence.
   const start = Math.floor(now) - 3600;
   const validity = { notBefore: new Date(start * 1000), notAfter: new Date((start + validDays * DAY) * 1000) };
   const generate = () => webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
-  const [rootKeys, caKeys, pckKeys, tcbKeys, akKeys] = await Promise.all([generate(), generate(), generate(), generate(), generate()]);
+  const [rootKeys, caKeys, pckKeys, tcbKeys, akKeys] = await Promise.all([
+    generate(),
+    generate(),
+    generate(),
+    generate(),
+    generate(),
+  ]);
 
-  const issue = async (name: string, pair: webcrypto.CryptoKeyPair, issuer: { name: string; pair: webcrypto.CryptoKeyPair }, extensions: Extension[]) => {
+  const issue = async (
+    name: string,
+    pair: webcrypto.CryptoKeyPair,
+    issuer: { name: string; pair: webcrypto.CryptoKeyPair },
+    extensions: Extension[],
+  ) => {
     const cert = await X509CertificateGenerator.create(
       {
         serialNumber: serialNumber(),
@@ -156,11 +176,20 @@ export async function createSimPlatform(options: SimPlatformOptions): Promise<Si
       },
       webcrypto,
     );
-    return { cert: pemCert(new Uint8Array(cert.rawData)), key: KeyObject.from(pair.privateKey).export({ format: 'pem', type: 'pkcs8' }).toString() };
+    return {
+      cert: pemCert(new Uint8Array(cert.rawData)),
+      key: KeyObject.from(pair.privateKey).export({ format: 'pem', type: 'pkcs8' }).toString(),
+    };
   };
   // RFC 5280 §4.2.1.9, §4.2.1.3: CAs sign certificates and CRLs; leaves (PCK, TCB signing) sign data only, as Intel's do.
-  const ca = (pathLen: number) => [new BasicConstraintsExtension(true, pathLen, true), new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true)];
-  const leaf = () => [new BasicConstraintsExtension(false, undefined, true), new KeyUsagesExtension(KeyUsageFlags.digitalSignature | KeyUsageFlags.nonRepudiation, true)];
+  const ca = (pathLen: number) => [
+    new BasicConstraintsExtension(true, pathLen, true),
+    new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
+  ];
+  const leaf = () => [
+    new BasicConstraintsExtension(false, undefined, true),
+    new KeyUsagesExtension(KeyUsageFlags.digitalSignature | KeyUsageFlags.nonRepudiation, true),
+  ];
   const root = { name: SIM.names.root, pair: rootKeys };
   const pckCa = { name: SIM.names.pckCa, pair: caKeys };
   const sgx = sgxExtensionValue({
@@ -194,7 +223,14 @@ export async function createSimPlatform(options: SimPlatformOptions): Promise<Si
 export function exportSimState(p: SimPlatform): SimState {
   const key = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
   const identity = (i: SimIdentity) => ({ cert: pemCert(i.cert.der), key: key(i.key) });
-  return { version: 1, root: identity(p.root), pckCa: identity(p.pckCa), pck: identity(p.pck), tcbSigning: identity(p.tcbSigning), attestationKey: key(p.attestationKey) };
+  return {
+    version: 1,
+    root: identity(p.root),
+    pckCa: identity(p.pckCa),
+    pck: identity(p.pck),
+    tcbSigning: identity(p.tcbSigning),
+    attestationKey: key(p.attestationKey),
+  };
 }
 
 const j = new JsonReader('SIM_STATE_INVALID', 'simState');
@@ -205,13 +241,17 @@ function at<T>(path: string, fn: () => T): T {
     return fn();
   } catch (cause) {
     if (cause instanceof CloisterError && cause.code === 'SIM_STATE_INVALID') throw cause;
-    throw new CloisterError('SIM_STATE_INVALID', `${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { path, cause });
+    throw new CloisterError('SIM_STATE_INVALID', `${path}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      path,
+      cause,
+    });
   }
 }
 
 function p256PrivateKey(pem: string, path: string): KeyObject {
   const key = at(path, () => createPrivateKey({ key: pem, format: 'pem' }));
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw j.fail(path, 'must be an ECDSA P-256 private key');
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+    throw j.fail(path, 'must be an ECDSA P-256 private key');
   return key;
 }
 
@@ -224,7 +264,8 @@ function identity(o: Record<string, unknown>, name: (typeof IDENTITIES)[number])
   const key = p256PrivateKey(j.string(e, 'key', path), `${path}.key`);
   const spki = new Uint8Array(createPublicKey(key).export({ format: 'der', type: 'spki' }));
   if (!equal(spki, cert.spki)) throw j.fail(`${path}.key`, 'is not the private key of the certificate');
-  if (cert.subjectCn !== SIM.names[name]) throw j.fail(`${path}.cert`, `subject CN must be "${SIM.names[name]}", got "${cert.subjectCn}"`);
+  if (cert.subjectCn !== SIM.names[name])
+    throw j.fail(`${path}.cert`, `subject CN must be "${SIM.names[name]}", got "${cert.subjectCn}"`);
   return { cert, key };
 }
 
@@ -241,10 +282,18 @@ function identity(o: Record<string, unknown>, name: (typeof IDENTITIES)[number])
 export function importSimState(json: unknown): SimPlatform {
   const o = j.object(json);
   if (o['version'] !== 1) throw j.fail('simState.version', 'must be 1');
-  const [root, pckCa, pck, tcbSigning] = IDENTITIES.map((name) => identity(o, name)) as [SimIdentity, SimIdentity, SimIdentity, SimIdentity];
-  if (!root.cert.ca || !equal(root.cert.subject, root.cert.issuer)) throw j.fail('simState.root.cert', 'must be a self-signed CA certificate');
+  const [root, pckCa, pck, tcbSigning] = IDENTITIES.map((name) => identity(o, name)) as [
+    SimIdentity,
+    SimIdentity,
+    SimIdentity,
+    SimIdentity,
+  ];
+  if (!root.cert.ca || !equal(root.cert.subject, root.cert.issuer))
+    throw j.fail('simState.root.cert', 'must be a self-signed CA certificate');
   at('simState.pck.cert', () => verifyChain([pck.cert, pckCa.cert, root.cert], root.cert, 'pckChain'));
-  at('simState.pckCa.cert', () => verifyChain([pckCa.cert, root.cert], root.cert, 'pckCrlIssuerChain', KEY_USAGE.cRLSign));
+  at('simState.pckCa.cert', () =>
+    verifyChain([pckCa.cert, root.cert], root.cert, 'pckCrlIssuerChain', KEY_USAGE.cRLSign),
+  );
   at('simState.tcbSigning.cert', () => verifyChain([tcbSigning.cert, root.cert], root.cert, 'tcbInfoIssuerChain'));
   const tcb = at('simState.pck.cert', () => pckExtensions(pck.cert));
   const attestationKey = p256PrivateKey(j.string(o, 'attestationKey'), 'simState.attestationKey');

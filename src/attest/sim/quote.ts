@@ -54,11 +54,16 @@ function fixed(field: string, value: Uint8Array | undefined, size: number, pad =
   if (value === undefined) return zeros(size);
   if (value.length === size) return value;
   if (pad && value.length < size) return Buffer.concat([value, zeros(size - value.length)]);
-  throw new CloisterError('USAGE', `${field}: must be ${pad ? 'at most ' : ''}${size} bytes, got ${value.length}`, { field, expected: size, actual: value.length });
+  throw new CloisterError('USAGE', `${field}: must be ${pad ? 'at most ' : ''}${size} bytes, got ${value.length}`, {
+    field,
+    expected: size,
+    actual: value.length,
+  });
 }
 
 function u16Field(field: string, value: number): Buffer {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffff) throw new CloisterError('USAGE', `${field}: ${value} is not an integer from 0 to 65535`, { field, actual: value });
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff)
+    throw new CloisterError('USAGE', `${field}: ${value} is not an integer from 0 to 65535`, { field, actual: value });
   return u16(value);
 }
 
@@ -84,16 +89,33 @@ interface ReportFields {
 /** SGX enclave report body, 384 bytes (SGX SDM 38.15 REPORT; SGX ECDSA Quote Library API A.3.3). */
 function sgxReportBody(f: ReportFields): Buffer {
   return Buffer.concat([
-    f.cpuSvn, zeros(4) /* MISCSELECT */, zeros(12), zeros(16) /* ISVEXTPRODID */, f.attributes,
-    f.mrEnclave, zeros(32), f.mrSigner, zeros(32), f.configId ?? zeros(64),
-    f.isvProdId, f.isvSvn, zeros(2) /* CONFIGSVN */, zeros(42), zeros(16) /* ISVFAMILYID */, f.reportData,
+    f.cpuSvn,
+    zeros(4) /* MISCSELECT */,
+    zeros(12),
+    zeros(16) /* ISVEXTPRODID */,
+    f.attributes,
+    f.mrEnclave,
+    zeros(32),
+    f.mrSigner,
+    zeros(32),
+    f.configId ?? zeros(64),
+    f.isvProdId,
+    f.isvSvn,
+    zeros(2) /* CONFIGSVN */,
+    zeros(42),
+    zeros(16) /* ISVFAMILYID */,
+    f.reportData,
   ]);
 }
 
 /** TD 1.0 report body, 584 bytes (TDX DCAP Quoting Library API A.3.3). */
 function tdReportBody(o: SimTdxQuoteOptions, reportData: Uint8Array): Buffer {
   const rtmr = o.rtmr ?? [];
-  if (rtmr.length > 4) throw new CloisterError('USAGE', `rtmr: at most 4 registers, got ${rtmr.length}`, { field: 'rtmr', actual: rtmr.length });
+  if (rtmr.length > 4)
+    throw new CloisterError('USAGE', `rtmr: at most 4 registers, got ${rtmr.length}`, {
+      field: 'rtmr',
+      actual: rtmr.length,
+    });
   const tdAttributes = zeros(8);
   // TDX Module ABI TDATTRIBUTES: bit 0 DEBUG; bit 28 SEPT_VE_DISABLE, set as by current TD loaders.
   tdAttributes[0] = o.debug ? 0x01 : 0x00;
@@ -101,9 +123,18 @@ function tdReportBody(o: SimTdxQuoteOptions, reportData: Uint8Array): Buffer {
   const xfam = zeros(8);
   xfam[0] = 0xe7; // x87, SSE, AVX, AVX-512 state
   return Buffer.concat([
-    Uint8Array.from(SIM.teeTcbSvn), SIM.mrSeam, zeros(48) /* MRSIGNERSEAM: Intel module */, zeros(8) /* SEAMATTRIBUTES */,
-    tdAttributes, xfam, fixed('mrTd', o.mrTd, 48), zeros(48) /* MRCONFIGID */, zeros(48) /* MROWNER */, zeros(48) /* MROWNERCONFIG */,
-    ...[0, 1, 2, 3].map((i) => fixed(`rtmr[${i}]`, rtmr[i], 48)), reportData,
+    Uint8Array.from(SIM.teeTcbSvn),
+    SIM.mrSeam,
+    zeros(48) /* MRSIGNERSEAM: Intel module */,
+    zeros(8) /* SEAMATTRIBUTES */,
+    tdAttributes,
+    xfam,
+    fixed('mrTd', o.mrTd, 48),
+    zeros(48) /* MRCONFIGID */,
+    zeros(48) /* MROWNER */,
+    zeros(48) /* MROWNERCONFIG */,
+    ...[0, 1, 2, 3].map((i) => fixed(`rtmr[${i}]`, rtmr[i], 48)),
+    reportData,
   ]);
 }
 
@@ -139,7 +170,15 @@ export function simQuote(p: SimPlatform, o: SimQuoteOptions): Uint8Array {
         });
 
   // Header (SGX ECDSA Quote Library API A.3.1; TDX DCAP API A.3.1): user data is zero.
-  const header = Buffer.concat([u16(tee === 'tdx' ? 4 : 3), u16(ECDSA_P256), u32(TEE_TYPE[tee]), u16(SIM.qe.isvSvn), u16(p.tcb.pceSvn), INTEL_QE_VENDOR_ID, zeros(20)]);
+  const header = Buffer.concat([
+    u16(tee === 'tdx' ? 4 : 3),
+    u16(ECDSA_P256),
+    u32(TEE_TYPE[tee]),
+    u16(SIM.qe.isvSvn),
+    u16(p.tcb.pceSvn),
+    INTEL_QE_VENDOR_ID,
+    zeros(20),
+  ]);
   const signed = Buffer.concat([header, body]);
 
   // QE report certification data (SGX ECDSA Quote Library API A.4): the QE report data is
@@ -157,11 +196,19 @@ export function simQuote(p: SimPlatform, o: SimQuoteOptions): Uint8Array {
   });
   const chain = Buffer.from([p.pck, p.pckCa, p.root].map((i) => pemCert(i.cert.der)).join(''));
   const qeCertification = Buffer.concat([
-    qeReport, p1363(p.pck.key, qeReport), u16(qeAuthData.length), qeAuthData,
-    u16(CERT_DATA.pckChain), u32(chain.length), chain,
+    qeReport,
+    p1363(p.pck.key, qeReport),
+    u16(qeAuthData.length),
+    qeAuthData,
+    u16(CERT_DATA.pckChain),
+    u32(chain.length),
+    chain,
   ]);
   // v4 wraps it in certification data type 6 (TDX DCAP Quoting Library API A.3.7).
-  const certification = tee === 'tdx' ? Buffer.concat([u16(CERT_DATA.qeReportCertificationData), u32(qeCertification.length), qeCertification]) : qeCertification;
+  const certification =
+    tee === 'tdx'
+      ? Buffer.concat([u16(CERT_DATA.qeReportCertificationData), u32(qeCertification.length), qeCertification])
+      : qeCertification;
   const signatureData = Buffer.concat([p1363(p.attestationKey, signed), attestationKey, certification]);
   return new Uint8Array(Buffer.concat([signed, u32(signatureData.length), signatureData]));
 }

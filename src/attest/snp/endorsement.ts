@@ -4,7 +4,15 @@ import { equal } from '../../lib/bytes.js';
 import { verifyChain } from '../lib/chain.js';
 import { Der, TAG, smallUint } from '../lib/der.js';
 import { KEY_USAGE, parseCertificate, pemCertificates, signedBy, type Certificate } from '../lib/x509.js';
-import { PRODUCT_LINES, PRODUCT_LINE_NAMES, TCB_COMPONENTS, TCB_LAYOUTS, productOfName, type ProductLine, type TcbComponent } from './product.js';
+import {
+  PRODUCT_LINES,
+  PRODUCT_LINE_NAMES,
+  TCB_COMPONENTS,
+  TCB_LAYOUTS,
+  productOfName,
+  type ProductLine,
+  type TcbComponent,
+} from './product.js';
 import { amdArk, pinnedProduct } from './roots.js';
 
 /**
@@ -116,7 +124,10 @@ export function amdExtensions(cert: Certificate, kind: EndorsementKind): AmdExte
     const name = get(AMD_OID.productName, 'productName');
     const productName = ia5(name.value, name.offset, 'productName');
     const product = productOfName(productName);
-    if (!product) throw invalid(`productName "${productName}" is not a product line cloister knows (${PRODUCT_LINE_NAMES.join(', ')})`);
+    if (!product)
+      throw invalid(
+        `productName "${productName}" is not a product line cloister knows (${PRODUCT_LINE_NAMES.join(', ')})`,
+      );
     const tcb: Partial<Record<TcbComponent, number>> = {};
     for (const component of Object.keys(TCB_LAYOUTS[PRODUCT_LINES[product].tcb].components) as TcbComponent[]) {
       const ext = get(TCB_COMPONENTS[component].oid, `${component} SPL`);
@@ -136,14 +147,20 @@ export function amdExtensions(cert: Certificate, kind: EndorsementKind): AmdExte
     };
   } catch (cause) {
     if (cause instanceof CloisterError && cause.code === 'SNP_ENDORSEMENT_INVALID') throw cause;
-    throw invalid(`${kind.toUpperCase()} certificate: malformed AMD extension: ${cause instanceof Error ? cause.message : String(cause)}`, cause);
+    throw invalid(
+      `${kind.toUpperCase()} certificate: malformed AMD extension: ${cause instanceof Error ? cause.message : String(cause)}`,
+      cause,
+    );
   }
 }
 
 /** Exactly one certificate of a PEM text. */
 function onePem(pem: string, field: string): Uint8Array {
   const ders = pemCertificates(pem, field);
-  if (ders.length !== 1) throw new CloisterError('CERT_CHAIN_INVALID', `${field}: expected one certificate, found ${ders.length}`, { field });
+  if (ders.length !== 1)
+    throw new CloisterError('CERT_CHAIN_INVALID', `${field}: expected one certificate, found ${ders.length}`, {
+      field,
+    });
   return ders[0] as Uint8Array;
 }
 
@@ -153,16 +170,26 @@ function lineNamed(cn: string, role: 'ark' | 'ask' | 'asvk'): ProductLine | unde
 }
 
 /** The trusted ARK of `product`; a given ARK must be exactly it (UNTRUSTED_ROOT), or names the line it roots (SNP_PRODUCT_MISMATCH). */
-function trustedArk(product: ProductLine, arkPem: string | undefined, roots: SnpRoots): { ark: Certificate; simulation: boolean } {
+function trustedArk(
+  product: ProductLine,
+  arkPem: string | undefined,
+  roots: SnpRoots,
+): { ark: Certificate; simulation: boolean } {
   const ark = roots[product] ?? amdArk(product);
   if (arkPem !== undefined) {
     const given = onePem(arkPem, 'ark');
     if (!equal(given, ark.der)) {
       const other = pinnedProduct(given) ?? lineNamed(parseCertificate(given).subjectCn, 'ark');
       if (other !== undefined && other !== product) {
-        throw new CloisterError('SNP_PRODUCT_MISMATCH', `ark: the given ARK is ${other}'s, the signing key is a ${product} key`, { field: 'ark', expected: product, actual: other });
+        throw new CloisterError(
+          'SNP_PRODUCT_MISMATCH',
+          `ark: the given ARK is ${other}'s, the signing key is a ${product} key`,
+          { field: 'ark', expected: product, actual: other },
+        );
       }
-      throw new CloisterError('UNTRUSTED_ROOT', `ark: the given ARK is not the trusted ARK of ${product}`, { field: 'ark' });
+      throw new CloisterError('UNTRUSTED_ROOT', `ark: the given ARK is not the trusted ARK of ${product}`, {
+        field: 'ark',
+      });
     }
   }
   return { ark, simulation: pinnedProduct(ark.der) !== product };
@@ -184,7 +211,8 @@ export function verifyEndorsement(input: EndorsementInput, roots: SnpRoots = {})
   const { kind } = input;
   const field = kind;
   const leaf = parseCertificate(input.leaf);
-  if (leaf.subjectCn !== ENDORSEMENT_KEYS[kind].cn) throw invalid(`${field}: "${leaf.subjectCn}" is not a ${ENDORSEMENT_KEYS[kind].cn} certificate`);
+  if (leaf.subjectCn !== ENDORSEMENT_KEYS[kind].cn)
+    throw invalid(`${field}: "${leaf.subjectCn}" is not a ${ENDORSEMENT_KEYS[kind].cn} certificate`);
   const ext = amdExtensions(leaf, kind);
   const { product } = ext;
   const { ark, simulation } = trustedArk(product, input.ark, roots);
@@ -193,19 +221,38 @@ export function verifyEndorsement(input: EndorsementInput, roots: SnpRoots = {})
   const issuer = parseCertificate(onePem(input.intermediate, role));
   if (issuer.subjectCn !== PRODUCT_LINES[product][role]) {
     const other = lineNamed(issuer.subjectCn, role);
-    if (other !== undefined) throw new CloisterError('SNP_PRODUCT_MISMATCH', `${role}: "${issuer.subjectCn}" is ${other}'s, the ${kind.toUpperCase()} is a ${product} key`, { field: role, expected: product, actual: other });
-    throw new CloisterError('CERT_CHAIN_INVALID', `${role}: "${issuer.subjectCn}" is not ${PRODUCT_LINES[product][role]}`, { field: role });
+    if (other !== undefined)
+      throw new CloisterError(
+        'SNP_PRODUCT_MISMATCH',
+        `${role}: "${issuer.subjectCn}" is ${other}'s, the ${kind.toUpperCase()} is a ${product} key`,
+        { field: role, expected: product, actual: other },
+      );
+    throw new CloisterError(
+      'CERT_CHAIN_INVALID',
+      `${role}: "${issuer.subjectCn}" is not ${PRODUCT_LINES[product][role]}`,
+      { field: role },
+    );
   }
   // ASK/ASVK → ARK: names, RSASSA-PSS signature, the ARK a CA that may sign certificates, the ASK one too.
   verifyChain([issuer], ark, role, KEY_USAGE.keyCertSign);
   // VCEK/VLEK → ASK/ASVK (VCEK spec §2): the leaf has no key usage extension, so it is checked here.
-  if (!equal(leaf.issuer, issuer.subject)) throw new CloisterError('CERT_CHAIN_INVALID', `${field}: issuer name is not "${issuer.subjectCn}"`, { field });
-  if (!issuer.ca) throw new CloisterError('CERT_CHAIN_INVALID', `${role}: "${issuer.subjectCn}" is not a CA (basicConstraints)`, { field: role });
-  if (leaf.ca) throw new CloisterError('CERT_CHAIN_INVALID', `${field}: a CA certificate cannot sign reports`, { field });
+  if (!equal(leaf.issuer, issuer.subject))
+    throw new CloisterError('CERT_CHAIN_INVALID', `${field}: issuer name is not "${issuer.subjectCn}"`, { field });
+  if (!issuer.ca)
+    throw new CloisterError('CERT_CHAIN_INVALID', `${role}: "${issuer.subjectCn}" is not a CA (basicConstraints)`, {
+      field: role,
+    });
+  if (leaf.ca)
+    throw new CloisterError('CERT_CHAIN_INVALID', `${field}: a CA certificate cannot sign reports`, { field });
   if (!signedBy(leaf.tbs, leaf.signature, leaf.hash, issuer.key())) {
-    throw new CloisterError('CERT_CHAIN_INVALID', `${field}: signature does not verify with the key of "${issuer.subjectCn}"`, { field });
+    throw new CloisterError(
+      'CERT_CHAIN_INVALID',
+      `${field}: signature does not verify with the key of "${issuer.subjectCn}"`,
+      { field },
+    );
   }
   const key = leaf.key();
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') throw invalid(`${field}: the key is not an ECDSA P-384 key`);
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1')
+    throw invalid(`${field}: the key is not an ECDSA P-384 key`);
   return { ...ext, kind, chain: [leaf, issuer, ark], key, simulation };
 }

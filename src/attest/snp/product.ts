@@ -63,7 +63,10 @@ export const PRODUCT_LINES = {
     ark: 'ARK-Genoa',
     ask: 'SEV-Genoa',
     asvk: 'SEV-VLEK-Genoa',
-    cpuid: [{ family: 0x19, models: [0x10, 0x1f] }, { family: 0x19, models: [0xa0, 0xaf] }],
+    cpuid: [
+      { family: 0x19, models: [0x10, 0x1f] },
+      { family: 0x19, models: [0xa0, 0xaf] },
+    ],
     tcb: 'legacy',
     chipIdBytes: 64,
   },
@@ -76,7 +79,18 @@ export const PRODUCT_LINES = {
     tcb: 'turin',
     chipIdBytes: 8,
   },
-} as const satisfies Record<string, { arkSha256: string; ark: string; ask: string; asvk: string; cpuid: readonly { family: number; models: readonly [number, number] }[]; tcb: TcbLayout; chipIdBytes: number }>;
+} as const satisfies Record<
+  string,
+  {
+    arkSha256: string;
+    ark: string;
+    ask: string;
+    asvk: string;
+    cpuid: readonly { family: number; models: readonly [number, number] }[];
+    tcb: TcbLayout;
+    chipIdBytes: number;
+  }
+>;
 
 /** A product line. @example `const p: ProductLine = 'Milan'` */
 export type ProductLine = keyof typeof PRODUCT_LINES;
@@ -90,7 +104,9 @@ export const PRODUCT_LINE_NAMES = Object.keys(PRODUCT_LINES) as ProductLine[];
  * @example `productOfCpuid(0x19, 0x11)` → `'Genoa'`
  */
 export function productOfCpuid(family: number, model: number): ProductLine | undefined {
-  return PRODUCT_LINE_NAMES.find((p) => PRODUCT_LINES[p].cpuid.some((c) => c.family === family && model >= c.models[0] && model <= c.models[1]));
+  return PRODUCT_LINE_NAMES.find((p) =>
+    PRODUCT_LINES[p].cpuid.some((c) => c.family === family && model >= c.models[0] && model <= c.models[1]),
+  );
 }
 
 /**

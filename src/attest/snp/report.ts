@@ -52,7 +52,10 @@ export const SIGNING_KEYS: Readonly<Record<number, 'vcek' | 'vlek'>> = { 0: 'vce
 const ECDSA_P384_SHA384 = 1;
 
 /** A decoded guest policy. @example `report.policy.debug` */
-export type SnpGuestPolicy = { raw: number; abiMajor: number; abiMinor: number } & Record<keyof typeof GUEST_POLICY_FLAGS, boolean>;
+export type SnpGuestPolicy = { raw: number; abiMajor: number; abiMinor: number } & Record<
+  keyof typeof GUEST_POLICY_FLAGS,
+  boolean
+>;
 
 /** Firmware version (CURRENT_/COMMITTED_ MAJOR, MINOR, BUILD). @example `{ major: 1, minor: 55, build: 40 }` */
 export interface SnpFirmwareVersion {
@@ -116,7 +119,12 @@ const CODES = { truncated: 'SNP_REPORT_TRUNCATED', trailing: 'SNP_REPORT_TRAILIN
 
 function reserved(r: ByteReader, n: number, field: string): void {
   const offset = r.base + r.offset;
-  if (!isZero(r.bytes(n, field))) throw new CloisterError('SNP_REPORT_RESERVED_NONZERO', `${field}: ${n} reserved bytes at offset 0x${offset.toString(16)} are not zero`, { field, offset });
+  if (!isZero(r.bytes(n, field)))
+    throw new CloisterError(
+      'SNP_REPORT_RESERVED_NONZERO',
+      `${field}: ${n} reserved bytes at offset 0x${offset.toString(16)} are not zero`,
+      { field, offset },
+    );
 }
 
 function u64(r: ByteReader, field: string): { lo: number; hi: number } {
@@ -131,7 +139,12 @@ function u64Hex(r: ByteReader, field: string): string {
 function tcb(r: ByteReader, layout: TcbLayout, field: string): Tcb {
   const offset = r.base + r.offset;
   const value = decodeTcb(r.bytes(8, field), layout);
-  if (!value) throw new CloisterError('SNP_REPORT_RESERVED_NONZERO', `${field}: reserved bytes of the TCB_VERSION (${layout} layout) are not zero`, { field, offset });
+  if (!value)
+    throw new CloisterError(
+      'SNP_REPORT_RESERVED_NONZERO',
+      `${field}: reserved bytes of the TCB_VERSION (${layout} layout) are not zero`,
+      { field, offset },
+    );
   return value;
 }
 
@@ -146,17 +159,30 @@ function firmware(r: ByteReader, field: string): SnpFirmwareVersion {
 function guestPolicy(r: ByteReader): SnpGuestPolicy {
   const offset = r.base + r.offset;
   const { lo, hi } = u64(r, 'report.policy');
-  if (hi !== 0 || lo >= 2 ** POLICY_BITS) throw new CloisterError('SNP_REPORT_RESERVED_NONZERO', 'report.policy: reserved bits 63:26 are not zero', { field: 'report.policy', offset });
-  if (((lo >>> POLICY_RESERVED_ONE) & 1) !== 1) throw new CloisterError('SNP_REPORT_INVALID', 'report.policy: reserved bit 17 must be one', { field: 'report.policy', offset });
+  if (hi !== 0 || lo >= 2 ** POLICY_BITS)
+    throw new CloisterError('SNP_REPORT_RESERVED_NONZERO', 'report.policy: reserved bits 63:26 are not zero', {
+      field: 'report.policy',
+      offset,
+    });
+  if (((lo >>> POLICY_RESERVED_ONE) & 1) !== 1)
+    throw new CloisterError('SNP_REPORT_INVALID', 'report.policy: reserved bit 17 must be one', {
+      field: 'report.policy',
+      offset,
+    });
   const policy = { raw: lo, abiMinor: lo & 0xff, abiMajor: (lo >>> 8) & 0xff } as SnpGuestPolicy;
-  for (const [name, bit] of Object.entries(GUEST_POLICY_FLAGS) as [keyof typeof GUEST_POLICY_FLAGS, number][]) policy[name] = ((lo >>> bit) & 1) === 1;
+  for (const [name, bit] of Object.entries(GUEST_POLICY_FLAGS) as [keyof typeof GUEST_POLICY_FLAGS, number][])
+    policy[name] = ((lo >>> bit) & 1) === 1;
   return policy;
 }
 
 /** A 72-byte zero-extended little-endian signature component (Table 142) as 48 big-endian bytes. */
 function component(r: ByteReader, field: string): Uint8Array {
   const le = r.bytes(72, field);
-  if (!isZero(le.subarray(48))) throw new CloisterError('SNP_REPORT_RESERVED_NONZERO', `${field}: the zero extension beyond 48 bytes is not zero`, { field, offset: r.base + r.offset - 24 });
+  if (!isZero(le.subarray(48)))
+    throw new CloisterError('SNP_REPORT_RESERVED_NONZERO', `${field}: the zero extension beyond 48 bytes is not zero`, {
+      field,
+      offset: r.base + r.offset - 24,
+    });
   return Uint8Array.from(le.subarray(0, 48)).reverse();
 }
 
@@ -164,7 +190,11 @@ function component(r: ByteReader, field: string): Uint8Array {
 function cpuidOf(bytes: Uint8Array): { family: number; model: number; stepping: number } {
   const r = new ByteReader(bytes, CODES);
   r.bytes(0x188, 'report');
-  return { family: r.u8('report.cpuid.family'), model: r.u8('report.cpuid.model'), stepping: r.u8('report.cpuid.stepping') };
+  return {
+    family: r.u8('report.cpuid.family'),
+    model: r.u8('report.cpuid.model'),
+    stepping: r.u8('report.cpuid.stepping'),
+  };
 }
 
 /**
@@ -182,14 +212,22 @@ export function parseSnpReport(bytes: Uint8Array): SnpReport {
   const r = new ByteReader(bytes, CODES);
   const version = r.u32le('report.version');
   if (!Object.hasOwn(SNP_REPORT_VERSIONS, version)) {
-    throw new CloisterError('SNP_REPORT_UNSUPPORTED_VERSION', `report.version: ${version} is not one of ${Object.keys(SNP_REPORT_VERSIONS).join(', ')}`, { field: 'report.version', offset: 0, actual: version });
+    throw new CloisterError(
+      'SNP_REPORT_UNSUPPORTED_VERSION',
+      `report.version: ${version} is not one of ${Object.keys(SNP_REPORT_VERSIONS).join(', ')}`,
+      { field: 'report.version', offset: 0, actual: version },
+    );
   }
   const v = SNP_REPORT_VERSIONS[version as SnpReportVersion];
   // CPUID_FAM_ID/MOD_ID (0x188, v3+) decide the TCB layout of every TCB field before them, so they are read first.
   const cpuid = v.cpuid ? cpuidOf(bytes) : undefined;
   const product = cpuid && productOfCpuid(cpuid.family, cpuid.model);
   if (cpuid && !product) {
-    throw new CloisterError('SNP_REPORT_INVALID', `report.cpuid: family 0x${cpuid.family.toString(16)} model 0x${cpuid.model.toString(16)} is not a SEV-SNP product line cloister knows`, { field: 'report.cpuid', offset: 0x188 });
+    throw new CloisterError(
+      'SNP_REPORT_INVALID',
+      `report.cpuid: family 0x${cpuid.family.toString(16)} model 0x${cpuid.model.toString(16)} is not a SEV-SNP product line cloister knows`,
+      { field: 'report.cpuid', offset: 0x188 },
+    );
   }
   const tcbLayout: TcbLayout = product ? PRODUCT_LINES[product].tcb : 'legacy';
 
@@ -198,17 +236,39 @@ export function parseSnpReport(bytes: Uint8Array): SnpReport {
   const familyId = r.bytes(16, 'report.familyId');
   const imageId = r.bytes(16, 'report.imageId');
   const vmpl = r.u32le('report.vmpl');
-  if (vmpl > 3) throw new CloisterError('SNP_REPORT_INVALID', `report.vmpl: ${vmpl} is not 0 to 3`, { field: 'report.vmpl', offset: 0x30 });
+  if (vmpl > 3)
+    throw new CloisterError('SNP_REPORT_INVALID', `report.vmpl: ${vmpl} is not 0 to 3`, {
+      field: 'report.vmpl',
+      offset: 0x30,
+    });
   const signatureAlgo = r.u32le('report.signatureAlgo');
-  if (signatureAlgo !== ECDSA_P384_SHA384) throw new CloisterError('SNP_REPORT_INVALID', `report.signatureAlgo: ${signatureAlgo} is not ECDSA P-384 with SHA-384 (1)`, { field: 'report.signatureAlgo', offset: 0x34 });
+  if (signatureAlgo !== ECDSA_P384_SHA384)
+    throw new CloisterError(
+      'SNP_REPORT_INVALID',
+      `report.signatureAlgo: ${signatureAlgo} is not ECDSA P-384 with SHA-384 (1)`,
+      { field: 'report.signatureAlgo', offset: 0x34 },
+    );
   const currentTcb = tcb(r, tcbLayout, 'report.currentTcb');
   const info = u64(r, 'report.platformInfo');
   // The reserved high bits of PLATFORM_INFO keep the value a safe JavaScript integer.
-  if (info.hi >= 2 ** 21) throw new CloisterError('SNP_REPORT_RESERVED_NONZERO', 'report.platformInfo: reserved bits 63:53 are not zero', { field: 'report.platformInfo', offset: 0x40 });
+  if (info.hi >= 2 ** 21)
+    throw new CloisterError('SNP_REPORT_RESERVED_NONZERO', 'report.platformInfo: reserved bits 63:53 are not zero', {
+      field: 'report.platformInfo',
+      offset: 0x40,
+    });
   const flags = r.u32le('report.flags');
-  if (flags >>> 5 !== 0) throw new CloisterError('SNP_REPORT_RESERVED_NONZERO', 'report.flags: reserved bits 31:5 are not zero', { field: 'report.flags', offset: 0x48 });
+  if (flags >>> 5 !== 0)
+    throw new CloisterError('SNP_REPORT_RESERVED_NONZERO', 'report.flags: reserved bits 31:5 are not zero', {
+      field: 'report.flags',
+      offset: 0x48,
+    });
   const signingKey = SIGNING_KEYS[(flags >>> 2) & 7];
-  if (!signingKey) throw new CloisterError('SNP_REPORT_INVALID', `report.flags: SIGNING_KEY ${(flags >>> 2) & 7} is neither the VCEK (0) nor the VLEK (1)`, { field: 'report.flags', offset: 0x48 });
+  if (!signingKey)
+    throw new CloisterError(
+      'SNP_REPORT_INVALID',
+      `report.flags: SIGNING_KEY ${(flags >>> 2) & 7} is neither the VCEK (0) nor the VLEK (1)`,
+      { field: 'report.flags', offset: 0x48 },
+    );
   reserved(r, 4, 'report.reserved0');
   const reportData = r.bytes(64, 'report.reportData');
   const measurement = r.bytes(48, 'report.measurement');

@@ -131,6 +131,7 @@ function sha256(der: Uint8Array): string {
  */
 export function customArk(der: Uint8Array, product: ProductLine): Certificate {
   const ark = parseCertificate(der);
-  if (!ark.ca) throw new CloisterError('UNTRUSTED_ROOT', `trust root "${ark.subjectCn}" for ${product} is not a CA certificate`);
+  if (!ark.ca)
+    throw new CloisterError('UNTRUSTED_ROOT', `trust root "${ark.subjectCn}" for ${product} is not a CA certificate`);
   return ark;
 }

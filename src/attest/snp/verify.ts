@@ -92,7 +92,8 @@ export class SnpVerifier {
 
   constructor(options: SnpVerifierOptions = {}) {
     const roots: Partial<Record<ProductLine, Certificate>> = {};
-    for (const [product, der] of Object.entries(options.roots ?? {}) as [ProductLine, Uint8Array][]) roots[product] = customArk(der, product);
+    for (const [product, der] of Object.entries(options.roots ?? {}) as [ProductLine, Uint8Array][])
+      roots[product] = customArk(der, product);
     this.roots = roots;
   }
 
@@ -107,9 +108,15 @@ export class SnpVerifier {
     const leaf = certs[fields.leaf];
     const intermediate = certs[fields.intermediate];
     if (leaf === undefined || intermediate === undefined) {
-      throw new CloisterError('COLLATERAL_MISSING', `the report is signed by a ${kind.toUpperCase()}: ${fields.leaf} and ${fields.intermediate} certificates are needed`, { field: leaf === undefined ? fields.leaf : fields.intermediate });
+      throw new CloisterError(
+        'COLLATERAL_MISSING',
+        `the report is signed by a ${kind.toUpperCase()}: ${fields.leaf} and ${fields.intermediate} certificates are needed`,
+        { field: leaf === undefined ? fields.leaf : fields.intermediate },
+      );
     }
-    return remember(this.endorsements, cacheKey(kind, intermediate, certs.ark, leaf), () => verifyEndorsement({ kind, leaf, intermediate, ark: certs.ark }, this.roots));
+    return remember(this.endorsements, cacheKey(kind, intermediate, certs.ark, leaf), () =>
+      verifyEndorsement({ kind, leaf, intermediate, ark: certs.ark }, this.roots),
+    );
   }
 
   /**
@@ -132,10 +139,17 @@ export class SnpVerifier {
     if (options.crl) expiry = Math.min(expiry, this.checkRevocation(e, options.crl, now));
 
     // ABI spec Table 23 MASK_CHIP_KEY: a report from a platform that masks its chip key carries a zero signature.
-    if (report.maskChipKey || isZero(report.signature)) throw new CloisterError('SNP_SIGNATURE_INVALID', 'the report is not signed (MASK_CHIP_KEY)', { field: 'report.signature' });
+    if (report.maskChipKey || isZero(report.signature))
+      throw new CloisterError('SNP_SIGNATURE_INVALID', 'the report is not signed (MASK_CHIP_KEY)', {
+        field: 'report.signature',
+      });
     // ABI spec §7.3: ECDSA P-384 with SHA-384 over bytes 0x000-0x29F.
     if (!verifySignature('sha384', report.signed, { key: e.key, dsaEncoding: 'ieee-p1363' }, report.signature)) {
-      throw new CloisterError('SNP_SIGNATURE_INVALID', `the report signature does not verify with the ${e.kind.toUpperCase()} key`, { field: 'report.signature' });
+      throw new CloisterError(
+        'SNP_SIGNATURE_INVALID',
+        `the report signature does not verify with the ${e.kind.toUpperCase()} key`,
+        { field: 'report.signature' },
+      );
     }
     return {
       tee: 'snp',
@@ -160,14 +174,21 @@ export class SnpVerifier {
     const { crl, byArk } = remember(this.crls, cacheKey(ark.der, issuer.der, der), () => {
       const crl = parseCrl(der);
       const signer = [ark, issuer].find((c) => equal(c.subject, crl.issuer));
-      if (!signer) throw new CloisterError('CRL_INVALID', `crl: issued by neither "${ark.subjectCn}" nor "${issuer.subjectCn}"`, { field: 'crl' });
+      if (!signer)
+        throw new CloisterError('CRL_INVALID', `crl: issued by neither "${ark.subjectCn}" nor "${issuer.subjectCn}"`, {
+          field: 'crl',
+        });
       verifyCrlIssuer(crl, signer, 'crl');
       return { crl, byArk: signer === ark };
     });
     checkCrlTime(crl, now, 'crl');
     const subject = byArk ? issuer : leaf;
     if (crl.revoked.has(subject.serial)) {
-      throw new CloisterError('CERT_REVOKED', `"${subject.subjectCn}" (serial ${subject.serial}) is revoked by the CRL`, { field: subject === leaf ? e.kind : CERT_FIELDS[e.kind].intermediate });
+      throw new CloisterError(
+        'CERT_REVOKED',
+        `"${subject.subjectCn}" (serial ${subject.serial}) is revoked by the CRL`,
+        { field: subject === leaf ? e.kind : CERT_FIELDS[e.kind].intermediate },
+      );
     }
     return crl.nextUpdate;
   }
@@ -176,10 +197,18 @@ export class SnpVerifier {
 /** The product line the report states (CPUID, v3+) and its TCB layout must be the endorsement's (whose ASK and ARK were checked with it). */
 function checkProduct(report: SnpReport, e: Endorsement): void {
   if (report.product !== undefined && report.product !== e.product) {
-    throw new CloisterError('SNP_PRODUCT_MISMATCH', `the report comes from a ${report.product} CPU, the ${e.kind.toUpperCase()} is a ${e.product} key`, { field: 'report.cpuid', expected: e.product, actual: report.product });
+    throw new CloisterError(
+      'SNP_PRODUCT_MISMATCH',
+      `the report comes from a ${report.product} CPU, the ${e.kind.toUpperCase()} is a ${e.product} key`,
+      { field: 'report.cpuid', expected: e.product, actual: report.product },
+    );
   }
   if (report.tcbLayout !== PRODUCT_LINES[e.product].tcb) {
-    throw new CloisterError('SNP_PRODUCT_MISMATCH', `a version ${report.version} report cannot come from ${e.product}`, { field: 'report.version', expected: e.product });
+    throw new CloisterError(
+      'SNP_PRODUCT_MISMATCH',
+      `a version ${report.version} report cannot come from ${e.product}`,
+      { field: 'report.version', expected: e.product },
+    );
   }
 }
 
@@ -188,7 +217,11 @@ function checkReportedTcb(report: SnpReport, e: Endorsement): void {
   for (const [component, spl] of Object.entries(e.tcb) as [TcbComponent, number][]) {
     const reported = report.reportedTcb[component];
     if (reported !== spl) {
-      throw new CloisterError('SNP_TCB_MISMATCH', `REPORTED_TCB ${component} is ${String(reported)}, the ${e.kind.toUpperCase()} certifies ${spl}`, { field: `report.reportedTcb.${component}`, expected: spl, actual: reported });
+      throw new CloisterError(
+        'SNP_TCB_MISMATCH',
+        `REPORTED_TCB ${component} is ${String(reported)}, the ${e.kind.toUpperCase()} certifies ${spl}`,
+        { field: `report.reportedTcb.${component}`, expected: spl, actual: reported },
+      );
     }
   }
 }
@@ -198,6 +231,10 @@ function checkChipId(report: SnpReport, e: Endorsement): void {
   const hwid = e.hwid as Uint8Array;
   const chip = report.chipId;
   if (!equal(chip.subarray(0, hwid.length), hwid) || !isZero(chip.subarray(hwid.length))) {
-    throw new CloisterError('SNP_CHIP_ID_MISMATCH', 'the VCEK was issued for another chip: its hwID is not the report\'s CHIP_ID', { field: 'report.chipId' });
+    throw new CloisterError(
+      'SNP_CHIP_ID_MISMATCH',
+      "the VCEK was issued for another chip: its hwID is not the report's CHIP_ID",
+      { field: 'report.chipId' },
+    );
   }
 }

@@ -101,9 +101,17 @@ export interface DevicePluginApi {
 
 /** Loads gRPC and the API on first use, so that commands which never speak it do not pay for it. */
 export async function loadApi(): Promise<DevicePluginApi> {
-  const [grpc, loader, protobuf] = await Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader'), import('protobufjs')]);
+  const [grpc, loader, protobuf] = await Promise.all([
+    import('@grpc/grpc-js'),
+    import('@grpc/proto-loader'),
+    import('protobufjs'),
+  ]);
   const root = protobuf.default.parse(PROTO, { keepCase: true }).root;
   const definition = loader.fromJSON(root.toJSON(), { keepCase: true, longs: Number, defaults: true });
   const pkg = grpc.loadPackageDefinition(definition)['v1beta1'] as Grpc.GrpcObject;
-  return { grpc, registration: pkg['Registration'] as Grpc.ServiceClientConstructor, devicePlugin: pkg['DevicePlugin'] as Grpc.ServiceClientConstructor };
+  return {
+    grpc,
+    registration: pkg['Registration'] as Grpc.ServiceClientConstructor,
+    devicePlugin: pkg['DevicePlugin'] as Grpc.ServiceClientConstructor,
+  };
 }

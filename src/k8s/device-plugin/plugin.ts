@@ -3,7 +3,16 @@ import { join } from 'node:path';
 import type * as Grpc from '@grpc/grpc-js';
 import { CloisterError } from '../../lib/errors.js';
 import { API_VERSION, KUBELET_SOCKET, loadApi, type Device, type DevicePluginApi } from './api.js';
-import { allocation, deviceList, epcMiBFromSysfs, pluginResources, SGX_DEVICES, type PluginResource, type PluginSettings, type SgxDevice } from './sgx.js';
+import {
+  allocation,
+  deviceList,
+  epcMiBFromSysfs,
+  pluginResources,
+  SGX_DEVICES,
+  type PluginResource,
+  type PluginSettings,
+  type SgxDevice,
+} from './sgx.js';
 
 /**
  * `cloister device-plugin`: serves each SGX resource on its own socket in the kubelet's
@@ -30,12 +39,22 @@ export interface DevicePluginOptions extends PluginSettings {
 /** Sum of `node*\/x86/sgx_total_bytes` below the sysfs root. */
 export function readEpcMiB(sysfsRoot: string): number {
   const nodes = join(sysfsRoot, 'devices/system/node');
-  const files = existsSync(nodes) ? readdirSync(nodes).filter((n) => /^node\d+$/.test(n)).map((n) => join(nodes, n, 'x86/sgx_total_bytes')).filter((f) => existsSync(f)) : [];
-  if (files.length === 0) throw new CloisterError('NO_TEE', `no SGX EPC in ${nodes}/node*/x86/sgx_total_bytes (no SGX, or a kernel older than 5.11): set --epc-mib`);
+  const files = existsSync(nodes)
+    ? readdirSync(nodes)
+        .filter((n) => /^node\d+$/.test(n))
+        .map((n) => join(nodes, n, 'x86/sgx_total_bytes'))
+        .filter((f) => existsSync(f))
+    : [];
+  if (files.length === 0)
+    throw new CloisterError(
+      'NO_TEE',
+      `no SGX EPC in ${nodes}/node*/x86/sgx_total_bytes (no SGX, or a kernel older than 5.11): set --epc-mib`,
+    );
   return epcMiBFromSysfs(files.map((f) => readFileSync(f, 'utf8')));
 }
 
-const presentDevices = (devDir: string): Set<SgxDevice> => new Set((Object.keys(SGX_DEVICES) as SgxDevice[]).filter((d) => existsSync(join(devDir, SGX_DEVICES[d]))));
+const presentDevices = (devDir: string): Set<SgxDevice> =>
+  new Set((Object.keys(SGX_DEVICES) as SgxDevice[]).filter((d) => existsSync(join(devDir, SGX_DEVICES[d]))));
 const inode = (path: string): number | undefined => {
   try {
     return statSync(path).ino;
@@ -66,7 +85,13 @@ class ResourceServer {
     const devices = deviceList(this.resource, present);
     if (devices[0]?.health === this.#devices[0]?.health && devices.length === this.#devices.length) return;
     this.#devices = devices;
-    this.o.log({ level: 'info', event: 'devices', resource: this.resource.name, count: devices.length, health: devices[0]?.health ?? 'none' });
+    this.o.log({
+      level: 'info',
+      event: 'devices',
+      resource: this.resource.name,
+      count: devices.length,
+      health: devices[0]?.health ?? 'none',
+    });
     for (const w of this.#watchers) w.write({ devices });
   }
 
@@ -74,14 +99,21 @@ class ResourceServer {
     const { grpc } = this.api;
     if (existsSync(this.socket)) unlinkSync(this.socket);
     const server = new grpc.Server();
-    const unary = <Q, A>(f: (req: Q) => A): Grpc.handleUnaryCall<Q, A> => (call, callback) => {
-      try {
-        callback(null, f(call.request));
-      } catch (error) {
-        this.o.log({ level: 'warn', event: 'rpc-refused', resource: this.resource.name, message: (error as Error).message });
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: (error as Error).message });
-      }
-    };
+    const unary =
+      <Q, A>(f: (req: Q) => A): Grpc.handleUnaryCall<Q, A> =>
+      (call, callback) => {
+        try {
+          callback(null, f(call.request));
+        } catch (error) {
+          this.o.log({
+            level: 'warn',
+            event: 'rpc-refused',
+            resource: this.resource.name,
+            message: (error as Error).message,
+          });
+          callback({ code: grpc.status.INVALID_ARGUMENT, details: (error as Error).message });
+        }
+      };
     server.addService(this.api.devicePlugin.service, {
       GetDevicePluginOptions: unary(() => ({ pre_start_required: false, get_preferred_allocation_available: false })),
       ListAndWatch: (call: Watcher) => {
@@ -92,14 +124,23 @@ class ResourceServer {
       },
       GetPreferredAllocation: unary(() => ({ container_responses: [] })),
       Allocate: unary((req: { container_requests: { devicesIDs: string[] }[] }) => {
-        const container_responses = req.container_requests.map((c) => allocation(this.resource, present(), c.devicesIDs, this.o.hostDevDir));
-        this.o.log({ level: 'info', event: 'allocate', resource: this.resource.name, containers: req.container_requests.map((c) => c.devicesIDs.length) });
+        const container_responses = req.container_requests.map((c) =>
+          allocation(this.resource, present(), c.devicesIDs, this.o.hostDevDir),
+        );
+        this.o.log({
+          level: 'info',
+          event: 'allocate',
+          resource: this.resource.name,
+          containers: req.container_requests.map((c) => c.devicesIDs.length),
+        });
         return { container_responses };
       }),
       PreStartContainer: unary(() => ({})),
     });
     await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`unix://${this.socket}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(new CloisterError('IO', `cannot serve ${this.socket}: ${e.message}`, { cause: e })) : resolve())),
+      server.bindAsync(`unix://${this.socket}`, grpc.ServerCredentials.createInsecure(), (e) =>
+        e ? reject(new CloisterError('IO', `cannot serve ${this.socket}: ${e.message}`, { cause: e })) : resolve(),
+      ),
     );
     this.#server = server;
     await this.#register();
@@ -108,18 +149,47 @@ class ResourceServer {
   /** Registration with the kubelet (device-plugin API: the endpoint is the socket's name in the same folder). */
   async #register(): Promise<void> {
     const kubelet = join(this.o.pluginDir, KUBELET_SOCKET);
-    const client = new this.api.registration(`unix://${kubelet}`, this.api.grpc.credentials.createInsecure(), { 'grpc.default_authority': 'localhost' });
-    const register = client['Register'] as (req: unknown, options: Grpc.CallOptions, done: (e: Error | null) => void) => void;
+    const client = new this.api.registration(`unix://${kubelet}`, this.api.grpc.credentials.createInsecure(), {
+      'grpc.default_authority': 'localhost',
+    });
+    const register = client['Register'] as (
+      req: unknown,
+      options: Grpc.CallOptions,
+      done: (e: Error | null) => void,
+    ) => void;
     try {
       await new Promise<void>((resolve, reject) =>
-        register.call(client, { version: API_VERSION, endpoint: socketName(this.resource), resource_name: this.resource.name, options: { pre_start_required: false, get_preferred_allocation_available: false } }, { deadline: Date.now() + 10_000 }, (e: Error | null) =>
-          e ? reject(new CloisterError('IO', `the kubelet at ${kubelet} refused the registration of ${this.resource.name}: ${e.message}`, { cause: e })) : resolve(),
+        register.call(
+          client,
+          {
+            version: API_VERSION,
+            endpoint: socketName(this.resource),
+            resource_name: this.resource.name,
+            options: { pre_start_required: false, get_preferred_allocation_available: false },
+          },
+          { deadline: Date.now() + 10_000 },
+          (e: Error | null) =>
+            e
+              ? reject(
+                  new CloisterError(
+                    'IO',
+                    `the kubelet at ${kubelet} refused the registration of ${this.resource.name}: ${e.message}`,
+                    { cause: e },
+                  ),
+                )
+              : resolve(),
         ),
       );
     } finally {
       client.close();
     }
-    this.o.log({ level: 'info', event: 'registered', resource: this.resource.name, socket: this.socket, devices: this.#devices.length });
+    this.o.log({
+      level: 'info',
+      event: 'registered',
+      resource: this.resource.name,
+      socket: this.socket,
+      devices: this.#devices.length,
+    });
   }
 
   stop(): void {
@@ -138,7 +208,9 @@ class ResourceServer {
  * const plugin = await startDevicePlugin({ provider: 'azure', enclaveLimit: 20, provision: true, pluginDir: DEVICE_PLUGIN_DIR, devDir: '/dev', hostDevDir: '/dev', sysfsRoot: '/sys', pollMs: 1000, log });
  * ```
  */
-export async function startDevicePlugin(o: DevicePluginOptions): Promise<{ close(): void; resources: PluginResource[] }> {
+export async function startDevicePlugin(
+  o: DevicePluginOptions,
+): Promise<{ close(): void; resources: PluginResource[] }> {
   const api = await loadApi();
   const epcMiB = o.epcMiB ?? (o.provider === 'azure' ? readEpcMiB(o.sysfsRoot) : 0);
   let present = presentDevices(o.devDir);

@@ -46,7 +46,14 @@ export interface PluginSettings {
  */
 export function pluginResources(s: PluginSettings, node: NodeFacts): PluginResource[] {
   if (s.provider === 'azure') {
-    return [{ name: 'kubernetes.azure.com/sgx_epc_mem_in_MiB', count: node.epcMiB, devices: s.provision ? ['enclave', 'provision'] : ['enclave'], idPrefix: 'epc-mib' }];
+    return [
+      {
+        name: 'kubernetes.azure.com/sgx_epc_mem_in_MiB',
+        count: node.epcMiB,
+        devices: s.provision ? ['enclave', 'provision'] : ['enclave'],
+        idPrefix: 'epc-mib',
+      },
+    ];
   }
   return [
     { name: 'sgx.intel.com/enclave', count: s.enclaveLimit, devices: ['enclave'], idPrefix: 'enclave' },
@@ -62,12 +69,33 @@ export function deviceList(r: PluginResource, present: ReadonlySet<SgxDevice>): 
 }
 
 /** The Allocate answer for one container: the device nodes that exist, at their kernel paths. */
-export function allocation(r: PluginResource, present: ReadonlySet<SgxDevice>, deviceIds: readonly string[], devDir = '/dev'): ContainerAllocateResponse {
+export function allocation(
+  r: PluginResource,
+  present: ReadonlySet<SgxDevice>,
+  deviceIds: readonly string[],
+  devDir = '/dev',
+): ContainerAllocateResponse {
   if (deviceIds.length === 0) throw new CloisterError('REQUEST_INVALID', `Allocate for ${r.name} names no devices`);
-  const unknown = deviceIds.find((id) => !id.startsWith(`${r.idPrefix}-`) || !(Number(id.slice(r.idPrefix.length + 1)) < r.count));
-  if (unknown !== undefined) throw new CloisterError('REQUEST_INVALID', `Allocate for ${r.name}: device "${unknown}" is not one of this plugin's`);
-  if (!present.has(r.devices[0] as SgxDevice)) throw new CloisterError('NO_TEE', `Allocate for ${r.name}: ${devDir}/${SGX_DEVICES[r.devices[0] as SgxDevice]} is missing on this node`);
-  const devices = r.devices.filter((d) => present.has(d)).map((d) => ({ container_path: `/dev/${SGX_DEVICES[d]}`, host_path: `${devDir}/${SGX_DEVICES[d]}`, permissions: 'rw' }));
+  const unknown = deviceIds.find(
+    (id) => !id.startsWith(`${r.idPrefix}-`) || !(Number(id.slice(r.idPrefix.length + 1)) < r.count),
+  );
+  if (unknown !== undefined)
+    throw new CloisterError(
+      'REQUEST_INVALID',
+      `Allocate for ${r.name}: device "${unknown}" is not one of this plugin's`,
+    );
+  if (!present.has(r.devices[0] as SgxDevice))
+    throw new CloisterError(
+      'NO_TEE',
+      `Allocate for ${r.name}: ${devDir}/${SGX_DEVICES[r.devices[0] as SgxDevice]} is missing on this node`,
+    );
+  const devices = r.devices
+    .filter((d) => present.has(d))
+    .map((d) => ({
+      container_path: `/dev/${SGX_DEVICES[d]}`,
+      host_path: `${devDir}/${SGX_DEVICES[d]}`,
+      permissions: 'rw',
+    }));
   return { envs: {}, mounts: [], devices, annotations: {} };
 }
 
@@ -75,7 +103,8 @@ export function allocation(r: PluginResource, present: ReadonlySet<SgxDevice>, d
 export function epcMiBFromSysfs(totals: readonly string[]): number {
   let bytes = 0;
   for (const t of totals) {
-    if (!/^\d+\s*$/.test(t)) throw new CloisterError('IO', `sgx_total_bytes holds "${t.trim().slice(0, 40)}", not a byte count`);
+    if (!/^\d+\s*$/.test(t))
+      throw new CloisterError('IO', `sgx_total_bytes holds "${t.trim().slice(0, 40)}", not a byte count`);
     bytes += Number(t.trim());
   }
   return Math.floor(bytes / (1 << 20));

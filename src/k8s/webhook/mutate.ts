@@ -23,7 +23,11 @@ export const QUOTE_HELPER_KEY = 'cloister.dev/quote-helper';
  */
 export const SGX_RESOURCES = {
   azure: (mib: number): Record<string, string> => ({ 'kubernetes.azure.com/sgx_epc_mem_in_MiB': String(mib) }),
-  intel: (mib: number): Record<string, string> => ({ 'sgx.intel.com/epc': `${mib}Mi`, 'sgx.intel.com/enclave': '1', 'sgx.intel.com/provision': '1' }),
+  intel: (mib: number): Record<string, string> => ({
+    'sgx.intel.com/epc': `${mib}Mi`,
+    'sgx.intel.com/enclave': '1',
+    'sgx.intel.com/provision': '1',
+  }),
   none: (): Record<string, string> => ({}),
 } as const;
 export type ResourceProvider = keyof typeof SGX_RESOURCES;
@@ -32,7 +36,13 @@ export type ResourceProvider = keyof typeof SGX_RESOURCES;
 export const LAUNCHER_DIR = '/cloister';
 export const LAUNCHER_VOLUME = 'cloister-launcher';
 /** The bundle's own dynamic loader runs its own Node, so the application image needs neither libc nor Node. */
-export const launcherArgv = (dir = LAUNCHER_DIR): string[] => [`${dir}/lib/ld.so`, '--library-path', `${dir}/lib`, `${dir}/node`, `${dir}/app/bin/cloister.js`];
+export const launcherArgv = (dir = LAUNCHER_DIR): string[] => [
+  `${dir}/lib/ld.so`,
+  '--library-path',
+  `${dir}/lib`,
+  `${dir}/node`,
+  `${dir}/app/bin/cloister.js`,
+];
 
 export const AESM_DIR = '/var/run/aesmd';
 export const SIM_DIR = '/var/run/cloister/sim';
@@ -61,7 +71,8 @@ export interface Mutation {
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (o: Obj | undefined, k: string): string | undefined => (isObj(o) && typeof o[k] === 'string' ? o[k] : undefined);
+const str = (o: Obj | undefined, k: string): string | undefined =>
+  isObj(o) && typeof o[k] === 'string' ? o[k] : undefined;
 
 /** A label or annotation value; labels first. */
 function meta(pod: Obj, key: string): string | undefined {
@@ -129,21 +140,26 @@ export function mutatePod(pod: unknown, config: InjectionConfig, namespace?: str
     if (!asked) for (const [k, v] of Object.entries(resources)) p.set([...at, 'resources', 'limits', k], v);
 
     if (!wrap) return;
-    const command = Array.isArray(c['command']) && c['command'].every((a) => typeof a === 'string') ? (c['command'] as string[]) : [];
+    const command =
+      Array.isArray(c['command']) && c['command'].every((a) => typeof a === 'string') ? (c['command'] as string[]) : [];
     if (command[0] === launcherArgv()[0]) return;
     if (command.length === 0) {
-      warnings.push(`cloister: container "${cname}" of pod "${name}" gives no command, so its image's entrypoint cannot be wrapped; set command, or start it with "cloister run --service ${service} --"`);
+      warnings.push(
+        `cloister: container "${cname}" of pod "${name}" gives no command, so its image's entrypoint cannot be wrapped; set command, or start it with "cloister run --service ${service} --"`,
+      );
       return;
     }
     p.set([...at, 'command'], [...launcherArgv(), 'run', '--service', service, '--', ...command]);
-    if (!taken({ name: LAUNCHER_VOLUME, mountPath: LAUNCHER_DIR })) p.append([...at, 'volumeMounts'], { name: LAUNCHER_VOLUME, mountPath: LAUNCHER_DIR, readOnly: true });
+    if (!taken({ name: LAUNCHER_VOLUME, mountPath: LAUNCHER_DIR }))
+      p.append([...at, 'volumeMounts'], { name: LAUNCHER_VOLUME, mountPath: LAUNCHER_DIR, readOnly: true });
     wrapped++;
   });
 
   const volumes = Array.isArray(spec['volumes']) ? spec['volumes'].filter(isObj).map((v) => v['name']) : [];
   const addVolume = (v: Obj) => volumes.includes(v['name']) || p.append(['spec', 'volumes'], v);
   if (quoteHelper) addVolume({ name: 'cloister-aesmd', hostPath: { path: AESM_DIR, type: 'DirectoryOrCreate' } });
-  if (config.simHostPath !== undefined) addVolume({ name: 'cloister-sim', hostPath: { path: config.simHostPath, type: 'Directory' } });
+  if (config.simHostPath !== undefined)
+    addVolume({ name: 'cloister-sim', hostPath: { path: config.simHostPath, type: 'Directory' } });
   if (wrapped > 0) {
     addVolume({ name: LAUNCHER_VOLUME, emptyDir: {} });
     // Delivers the launcher into the shared volume before any application container starts.

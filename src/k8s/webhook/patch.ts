@@ -14,7 +14,8 @@ export interface PatchOp {
 type Key = string | number;
 
 /** RFC 6901 §3: `~` is `~0`, `/` is `~1`. */
-export const pointer = (path: readonly Key[]): string => path.map((k) => `/${String(k).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+export const pointer = (path: readonly Key[]): string =>
+  path.map((k) => `/${String(k).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
 
 export class JsonPatcher {
   readonly ops: PatchOp[] = [];
@@ -44,7 +45,10 @@ export class JsonPatcher {
       const parent = this.#get(path.slice(0, i));
       if (parent == null) this.#add(path.slice(0, i), {});
       else if (typeof parent !== 'object' || Array.isArray(parent) !== (typeof path[i] === 'number')) {
-        throw new CloisterError('REQUEST_INVALID', `${path.slice(0, i).join('.')} is not ${typeof path[i] === 'number' ? 'a list' : 'an object'}`);
+        throw new CloisterError(
+          'REQUEST_INVALID',
+          `${path.slice(0, i).join('.')} is not ${typeof path[i] === 'number' ? 'a list' : 'an object'}`,
+        );
       }
     }
     this.#add(path, value);

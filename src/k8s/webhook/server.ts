@@ -22,7 +22,9 @@ function readTls(o: WebhookOptions): { cert: Buffer; key: Buffer } {
   try {
     return { cert: readFileSync(o.certFile), key: readFileSync(o.keyFile) };
   } catch (cause) {
-    throw new CloisterError('IO', `cannot read the webhook's TLS certificate or key: ${(cause as Error).message}`, { cause });
+    throw new CloisterError('IO', `cannot read the webhook's TLS certificate or key: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 
@@ -42,7 +44,8 @@ export async function startWebhook(o: WebhookOptions): Promise<{ server: https.S
       {
         'POST /mutate': (req) => {
           const a = answerReview(req.json(), o.config);
-          if (a.service !== undefined) o.log({ level: 'info', event: 'admission', service: a.service, patched: a.patched });
+          if (a.service !== undefined)
+            o.log({ level: 'info', event: 'admission', service: a.service, patched: a.patched });
           return { json: a.review };
         },
         'GET /healthz': () => ({ json: { ok: true } }),

@@ -51,13 +51,18 @@ export class Reader {
 
   fail(path: string, why: string, cause?: unknown): CloisterError {
     const where = path === '' ? ROOT : path;
-    return new CloisterError(this.code, `${where}: ${why}`, cause === undefined ? { path: where } : { path: where, cause });
+    return new CloisterError(
+      this.code,
+      `${where}: ${why}`,
+      cause === undefined ? { path: where } : { path: where, cause },
+    );
   }
 
   /** An object whose fields are all among `fields` (unknown fields are errors). */
   object(v: unknown, path: string, fields: readonly string[]): Json {
     if (!isObject(v)) throw this.fail(path, 'must be an object');
-    for (const key of Object.keys(v)) if (!fields.includes(key)) throw this.fail(at(path, key), `unknown field (known: ${fields.join(', ')})`);
+    for (const key of Object.keys(v))
+      if (!fields.includes(key)) throw this.fail(at(path, key), `unknown field (known: ${fields.join(', ')})`);
     return v;
   }
 
@@ -84,7 +89,13 @@ export class Reader {
   }
 
   /** Sets `out[key]` to the field `key` of `o` read by `read`, when present and `read` gives a value. */
-  assign<T extends object, K extends keyof T & string>(o: Json, path: string, out: T, key: K, read: (value: unknown, path: string) => T[K] | undefined): void {
+  assign<T extends object, K extends keyof T & string>(
+    o: Json,
+    path: string,
+    out: T,
+    key: K,
+    read: (value: unknown, path: string) => T[K] | undefined,
+  ): void {
     const value = this.optional(o, path, key, read);
     if (value !== undefined) out[key] = value;
   }
@@ -124,7 +135,8 @@ export class Reader {
   }
 
   integer(v: unknown, path: string, max = Number.MAX_SAFE_INTEGER): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw this.fail(path, `must be an integer from 0 to ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+      throw this.fail(path, `must be an integer from 0 to ${max}`);
     return v;
   }
 
@@ -132,14 +144,19 @@ export class Reader {
   oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[], fold = false): T {
     const s = this.string(v, path);
     const found = allowed.find((a) => (fold ? a.toLowerCase() === s.toLowerCase() : a === s));
-    if (found === undefined) throw this.fail(path, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')} (got ${JSON.stringify(s)})`);
+    if (found === undefined)
+      throw this.fail(
+        path,
+        `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')} (got ${JSON.stringify(s)})`,
+      );
     return found;
   }
 
   /** A hex string of exactly `bytes` bytes (any case), kept as written. */
   hex(v: unknown, path: string, bytes: number): string {
     const s = this.string(v, path);
-    if (s.length !== bytes * 2 || !/^[0-9a-fA-F]*$/.test(s)) throw this.fail(path, `must be ${bytes} bytes of hex (${bytes * 2} hex digits)`);
+    if (s.length !== bytes * 2 || !/^[0-9a-fA-F]*$/.test(s))
+      throw this.fail(path, `must be ${bytes} bytes of hex (${bytes * 2} hex digits)`);
     return s;
   }
 }

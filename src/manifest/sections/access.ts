@@ -20,26 +20,44 @@ export const ROLE_RESOURCES = {
   Manifest: { actions: ['UpdateManifest'], names: undefined },
   // cloister: who may seal a volume (get its key, register its files) and open it outside a service.
   Volumes: { actions: ['SealVolume', 'OpenVolume'], names: 'Volumes' },
-} as const satisfies Record<ResourceType, { actions: readonly RoleAction[]; names: 'Packages' | 'Secrets' | 'Volumes' | undefined }>;
+} as const satisfies Record<
+  ResourceType,
+  { actions: readonly RoleAction[]; names: 'Packages' | 'Secrets' | 'Volumes' | undefined }
+>;
 
 const RESOURCE_TYPES = Object.keys(ROLE_RESOURCES) as ResourceType[];
 
 /** MarbleRun's checks of secret permissions: which secrets each action may name. */
 const SECRET_ACTIONS: Partial<Record<RoleAction, { allowed: (s: SecretSpec) => boolean; why: string }>> = {
   WriteSecret: { allowed: (s) => s.UserDefined, why: 'is not user-defined, so no one can write it' },
-  ReadSecret: { allowed: (s) => s.Shared || s.UserDefined, why: 'is unique per Marble (neither Shared nor UserDefined), so no one can read it' },
+  ReadSecret: {
+    allowed: (s) => s.Shared || s.UserDefined,
+    why: 'is unique per Marble (neither Shared nor UserDefined), so no one can read it',
+  },
 };
 
-function readRole(r: Reader, v: unknown, path: string, sections: { Packages: Record<string, Package>; Secrets: Record<string, SecretSpec>; Volumes: Record<string, Volume> }): Role {
+function readRole(
+  r: Reader,
+  v: unknown,
+  path: string,
+  sections: { Packages: Record<string, Package>; Secrets: Record<string, SecretSpec>; Volumes: Record<string, Volume> },
+): Role {
   const o = r.object(v, path, FIELDS.Role);
   const type = r.required(o, path, 'ResourceType', (x, p) => r.oneOf(x, p, RESOURCE_TYPES));
   const row = ROLE_RESOURCES[type];
   // MarbleRun compares actions case-insensitively.
-  const actions = r.optional(o, path, 'Actions', (x, p) => r.list(x, p, (e, q) => r.oneOf<RoleAction>(e, q, row.actions, true))) ?? [];
+  const actions =
+    r.optional(o, path, 'Actions', (x, p) => r.list(x, p, (e, q) => r.oneOf<RoleAction>(e, q, row.actions, true))) ??
+    [];
   const names = r.optional(o, path, 'ResourceNames', (x, p) =>
     r.list(x, p, (e, q) => {
       if (row.names === undefined) throw r.fail(q, `ResourceType ${type} takes no resource names`);
-      const name = r.entry(e, q, sections[row.names], { Packages: 'package', Secrets: 'secret', Volumes: 'volume' }[row.names]);
+      const name = r.entry(
+        e,
+        q,
+        sections[row.names],
+        { Packages: 'package', Secrets: 'secret', Volumes: 'volume' }[row.names],
+      );
       const secret = row.names === 'Secrets' ? sections.Secrets[name] : undefined;
       for (const action of actions) {
         const rule = SECRET_ACTIONS[action];
@@ -59,7 +77,13 @@ function readRole(r: Reader, v: unknown, path: string, sections: { Packages: Rec
  * const roles = readRoles(r, { admin: { ResourceType: 'Secrets', ResourceNames: ['dbPassword'], Actions: ['ReadSecret', 'WriteSecret'] } }, packages, secrets);
  * ```
  */
-export function readRoles(r: Reader, v: unknown, packages: Record<string, Package>, secrets: Record<string, SecretSpec>, volumes: Record<string, Volume> = {}): Record<string, Role> {
+export function readRoles(
+  r: Reader,
+  v: unknown,
+  packages: Record<string, Package>,
+  secrets: Record<string, SecretSpec>,
+  volumes: Record<string, Volume> = {},
+): Record<string, Role> {
   return r.map(v, 'Roles', (x, p) => readRole(r, x, p, { Packages: packages, Secrets: secrets, Volumes: volumes }));
 }
 
@@ -72,10 +96,15 @@ function userCertificate(r: Reader, v: unknown, path: string): { pem: string; de
     // Any signature algorithm: MarbleRun's docs create user certificates with RSA.
     for (const der of ders) new X509Certificate(der);
   } catch (cause) {
-    throw r.fail(path, `must be one PEM certificate (${cause instanceof Error ? cause.message.replace(`${path}: `, '') : String(cause)})`, cause);
+    throw r.fail(
+      path,
+      `must be one PEM certificate (${cause instanceof Error ? cause.message.replace(`${path}: `, '') : String(cause)})`,
+      cause,
+    );
   }
   const [der, extra] = ders;
-  if (der === undefined || extra !== undefined) throw r.fail(path, `must be exactly one PEM certificate, got ${ders.length}`);
+  if (der === undefined || extra !== undefined)
+    throw r.fail(path, `must be exactly one PEM certificate, got ${ders.length}`);
   return { pem, der };
 }
 
@@ -99,6 +128,9 @@ export function readUsers(r: Reader, v: unknown, roles: Record<string, Role>): R
       seen.set(hex(der), name);
       return pem;
     });
-    return { Certificate: cert, Roles: r.optional(o, path, 'Roles', (c, p) => r.list(c, p, (e, q) => r.entry(e, q, roles, 'role'))) ?? [] };
+    return {
+      Certificate: cert,
+      Roles: r.optional(o, path, 'Roles', (c, p) => r.list(c, p, (e, q) => r.entry(e, q, roles, 'role'))) ?? [],
+    };
   });
 }

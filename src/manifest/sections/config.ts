@@ -23,7 +23,9 @@ export function readRecoveryKeys(r: Reader, v: unknown): Record<string, string> 
     const pem = r.string(x, path);
     let type: string | undefined;
     try {
-      type = SPKI_PEM.test(pem) ? createPublicKey({ key: pem, format: 'pem', type: 'spki' }).asymmetricKeyType : undefined;
+      type = SPKI_PEM.test(pem)
+        ? createPublicKey({ key: pem, format: 'pem', type: 'spki' }).asymmetricKeyType
+        : undefined;
     } catch (cause) {
       throw r.fail(path, 'is not a PEM public key', cause);
     }
@@ -42,7 +44,11 @@ export function readRecoveryKeys(r: Reader, v: unknown): Record<string, string> 
  * const config = readConfig(r, { SealMode: 'ProductKey' }, { users, roles, recoveryKeys });
  * ```
  */
-export function readConfig(r: Reader, v: unknown, m: { users: Record<string, User>; roles: Record<string, Role>; recoveryKeys: Record<string, string> }): ManifestConfig {
+export function readConfig(
+  r: Reader,
+  v: unknown,
+  m: { users: Record<string, User>; roles: Record<string, Role>; recoveryKeys: Record<string, string> },
+): ManifestConfig {
   const path = 'Config';
   const o = r.object(v, path, FIELDS.Config);
   const config: ManifestConfig = {};
@@ -50,7 +56,9 @@ export function readConfig(r: Reader, v: unknown, m: { users: Record<string, Use
   r.assign(o, path, config, 'FeatureGates', (x, p) => r.list(x, p, (e, q) => r.oneOf(e, q, FEATURE_GATES, true)));
   r.assign(o, path, config, 'RotateRootSecret', (x, p) => r.boolean(x, p));
 
-  const updaters = Object.values(m.users).filter((u) => u.Roles.some((name) => m.roles[name]?.Actions.includes('UpdateManifest'))).length;
+  const updaters = Object.values(m.users).filter((u) =>
+    u.Roles.some((name) => m.roles[name]?.Actions.includes('UpdateManifest')),
+  ).length;
   r.assign(o, path, config, 'UpdateThreshold', (x, p) => {
     const n = r.integer(x, p);
     if (n > updaters) throw r.fail(p, `${n} exceeds the number of users allowed to update the manifest (${updaters})`);
@@ -65,4 +73,3 @@ export function readConfig(r: Reader, v: unknown, m: { users: Record<string, Use
   });
   return config;
 }
-

@@ -11,12 +11,14 @@ import type { Marble, Package, Parameters, SecretSpec, TlsTag, Value } from '../
 function checkFileName(r: Reader, name: string, path: string): void {
   const segments = name.split('/');
   const last = segments[segments.length - 1] ?? '';
-  if (name.includes('\0') || segments.includes('..') || last === '' || last === '.') throw r.fail(path, 'must be a file path without NUL bytes or ".." segments, ending in a file name');
+  if (name.includes('\0') || segments.includes('..') || last === '' || last === '.')
+    throw r.fail(path, 'must be a file path without NUL bytes or ".." segments, ending in a file name');
 }
 
 /** environ(7): a name is not empty and holds neither "=" nor NUL. */
 function checkEnvName(r: Reader, name: string, path: string): void {
-  if (name.includes('=') || name.includes('\0')) throw r.fail(path, 'an environment variable name must not contain "=" or NUL');
+  if (name.includes('=') || name.includes('\0'))
+    throw r.fail(path, 'an environment variable name must not contain "=" or NUL');
 }
 
 /**
@@ -31,7 +33,9 @@ function readValue(r: Reader, v: unknown, path: string, target: Target, secrets:
     const o = r.object(v, path, FIELDS.Value);
     value = {
       Data: r.required(o, path, 'Data', (x, p) => r.string(x, p)),
-      Encoding: r.optional(o, path, 'Encoding', (x, p) => (x === '' ? 'string' : r.oneOf(x, p, ENCODING_NAMES, true))) ?? 'string',
+      Encoding:
+        r.optional(o, path, 'Encoding', (x, p) => (x === '' ? 'string' : r.oneOf(x, p, ENCODING_NAMES, true))) ??
+        'string',
       NoTemplates: r.optional(o, path, 'NoTemplates', (x, p) => r.boolean(x, p)) ?? false,
     };
   }
@@ -80,13 +84,19 @@ function readParameters(r: Reader, v: unknown, path: string, secrets: Record<str
  * const marbles = readMarbles(r, { backend: { Package: 'backend' } }, { packages, secrets, tls });
  * ```
  */
-export function readMarbles(r: Reader, v: unknown, m: { packages: Record<string, Package>; secrets: Record<string, SecretSpec>; tls: Record<string, TlsTag> }): Record<string, Marble> {
+export function readMarbles(
+  r: Reader,
+  v: unknown,
+  m: { packages: Record<string, Package>; secrets: Record<string, SecretSpec>; tls: Record<string, TlsTag> },
+): Record<string, Marble> {
   const marbles = r.map(v, 'Marbles', (x, path) => {
     const o = r.object(x, path, FIELDS.Marble);
     return {
       Package: r.required(o, path, 'Package', (y, p) => r.entry(y, p, m.packages, 'package')),
       MaxActivations: r.optional(o, path, 'MaxActivations', (y, p) => r.integer(y, p)) ?? 0,
-      Parameters: r.optional(o, path, 'Parameters', (y, p) => readParameters(r, y, p, m.secrets)) ?? readParameters(r, {}, at(path, 'Parameters'), m.secrets),
+      Parameters:
+        r.optional(o, path, 'Parameters', (y, p) => readParameters(r, y, p, m.secrets)) ??
+        readParameters(r, {}, at(path, 'Parameters'), m.secrets),
       TLS: r.optional(o, path, 'TLS', (y, p) => r.list(y, p, (e, q) => r.entry(e, q, m.tls, 'TLS tag'))) ?? [],
     };
   });

@@ -31,8 +31,13 @@ function checkIdentity(r: Reader, pkg: Package, path: string): void {
   const given = sets.filter((set) => set.some((name) => pkg[name] !== undefined));
   const [first, second] = given;
   const names = (set: readonly string[]) => set.join(' + ');
-  if (first === undefined) throw r.fail(at(path, sets[0]?.[0] ?? 'TEE'), `is required unless Debug (give ${sets.map(names).join(', or ')})`);
-  if (second !== undefined) throw r.fail(at(path, second.find((name) => pkg[name] !== undefined) ?? ''), `cannot be combined with ${names(first)} unless Debug`);
+  if (first === undefined)
+    throw r.fail(at(path, sets[0]?.[0] ?? 'TEE'), `is required unless Debug (give ${sets.map(names).join(', or ')})`);
+  if (second !== undefined)
+    throw r.fail(
+      at(path, second.find((name) => pkg[name] !== undefined) ?? ''),
+      `cannot be combined with ${names(first)} unless Debug`,
+    );
   const missing = first.find((name) => pkg[name] === undefined);
   if (missing !== undefined) throw r.fail(at(path, missing), `is required with ${names(first)} unless Debug`);
 }

@@ -1,7 +1,13 @@
 import { isIP } from 'node:net';
 import { FIELDS, SUBJECT_LISTS } from '../fields.js';
 import { at, type Reader } from '../lib/read.js';
-import { DEFAULT_VALID_FOR_DAYS, MAX_VALID_FOR_DAYS, SECRET_TYPES, SECRET_TYPE_NAMES, sizeAllowed } from '../secret-types.js';
+import {
+  DEFAULT_VALID_FOR_DAYS,
+  MAX_VALID_FOR_DAYS,
+  SECRET_TYPES,
+  SECRET_TYPE_NAMES,
+  sizeAllowed,
+} from '../secret-types.js';
 import type { CertSubject, CertTemplate, SecretSpec } from '../types.js';
 
 /** `read`, with JSON null meaning absent (Go's nil slices in MarbleRun's documented `Cert` template). */
@@ -20,8 +26,21 @@ function readSubject(r: Reader, v: unknown, path: string): CertSubject {
   const o = r.object(v, path, FIELDS.Subject);
   const out: CertSubject = {};
   // Go's zero value "" means no common name.
-  r.assign(o, path, out, 'CommonName', nullable((x, p) => r.string(x, p) || undefined));
-  for (const key of SUBJECT_LISTS) r.assign(o, path, out, key, nullable((x, p) => r.list(x, p, (e, q) => subjectValue(r, key, e, q))));
+  r.assign(
+    o,
+    path,
+    out,
+    'CommonName',
+    nullable((x, p) => r.string(x, p) || undefined),
+  );
+  for (const key of SUBJECT_LISTS)
+    r.assign(
+      o,
+      path,
+      out,
+      key,
+      nullable((x, p) => r.list(x, p, (e, q) => subjectValue(r, key, e, q))),
+    );
   return out;
 }
 
@@ -35,9 +54,27 @@ function ipAddress(r: Reader, v: unknown, path: string): string {
 function readCert(r: Reader, v: unknown, path: string): CertTemplate {
   const o = r.object(v, path, FIELDS.Cert);
   const out: CertTemplate = {};
-  r.assign(o, path, out, 'Subject', nullable((x, p) => readSubject(r, x, p)));
-  r.assign(o, path, out, 'DNSNames', nullable((x, p) => r.list(x, p, (e, q) => r.name(e, q))));
-  r.assign(o, path, out, 'IPAddresses', nullable((x, p) => r.list(x, p, (e, q) => ipAddress(r, e, q))));
+  r.assign(
+    o,
+    path,
+    out,
+    'Subject',
+    nullable((x, p) => readSubject(r, x, p)),
+  );
+  r.assign(
+    o,
+    path,
+    out,
+    'DNSNames',
+    nullable((x, p) => r.list(x, p, (e, q) => r.name(e, q))),
+  );
+  r.assign(
+    o,
+    path,
+    out,
+    'IPAddresses',
+    nullable((x, p) => r.list(x, p, (e, q) => ipAddress(r, e, q))),
+  );
   return out;
 }
 
@@ -46,8 +83,15 @@ function readSecret(r: Reader, v: unknown, path: string): SecretSpec {
   const type = r.required(o, path, 'Type', (x, p) => r.oneOf(x, p, SECRET_TYPE_NAMES));
   const row = SECRET_TYPES[type];
   const flag = (key: string) => r.optional(o, path, key, (x, p) => r.boolean(x, p)) ?? false;
-  const spec: SecretSpec = { Type: type, Size: 0, Shared: flag('Shared'), UserDefined: flag('UserDefined'), ValidFor: 0 };
-  if (row.userOnly && !spec.UserDefined) throw r.fail(at(path, 'UserDefined'), `must be true: ${type} secrets are uploaded by users, never generated`);
+  const spec: SecretSpec = {
+    Type: type,
+    Size: 0,
+    Shared: flag('Shared'),
+    UserDefined: flag('UserDefined'),
+    ValidFor: 0,
+  };
+  if (row.userOnly && !spec.UserDefined)
+    throw r.fail(at(path, 'UserDefined'), `must be true: ${type} secrets are uploaded by users, never generated`);
 
   const size = r.optional(o, path, 'Size', (x, p) => {
     const n = r.integer(x, p);
@@ -55,14 +99,16 @@ function readSecret(r: Reader, v: unknown, path: string): SecretSpec {
     return n;
   });
   const fallback = row.size.default;
-  if (size === undefined && fallback === undefined) throw r.fail(at(path, 'Size'), `is required for ${type} (${row.size.text})`);
+  if (size === undefined && fallback === undefined)
+    throw r.fail(at(path, 'Size'), `is required for ${type} (${row.size.text})`);
   spec.Size = size ?? fallback ?? 0;
 
   // MarbleRun: ValidFor and Cert are "only for certificates"; a user-defined secret is uploaded whole.
   const certOnly = (key: string) => {
     if (!Object.hasOwn(o, key)) return;
     if (!row.cert) throw r.fail(at(path, key), `applies only to certificate secrets, not ${type}`);
-    if (spec.UserDefined) throw r.fail(at(path, key), 'does not apply to user-defined secrets (the user uploads the certificate)');
+    if (spec.UserDefined)
+      throw r.fail(at(path, key), 'does not apply to user-defined secrets (the user uploads the certificate)');
   };
   certOnly('Cert');
   certOnly('ValidFor');

@@ -5,13 +5,17 @@ import type { SecretSpec, TlsIncoming, TlsOutgoing, TlsTag } from '../types.js';
 
 function port(r: Reader, v: unknown, path: string): string {
   const s = r.string(v, path);
-  if (!/^[0-9]{1,5}$/.test(s) || Number(s) < 1 || Number(s) > 65535) throw r.fail(path, 'must be a port number from "1" to "65535" (a string)');
+  if (!/^[0-9]{1,5}$/.test(s) || Number(s) < 1 || Number(s) > 65535)
+    throw r.fail(path, 'must be a port number from "1" to "65535" (a string)');
   return s;
 }
 
 function outgoing(r: Reader, v: unknown, path: string): TlsOutgoing {
   const o = r.object(v, path, FIELDS.TlsOutgoing);
-  return { Port: r.required(o, path, 'Port', (x, p) => port(r, x, p)), Addr: r.required(o, path, 'Addr', (x, p) => r.name(x, p)) };
+  return {
+    Port: r.required(o, path, 'Port', (x, p) => port(r, x, p)),
+    Addr: r.required(o, path, 'Addr', (x, p) => r.name(x, p)),
+  };
 }
 
 function incoming(r: Reader, v: unknown, path: string, secrets: Record<string, SecretSpec>): TlsIncoming {
@@ -23,13 +27,15 @@ function incoming(r: Reader, v: unknown, path: string, secrets: Record<string, S
   const cert = r.optional(o, path, 'Cert', (x, p) => {
     const name = r.entry(x, p, secrets, 'secret');
     const spec = secrets[name];
-    if (spec !== undefined && !SECRET_TYPES[spec.Type].cert) throw r.fail(p, `secret "${name}" is ${spec.Type}, not a certificate`);
+    if (spec !== undefined && !SECRET_TYPES[spec.Type].cert)
+      throw r.fail(p, `secret "${name}" is ${spec.Type}, not a certificate`);
     // MarbleRun "TLS": a service for external clients sets Cert and disables client authentication.
     if (!entry.DisableClientAuth) throw r.fail(p, 'requires DisableClientAuth: true');
     return name;
   });
   if (cert !== undefined) entry.Cert = cert;
-  else if (entry.DisableClientAuth) throw r.fail(at(path, 'DisableClientAuth'), 'requires Cert (a certificate secret to serve)');
+  else if (entry.DisableClientAuth)
+    throw r.fail(at(path, 'DisableClientAuth'), 'requires Cert (a certificate secret to serve)');
   return entry;
 }
 

@@ -8,7 +8,8 @@ const MODES = ['read-only', 'read-write'] as const;
 /** A folder path: no NUL, no `..` segment (relative paths are taken from the service's working folder). */
 function folder(r: Reader, v: unknown, path: string): string {
   const s = r.name(v, path);
-  if (s.includes('\0') || normalize(s).split(/[\\/]/).includes('..')) throw r.fail(path, 'must be a folder path without ".." segments');
+  if (s.includes('\0') || normalize(s).split(/[\\/]/).includes('..'))
+    throw r.fail(path, 'must be a folder path without ".." segments');
   return isAbsolute(s) ? normalize(s) : s;
 }
 
@@ -32,7 +33,8 @@ export function readVolumes(r: Reader, v: unknown): Record<string, Volume> {
     };
     // Decrypting into (or over) the sealed folder would mix plaintext with what is committed.
     const [sealed, plain] = [resolve('/', volume.Sealed), resolve('/', volume.Path)];
-    if (sealed === plain || plain.startsWith(`${sealed}${sep}`) || sealed.startsWith(`${plain}${sep}`)) throw r.fail(`${p}.Path`, 'must be neither Sealed nor inside it (nor contain it)');
+    if (sealed === plain || plain.startsWith(`${sealed}${sep}`) || sealed.startsWith(`${plain}${sep}`))
+      throw r.fail(`${p}.Path`, 'must be neither Sealed nor inside it (nor contain it)');
     return volume;
   });
 }

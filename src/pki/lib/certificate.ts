@@ -58,7 +58,11 @@ export interface CertificateTemplate {
 
 /** A PKCS#8 private key for signing. @example `signingKey(ca.rootKey)` */
 export function signingKey(pkcs8: Uint8Array): KeyObject {
-  return createPrivateKey({ key: Buffer.from(pkcs8.buffer, pkcs8.byteOffset, pkcs8.byteLength), format: 'der', type: 'pkcs8' });
+  return createPrivateKey({
+    key: Buffer.from(pkcs8.buffer, pkcs8.byteOffset, pkcs8.byteLength),
+    format: 'der',
+    type: 'pkcs8',
+  });
 }
 
 /** AlgorithmIdentifier ecdsa-with-SHA256, no parameters (RFC 5758 §3.2). */
@@ -84,8 +88,10 @@ function serialNumber(): Uint8Array {
 export async function signCertificate(template: CertificateTemplate, issuer: Signer): Promise<Uint8Array> {
   const { notBefore } = template;
   const notAfter = Math.min(template.notAfter, issuer.notAfter);
-  if (!(notBefore >= 0 && notAfter <= MAX_TIME)) throw invalid('now', `validity ${notBefore}..${notAfter} is outside 1970..9999`, notBefore);
-  if (notAfter <= notBefore) throw invalid('now', `the issuing CA expired at ${new Date(issuer.notAfter * 1000).toISOString()}`, notBefore);
+  if (!(notBefore >= 0 && notAfter <= MAX_TIME))
+    throw invalid('now', `validity ${notBefore}..${notAfter} is outside 1970..9999`, notBefore);
+  if (notAfter <= notBefore)
+    throw invalid('now', `the issuing CA expired at ${new Date(issuer.notAfter * 1000).toISOString()}`, notBefore);
   // RFC 5280 §4.1: the TBSCertificate is assembled directly (the generic generator costs ten
   // times more, and leaf issuance is on the hot path of activation), then signed with node:crypto.
   const tbs = der.sequence(
@@ -96,7 +102,14 @@ export async function signCertificate(template: CertificateTemplate, issuer: Sig
     der.sequence(der.time(notBefore), der.time(notAfter)),
     template.subject,
     template.key.spki,
-    der.explicit(3, der.sequence(...template.extensions, extension(OID_SKI, der.octets(Buffer.from(template.key.keyId, 'hex'))), issuer.authorityKeyId)),
+    der.explicit(
+      3,
+      der.sequence(
+        ...template.extensions,
+        extension(OID_SKI, der.octets(Buffer.from(template.key.keyId, 'hex'))),
+        issuer.authorityKeyId,
+      ),
+    ),
   );
   return new Uint8Array(der.sequence(tbs, ECDSA_WITH_SHA256, der.bitString(sign('sha256', tbs, issuer.key))));
 }
@@ -135,7 +148,8 @@ export function subjectName(fields: SubjectFields, field: string): Uint8Array {
     list.forEach((v, i) => {
       const path = Array.isArray(value) ? `${field}.${attribute}[${i}]` : `${field}.${attribute}`;
       if (typeof v !== 'string' || v === '') throw invalid(path, 'must be a non-empty string', v);
-      if (attribute === 'Country' && !/^[A-Za-z]{2}$/.test(v)) throw invalid(path, 'must be a two-letter country code (ISO 3166)', v);
+      if (attribute === 'Country' && !/^[A-Za-z]{2}$/.test(v))
+        throw invalid(path, 'must be a two-letter country code (ISO 3166)', v);
       const text = tlv(attribute === 'Country' ? PRINTABLE_STRING : UTF8_STRING, Buffer.from(v, 'utf8'));
       rdns.push(tlv(TAG.SET, der.sequence(der.oid(oid), text)));
     });
@@ -171,7 +185,13 @@ const EXTENDED_KEY_USAGES: Partial<Record<string, Uint8Array>> = {
 /** GeneralNames (§4.2.1.6): dNSName [2] IA5String, iPAddress [7] of 4 or 16 octets. */
 function subjectAltName(dnsNames: readonly string[], ipAddresses: readonly string[]): Uint8Array {
   const ip = (text: string) => (isIPv4(text) ? Uint8Array.from(text.split('.').map(Number)) : ipv6Bytes(text));
-  return extension(OID_SAN, der.sequence(...dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'latin1'))), ...ipAddresses.map((a) => tlv(0x87, ip(a)))));
+  return extension(
+    OID_SAN,
+    der.sequence(
+      ...dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'latin1'))),
+      ...ipAddresses.map((a) => tlv(0x87, ip(a))),
+    ),
+  );
 }
 
 /** The 16 octets of an IPv6 address in text form (RFC 4291 §2.2, `::` expanded). */
@@ -190,7 +210,16 @@ function ipv6Bytes(text: string): Uint8Array {
 }
 
 /** How a certificate may be used: a CA (with its path length) or a TLS leaf. */
-export type Profile = { ca: true; pathLength: number } | { ca: false; key: SubjectKey; dnsNames: readonly string[]; ipAddresses: readonly string[]; serverAuth: boolean; clientAuth: boolean };
+export type Profile =
+  | { ca: true; pathLength: number }
+  | {
+      ca: false;
+      key: SubjectKey;
+      dnsNames: readonly string[];
+      ipAddresses: readonly string[];
+      serverAuth: boolean;
+      clientAuth: boolean;
+    };
 
 /**
  * The extensions of a profile. CAs: basicConstraints CA with pathLenConstraint (§4.2.1.9),
@@ -212,7 +241,9 @@ export function profileExtensions(profile: Profile): Uint8Array[] {
     LEAF_CONSTRAINTS,
     profile.key.kind.keyEncipherment ? LEAF_KEY_USAGE.withEncipherment : LEAF_KEY_USAGE.signing,
     purposes,
-    ...(profile.dnsNames.length + profile.ipAddresses.length === 0 ? [] : [subjectAltName(profile.dnsNames, profile.ipAddresses)]),
+    ...(profile.dnsNames.length + profile.ipAddresses.length === 0
+      ? []
+      : [subjectAltName(profile.dnsNames, profile.ipAddresses)]),
   ];
 }
 
@@ -231,17 +262,30 @@ export async function loadSigner(certDer: Uint8Array, pkcs8: Uint8Array, field: 
   try {
     cert = new X509Certificate(certDer);
   } catch (cause) {
-    throw new CloisterError('PKI_INVALID', `${field}Cert: is not a DER X.509 certificate`, { field: `${field}Cert`, cause });
+    throw new CloisterError('PKI_INVALID', `${field}Cert: is not a DER X.509 certificate`, {
+      field: `${field}Cert`,
+      cause,
+    });
   }
   try {
-    key = createPrivateKey({ key: Buffer.from(pkcs8.buffer, pkcs8.byteOffset, pkcs8.byteLength), format: 'der', type: 'pkcs8' });
+    key = createPrivateKey({
+      key: Buffer.from(pkcs8.buffer, pkcs8.byteOffset, pkcs8.byteLength),
+      format: 'der',
+      type: 'pkcs8',
+    });
   } catch (cause) {
-    throw new CloisterError('PKI_INVALID', `${field}Key: is not a DER PKCS#8 private key`, { field: `${field}Key`, cause });
+    throw new CloisterError('PKI_INVALID', `${field}Key: is not a DER PKCS#8 private key`, {
+      field: `${field}Key`,
+      cause,
+    });
   }
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw invalid(`${field}Key`, 'must be an ECDSA P-256 key');
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+    throw invalid(`${field}Key`, 'must be an ECDSA P-256 key');
   const spki = new Uint8Array(createPublicKey(key).export({ format: 'der', type: 'spki' }));
-  if (!equal(spki, new Uint8Array(cert.publicKey.rawData))) throw invalid(`${field}Key`, `is not the private key of ${field}Cert`);
-  if (cert.getExtension(BasicConstraintsExtension)?.ca !== true) throw invalid(`${field}Cert`, 'is not a CA certificate (RFC 5280 §4.2.1.9)');
+  if (!equal(spki, new Uint8Array(cert.publicKey.rawData)))
+    throw invalid(`${field}Key`, `is not the private key of ${field}Cert`);
+  if (cert.getExtension(BasicConstraintsExtension)?.ca !== true)
+    throw invalid(`${field}Cert`, 'is not a CA certificate (RFC 5280 §4.2.1.9)');
   const keyId = cert.getExtension(SubjectKeyIdentifierExtension)?.keyId ?? keyIdentifier(spki);
   return signer(new Uint8Array(cert.subjectName.toArrayBuffer()), key, keyId, cert.notAfter.getTime() / 1000);
 }

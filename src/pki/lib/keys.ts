@@ -65,9 +65,14 @@ export function subjectKey(spki: Uint8Array, field: string): SubjectKey {
   const curve = key.asymmetricKeyDetails?.namedCurve;
   const kind = KEY_KINDS.find((k) => k.type === key.asymmetricKeyType && k.curve === curve);
   const allowed = KEY_KINDS.map((k) => k.name).join(', ');
-  if (kind === undefined) throw invalid(field, `a ${key.asymmetricKeyType ?? 'unknown'}${curve === undefined ? '' : ` ${curve}`} key is not allowed (${allowed})`);
+  if (kind === undefined)
+    throw invalid(
+      field,
+      `a ${key.asymmetricKeyType ?? 'unknown'}${curve === undefined ? '' : ` ${curve}`} key is not allowed (${allowed})`,
+    );
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (kind.type === 'rsa' && bits < RSA_MIN_BITS) throw invalid(field, `RSA keys need at least ${RSA_MIN_BITS} bits, got ${bits}`, bits);
+  if (kind.type === 'rsa' && bits < RSA_MIN_BITS)
+    throw invalid(field, `RSA keys need at least ${RSA_MIN_BITS} bits, got ${bits}`, bits);
   // OpenSSL ignores bytes after the SPKI; the DER walk of keyIdentifier refuses them.
   return { spki: bytes, kind, keyId: keyIdentifier(bytes, field) };
 }
@@ -116,7 +121,10 @@ export interface KeyPairDer {
   readonly pkcs8: Uint8Array;
 }
 
-const DER = { publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } } as const;
+const DER = {
+  publicKeyEncoding: { type: 'spki', format: 'der' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+} as const;
 
 /**
  * Generates a key pair off the main thread (Node's libuv pool, so RSA does not block the loop).
@@ -132,7 +140,8 @@ export function generateKeys(spec: KeySpec): Promise<KeyPairDer> {
       if (error) reject(error);
       else resolve({ spki: new Uint8Array(spki), pkcs8: new Uint8Array(pkcs8) });
     };
-    if (spec.type === 'rsa') generateKeyPair('rsa', { modulusLength: spec.bits, publicExponent: 0x10001, ...DER }, done);
+    if (spec.type === 'rsa')
+      generateKeyPair('rsa', { modulusLength: spec.bits, publicExponent: 0x10001, ...DER }, done);
     else if (spec.type === 'ec') generateKeyPair('ec', { namedCurve: spec.curve, ...DER }, done);
     else generateKeyPair('ed25519', DER, done);
   });

@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, createHash, type CipherGCM, type DecipherGCM, type Hash, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  type CipherGCM,
+  type DecipherGCM,
+  type Hash,
+  type KeyObject,
+} from 'node:crypto';
 import { CloisterError } from '../../lib/errors.js';
 import { HEADER_LENGTH, TAG_LENGTH } from '../format.js';
 
@@ -37,7 +45,8 @@ export const NONCE_LENGTH = 12;
 export const GCM = { authTagLength: TAG_LENGTH } as const;
 
 /** SP 800-38D §7.2: FAIL says nothing more; name what can cause it. */
-export const AUTH_FAILED = 'fails authentication: changed, moved within the file, or taken from another file or version';
+export const AUTH_FAILED =
+  'fails authentication: changed, moved within the file, or taken from another file or version';
 
 /** The byte offset of chunk `index` in the sealed file. */
 export function chunkOffset(ctx: Pick<ChunkContext, 'chunkSize'>, index: number): number {
@@ -46,15 +55,34 @@ export function chunkOffset(ctx: Pick<ChunkContext, 'chunkSize'>, index: number)
 
 /** A seal whose input is not of the length declared in the header: `actual` says how many bytes came. */
 export function lengthError(ctx: ChunkContext, actual: string): CloisterError {
-  return new CloisterError('PROTECTED_OPTIONS_INVALID', `${ctx.name}: the input is ${actual} bytes, not the declared length ${ctx.length}`, {
-    field: 'length', path: ctx.name, expected: ctx.length, actual,
-  });
+  return new CloisterError(
+    'PROTECTED_OPTIONS_INVALID',
+    `${ctx.name}: the input is ${actual} bytes, not the declared length ${ctx.length}`,
+    {
+      field: 'length',
+      path: ctx.name,
+      expected: ctx.length,
+      actual,
+    },
+  );
 }
 
 /** The refusal of chunk `chunk`, naming the file and the chunk: "NAME: chunk i of n WHAT". */
-export function chunkError(ctx: ChunkContext, code: 'PROTECTED_INTEGRITY' | 'PROTECTED_TRUNCATED', chunk: number, what: string, cause?: unknown): CloisterError {
+export function chunkError(
+  ctx: ChunkContext,
+  code: 'PROTECTED_INTEGRITY' | 'PROTECTED_TRUNCATED',
+  chunk: number,
+  what: string,
+  cause?: unknown,
+): CloisterError {
   const { name, count } = ctx;
-  return new CloisterError(code, `${name}: chunk ${chunk} of ${count} ${what}`, { path: name, chunk, offset: chunkOffset(ctx, chunk), field: `chunks[${chunk}]`, cause });
+  return new CloisterError(code, `${name}: chunk ${chunk} of ${count} ${what}`, {
+    path: name,
+    chunk,
+    offset: chunkOffset(ctx, chunk),
+    field: `chunks[${chunk}]`,
+    cause,
+  });
 }
 
 /** The STREAM nonce of chunk `index`: 11-byte big-endian counter (index < 2^53, so bytes 0..2 stay 0) ‖ last-chunk flag. */
@@ -74,7 +102,10 @@ abstract class ChunkCursor {
   /** SHA-256(header ‖ tag 0 ‖ … ‖ tag n-1). */
   protected readonly root: Hash;
 
-  constructor(protected readonly ctx: ChunkContext, header: Uint8Array) {
+  constructor(
+    protected readonly ctx: ChunkContext,
+    header: Uint8Array,
+  ) {
     this.root = createHash('sha256').update(header);
   }
 
@@ -160,7 +191,12 @@ export class ChunkOpener extends ChunkCursor {
     return createDecipheriv('aes-256-gcm', this.ctx.key, this.iv(), GCM).setAAD(this.ctx.aad);
   }
 
-  private refuse(code: 'PROTECTED_INTEGRITY' | 'PROTECTED_TRUNCATED', chunk: number, what: string, cause?: unknown): CloisterError {
+  private refuse(
+    code: 'PROTECTED_INTEGRITY' | 'PROTECTED_TRUNCATED',
+    chunk: number,
+    what: string,
+    cause?: unknown,
+  ): CloisterError {
     return chunkError(this.ctx, code, chunk, what, cause);
   }
 
@@ -183,7 +219,11 @@ export class ChunkOpener extends ChunkCursor {
     while (at < piece.length) {
       const decipher = this.decipher;
       if (decipher === undefined) {
-        throw this.refuse('PROTECTED_INTEGRITY', this.index, `follows the final chunk: ${piece.length - at} unexpected bytes (the file was extended)`);
+        throw this.refuse(
+          'PROTECTED_INTEGRITY',
+          this.index,
+          `follows the final chunk: ${piece.length - at} unexpected bytes (the file was extended)`,
+        );
       }
       const text = Math.min(piece.length - at, this.current() - this.filled);
       if (text > 0) {
@@ -204,7 +244,8 @@ export class ChunkOpener extends ChunkCursor {
 
   /** Refuses a file that ended inside a chunk or before its final one; returns the root. */
   end(): Uint8Array {
-    if (this.decipher !== undefined) throw this.refuse('PROTECTED_TRUNCATED', this.index, 'is incomplete: the file ends early (truncated)');
+    if (this.decipher !== undefined)
+      throw this.refuse('PROTECTED_TRUNCATED', this.index, 'is incomplete: the file ends early (truncated)');
     return new Uint8Array(this.root.digest());
   }
 }

@@ -50,7 +50,10 @@ export function fileKeys(volumeKey: Uint8Array, salt: Uint8Array, pathHash: Uint
   info.set(pathHash, LABELS.file.length);
   info.writeBigUInt64LE(version, LABELS.file.length + pathHash.length);
   const okm = new Uint8Array(hkdfSync('sha256', volumeKey, salt, info, AES_256_KEY_LENGTH + MAC_KEY_LENGTH));
-  const keys = { cipher: createSecretKey(okm.subarray(0, AES_256_KEY_LENGTH)), mac: createSecretKey(okm.subarray(AES_256_KEY_LENGTH)) };
+  const keys = {
+    cipher: createSecretKey(okm.subarray(0, AES_256_KEY_LENGTH)),
+    mac: createSecretKey(okm.subarray(AES_256_KEY_LENGTH)),
+  };
   okm.fill(0);
   return keys;
 }

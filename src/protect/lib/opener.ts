@@ -23,19 +23,42 @@ export function verifyHeader(p: OpenParams, header: ProtectedHeader): ChunkConte
   const { name } = p;
   const context = (field: string, expected?: unknown, actual?: unknown) => ({ path: name, field, expected, actual });
   if (!equal(header.keyId, volumeKeyId(p.volumeKey))) {
-    throw new CloisterError('PROTECTED_WRONG_KEY', `${name}: sealed under another volume key (key id ${hex(header.keyId)})`, context('header.keyId', hex(volumeKeyId(p.volumeKey)), hex(header.keyId)));
+    throw new CloisterError(
+      'PROTECTED_WRONG_KEY',
+      `${name}: sealed under another volume key (key id ${hex(header.keyId)})`,
+      context('header.keyId', hex(volumeKeyId(p.volumeKey)), hex(header.keyId)),
+    );
   }
   const keys = fileKeys(p.volumeKey, header.salt, header.pathHash, header.version);
   if (!secretEqual(headerMac(keys.mac, header.bytes), header.mac)) {
-    throw new CloisterError('PROTECTED_HEADER_INVALID', `${name}: the header fails authentication: changed since it was sealed (an edited version, length, path or salt)`, context('header.mac'));
+    throw new CloisterError(
+      'PROTECTED_HEADER_INVALID',
+      `${name}: the header fails authentication: changed since it was sealed (an edited version, length, path or salt)`,
+      context('header.mac'),
+    );
   }
   if (!equal(header.pathHash, p.pathHash)) {
-    throw new CloisterError('PROTECTED_WRONG_PATH', `${name}: sealed for another path of the volume, not ${JSON.stringify(p.path)} (moved or swapped with another file)`, context('header.pathHash', hex(p.pathHash), hex(header.pathHash)));
+    throw new CloisterError(
+      'PROTECTED_WRONG_PATH',
+      `${name}: sealed for another path of the volume, not ${JSON.stringify(p.path)} (moved or swapped with another file)`,
+      context('header.pathHash', hex(p.pathHash), hex(header.pathHash)),
+    );
   }
   if (p.expectedVersion !== undefined && header.version < p.expectedVersion) {
-    throw new CloisterError('PROTECTED_ROLLBACK', `${name}: version ${header.version} is older than version ${p.expectedVersion} on record (an older copy was restored)`, context('header.version', p.expectedVersion, header.version));
+    throw new CloisterError(
+      'PROTECTED_ROLLBACK',
+      `${name}: version ${header.version} is older than version ${p.expectedVersion} on record (an older copy was restored)`,
+      context('header.version', p.expectedVersion, header.version),
+    );
   }
-  return { key: keys.cipher, aad: headerHash(header.bytes), chunkSize: header.chunkSize, length: header.length, count: header.chunkCount, name };
+  return {
+    key: keys.cipher,
+    aad: headerHash(header.bytes),
+    chunkSize: header.chunkSize,
+    length: header.length,
+    count: header.chunkCount,
+    name,
+  };
 }
 
 /** The header of `bytes` (its first 150, or fewer), unauthenticated; errors carry the file's name. */
@@ -44,7 +67,12 @@ export function headerOf(p: OpenParams, bytes: Uint8Array): ProtectedHeader {
     return readHeader(bytes);
   } catch (e) {
     if (!(e instanceof CloisterError)) throw e;
-    throw new CloisterError(e.code, `${p.name}: ${e.message}`, { path: p.name, field: e.field ?? 'header', offset: e.offset ?? 0, cause: e });
+    throw new CloisterError(e.code, `${p.name}: ${e.message}`, {
+      path: p.name,
+      field: e.field ?? 'header',
+      offset: e.offset ?? 0,
+      cause: e,
+    });
   }
 }
 
@@ -52,9 +80,16 @@ export function headerOf(p: OpenParams, bytes: Uint8Array): ProtectedHeader {
 export function checkRoot(p: OpenParams, root: Uint8Array): void {
   const { expectedRoot, name } = p;
   if (expectedRoot !== undefined && !equal(root, expectedRoot)) {
-    throw new CloisterError('PROTECTED_INTEGRITY', `${name}: root ${hex(root)} is not the root on record ${hex(expectedRoot)} (another authentic copy of the file)`, {
-      path: name, field: 'root', expected: hex(expectedRoot), actual: hex(root),
-    });
+    throw new CloisterError(
+      'PROTECTED_INTEGRITY',
+      `${name}: root ${hex(root)} is not the root on record ${hex(expectedRoot)} (another authentic copy of the file)`,
+      {
+        path: name,
+        field: 'root',
+        expected: hex(expectedRoot),
+        actual: hex(root),
+      },
+    );
   }
 }
 

@@ -43,17 +43,27 @@ export function pathProblem(path: unknown): string | undefined {
   if (Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES) return `must be at most ${MAX_PATH_BYTES} UTF-8 bytes`;
   if (path.includes('\0')) return 'must not contain NUL';
   const bad = path.split('/').find((s) => s === '' || s === '.' || s === '..');
-  if (bad !== undefined) return `must be relative, with "/" between segments that are neither empty, "." nor ".." (got ${JSON.stringify(path)})`;
+  if (bad !== undefined)
+    return `must be relative, with "/" between segments that are neither empty, "." nor ".." (got ${JSON.stringify(path)})`;
   return undefined;
 }
 
 export function identity(o: FileKeyOptions & { fileName?: string }): FileIdentity {
   if (!(o.volumeKey instanceof Uint8Array) || o.volumeKey.length !== VOLUME_KEY_LENGTH) {
-    throw refuse('volumeKey', `must be ${VOLUME_KEY_LENGTH} bytes`, o.volumeKey instanceof Uint8Array ? o.volumeKey.length : typeof o.volumeKey);
+    throw refuse(
+      'volumeKey',
+      `must be ${VOLUME_KEY_LENGTH} bytes`,
+      o.volumeKey instanceof Uint8Array ? o.volumeKey.length : typeof o.volumeKey,
+    );
   }
   const problem = pathProblem(o.path);
   if (problem !== undefined) throw refuse('path', problem);
-  return { volumeKey: new Uint8Array(o.volumeKey), path: o.path, pathHash: hashPath(o.path), name: o.fileName ?? o.path };
+  return {
+    volumeKey: new Uint8Array(o.volumeKey),
+    path: o.path,
+    pathHash: hashPath(o.path),
+    name: o.fileName ?? o.path,
+  };
 }
 
 /** A u64 version from a bigint or a safe integer. */
@@ -65,19 +75,26 @@ export function toVersion(value: bigint | number, field: string): bigint {
 
 export function toChunkSize(value: number | undefined): number {
   if (value === undefined) return DEFAULT_CHUNK_SIZE;
-  if (!isChunkSize(value)) throw refuse('chunkSize', `must be a power of two from ${CHUNK_SIZE_BOUNDS.min} to ${CHUNK_SIZE_BOUNDS.max}`, value);
+  if (!isChunkSize(value))
+    throw refuse(
+      'chunkSize',
+      `must be a power of two from ${CHUNK_SIZE_BOUNDS.min} to ${CHUNK_SIZE_BOUNDS.max}`,
+      value,
+    );
   return value;
 }
 
 export function toLength(value: number, field: string): number {
-  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_LENGTH) throw refuse(field, 'must be a non-negative safe integer', value);
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_LENGTH)
+    throw refuse(field, 'must be a non-negative safe integer', value);
   return value;
 }
 
 /** The worker threads of file-to-file sealing and opening: 0 (the calling thread only) ..= 16; the default when undefined. */
 export function toThreads(value: unknown): number {
   if (value === undefined) return defaultThreads();
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_THREADS) throw refuse('threads', `must be an integer from 0 to ${MAX_THREADS}`, value);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_THREADS)
+    throw refuse('threads', `must be an integer from 0 to ${MAX_THREADS}`, value);
   return value;
 }
 
@@ -99,7 +116,8 @@ export interface OpenParams extends FileIdentity {
 
 export function openParams(o: OpenOptions): OpenParams {
   const root = o.expectedRoot;
-  if (root !== undefined && (!(root instanceof Uint8Array) || root.length !== ROOT_LENGTH)) throw refuse('expectedRoot', `must be ${ROOT_LENGTH} bytes`);
+  if (root !== undefined && (!(root instanceof Uint8Array) || root.length !== ROOT_LENGTH))
+    throw refuse('expectedRoot', `must be ${ROOT_LENGTH} bytes`);
   return {
     ...identity(o),
     expectedVersion: o.expectedVersion === undefined ? undefined : toVersion(o.expectedVersion, 'expectedVersion'),

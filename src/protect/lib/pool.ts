@@ -52,7 +52,12 @@ export function sides(job: Pick<FileJob, 'op' | 'ctx' | 'run'>): { input: RunSpa
 export function shortError(job: Pick<FileJob, 'op' | 'ctx' | 'run'>, got: number): CloisterError {
   const { ctx, run } = job;
   if (job.op === 'seal') return lengthError(ctx, `only ${runSpan(ctx, run).plain.offset + got}`);
-  return chunkError(ctx, 'PROTECTED_TRUNCATED', run.first + Math.floor(got / (ctx.chunkSize + TAG_LENGTH)), 'is incomplete: the file ends early (truncated)');
+  return chunkError(
+    ctx,
+    'PROTECTED_TRUNCATED',
+    run.first + Math.floor(got / (ctx.chunkSize + TAG_LENGTH)),
+    'is incomplete: the file ends early (truncated)',
+  );
 }
 
 /** A message to a worker: a job with an id for its reply. */
@@ -71,18 +76,32 @@ export interface WorkerFailure {
 }
 
 /** A worker's answer to the request of `id`: the run's tags, in chunk order, for the root hash; or why the run failed. */
-export type WorkerReply = { readonly id: number; readonly ok: true; readonly tags: Uint8Array } | { readonly id: number; readonly ok: false; readonly failure: WorkerFailure };
+export type WorkerReply =
+  | { readonly id: number; readonly ok: true; readonly tags: Uint8Array }
+  | { readonly id: number; readonly ok: false; readonly failure: WorkerFailure };
 
 /** What a worker reports of an error thrown by a run. */
 export function failureOf(e: unknown): WorkerFailure {
   if (!(e instanceof CloisterError)) return { message: e instanceof Error ? e.message : String(e) };
   const { code, message, path, chunk, offset, field } = e;
-  return { code, message, ...(path !== undefined && { path }), ...(chunk !== undefined && { chunk }), ...(offset !== undefined && { offset }), ...(field !== undefined && { field }) };
+  return {
+    code,
+    message,
+    ...(path !== undefined && { path }),
+    ...(chunk !== undefined && { chunk }),
+    ...(offset !== undefined && { offset }),
+    ...(field !== undefined && { field }),
+  };
 }
 
 /** The error a worker reported, as the calling thread would have thrown it (an unexpected one is IO, naming the file). */
 function errorOf(f: WorkerFailure, job: FileJob): CloisterError {
-  if (f.code === undefined) return new CloisterError('IO', `${job.ctx.name}: cannot read, ${job.op} or write chunks ${job.run.first}..${job.run.first + job.run.count - 1}: ${f.message}`, { path: job.ctx.name, chunk: job.run.first });
+  if (f.code === undefined)
+    return new CloisterError(
+      'IO',
+      `${job.ctx.name}: cannot read, ${job.op} or write chunks ${job.run.first}..${job.run.first + job.run.count - 1}: ${f.message}`,
+      { path: job.ctx.name, chunk: job.run.first },
+    );
   const { code, message, ...context } = f;
   return new CloisterError(code, message, context);
 }
@@ -155,7 +174,13 @@ export class ChunkPool {
     });
     const fail = (why: Error) => {
       this.broken ??= why;
-      for (const p of lane.pending.values()) p.reject(new CloisterError('IO', `${p.job.ctx.name}: a chunk worker thread failed: ${why.message}`, { path: p.job.ctx.name, cause: why }));
+      for (const p of lane.pending.values())
+        p.reject(
+          new CloisterError('IO', `${p.job.ctx.name}: a chunk worker thread failed: ${why.message}`, {
+            path: p.job.ctx.name,
+            cause: why,
+          }),
+        );
       lane.pending.clear();
       worker.unref();
     };
@@ -166,7 +191,13 @@ export class ChunkPool {
 
   /** Reads, seals or opens, and writes the run of `job` on a thread; resolves to its tags (16 bytes each, in order), rejects with its error. */
   run(job: FileJob): Promise<Uint8Array> {
-    if (this.broken !== undefined) return Promise.reject(new CloisterError('IO', `${job.ctx.name}: the chunk worker threads are unavailable: ${this.broken.message}`, { path: job.ctx.name, cause: this.broken }));
+    if (this.broken !== undefined)
+      return Promise.reject(
+        new CloisterError('IO', `${job.ctx.name}: the chunk worker threads are unavailable: ${this.broken.message}`, {
+          path: job.ctx.name,
+          cause: this.broken,
+        }),
+      );
     const lane = this.lanes.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
     return new Promise<Uint8Array>((resolve, reject) => {

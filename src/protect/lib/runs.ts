@@ -1,6 +1,15 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { TAG_LENGTH } from '../format.js';
-import { AUTH_FAILED, GCM, NONCE_LENGTH, chunkError, chunkOffset, nonce, type ChunkContext, type Emit } from './chunks.js';
+import {
+  AUTH_FAILED,
+  GCM,
+  NONCE_LENGTH,
+  chunkError,
+  chunkOffset,
+  nonce,
+  type ChunkContext,
+  type Emit,
+} from './chunks.js';
 
 /**
  * Sealing and opening whole chunks at once: a run of consecutive chunks, from bytes to bytes, for
@@ -51,12 +60,17 @@ export function runSpan(ctx: Sizes, run: ChunkRun): RunSpan {
  */
 export function runsOf(ctx: Pick<ChunkContext, 'count'>, perRun: number): ChunkRun[] {
   const runs: ChunkRun[] = [];
-  for (let first = 0; first < ctx.count; first += perRun) runs.push({ first, count: Math.min(perRun, ctx.count - first) });
+  for (let first = 0; first < ctx.count; first += perRun)
+    runs.push({ first, count: Math.min(perRun, ctx.count - first) });
   return runs;
 }
 
 /** Calls `each(index, plain offset in the run, sealed offset in the run, plaintext length)` for every chunk of `run`. */
-function forEachChunk(ctx: Sizes, run: ChunkRun, each: (index: number, plainAt: number, sealedAt: number, length: number) => void): void {
+function forEachChunk(
+  ctx: Sizes,
+  run: ChunkRun,
+  each: (index: number, plainAt: number, sealedAt: number, length: number) => void,
+): void {
   let plainAt = 0;
   let sealedAt = 0;
   for (let i = run.first; i < run.first + run.count; i++) {
@@ -74,7 +88,8 @@ function forEachChunk(ctx: Sizes, run: ChunkRun, each: (index: number, plainAt: 
 export type RunSink = Uint8Array | Emit;
 
 /** `sink` as a function of a piece and its offset in the run's output. */
-const place = (sink: RunSink): ((bytes: Buffer, at: number) => void) => (typeof sink === 'function' ? sink : (bytes, at) => void bytes.copy(sink, at));
+const place = (sink: RunSink): ((bytes: Buffer, at: number) => void) =>
+  typeof sink === 'function' ? sink : (bytes, at) => void bytes.copy(sink, at);
 
 /**
  * Encrypts the plaintext of `run` (`plain`, exactly its span's plaintext length) into `out`:

@@ -20,9 +20,23 @@ export class FileSealer {
   /** `salt` is for known-answer tests only; every seal otherwise draws a fresh one. */
   constructor(p: SealParams, length: number, salt: Uint8Array = randomBytes(SALT_LENGTH)) {
     const keys = fileKeys(p.volumeKey, salt, p.pathHash, p.version);
-    this.header = encodeHeader({ chunkSize: p.chunkSize, salt, version: p.version, length, pathHash: p.pathHash, keyId: volumeKeyId(p.volumeKey) });
+    this.header = encodeHeader({
+      chunkSize: p.chunkSize,
+      salt,
+      version: p.version,
+      length,
+      pathHash: p.pathHash,
+      keyId: volumeKeyId(p.volumeKey),
+    });
     signHeader(keys.mac, this.header);
-    this.ctx = { key: keys.cipher, aad: headerHash(this.header), chunkSize: p.chunkSize, length, count: chunkCount(length, p.chunkSize), name: p.name };
+    this.ctx = {
+      key: keys.cipher,
+      aad: headerHash(this.header),
+      chunkSize: p.chunkSize,
+      length,
+      count: chunkCount(length, p.chunkSize),
+      name: p.name,
+    };
     this.chunks = new ChunkSealer(this.ctx, this.header);
   }
 

@@ -9,7 +9,8 @@ import { failureOf, inline, shortError, sides, type WorkerReply, type WorkerRequ
  * meanwhile), and answers with the job's id and the run's tags.
  */
 const port = parentPort;
-if (port === null) throw new Error('src/protect/lib/worker.js is the entry point of a worker thread, not a module to import');
+if (port === null)
+  throw new Error('src/protect/lib/worker.js is the entry point of a worker thread, not a module to import');
 
 /** The input buffer, reused from run to run, grown to the largest run seen. */
 let buffer = new Uint8Array(0);
@@ -28,7 +29,8 @@ function work(job: WorkerRequest): Uint8Array {
   if (buffer.length < from.length) buffer = new Uint8Array(from.length);
   const input = buffer.subarray(0, from.length);
   let got = 0;
-  for (let n = -1; got < from.length && n !== 0; got += n) n = readSync(job.source, input, got, from.length - got, from.offset + got);
+  for (let n = -1; got < from.length && n !== 0; got += n)
+    n = readSync(job.source, input, got, from.length - got, from.offset + got);
   if (got < from.length) throw shortError(job, got);
   // The cipher's output pieces, written as they are: copying them into one buffer cost 5-8%.
   const parts: Buffer[] = [];

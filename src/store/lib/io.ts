@@ -12,7 +12,11 @@ export async function io<T>(path: string, doing: string, fn: () => Promise<T>): 
     return await fn();
   } catch (cause) {
     if (cause instanceof CloisterError) throw cause;
-    throw new CloisterError('STATE_IO', `${path}: could not ${doing}: ${cause instanceof Error ? cause.message : String(cause)}`, { path, cause });
+    throw new CloisterError(
+      'STATE_IO',
+      `${path}: could not ${doing}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { path, cause },
+    );
   }
 }
 

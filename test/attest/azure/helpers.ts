@@ -41,12 +41,25 @@ export function filesOf(json: Record<string, unknown>): AzureVtpmEvidence {
   return {
     hclReport: Uint8Array.from(json['report'] as number[]),
     vcek: new Uint8Array(Buffer.from(vcekPem.replace(/-----[^-]+-----|\s/g, ''), 'base64')),
-    tpmQuote: { message: Uint8Array.from(q.message), signature: Uint8Array.from(q.signature), pcrs: q.pcrs.map((p) => Uint8Array.from(p)) },
+    tpmQuote: {
+      message: Uint8Array.from(q.message),
+      signature: Uint8Array.from(q.signature),
+      pcrs: q.pcrs.map((p) => Uint8Array.from(p)),
+    },
   };
 }
 
 /** Offsets in an HCL report: header, SNP report, request data, runtime claims. */
-export const HCL_AT = { version: 4, reportSize: 8, reserved: 20, snp: 32, requestData: 1216, reportType: 1224, hashType: 1228, claims: 1236 } as const;
+export const HCL_AT = {
+  version: 4,
+  reportSize: 8,
+  reserved: 20,
+  snp: 32,
+  requestData: 1216,
+  reportType: 1224,
+  hashType: 1228,
+  claims: 1236,
+} as const;
 
 /** The runtime claims bytes of an HCL report (its declared variable data). */
 export function claimsBytes(hcl: Uint8Array): Uint8Array {

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 
-import { parseAzureEvidence, parseHclReport, parseTpmQuote, parseTpmSignature, verifyAzureVtpm, type AzureVtpmEvidence } from '../../../src/attest/index.js';
+import {
+  parseAzureEvidence,
+  parseHclReport,
+  parseTpmQuote,
+  parseTpmSignature,
+  verifyAzureVtpm,
+  type AzureVtpmEvidence,
+} from '../../../src/attest/index.js';
 import { CloisterError } from '../../../src/lib/errors.js';
 import { onlyCloisterErrors } from '../snp/helpers.js';
 import { GENOA_EVIDENCE, azureExpected, chainOf, evidenceJson, filesOf } from './helpers.js';
@@ -14,7 +21,11 @@ const real = filesOf(evidenceJson(GENOA_EVIDENCE));
 const quote = real.tpmQuote as NonNullable<AzureVtpmEvidence['tpmQuote']>;
 const verify = (evidence: unknown) => verifyAzureVtpm(evidence, chainOf(GENOA_EVIDENCE), { now: e.verify_at_unix });
 
-const mutations = (length: number) => fc.array(fc.record({ at: fc.integer({ min: 0, max: length - 1 }), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 6 });
+const mutations = (length: number) =>
+  fc.array(fc.record({ at: fc.integer({ min: 0, max: length - 1 }), value: fc.integer({ min: 0, max: 255 }) }), {
+    minLength: 1,
+    maxLength: 6,
+  });
 function mutate(b: Uint8Array, ms: readonly { at: number; value: number }[]): Uint8Array {
   const out = Uint8Array.from(b);
   for (const m of ms) out[m.at] = m.value;
@@ -22,28 +33,68 @@ function mutate(b: Uint8Array, ms: readonly { at: number; value: number }[]): Ui
 }
 
 /** Arbitrary bytes after a given prefix, so that parsing gets past the first check. */
-const after = (prefix: number[], maxLength: number) => fc.uint8Array({ maxLength }).map((rest) => Uint8Array.from([...prefix, ...rest]));
+const after = (prefix: number[], maxLength: number) =>
+  fc.uint8Array({ maxLength }).map((rest) => Uint8Array.from([...prefix, ...rest]));
 
 describe('parsers: arbitrary input only ever throws CloisterError', () => {
   test('parseHclReport on arbitrary bytes, and after an "HCLA" header', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 3000 }), (b) => void onlyCloisterErrors(() => parseHclReport(b))), { numRuns: 500 });
-    fc.assert(fc.property(after([0x48, 0x43, 0x4c, 0x41, 1, 0, 0, 0], 3000), (b) => void onlyCloisterErrors(() => parseHclReport(b))), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), (b) => void onlyCloisterErrors(() => parseHclReport(b))),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(
+        after([0x48, 0x43, 0x4c, 0x41, 1, 0, 0, 0], 3000),
+        (b) => void onlyCloisterErrors(() => parseHclReport(b)),
+      ),
+      { numRuns: 500 },
+    );
   });
 
   test('parseTpmQuote and parseTpmSignature on arbitrary bytes, and after the quote magic and type', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (b) => void onlyCloisterErrors(() => parseTpmQuote(b))), { numRuns: 500 });
-    fc.assert(fc.property(after([0xff, 0x54, 0x43, 0x47, 0x80, 0x18], 400), (b) => void onlyCloisterErrors(() => parseTpmQuote(b))), { numRuns: 1000 });
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (b) => void onlyCloisterErrors(() => parseTpmSignature(b, 256))), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (b) => void onlyCloisterErrors(() => parseTpmQuote(b))),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(
+        after([0xff, 0x54, 0x43, 0x47, 0x80, 0x18], 400),
+        (b) => void onlyCloisterErrors(() => parseTpmQuote(b)),
+      ),
+      { numRuns: 1000 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), (b) => void onlyCloisterErrors(() => parseTpmSignature(b, 256))),
+      { numRuns: 500 },
+    );
   });
 
   test('parseAzureEvidence on arbitrary JSON values and arbitrary objects with the expected keys', () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => void onlyCloisterErrors(() => parseAzureEvidence(v))), { numRuns: 500 });
-    const shaped = fc.record({ version: fc.constantFrom(undefined, 1, 2, 3), report: fc.anything(), hcl_report: fc.anything(), vcek: fc.anything(), quote: fc.anything(), tpm_quote: fc.anything() });
-    fc.assert(fc.property(shaped, (v) => void onlyCloisterErrors(() => parseAzureEvidence(v))), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => void onlyCloisterErrors(() => parseAzureEvidence(v))),
+      { numRuns: 500 },
+    );
+    const shaped = fc.record({
+      version: fc.constantFrom(undefined, 1, 2, 3),
+      report: fc.anything(),
+      hcl_report: fc.anything(),
+      vcek: fc.anything(),
+      quote: fc.anything(),
+      tpm_quote: fc.anything(),
+    });
+    fc.assert(
+      fc.property(shaped, (v) => void onlyCloisterErrors(() => parseAzureEvidence(v))),
+      { numRuns: 500 },
+    );
   });
 
   test('verifyAzureVtpm on arbitrary bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 3000 }), (b) => assert.ok(onlyCloisterErrors(() => verify(b)) instanceof CloisterError)), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), (b) =>
+        assert.ok(onlyCloisterErrors(() => verify(b)) instanceof CloisterError),
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 

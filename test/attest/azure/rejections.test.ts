@@ -5,7 +5,17 @@ import { SnpVerifier, verifyAzureVtpm, type AzureVtpmEvidence, type SnpCerts } f
 import type { ErrorCode } from '../../../src/lib/errors.js';
 import { flip, throwsCode } from '../snp/helpers.js';
 import { buildReport, signReport, testCa, testVcek } from '../snp/pki.js';
-import { GENOA_EVIDENCE, HCL_AT, azureExpected, chainOf, claimsBytes, editClaims, evidenceJson, filesOf, sha256 } from './helpers.js';
+import {
+  GENOA_EVIDENCE,
+  HCL_AT,
+  azureExpected,
+  chainOf,
+  claimsBytes,
+  editClaims,
+  evidenceJson,
+  filesOf,
+  sha256,
+} from './helpers.js';
 
 /** One test per rule of the Azure checks, on the Genoa evidence (and a test PKI for the VMPL rule). */
 
@@ -13,7 +23,8 @@ const e = azureExpected(GENOA_EVIDENCE);
 const now = e.verify_at_unix;
 const nonce = new Uint8Array(Buffer.from(e.expected_report_data_nonce as string, 'hex'));
 const files = (): AzureVtpmEvidence => filesOf(evidenceJson(GENOA_EVIDENCE));
-const verify = (evidence: unknown, options: { nonce?: Uint8Array } = { nonce }) => verifyAzureVtpm(evidence, chainOf(GENOA_EVIDENCE), { now, ...options });
+const verify = (evidence: unknown, options: { nonce?: Uint8Array } = { nonce }) =>
+  verifyAzureVtpm(evidence, chainOf(GENOA_EVIDENCE), { now, ...options });
 const rejects = (evidence: unknown, code: ErrorCode, field?: string) => throwsCode(() => verify(evidence), code, field);
 
 /** The files with the HCL report changed by `change`. */
@@ -22,7 +33,9 @@ function withHcl(change: (hcl: Uint8Array) => Uint8Array): AzureVtpmEvidence {
   return { ...f, hclReport: change(Uint8Array.from(f.hclReport)) };
 }
 
-function withQuote(change: (q: NonNullable<AzureVtpmEvidence['tpmQuote']>) => NonNullable<AzureVtpmEvidence['tpmQuote']>): AzureVtpmEvidence {
+function withQuote(
+  change: (q: NonNullable<AzureVtpmEvidence['tpmQuote']>) => NonNullable<AzureVtpmEvidence['tpmQuote']>,
+): AzureVtpmEvidence {
   const f = files();
   return { ...f, tpmQuote: change(f.tpmQuote as NonNullable<AzureVtpmEvidence['tpmQuote']>) };
 }
@@ -39,32 +52,71 @@ describe('the TPM quote', () => {
   });
 
   test('a changed PCR value → TPM_PCR_DIGEST_MISMATCH', () => {
-    for (const i of [0, 7, 23]) rejects(withQuote((q) => ({ ...q, pcrs: q.pcrs.map((p, n) => (n === i ? flip(p, 31) : p)) })), 'TPM_PCR_DIGEST_MISMATCH', 'quote.pcrDigest');
+    for (const i of [0, 7, 23])
+      rejects(
+        withQuote((q) => ({ ...q, pcrs: q.pcrs.map((p, n) => (n === i ? flip(p, 31) : p)) })),
+        'TPM_PCR_DIGEST_MISMATCH',
+        'quote.pcrDigest',
+      );
   });
 
   test('a PCR value missing → TPM_QUOTE_INVALID', () => {
-    rejects(withQuote((q) => ({ ...q, pcrs: q.pcrs.slice(0, 23) })), 'TPM_QUOTE_INVALID');
-    rejects(withQuote((q) => ({ ...q, pcrs: q.pcrs.map((p) => p.subarray(0, 20)) })), 'TPM_QUOTE_INVALID');
+    rejects(
+      withQuote((q) => ({ ...q, pcrs: q.pcrs.slice(0, 23) })),
+      'TPM_QUOTE_INVALID',
+    );
+    rejects(
+      withQuote((q) => ({ ...q, pcrs: q.pcrs.map((p) => p.subarray(0, 20)) })),
+      'TPM_QUOTE_INVALID',
+    );
   });
 
   test('a changed quote (extraData, clock, PCR digest) → TPM_QUOTE_SIGNATURE_INVALID', () => {
     // magic 4, type 2, qualifiedSigner 2+34, extraData 2+48 at 42, clockInfo at 92, pcrDigest at the end.
-    for (const at of [44, 92, 100, 160]) rejects(withQuote((q) => ({ ...q, message: flip(q.message, at) })), 'TPM_QUOTE_SIGNATURE_INVALID', 'quote.signature');
+    for (const at of [44, 92, 100, 160])
+      rejects(
+        withQuote((q) => ({ ...q, message: flip(q.message, at) })),
+        'TPM_QUOTE_SIGNATURE_INVALID',
+        'quote.signature',
+      );
   });
 
   test('a changed signature → TPM_QUOTE_SIGNATURE_INVALID', () => {
-    for (const at of [0, 128, 255]) rejects(withQuote((q) => ({ ...q, signature: flip(q.signature, at) })), 'TPM_QUOTE_SIGNATURE_INVALID', 'quote.signature');
+    for (const at of [0, 128, 255])
+      rejects(
+        withQuote((q) => ({ ...q, signature: flip(q.signature, at) })),
+        'TPM_QUOTE_SIGNATURE_INVALID',
+        'quote.signature',
+      );
   });
 
   test('not a TPM-generated quote (magic, type) → TPM_QUOTE_INVALID; truncated or longer → TPM_QUOTE_TRUNCATED / TRAILING_BYTES', () => {
-    rejects(withQuote((q) => ({ ...q, message: flip(q.message, 0) })), 'TPM_QUOTE_INVALID', 'quote.magic');
-    rejects(withQuote((q) => ({ ...q, message: flip(q.message, 5) })), 'TPM_QUOTE_INVALID', 'quote.type');
-    rejects(withQuote((q) => ({ ...q, message: q.message.subarray(0, 100) })), 'TPM_QUOTE_TRUNCATED');
-    rejects(withQuote((q) => ({ ...q, message: Uint8Array.from([...q.message, 0]) })), 'TPM_QUOTE_TRAILING_BYTES', 'quote');
+    rejects(
+      withQuote((q) => ({ ...q, message: flip(q.message, 0) })),
+      'TPM_QUOTE_INVALID',
+      'quote.magic',
+    );
+    rejects(
+      withQuote((q) => ({ ...q, message: flip(q.message, 5) })),
+      'TPM_QUOTE_INVALID',
+      'quote.type',
+    );
+    rejects(
+      withQuote((q) => ({ ...q, message: q.message.subarray(0, 100) })),
+      'TPM_QUOTE_TRUNCATED',
+    );
+    rejects(
+      withQuote((q) => ({ ...q, message: Uint8Array.from([...q.message, 0]) })),
+      'TPM_QUOTE_TRAILING_BYTES',
+      'quote',
+    );
   });
 
   test('a TPMT_SIGNATURE (TPM_ALG_RSASSA, SHA-256) verifies; other schemes and hashes → TPM_QUOTE_INVALID', () => {
-    const tpmt = (alg: number, hash: number) => (q: NonNullable<AzureVtpmEvidence['tpmQuote']>) => ({ ...q, signature: Uint8Array.from([alg >> 8, alg & 0xff, hash >> 8, hash & 0xff, 1, 0, ...q.signature]) });
+    const tpmt = (alg: number, hash: number) => (q: NonNullable<AzureVtpmEvidence['tpmQuote']>) => ({
+      ...q,
+      signature: Uint8Array.from([alg >> 8, alg & 0xff, hash >> 8, hash & 0xff, 1, 0, ...q.signature]),
+    });
     assert.equal(verify(withQuote(tpmt(0x0014, 0x000b))).tee, 'azure-snp-vtpm');
     rejects(withQuote(tpmt(0x0016, 0x000b)), 'TPM_QUOTE_INVALID', 'signature.sigAlg');
     rejects(withQuote(tpmt(0x0014, 0x0004)), 'TPM_QUOTE_INVALID', 'signature.hash');
@@ -75,19 +127,36 @@ describe('the TPM quote', () => {
 
 describe('the HCL report', () => {
   test('a changed SNP report inside → SNP_SIGNATURE_INVALID', () => {
-    rejects(withHcl((h) => flip(h, HCL_AT.snp + 0x90)), 'SNP_SIGNATURE_INVALID', 'report.signature');
+    rejects(
+      withHcl((h) => flip(h, HCL_AT.snp + 0x90)),
+      'SNP_SIGNATURE_INVALID',
+      'report.signature',
+    );
   });
 
   test('changed runtime claims → AZURE_REPORT_DATA_MISMATCH', () => {
     const claims = Buffer.from(claimsBytes(files().hclReport)).toString('latin1');
     const id = /"vmUniqueId":"([0-9A-F])/.exec(claims)?.[1] as string;
-    rejects(withHcl((h) => editClaims(h, `"vmUniqueId":"${id}`, `"vmUniqueId":"${id === 'A' ? 'B' : 'A'}`)), 'AZURE_REPORT_DATA_MISMATCH', 'report.reportData');
+    rejects(
+      withHcl((h) => editClaims(h, `"vmUniqueId":"${id}`, `"vmUniqueId":"${id === 'A' ? 'B' : 'A'}`)),
+      'AZURE_REPORT_DATA_MISMATCH',
+      'report.reportData',
+    );
   });
 
   test('runtime claims without the attestation key, or not JSON → AZURE_RUNTIME_CLAIMS_INVALID', () => {
-    rejects(withHcl((h) => editClaims(h, '"HCLAkPub"', '"HCLAkPuX"')), 'AZURE_RUNTIME_CLAIMS_INVALID');
-    rejects(withHcl((h) => editClaims(h, '"kty":"RSA"', '"kty":"EC!"')), 'AZURE_RUNTIME_CLAIMS_INVALID');
-    rejects(withHcl((h) => editClaims(h, '{"keys"', '["keys"')), 'AZURE_RUNTIME_CLAIMS_INVALID');
+    rejects(
+      withHcl((h) => editClaims(h, '"HCLAkPub"', '"HCLAkPuX"')),
+      'AZURE_RUNTIME_CLAIMS_INVALID',
+    );
+    rejects(
+      withHcl((h) => editClaims(h, '"kty":"RSA"', '"kty":"EC!"')),
+      'AZURE_RUNTIME_CLAIMS_INVALID',
+    );
+    rejects(
+      withHcl((h) => editClaims(h, '{"keys"', '["keys"')),
+      'AZURE_RUNTIME_CLAIMS_INVALID',
+    );
   });
 
   test('header and request data: signature, version, reserved, sizes, report type, hash type → AZURE_HCL_INVALID', () => {
@@ -106,7 +175,11 @@ describe('the HCL report', () => {
   });
 
   test('a truncated HCL report → AZURE_HCL_TRUNCATED; without padding it still verifies', () => {
-    for (const length of [0, 31, 1000, 1230, 2000]) rejects(withHcl((h) => h.subarray(0, length)), 'AZURE_HCL_TRUNCATED');
+    for (const length of [0, 31, 1000, 1230, 2000])
+      rejects(
+        withHcl((h) => h.subarray(0, length)),
+        'AZURE_HCL_TRUNCATED',
+      );
     const size = new DataView(files().hclReport.buffer).getUint32(HCL_AT.reportSize, true);
     assert.equal(verify(withHcl((h) => h.subarray(0, size))).tee, 'azure-snp-vtpm');
   });
@@ -127,7 +200,11 @@ describe('evidence shapes → AZURE_EVIDENCE_MALFORMED naming the path', () => {
     ['a quote that is not an object', { ...v1(), quote: 'x' }, 'evidence.quote'],
     ['PCRs not an array', { ...v1(), quote: { ...(v1()['quote'] as object), pcrs: 'x' } }, 'evidence.quote.pcrs'],
     ['v2 HCL report not base64url', { version: 2, hcl_report: 'a+b/', tpm_quote: {} }, 'evidence.hcl_report'],
-    ['v2 quote message not hex', { version: 2, hcl_report: 'AAAA', tpm_quote: { message: 'zz', signature: '', pcrs: [] } }, 'evidence.tpm_quote.message'],
+    [
+      'v2 quote message not hex',
+      { version: 2, hcl_report: 'AAAA', tpm_quote: { message: 'zz', signature: '', pcrs: [] } },
+      'evidence.tpm_quote.message',
+    ],
     ['the files form with text instead of bytes', { hclReport: 'HCLA' }, 'evidence.hclReport'],
   ];
   for (const [what, evidence, path] of cases) {
@@ -167,6 +244,11 @@ describe('VMPL (test PKI): the SNP report must come from the paravisor at VMPL 0
   });
 
   test('VMPL 1 to 3 → AZURE_REPORT_VMPL', () => {
-    for (const vmpl of [1, 2, 3]) throwsCode(() => verifyAzureVtpm(evidence(vmpl), certs, { now: at, verifier }), 'AZURE_REPORT_VMPL', 'report.vmpl');
+    for (const vmpl of [1, 2, 3])
+      throwsCode(
+        () => verifyAzureVtpm(evidence(vmpl), certs, { now: at, verifier }),
+        'AZURE_REPORT_VMPL',
+        'report.vmpl',
+      );
   });
 });

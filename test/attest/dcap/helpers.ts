@@ -65,9 +65,13 @@ export function throwsCode(fn: () => unknown, codes: ErrorCode | readonly ErrorC
   let caught: unknown;
   assert.throws(fn, (e: unknown) => {
     caught = e;
-    assert.ok(e instanceof CloisterError, `expected a CloisterError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    assert.ok(
+      e instanceof CloisterError,
+      `expected a CloisterError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
+    );
     assert.ok(allowed.includes(e.code), `expected code ${allowed.join(' | ')}, got ${e.code} (${e.message})`);
-    if (field !== undefined) assert.equal(e.field, field, `expected field ${field}, got ${String(e.field)} (${e.message})`);
+    if (field !== undefined)
+      assert.equal(e.field, field, `expected field ${field}, got ${String(e.field)} (${e.message})`);
     return true;
   });
   return caught as CloisterError;
@@ -78,8 +82,17 @@ export function onlyCloisterErrors<T>(fn: () => T, codes?: readonly ErrorCode[])
   try {
     return fn();
   } catch (e) {
-    if (!(e instanceof CloisterError)) throw new assert.AssertionError({ message: `not a CloisterError: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, actual: e });
-    if (codes && !codes.includes(e.code)) throw new assert.AssertionError({ message: `unexpected code ${e.code}: ${e.message}`, actual: e.code, expected: codes });
+    if (!(e instanceof CloisterError))
+      throw new assert.AssertionError({
+        message: `not a CloisterError: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
+        actual: e,
+      });
+    if (codes && !codes.includes(e.code))
+      throw new assert.AssertionError({
+        message: `unexpected code ${e.code}: ${e.message}`,
+        actual: e.code,
+        expected: codes,
+      });
     return e;
   }
 }
@@ -202,7 +215,25 @@ export function layout(q: Uint8Array): QuoteLayout {
   const pemAt = certSizeAt + 4;
   const sigEnd = sigAt + u32(q, sigSizeAt);
   assert.equal(pemAt + u32(q, certSizeAt), sigEnd, 'helper layout: certification data must end the signature data');
-  return { version, bodyAt, signedEnd, sigSizeAt, sigAt, attKeyAt, outerTypeAt, outerSizeAt, qeReportAt, qeReportSigAt, authSizeAt, authAt, certTypeAt, certSizeAt, pemAt, sigEnd, end: q.length };
+  return {
+    version,
+    bodyAt,
+    signedEnd,
+    sigSizeAt,
+    sigAt,
+    attKeyAt,
+    outerTypeAt,
+    outerSizeAt,
+    qeReportAt,
+    qeReportSigAt,
+    authSizeAt,
+    authAt,
+    certTypeAt,
+    certSizeAt,
+    pemAt,
+    sigEnd,
+    end: q.length,
+  };
 }
 
 export function split(q: Uint8Array): QuoteParts {
@@ -224,14 +255,28 @@ export function split(q: Uint8Array): QuoteParts {
 
 /** The inverse of {@link split}: every size field recomputed from the parts. */
 export function assemble(p: QuoteParts): Uint8Array {
-  const qeCert = concat(p.qeReport, p.qeReportSignature, le16(p.qeAuthData.length), p.qeAuthData, le16(p.certType), le32(p.certData.length), p.certData);
-  const sigData = p.version === 3 ? concat(p.signature, p.attestationKey, qeCert) : concat(p.signature, p.attestationKey, le16(p.outerCertType ?? 6), le32(qeCert.length), qeCert);
+  const qeCert = concat(
+    p.qeReport,
+    p.qeReportSignature,
+    le16(p.qeAuthData.length),
+    p.qeAuthData,
+    le16(p.certType),
+    le32(p.certData.length),
+    p.certData,
+  );
+  const sigData =
+    p.version === 3
+      ? concat(p.signature, p.attestationKey, qeCert)
+      : concat(p.signature, p.attestationKey, le16(p.outerCertType ?? 6), le32(qeCert.length), qeCert);
   return concat(p.signed, le32(sigData.length), sigData, p.trailing);
 }
 
 /** A copy of the quote whose PEM certification data is `pem` (sizes recomputed, nothing re-signed). */
 export function withCertData(q: Uint8Array, pem: string | Uint8Array): Uint8Array {
-  return assemble({ ...split(q), certData: typeof pem === 'string' ? new Uint8Array(Buffer.from(pem, 'latin1')) : pem });
+  return assemble({
+    ...split(q),
+    certData: typeof pem === 'string' ? new Uint8Array(Buffer.from(pem, 'latin1')) : pem,
+  });
 }
 
 /** The quote's PEM chain as text. */
@@ -250,7 +295,8 @@ export function regions(q: Uint8Array): { name: string; start: number; end: numb
     { name: 'signature', start: l.sigAt, end: l.attKeyAt },
     { name: 'attestationKey', start: l.attKeyAt, end: l.attKeyAt + 64 },
   );
-  if (l.outerTypeAt !== undefined) out.push({ name: 'outer certification data type/size', start: l.outerTypeAt, end: l.qeReportAt });
+  if (l.outerTypeAt !== undefined)
+    out.push({ name: 'outer certification data type/size', start: l.outerTypeAt, end: l.qeReportAt });
   out.push(
     { name: 'qeReport', start: l.qeReportAt, end: l.qeReportSigAt },
     { name: 'qeReportSignature', start: l.qeReportSigAt, end: l.authSizeAt },
@@ -276,7 +322,14 @@ export function pemDers(text: string): Uint8Array[] {
 
 export function toPem(...ders: Uint8Array[]): string {
   return ders
-    .map((d) => `-----BEGIN CERTIFICATE-----\n${(Buffer.from(d).toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n-----END CERTIFICATE-----\n`)
+    .map(
+      (d) =>
+        `-----BEGIN CERTIFICATE-----\n${(
+          Buffer.from(d)
+            .toString('base64')
+            .match(/.{1,64}/g) ?? []
+        ).join('\n')}\n-----END CERTIFICATE-----\n`,
+    )
     .join('');
 }
 
@@ -303,7 +356,7 @@ export function tlvAt(b: Uint8Array, at: number): Tlv {
 
 export function children(b: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let p = parent.start + parent.header; p < parent.end; ) {
+  for (let p = parent.start + parent.header; p < parent.end;) {
     const t = tlvAt(b, p);
     out.push(t);
     p = t.end;
@@ -317,7 +370,14 @@ export function raw(b: Uint8Array, t: Tlv): Uint8Array {
 
 export function der(tag: number, content: Uint8Array): Uint8Array {
   const n = content.length;
-  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+  const len =
+    n < 0x80
+      ? [n]
+      : n < 0x100
+        ? [0x81, n]
+        : n < 0x10000
+          ? [0x82, n >> 8, n & 0xff]
+          : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
   return concat(new Uint8Array([tag, ...len]), content);
 }
 
@@ -387,7 +447,9 @@ export function reissueCrl(d: Uint8Array, issuerKey: KeyObject, revoked?: Uint8A
     const thisUpdate = kids[3] as Uint8Array;
     const head = kids.slice(0, 5);
     const tail = kids.slice(5).filter((k) => k[0] !== 0x30);
-    const list = revoked.length ? [der(0x30, concat(...revoked.map((s) => der(0x30, concat(der(0x02, s), thisUpdate)))))] : [];
+    const list = revoked.length
+      ? [der(0x30, concat(...revoked.map((s) => der(0x30, concat(der(0x02, s), thisUpdate)))))]
+      : [];
     kids = [...head, ...list, ...tail];
   }
   return resign(der(0x30, concat(...kids)), issuerKey);
@@ -489,7 +551,8 @@ export function simulatedPki(name: string): SimPki {
   const keys = { root: p256(), ca: p256(), pck: p256(), tcb: p256(), attestation: p256() };
   const root = reissue(rootDer, { subjectKey: keys.root.publicKey, issuerKey: keys.root.privateKey });
   const ca = reissue(caDer, { subjectKey: keys.ca.publicKey, issuerKey: keys.root.privateKey });
-  const reissuePck = (o: Omit<Reissue, 'subjectKey' | 'issuerKey'>) => reissue(pckDer, { ...o, subjectKey: keys.pck.publicKey, issuerKey: keys.ca.privateKey });
+  const reissuePck = (o: Omit<Reissue, 'subjectKey' | 'issuerKey'>) =>
+    reissue(pckDer, { ...o, subjectKey: keys.pck.publicKey, issuerKey: keys.ca.privateKey });
   const pck = reissuePck({});
   const tcbSigner = reissue(tcbDer, { subjectKey: keys.tcb.publicKey, issuerKey: keys.root.privateKey });
   const pckCrl = new Uint8Array(Buffer.from(collateral['pck_crl'] as string, 'hex'));
@@ -550,7 +613,10 @@ export function certValidity(d: Uint8Array): { notBefore: number; notAfter: numb
   assert.ok(validity, 'helper: certificate validity');
   const [notBefore, notAfter] = children(d, validity).map((t) => {
     const text = Buffer.from(d.subarray(t.start + t.header, t.end)).toString('latin1');
-    const m = t.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text) : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
+    const m =
+      t.tag === 0x17
+        ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+        : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
     assert.ok(m, 'helper: certificate time');
     const y = Number(m[1]);
     const year = t.tag === 0x17 ? (y < 50 ? 2000 + y : 1900 + y) : y;

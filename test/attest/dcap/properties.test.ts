@@ -38,12 +38,16 @@ function applyMutations(b: Uint8Array, ms: readonly Mutation[]): Uint8Array {
   return out;
 }
 
-const mutations = (offset: fc.Arbitrary<number>) => fc.array(fc.record({ at: offset, value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 8 });
+const mutations = (offset: fc.Arbitrary<number>) =>
+  fc.array(fc.record({ at: offset, value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 8 });
 
 /** Real DER certificates and CRLs to mutate. */
 function realCertificates(): Uint8Array[] {
   const c = collateralJson(TDX_V4);
-  return [...QUOTES.flatMap((n) => pemDers(Buffer.from(quoteBytes(n)).toString('latin1'))), ...pemDers(c['tcb_info_issuer_chain'] as string)];
+  return [
+    ...QUOTES.flatMap((n) => pemDers(Buffer.from(quoteBytes(n)).toString('latin1'))),
+    ...pemDers(c['tcb_info_issuer_chain'] as string),
+  ];
 }
 function realCrls(): Uint8Array[] {
   return QUOTES.flatMap((n) => {
@@ -54,13 +58,20 @@ function realCrls(): Uint8Array[] {
 
 describe('parsers: arbitrary input only ever throws CloisterError', () => {
   test('parseQuote on arbitrary bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 6000 }), (b) => void onlyCloisterErrors(() => parseQuote(b))), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 6000 }), (b) => void onlyCloisterErrors(() => parseQuote(b))),
+      { numRuns: 1000 },
+    );
   });
 
   test('parseQuote on arbitrary bytes after a real header (and v5 body descriptor)', () => {
     const prefixes = QUOTES.map((n) => quoteBytes(n).slice(0, layout(quoteBytes(n)).bodyAt));
     fc.assert(
-      fc.property(fc.constantFrom(...prefixes), fc.uint8Array({ maxLength: 6000 }), (prefix, rest) => void onlyCloisterErrors(() => parseQuote(Buffer.concat([prefix, rest])))),
+      fc.property(
+        fc.constantFrom(...prefixes),
+        fc.uint8Array({ maxLength: 6000 }),
+        (prefix, rest) => void onlyCloisterErrors(() => parseQuote(Buffer.concat([prefix, rest]))),
+      ),
       { numRuns: 1000 },
     );
   });
@@ -68,42 +79,74 @@ describe('parsers: arbitrary input only ever throws CloisterError', () => {
   test('parseQuote on real quotes cut at an arbitrary length with arbitrary size fields', () => {
     const qs = QUOTES.map(quoteBytes);
     fc.assert(
-      fc.property(fc.constantFrom(...qs), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 0xffffffff }), (q, cutSeed, fieldSeed, size) => {
-        const l = layout(q);
-        const sizeFields = [l.sigSizeAt, l.certSizeAt, ...(l.outerSizeAt === undefined ? [] : [l.outerSizeAt])];
-        const b = q.slice(0, cutSeed % (q.length + 1));
-        const at = sizeFields[fieldSeed % sizeFields.length] as number;
-        if (at + 4 <= b.length) new DataView(b.buffer).setUint32(at, size, true);
-        onlyCloisterErrors(() => parseQuote(b));
-      }),
+      fc.property(
+        fc.constantFrom(...qs),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (q, cutSeed, fieldSeed, size) => {
+          const l = layout(q);
+          const sizeFields = [l.sigSizeAt, l.certSizeAt, ...(l.outerSizeAt === undefined ? [] : [l.outerSizeAt])];
+          const b = q.slice(0, cutSeed % (q.length + 1));
+          const at = sizeFields[fieldSeed % sizeFields.length] as number;
+          if (at + 4 <= b.length) new DataView(b.buffer).setUint32(at, size, true);
+          onlyCloisterErrors(() => parseQuote(b));
+        },
+      ),
       { numRuns: 1000 },
     );
   });
 
   test('parseCertificate on arbitrary bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), (b) => void onlyCloisterErrors(() => parseCertificate(b))), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (b) => void onlyCloisterErrors(() => parseCertificate(b))),
+      { numRuns: 1000 },
+    );
   });
 
   test('parseCertificate on real certificates with 1–8 changed bytes, possibly truncated', () => {
     const certs = realCertificates();
     fc.assert(
-      fc.property(fc.constantFrom(...certs), mutations(fc.nat({ max: 1400 })), fc.option(fc.nat({ max: 1400 })), (d, ms, cut) => {
-        const b = applyMutations(d, ms.map((m) => ({ ...m, at: m.at % d.length })));
-        onlyCloisterErrors(() => parseCertificate(cut === null ? b : b.subarray(0, cut)));
-      }),
+      fc.property(
+        fc.constantFrom(...certs),
+        mutations(fc.nat({ max: 1400 })),
+        fc.option(fc.nat({ max: 1400 })),
+        (d, ms, cut) => {
+          const b = applyMutations(
+            d,
+            ms.map((m) => ({ ...m, at: m.at % d.length })),
+          );
+          onlyCloisterErrors(() => parseCertificate(cut === null ? b : b.subarray(0, cut)));
+        },
+      ),
       { numRuns: 1000 },
     );
   });
 
   test('parseCrl on arbitrary bytes throws only CRL_INVALID', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), (b) => void onlyCloisterErrors(() => parseCrl(b), ['CRL_INVALID'])), { numRuns: 1000 });
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 2000 }),
+        (b) => void onlyCloisterErrors(() => parseCrl(b), ['CRL_INVALID']),
+      ),
+      { numRuns: 1000 },
+    );
   });
 
   test('parseCrl on real CRLs with 1–8 changed bytes throws only CRL_INVALID', () => {
     const crls = realCrls();
     fc.assert(
       fc.property(fc.constantFrom(...crls), mutations(fc.nat({ max: 4000 })), (d, ms) => {
-        onlyCloisterErrors(() => parseCrl(applyMutations(d, ms.map((m) => ({ ...m, at: m.at % d.length })))), ['CRL_INVALID']);
+        onlyCloisterErrors(
+          () =>
+            parseCrl(
+              applyMutations(
+                d,
+                ms.map((m) => ({ ...m, at: m.at % d.length })),
+              ),
+            ),
+          ['CRL_INVALID'],
+        );
       }),
       { numRuns: 1000 },
     );
@@ -111,28 +154,56 @@ describe('parsers: arbitrary input only ever throws CloisterError', () => {
 
   test('pemCertificates on arbitrary strings and on real PEM with changed characters throws only PEM_MALFORMED', () => {
     const pem = collateralJson(SGX_V3)['pck_crl_issuer_chain'] as string;
-    fc.assert(fc.property(fc.string({ maxLength: 3000, unit: 'binary' }), (s) => void onlyCloisterErrors(() => pemCertificates(s), ['PEM_MALFORMED'])), { numRuns: 500 });
     fc.assert(
-      fc.property(fc.array(fc.record({ at: fc.nat({ max: pem.length - 1 }), c: fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }) }), { minLength: 1, maxLength: 4 }), (edits) => {
-        let s = pem;
-        for (const e of edits) s = s.slice(0, e.at) + e.c + s.slice(e.at + 1);
-        onlyCloisterErrors(() => pemCertificates(s), ['PEM_MALFORMED']);
-      }),
+      fc.property(
+        fc.string({ maxLength: 3000, unit: 'binary' }),
+        (s) => void onlyCloisterErrors(() => pemCertificates(s), ['PEM_MALFORMED']),
+      ),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            at: fc.nat({ max: pem.length - 1 }),
+            c: fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }),
+          }),
+          { minLength: 1, maxLength: 4 },
+        ),
+        (edits) => {
+          let s = pem;
+          for (const e of edits) s = s.slice(0, e.at) + e.c + s.slice(e.at + 1);
+          onlyCloisterErrors(() => pemCertificates(s), ['PEM_MALFORMED']);
+        },
+      ),
       { numRuns: 500 },
     );
   });
 
-  for (const [what, parse] of [['parseTcbInfo', parseTcbInfo], ['parseQeIdentity', parseQeIdentity]] as const) {
+  for (const [what, parse] of [
+    ['parseTcbInfo', parseTcbInfo],
+    ['parseQeIdentity', parseQeIdentity],
+  ] as const) {
     test(`${what} on arbitrary strings and on arbitrary JSON throws only COLLATERAL_MALFORMED`, () => {
-      fc.assert(fc.property(fc.string({ maxLength: 500, unit: 'binary' }), (s) => void onlyCloisterErrors(() => parse(s), ['COLLATERAL_MALFORMED'])), { numRuns: 500 });
-      fc.assert(fc.property(fc.json(), (s) => void onlyCloisterErrors(() => parse(s), ['COLLATERAL_MALFORMED'])), { numRuns: 500 });
+      fc.assert(
+        fc.property(
+          fc.string({ maxLength: 500, unit: 'binary' }),
+          (s) => void onlyCloisterErrors(() => parse(s), ['COLLATERAL_MALFORMED']),
+        ),
+        { numRuns: 500 },
+      );
+      fc.assert(
+        fc.property(fc.json(), (s) => void onlyCloisterErrors(() => parse(s), ['COLLATERAL_MALFORMED'])),
+        { numRuns: 500 },
+      );
     });
   }
 
   /** Every path (list of keys) into a JSON value, the root excluded. */
   function paths(v: unknown, prefix: (string | number)[] = []): (string | number)[][] {
     if (Array.isArray(v)) return v.flatMap((x, i) => [[...prefix, i], ...paths(x, [...prefix, i])]);
-    if (v !== null && typeof v === 'object') return Object.entries(v).flatMap(([k, x]) => [[...prefix, k], ...paths(x, [...prefix, k])]);
+    if (v !== null && typeof v === 'object')
+      return Object.entries(v).flatMap(([k, x]) => [[...prefix, k], ...paths(x, [...prefix, k])]);
     return [];
   }
 
@@ -154,7 +225,10 @@ describe('parsers: arbitrary input only ever throws CloisterError', () => {
       const all = paths(doc);
       fc.assert(
         fc.property(fc.nat({ max: all.length - 1 }), fc.oneof(fc.jsonValue(), fc.constant(undefined)), (i, value) => {
-          onlyCloisterErrors(() => parse(JSON.stringify(replaced(doc, all[i] as (string | number)[], value))), ['COLLATERAL_MALFORMED']);
+          onlyCloisterErrors(
+            () => parse(JSON.stringify(replaced(doc, all[i] as (string | number)[], value))),
+            ['COLLATERAL_MALFORMED'],
+          );
         }),
         { numRuns: 1000 },
       );
@@ -165,16 +239,26 @@ describe('parsers: arbitrary input only ever throws CloisterError', () => {
     const base = collateralJson(SGX_V3);
     const keys = Object.keys(base);
     fc.assert(
-      fc.property(fc.constantFrom(...keys), fc.oneof(fc.string({ maxLength: 300, unit: 'binary' }), fc.json(), fc.anything()), (key, value) => {
-        const input: Record<string, unknown> = { ...base, [key]: value };
-        assert.ok(onlyCloisterErrors(() => verifier.prepare(input)) instanceof Error, 'a replaced field must not be accepted');
-      }),
+      fc.property(
+        fc.constantFrom(...keys),
+        fc.oneof(fc.string({ maxLength: 300, unit: 'binary' }), fc.json(), fc.anything()),
+        (key, value) => {
+          const input: Record<string, unknown> = { ...base, [key]: value };
+          assert.ok(
+            onlyCloisterErrors(() => verifier.prepare(input)) instanceof Error,
+            'a replaced field must not be accepted',
+          );
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   test('DcapVerifier.prepare on arbitrary values', () => {
-    fc.assert(fc.property(fc.anything(), (v) => void onlyCloisterErrors(() => verifier.prepare(v), ['COLLATERAL_MALFORMED'])), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.anything(), (v) => void onlyCloisterErrors(() => verifier.prepare(v), ['COLLATERAL_MALFORMED'])),
+      { numRuns: 500 },
+    );
   });
 });
 
@@ -207,14 +291,24 @@ describe('mutated real quotes are never accepted', () => {
           }
           // Accepted although bytes changed: only the PEM text may differ, and only in ways that leave every certificate the same.
           const outside = changed.filter((i) => i < pem.start || i >= pem.end);
-          assert.deepEqual(outside.map((i) => rs.find((r) => i >= r.start && i < r.end)?.name), [], `accepted a change outside the PEM at ${outside.join(', ')}`);
-          assert.deepEqual(pemDers(Buffer.from(m.subarray(pem.start, pem.end)).toString('latin1')), originalDers, `accepted a changed certificate (PEM bytes ${changed.join(', ')})`);
+          assert.deepEqual(
+            outside.map((i) => rs.find((r) => i >= r.start && i < r.end)?.name),
+            [],
+            `accepted a change outside the PEM at ${outside.join(', ')}`,
+          );
+          assert.deepEqual(
+            pemDers(Buffer.from(m.subarray(pem.start, pem.end)).toString('latin1')),
+            originalDers,
+            `accepted a changed certificate (PEM bytes ${changed.join(', ')})`,
+          );
           assert.deepEqual(result, baseline);
           seen.acceptedPemText++;
         }),
         { numRuns: 1000 },
       );
-      t.diagnostic(`${seen.rejected} rejected, ${seen.unchanged} no-op mutations, ${seen.acceptedPemText} accepted PEM-text-only changes`);
+      t.diagnostic(
+        `${seen.rejected} rejected, ${seen.unchanged} no-op mutations, ${seen.acceptedPemText} accepted PEM-text-only changes`,
+      );
     });
   }
 });
@@ -224,14 +318,22 @@ describe('mutated signed collateral text is never accepted', () => {
     test(`one character of tcb_info or qe_identity changed (${short(name)}) → COLLATERAL_INVALID or COLLATERAL_MALFORMED`, () => {
       const base = collateralJson(name);
       fc.assert(
-        fc.property(fc.constantFrom('tcb_info', 'qe_identity'), fc.nat(), fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }), (key, seed, c) => {
-          const text = base[key] as string;
-          const at = seed % text.length;
-          fc.pre(text[at] !== c);
-          const input = { ...base, [key]: text.slice(0, at) + c + text.slice(at + 1) };
-          const result = onlyCloisterErrors(() => verifier.prepare(input), ['COLLATERAL_INVALID', 'COLLATERAL_MALFORMED']);
-          assert.ok(result instanceof Error, 'changed signed text was accepted');
-        }),
+        fc.property(
+          fc.constantFrom('tcb_info', 'qe_identity'),
+          fc.nat(),
+          fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }),
+          (key, seed, c) => {
+            const text = base[key] as string;
+            const at = seed % text.length;
+            fc.pre(text[at] !== c);
+            const input = { ...base, [key]: text.slice(0, at) + c + text.slice(at + 1) };
+            const result = onlyCloisterErrors(
+              () => verifier.prepare(input),
+              ['COLLATERAL_INVALID', 'COLLATERAL_MALFORMED'],
+            );
+            assert.ok(result instanceof Error, 'changed signed text was accepted');
+          },
+        ),
         { numRuns: 300 },
       );
     });

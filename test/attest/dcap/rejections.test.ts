@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DcapVerifier } from '../../../src/attest/dcap/verify.js';
 import { parseQuote } from '../../../src/attest/dcap/quote.js';
-import { collateralWindow, parseQeIdentity, parseTcbInfo, type PreparedCollateral } from '../../../src/attest/dcap/collateral.js';
+import {
+  collateralWindow,
+  parseQeIdentity,
+  parseTcbInfo,
+  type PreparedCollateral,
+} from '../../../src/attest/dcap/collateral.js';
 import { customRoot } from '../../../src/attest/dcap/root.js';
 import type { ErrorCode } from '../../../src/lib/errors.js';
 import {
@@ -87,7 +92,10 @@ describe('positive controls: the unmodified inputs verify', () => {
     test(`${short(name)} moved to the simulated PKI verifies with the simulated root only`, () => {
       const sim = simulatedPki(name);
       const simVerifier = new DcapVerifier(customRoot(sim.root));
-      const verdict = simVerifier.verify(sim.quote(), { collateral: simVerifier.prepare(sim.collateral()), now: verifyAt(name) });
+      const verdict = simVerifier.verify(sim.quote(), {
+        collateral: simVerifier.prepare(sim.collateral()),
+        now: verifyAt(name),
+      });
       assert.equal(verdict.tcbStatus, expectedJson(name).expected.tcb_status);
       assert.equal(verdict.simulation, true);
     });
@@ -131,7 +139,8 @@ describe('signed and bound regions: one changed byte', () => {
     });
 
     test(`QE report signature → QE_REPORT_SIGNATURE_INVALID (${short(name)})`, () => {
-      for (const at of [l.qeReportSigAt, l.qeReportSigAt + 32, l.qeReportSigAt + 63]) reject(at, 'QE_REPORT_SIGNATURE_INVALID');
+      for (const at of [l.qeReportSigAt, l.qeReportSigAt + 32, l.qeReportSigAt + 63])
+        reject(at, 'QE_REPORT_SIGNATURE_INVALID');
     });
 
     test(`QE auth data is bound by the QE report data → QE_REPORT_DATA_MISMATCH (${short(name)})`, () => {
@@ -144,7 +153,9 @@ describe('signed and bound regions: one changed byte', () => {
       const begin = '-----BEGIN CERTIFICATE-----';
       const bodyAt = pem.indexOf(begin) + begin.length;
       const bodyEnd = pem.indexOf('-----END CERTIFICATE-----', bodyAt);
-      const positions = [...pem.slice(bodyAt, bodyEnd)].flatMap((c, i) => (/[A-Za-z0-9+/]/.test(c) ? [bodyAt + i] : []));
+      const positions = [...pem.slice(bodyAt, bodyEnd)].flatMap((c, i) =>
+        /[A-Za-z0-9+/]/.test(c) ? [bodyAt + i] : [],
+      );
       const leaf = pemDers(pem)[0] as Uint8Array;
       const s = signatureS(leaf);
       // Base64 character 1 of the group holding DER bytes g, g+1, g+2 changes bits of bytes g and g+1 only.
@@ -154,7 +165,10 @@ describe('signed and bound regions: one changed byte', () => {
       const newLeaf = pemDers(changed)[0] as Uint8Array;
       assert.equal(newLeaf.length, leaf.length);
       const diff = [...newLeaf.keys()].filter((i) => newLeaf[i] !== leaf[i]);
-      assert.ok(diff.length > 0 && diff.every((i) => i >= s.start && i < s.end), 'precondition: only the signature s value changes');
+      assert.ok(
+        diff.length > 0 && diff.every((i) => i >= s.start && i < s.end),
+        'precondition: only the signature s value changes',
+      );
       throwsCode(() => verifyAs(name, withCertData(q, changed)), 'CERT_CHAIN_INVALID');
     });
   }
@@ -164,7 +178,8 @@ describe('signed and bound regions: one changed byte', () => {
 function cutConsistently(q: Uint8Array, cut: number): Uint8Array {
   const l = layout(q);
   let out = patch(q.slice(0, cut), l.sigSizeAt, le32(cut - l.sigAt));
-  if (l.outerSizeAt !== undefined && cut >= l.outerSizeAt + 4) out = patch(out, l.outerSizeAt, le32(cut - l.qeReportAt));
+  if (l.outerSizeAt !== undefined && cut >= l.outerSizeAt + 4)
+    out = patch(out, l.outerSizeAt, le32(cut - l.qeReportAt));
   return out;
 }
 
@@ -174,7 +189,33 @@ describe('truncation', () => {
     const l = layout(q);
 
     test(`cut at every structure boundary → QUOTE_TRUNCATED (${short(name)})`, () => {
-      const cuts = [0, 1, 2, 4, 8, 12, 28, 47, 48, l.bodyAt, l.bodyAt + 1, l.signedEnd - 1, l.signedEnd, l.signedEnd + 2, l.sigAt, l.attKeyAt, l.qeReportAt, l.qeReportSigAt, l.authSizeAt, l.authAt, l.certTypeAt, l.certSizeAt, l.pemAt, l.pemAt + 1000, l.sigEnd - 1];
+      const cuts = [
+        0,
+        1,
+        2,
+        4,
+        8,
+        12,
+        28,
+        47,
+        48,
+        l.bodyAt,
+        l.bodyAt + 1,
+        l.signedEnd - 1,
+        l.signedEnd,
+        l.signedEnd + 2,
+        l.sigAt,
+        l.attKeyAt,
+        l.qeReportAt,
+        l.qeReportSigAt,
+        l.authSizeAt,
+        l.authAt,
+        l.certTypeAt,
+        l.certSizeAt,
+        l.pemAt,
+        l.pemAt + 1000,
+        l.sigEnd - 1,
+      ];
       if (l.version === 5) cuts.push(50, 53);
       if (l.outerTypeAt !== undefined) cuts.push(l.outerTypeAt, l.outerSizeAt as number);
       for (const cut of cuts) throwsCode(() => parseQuote(q.subarray(0, cut)), 'QUOTE_TRUNCATED');
@@ -197,15 +238,21 @@ describe('truncation', () => {
         [l.pemAt + 1500, 'certificationData'],
         [l.sigEnd - 1, 'certificationData'],
       ];
-      if (l.outerTypeAt !== undefined) cases.push([l.outerTypeAt, 'signatureData.certificationData.type'], [l.outerSizeAt as number, 'signatureData.certificationData.size']);
+      if (l.outerTypeAt !== undefined)
+        cases.push(
+          [l.outerTypeAt, 'signatureData.certificationData.type'],
+          [l.outerSizeAt as number, 'signatureData.certificationData.size'],
+        );
       for (const [cut, field] of cases) throwsCode(() => parseQuote(cutConsistently(q, cut)), 'QUOTE_TRUNCATED', field);
     });
 
     test(`every proper prefix up to the end of the signature data → QUOTE_TRUNCATED; longer prefixes only lose trailing bytes (${short(name)})`, () => {
       const c = prepared(name);
       const now = verifyAt(name);
-      for (let cut = 0; cut < l.sigEnd; cut++) throwsCode(() => verifier.verify(q.subarray(0, cut), { collateral: c, now }), 'QUOTE_TRUNCATED');
-      for (let cut = l.sigEnd; cut <= q.length; cut++) assert.equal(verifier.verify(q.subarray(0, cut), { collateral: c, now }).trailingBytes, cut - l.sigEnd);
+      for (let cut = 0; cut < l.sigEnd; cut++)
+        throwsCode(() => verifier.verify(q.subarray(0, cut), { collateral: c, now }), 'QUOTE_TRUNCATED');
+      for (let cut = l.sigEnd; cut <= q.length; cut++)
+        assert.equal(verifier.verify(q.subarray(0, cut), { collateral: c, now }).trailingBytes, cut - l.sigEnd);
     });
   }
 });
@@ -216,27 +263,36 @@ describe('header, body descriptor and certification data rules (parseQuote)', ()
   const v5 = quoteBytes(TDX_V5);
 
   test('quote version other than 3, 4, 5 → QUOTE_UNSUPPORTED_VERSION', () => {
-    for (const q of [sgx, v4, v5]) for (const version of [0, 1, 2, 6, 0x103, 0xffff]) throwsCode(() => parseQuote(patch(q, 0, le16(version))), 'QUOTE_UNSUPPORTED_VERSION');
+    for (const q of [sgx, v4, v5])
+      for (const version of [0, 1, 2, 6, 0x103, 0xffff])
+        throwsCode(() => parseQuote(patch(q, 0, le16(version))), 'QUOTE_UNSUPPORTED_VERSION');
   });
 
   test('attestation key type other than 2 (ECDSA-256-with-P-256) → QUOTE_UNSUPPORTED_KEY_TYPE', () => {
-    for (const q of [sgx, v4, v5]) for (const type of [0, 1, 3, 0x102]) throwsCode(() => parseQuote(patch(q, 2, le16(type))), 'QUOTE_UNSUPPORTED_KEY_TYPE');
+    for (const q of [sgx, v4, v5])
+      for (const type of [0, 1, 3, 0x102])
+        throwsCode(() => parseQuote(patch(q, 2, le16(type))), 'QUOTE_UNSUPPORTED_KEY_TYPE');
   });
 
   test('TEE type neither SGX (0) nor TDX (0x81) → QUOTE_UNSUPPORTED_TEE_TYPE', () => {
-    for (const q of [v4, v5]) for (const tee of [0x82, 0x80, 0x01, 0x81 + 0x100]) throwsCode(() => parseQuote(patch(q, 4, le32(tee))), 'QUOTE_UNSUPPORTED_TEE_TYPE');
+    for (const q of [v4, v5])
+      for (const tee of [0x82, 0x80, 0x01, 0x81 + 0x100])
+        throwsCode(() => parseQuote(patch(q, 4, le32(tee))), 'QUOTE_UNSUPPORTED_TEE_TYPE');
   });
 
   test('quote v3 with TEE type TDX (bytes 4..7 reserved, zero) → QUOTE_UNSUPPORTED_TEE_TYPE', () => {
-    for (const tee of [0x81, 0x82, 1]) throwsCode(() => parseQuote(patch(sgx, 4, le32(tee))), 'QUOTE_UNSUPPORTED_TEE_TYPE');
+    for (const tee of [0x81, 0x82, 1])
+      throwsCode(() => parseQuote(patch(sgx, 4, le32(tee))), 'QUOTE_UNSUPPORTED_TEE_TYPE');
   });
 
-  test('QE vendor id other than Intel\'s → QUOTE_BAD_QE_VENDOR', () => {
-    for (const q of [sgx, v4, v5]) for (const at of [12, 19, 27]) throwsCode(() => parseQuote(flip(q, at)), 'QUOTE_BAD_QE_VENDOR');
+  test("QE vendor id other than Intel's → QUOTE_BAD_QE_VENDOR", () => {
+    for (const q of [sgx, v4, v5])
+      for (const at of [12, 19, 27]) throwsCode(() => parseQuote(flip(q, at)), 'QUOTE_BAD_QE_VENDOR');
   });
 
   test('v5 body descriptor with an unknown type → QUOTE_UNSUPPORTED_BODY', () => {
-    for (const type of [0, 4, 9, 0xffff]) throwsCode(() => parseQuote(patch(v5, 48, le16(type))), 'QUOTE_UNSUPPORTED_BODY', 'body.type');
+    for (const type of [0, 4, 9, 0xffff])
+      throwsCode(() => parseQuote(patch(v5, 48, le16(type))), 'QUOTE_UNSUPPORTED_BODY', 'body.type');
   });
 
   test('v5 body descriptor type SGX (1) under TEE type TDX → QUOTE_UNSUPPORTED_BODY', () => {
@@ -244,18 +300,30 @@ describe('header, body descriptor and certification data rules (parseQuote)', ()
   });
 
   test('v5 body descriptor size that is not the size of its type → QUOTE_UNSUPPORTED_BODY', () => {
-    for (const size of [0, 584, 647, 649, 0xffffffff]) throwsCode(() => parseQuote(patch(v5, 50, le32(size))), 'QUOTE_UNSUPPORTED_BODY', 'body.size');
+    for (const size of [0, 584, 647, 649, 0xffffffff])
+      throwsCode(() => parseQuote(patch(v5, 50, le32(size))), 'QUOTE_UNSUPPORTED_BODY', 'body.size');
     // TD 1.0 type (2) with the TD 1.5 size (648).
     throwsCode(() => parseQuote(patch(v5, 48, le16(2))), 'QUOTE_UNSUPPORTED_BODY', 'body.size');
   });
 
   test('certification data type 4 instead of 5 (PEM PCK chain) → QUOTE_UNSUPPORTED_CERT_DATA', () => {
-    for (const q of [sgx, v4, v5]) for (const type of [1, 4, 6, 7]) throwsCode(() => parseQuote(patch(q, layout(q).certTypeAt, le16(type))), 'QUOTE_UNSUPPORTED_CERT_DATA', 'certificationData.type');
+    for (const q of [sgx, v4, v5])
+      for (const type of [1, 4, 6, 7])
+        throwsCode(
+          () => parseQuote(patch(q, layout(q).certTypeAt, le16(type))),
+          'QUOTE_UNSUPPORTED_CERT_DATA',
+          'certificationData.type',
+        );
   });
 
   test('v4/v5 outer certification data type 5 instead of 6 (QE report certification data) → QUOTE_UNSUPPORTED_CERT_DATA', () => {
     for (const q of [v4, v5]) {
-      for (const type of [5, 4, 7]) throwsCode(() => parseQuote(patch(q, layout(q).outerTypeAt as number, le16(type))), 'QUOTE_UNSUPPORTED_CERT_DATA', 'signatureData.certificationData.type');
+      for (const type of [5, 4, 7])
+        throwsCode(
+          () => parseQuote(patch(q, layout(q).outerTypeAt as number, le16(type))),
+          'QUOTE_UNSUPPORTED_CERT_DATA',
+          'signatureData.certificationData.type',
+        );
     }
   });
 });
@@ -289,7 +357,10 @@ describe('trailing bytes', () => {
 
   test('a non-PEM byte appended inside the v3 certification data → PEM_MALFORMED', () => {
     const q = quoteBytes(SGX_V3);
-    throwsCode(() => verifyAs(SGX_V3, withCertData(q, concat(split(q).certData, new Uint8Array([0x58])))), 'PEM_MALFORMED');
+    throwsCode(
+      () => verifyAs(SGX_V3, withCertData(q, concat(split(q).certData, new Uint8Array([0x58])))),
+      'PEM_MALFORMED',
+    );
   });
 });
 
@@ -361,7 +432,10 @@ describe('collateral signatures (prepare)', () => {
 
   test('TCB info and QE identity signatures swapped → COLLATERAL_INVALID', () => {
     const c = collateralJson(SGX_V3);
-    [c['tcb_info_signature'], c['qe_identity_signature']] = [c['qe_identity_signature'] as string, c['tcb_info_signature'] as string];
+    [c['tcb_info_signature'], c['qe_identity_signature']] = [
+      c['qe_identity_signature'] as string,
+      c['tcb_info_signature'] as string,
+    ];
     throwsCode(() => verifier.prepare(c), 'COLLATERAL_INVALID');
   });
 
@@ -411,18 +485,29 @@ describe('collateral chains (prepare)', () => {
 
   // Intel QVL TCBSigningChain::verify: the signer must be the "Intel SGX TCB Signing" certificate issued by the root
   // (STATUS_SGX_TCB_SIGNING_CERT_MISSING otherwise). A PCK key lives in a platform, and may leak; it must not sign collateral.
-  test('TCB info signed by a PCK certificate\'s key (chain PCK, PCK CA, root) is refused (simulated PKI)', () => {
+  test("TCB info signed by a PCK certificate's key (chain PCK, PCK CA, root) is refused (simulated PKI)", () => {
     const sim = simulatedPki(SGX_V3);
     const simVerifier = new DcapVerifier(customRoot(sim.root));
-    const tcbInfo = replaceOnce(collateralJson(SGX_V3)['tcb_info'] as string, '"tcbStatus":"ConfigurationAndSWHardeningNeeded"', '"tcbStatus":"UpToDate"');
-    const c = sim.collateral({ tcbInfo, tcbInfoKey: sim.keys.pck.privateKey, tcbInfoChain: toPem(sim.pck, sim.ca, sim.root) });
+    const tcbInfo = replaceOnce(
+      collateralJson(SGX_V3)['tcb_info'] as string,
+      '"tcbStatus":"ConfigurationAndSWHardeningNeeded"',
+      '"tcbStatus":"UpToDate"',
+    );
+    const c = sim.collateral({
+      tcbInfo,
+      tcbInfoKey: sim.keys.pck.privateKey,
+      tcbInfoChain: toPem(sim.pck, sim.ca, sim.root),
+    });
     throwsCode(() => simVerifier.prepare(c), ['CERT_CHAIN_INVALID', 'COLLATERAL_INVALID']);
   });
 
-  test('QE identity signed by a PCK certificate\'s key (chain PCK, PCK CA, root) is refused (simulated PKI)', () => {
+  test("QE identity signed by a PCK certificate's key (chain PCK, PCK CA, root) is refused (simulated PKI)", () => {
     const sim = simulatedPki(SGX_V3);
     const simVerifier = new DcapVerifier(customRoot(sim.root));
-    const c = sim.collateral({ qeIdentityKey: sim.keys.pck.privateKey, qeIdentityChain: toPem(sim.pck, sim.ca, sim.root) });
+    const c = sim.collateral({
+      qeIdentityKey: sim.keys.pck.privateKey,
+      qeIdentityChain: toPem(sim.pck, sim.ca, sim.root),
+    });
     throwsCode(() => simVerifier.prepare(c), ['CERT_CHAIN_INVALID', 'COLLATERAL_INVALID']);
   });
 });
@@ -524,7 +609,10 @@ describe('time', () => {
 
     test(`collateral used a day before its window and a second after it → fails with a time code (${short(name)})`, () => {
       const w = collateralWindow(prepared(name));
-      assert.ok(w.notBefore <= verifyAt(name) && verifyAt(name) <= w.notAfter, 'precondition: verify_at inside the window');
+      assert.ok(
+        w.notBefore <= verifyAt(name) && verifyAt(name) <= w.notAfter,
+        'precondition: verify_at inside the window',
+      );
       verifyAs(name, q, w.notBefore);
       verifyAs(name, q, w.notAfter);
       throwsCode(() => verifyAs(name, q, w.notBefore - DAY), TIME_CODES);
@@ -534,7 +622,11 @@ describe('time', () => {
   }
 
   /** Every time bound of prepared collateral but one document's, with the PCK chain's. */
-  function otherBounds(c: PreparedCollateral, except: 'tcbInfo' | 'qeIdentity' | 'pckCrl', pckChain: { notBefore: number; notAfter: number }[]) {
+  function otherBounds(
+    c: PreparedCollateral,
+    except: 'tcbInfo' | 'qeIdentity' | 'pckCrl',
+    pckChain: { notBefore: number; notAfter: number }[],
+  ) {
     const certs = [...c.tcbInfoChain, ...c.qeIdentityChain, ...c.pckCrlChain, ...pckChain];
     const items = [
       ...(except === 'tcbInfo' ? [] : [{ from: c.tcbInfo.issueDate, to: c.tcbInfo.nextUpdate }]),
@@ -552,28 +644,40 @@ describe('time', () => {
     const name = TDX_V4_OTHER_FMSPC;
     const c = prepared(name);
     const rest = otherBounds(c, 'tcbInfo', pckChainOf(name));
-    assert.ok(c.tcbInfo.nextUpdate + 1 <= rest.to && c.tcbInfo.nextUpdate + 1 >= rest.from, 'precondition: only the TCB info has expired');
+    assert.ok(
+      c.tcbInfo.nextUpdate + 1 <= rest.to && c.tcbInfo.nextUpdate + 1 >= rest.from,
+      'precondition: only the TCB info has expired',
+    );
     throwsCode(() => verifyAs(name, quoteBytes(name), c.tcbInfo.nextUpdate + 1), 'COLLATERAL_EXPIRED');
   });
 
   test('QE identity past its nextUpdate while CRLs, certificates and TCB info are current → COLLATERAL_EXPIRED', () => {
     const c = prepared(SGX_V3);
     const rest = otherBounds(c, 'qeIdentity', pckChainOf(SGX_V3));
-    assert.ok(c.qeIdentity.nextUpdate + 1 <= rest.to && c.qeIdentity.nextUpdate + 1 >= rest.from, 'precondition: only the QE identity has expired');
+    assert.ok(
+      c.qeIdentity.nextUpdate + 1 <= rest.to && c.qeIdentity.nextUpdate + 1 >= rest.from,
+      'precondition: only the QE identity has expired',
+    );
     throwsCode(() => verifyAs(SGX_V3, quoteBytes(SGX_V3), c.qeIdentity.nextUpdate + 1), 'COLLATERAL_EXPIRED');
   });
 
   test('TCB info before its issueDate while everything else is current → COLLATERAL_EXPIRED', () => {
     const c = prepared(SGX_V3);
     const rest = otherBounds(c, 'tcbInfo', pckChainOf(SGX_V3));
-    assert.ok(c.tcbInfo.issueDate - 1 >= rest.from && c.tcbInfo.issueDate - 1 <= rest.to, 'precondition: only the TCB info is not yet valid');
+    assert.ok(
+      c.tcbInfo.issueDate - 1 >= rest.from && c.tcbInfo.issueDate - 1 <= rest.to,
+      'precondition: only the TCB info is not yet valid',
+    );
     throwsCode(() => verifyAs(SGX_V3, quoteBytes(SGX_V3), c.tcbInfo.issueDate - 1), 'COLLATERAL_EXPIRED');
   });
 
   test('PCK CRL past its nextUpdate while the TCB info and QE identity are current → CRL_EXPIRED', () => {
     const c = prepared(TDX_V4);
     const rest = otherBounds(c, 'pckCrl', pckChainOf(TDX_V4));
-    assert.ok(c.pckCrl.nextUpdate + 1 <= rest.to && c.pckCrl.nextUpdate + 1 >= rest.from, 'precondition: only the PCK CRL has expired');
+    assert.ok(
+      c.pckCrl.nextUpdate + 1 <= rest.to && c.pckCrl.nextUpdate + 1 >= rest.from,
+      'precondition: only the PCK CRL has expired',
+    );
     throwsCode(() => verifyAs(TDX_V4, quoteBytes(TDX_V4), c.pckCrl.nextUpdate + 1), 'CRL_EXPIRED');
   });
 
@@ -600,12 +704,18 @@ describe('collateral of another quote', () => {
     c['pck_crl_issuer_chain'] = tdx['pck_crl_issuer_chain'] as string;
     const collateral = verifier.prepare(c);
     const w = intersect(collateralWindow(collateral), ...pckChainValidity(quoteBytes(TDX_V4)));
-    assert.ok(w.notBefore <= verifyAt(TDX_V4) && verifyAt(TDX_V4) <= w.notAfter, 'precondition: the composed collateral is current');
+    assert.ok(
+      w.notBefore <= verifyAt(TDX_V4) && verifyAt(TDX_V4) <= w.notAfter,
+      'precondition: the composed collateral is current',
+    );
     throwsCode(() => verifier.verify(quoteBytes(TDX_V4), { collateral, now: verifyAt(TDX_V4) }), 'COLLATERAL_MISMATCH');
   });
 
   test('the SGX collateral set as is for a TDX quote → refused (its PCK CRL is of the other CA)', () => {
-    throwsCode(() => verifier.verify(quoteBytes(TDX_V4), { collateral: prepared(SGX_V3), now: verifyAt(TDX_V4) }), ['CRL_INVALID', 'COLLATERAL_MISMATCH']);
+    throwsCode(
+      () => verifier.verify(quoteBytes(TDX_V4), { collateral: prepared(SGX_V3), now: verifyAt(TDX_V4) }),
+      ['CRL_INVALID', 'COLLATERAL_MISMATCH'],
+    );
   });
 
   test('TDX TCB info and QE identity for an SGX quote (PCK CRL of its CA) → COLLATERAL_MISMATCH', () => {
@@ -615,7 +725,10 @@ describe('collateral of another quote', () => {
     c['pck_crl_issuer_chain'] = sgx['pck_crl_issuer_chain'] as string;
     const collateral = verifier.prepare(c);
     const w = collateralWindow(collateral);
-    assert.ok(w.notBefore <= verifyAt(SGX_V3) && verifyAt(SGX_V3) <= w.notAfter, 'precondition: the composed collateral is current');
+    assert.ok(
+      w.notBefore <= verifyAt(SGX_V3) && verifyAt(SGX_V3) <= w.notAfter,
+      'precondition: the composed collateral is current',
+    );
     throwsCode(() => verifier.verify(quoteBytes(SGX_V3), { collateral, now: verifyAt(SGX_V3) }), 'COLLATERAL_MISMATCH');
   });
 
@@ -652,8 +765,18 @@ describe('collateral of another quote', () => {
     const collateral = simVerifier.prepare(sim.collateral());
     // FMSPC: SEQUENCE { OID 1.2.840.113741.1.13.1.4, OCTET STRING (6) } (PCK Certificate and CRL Profile §1.3.5).
     const fmspcOid = new Uint8Array(Buffer.from('060a2a864886f84d010d0104', 'hex'));
-    const pck = sim.reissuePck({ editTbs: (tbs) => { const at = indexOf(tbs, fmspcOid); assert.ok(at > 0); const i = at + fmspcOid.length + 2 + 5; tbs[i] = (tbs[i] ?? 0) ^ 0x01; } });
-    throwsCode(() => simVerifier.verify(sim.quote({ pck }), { collateral, now: verifyAt(SGX_V3) }), 'COLLATERAL_MISMATCH');
+    const pck = sim.reissuePck({
+      editTbs: (tbs) => {
+        const at = indexOf(tbs, fmspcOid);
+        assert.ok(at > 0);
+        const i = at + fmspcOid.length + 2 + 5;
+        tbs[i] = (tbs[i] ?? 0) ^ 0x01;
+      },
+    });
+    throwsCode(
+      () => simVerifier.verify(sim.quote({ pck }), { collateral, now: verifyAt(SGX_V3) }),
+      'COLLATERAL_MISMATCH',
+    );
   });
 
   test('PCK certificate re-issued with another PCEID → COLLATERAL_MISMATCH (simulated PKI)', () => {
@@ -661,8 +784,18 @@ describe('collateral of another quote', () => {
     const simVerifier = new DcapVerifier(customRoot(sim.root));
     const collateral = simVerifier.prepare(sim.collateral());
     const pceIdOid = new Uint8Array(Buffer.from('060a2a864886f84d010d0103', 'hex'));
-    const pck = sim.reissuePck({ editTbs: (tbs) => { const at = indexOf(tbs, pceIdOid); assert.ok(at > 0); const i = at + pceIdOid.length + 2 + 1; tbs[i] = (tbs[i] ?? 0) ^ 0x01; } });
-    throwsCode(() => simVerifier.verify(sim.quote({ pck }), { collateral, now: verifyAt(TDX_V5) }), 'COLLATERAL_MISMATCH');
+    const pck = sim.reissuePck({
+      editTbs: (tbs) => {
+        const at = indexOf(tbs, pceIdOid);
+        assert.ok(at > 0);
+        const i = at + pceIdOid.length + 2 + 1;
+        tbs[i] = (tbs[i] ?? 0) ^ 0x01;
+      },
+    });
+    throwsCode(
+      () => simVerifier.verify(sim.quote({ pck }), { collateral, now: verifyAt(TDX_V5) }),
+      'COLLATERAL_MISMATCH',
+    );
   });
 
   test('PCK certificate without the SGX extension → PCK_EXTENSION_INVALID (simulated PKI)', () => {
@@ -671,8 +804,17 @@ describe('collateral of another quote', () => {
     const collateral = simVerifier.prepare(sim.collateral());
     // The extension id 1.2.840.113741.1.13.1 becomes 1.2.840.113741.1.13.2 (not critical, so merely unknown).
     const sgxExtOid = new Uint8Array(Buffer.from('06092a864886f84d010d01', 'hex'));
-    const pck = sim.reissuePck({ editTbs: (tbs) => { const at = indexOf(tbs, sgxExtOid); assert.ok(at > 0); tbs[at + sgxExtOid.length - 1] = 0x02; } });
-    throwsCode(() => simVerifier.verify(sim.quote({ pck }), { collateral, now: verifyAt(SGX_V3) }), 'PCK_EXTENSION_INVALID');
+    const pck = sim.reissuePck({
+      editTbs: (tbs) => {
+        const at = indexOf(tbs, sgxExtOid);
+        assert.ok(at > 0);
+        tbs[at + sgxExtOid.length - 1] = 0x02;
+      },
+    });
+    throwsCode(
+      () => simVerifier.verify(sim.quote({ pck }), { collateral, now: verifyAt(SGX_V3) }),
+      'PCK_EXTENSION_INVALID',
+    );
   });
 });
 
@@ -680,22 +822,42 @@ describe('missing collateral and TEE expectations', () => {
   test('a quote with no collateral (none exists for its FMSPC) → COLLATERAL_MISSING after its signatures verify', () => {
     throwsCode(() => verifier.verify(quoteBytes(MOBILECOIN), { now: MOBILECOIN_AT }), 'COLLATERAL_MISSING');
     // The same quote with a broken QE report signature fails on the signature first: collateral is looked at last.
-    throwsCode(() => verifier.verify(flip(quoteBytes(MOBILECOIN), layout(quoteBytes(MOBILECOIN)).qeReportSigAt), { now: MOBILECOIN_AT }), 'QE_REPORT_SIGNATURE_INVALID');
+    throwsCode(
+      () =>
+        verifier.verify(flip(quoteBytes(MOBILECOIN), layout(quoteBytes(MOBILECOIN)).qeReportSigAt), {
+          now: MOBILECOIN_AT,
+        }),
+      'QE_REPORT_SIGNATURE_INVALID',
+    );
   });
 
   test('a real quote whose collateral is left out → COLLATERAL_MISSING', () => {
-    for (const name of QUOTES) throwsCode(() => verifier.verify(quoteBytes(name), { now: verifyAt(name), collateral: undefined }), 'COLLATERAL_MISSING');
+    for (const name of QUOTES)
+      throwsCode(
+        () => verifier.verify(quoteBytes(name), { now: verifyAt(name), collateral: undefined }),
+        'COLLATERAL_MISSING',
+      );
   });
 
   test('tee option "tdx" for an SGX quote and "sgx" for a TDX quote → QUOTE_UNSUPPORTED_TEE_TYPE', () => {
-    throwsCode(() => verifier.verify(quoteBytes(SGX_V3), { collateral: prepared(SGX_V3), now: verifyAt(SGX_V3), tee: 'tdx' }), 'QUOTE_UNSUPPORTED_TEE_TYPE');
-    for (const name of [TDX_V4, TDX_V5]) throwsCode(() => verifier.verify(quoteBytes(name), { collateral: prepared(name), now: verifyAt(name), tee: 'sgx' }), 'QUOTE_UNSUPPORTED_TEE_TYPE');
+    throwsCode(
+      () => verifier.verify(quoteBytes(SGX_V3), { collateral: prepared(SGX_V3), now: verifyAt(SGX_V3), tee: 'tdx' }),
+      'QUOTE_UNSUPPORTED_TEE_TYPE',
+    );
+    for (const name of [TDX_V4, TDX_V5])
+      throwsCode(
+        () => verifier.verify(quoteBytes(name), { collateral: prepared(name), now: verifyAt(name), tee: 'sgx' }),
+        'QUOTE_UNSUPPORTED_TEE_TYPE',
+      );
   });
 
   test('collateral prepared for another trust root → COLLATERAL_INVALID (simulated PKI)', () => {
     const sim = simulatedPki(SGX_V3);
     const simVerifier = new DcapVerifier(customRoot(sim.root));
-    throwsCode(() => simVerifier.verify(sim.quote(), { collateral: prepared(SGX_V3), now: verifyAt(SGX_V3) }), 'COLLATERAL_INVALID');
+    throwsCode(
+      () => simVerifier.verify(sim.quote(), { collateral: prepared(SGX_V3), now: verifyAt(SGX_V3) }),
+      'COLLATERAL_INVALID',
+    );
   });
 });
 
@@ -732,7 +894,17 @@ describe('PCK certificate chain in the quote', () => {
 
   test('a PEM block that is not a CERTIFICATE → PEM_MALFORMED', () => {
     const q = quoteBytes(SGX_V3);
-    throwsCode(() => verifyAs(SGX_V3, withCertData(q, pemOf(q).replace('BEGIN CERTIFICATE', 'BEGIN X509 CRL').replace('END CERTIFICATE', 'END X509 CRL'))), 'PEM_MALFORMED');
+    throwsCode(
+      () =>
+        verifyAs(
+          SGX_V3,
+          withCertData(
+            q,
+            pemOf(q).replace('BEGIN CERTIFICATE', 'BEGIN X509 CRL').replace('END CERTIFICATE', 'END X509 CRL'),
+          ),
+        ),
+      'PEM_MALFORMED',
+    );
   });
 
   // RFC 7468 §3: PEM is ASCII; only SP, HTAB, CR, LF, VT and FF are whitespace. The quote's PEM bytes are
@@ -749,10 +921,30 @@ describe('PCK certificate chain in the quote', () => {
 describe('QE identity (simulated PKI: QE reports Intel never signed)', () => {
   // SGX REPORTBODY offsets: miscSelect @16, attributes @48, mrSigner @128, isvProdId @256, isvSvn @258.
   const cases: [string, (r: Uint8Array) => void][] = [
-    ['miscSelect outside the identity', (r) => { r[16] = (r[16] ?? 0) ^ 0x01; }],
-    ['attributes with DEBUG set (a masked bit)', (r) => { r[48] = (r[48] ?? 0) | 0x02; }],
-    ['another mrSigner', (r) => { r[128] = (r[128] ?? 0) ^ 0x01; }],
-    ['another isvProdId', (r) => { r[256] = (r[256] ?? 0) ^ 0x04; }],
+    [
+      'miscSelect outside the identity',
+      (r) => {
+        r[16] = (r[16] ?? 0) ^ 0x01;
+      },
+    ],
+    [
+      'attributes with DEBUG set (a masked bit)',
+      (r) => {
+        r[48] = (r[48] ?? 0) | 0x02;
+      },
+    ],
+    [
+      'another mrSigner',
+      (r) => {
+        r[128] = (r[128] ?? 0) ^ 0x01;
+      },
+    ],
+    [
+      'another isvProdId',
+      (r) => {
+        r[256] = (r[256] ?? 0) ^ 0x04;
+      },
+    ],
   ];
   for (const name of [SGX_V3, TDX_V4]) {
     for (const [what, edit] of cases) {
@@ -760,7 +952,10 @@ describe('QE identity (simulated PKI: QE reports Intel never signed)', () => {
         const sim = simulatedPki(name);
         const simVerifier = new DcapVerifier(customRoot(sim.root));
         const collateral = simVerifier.prepare(sim.collateral());
-        throwsCode(() => simVerifier.verify(sim.quote({ editQeReport: edit }), { collateral, now: verifyAt(name) }), 'QE_IDENTITY_MISMATCH');
+        throwsCode(
+          () => simVerifier.verify(sim.quote({ editQeReport: edit }), { collateral, now: verifyAt(name) }),
+          'QE_IDENTITY_MISMATCH',
+        );
       });
     }
 
@@ -770,7 +965,14 @@ describe('QE identity (simulated PKI: QE reports Intel never signed)', () => {
       const collateral = simVerifier.prepare(sim.collateral());
       const lowest = Math.min(...collateral.qeIdentity.tcbLevels.map((l) => l.isvSvn));
       assert.ok(lowest > 0, 'precondition: isvsvn 0 is below every level');
-      throwsCode(() => simVerifier.verify(sim.quote({ editQeReport: (r) => r.set(le16(0), 258) }), { collateral, now: verifyAt(name) }), 'TCB_NOT_SUPPORTED');
+      throwsCode(
+        () =>
+          simVerifier.verify(sim.quote({ editQeReport: (r) => r.set(le16(0), 258) }), {
+            collateral,
+            now: verifyAt(name),
+          }),
+        'TCB_NOT_SUPPORTED',
+      );
     });
   }
 });
@@ -782,19 +984,38 @@ describe('TDX module and TCB levels', () => {
     const run = (edit: (signed: Uint8Array) => void) => {
       const sim = simulatedPki(name);
       const simVerifier = new DcapVerifier(customRoot(sim.root));
-      return () => simVerifier.verify(sim.quote({ editSigned: edit }), { collateral: simVerifier.prepare(sim.collateral()), now: verifyAt(name) });
+      return () =>
+        simVerifier.verify(sim.quote({ editSigned: edit }), {
+          collateral: simVerifier.prepare(sim.collateral()),
+          now: verifyAt(name),
+        });
     };
 
     test(`MRSIGNERSEAM not the module identity's → TDX_MODULE_MISMATCH (${short(name)})`, () => {
-      throwsCode(run((s) => { s[body(name) + 64] = 0x01; }), 'TDX_MODULE_MISMATCH');
+      throwsCode(
+        run((s) => {
+          s[body(name) + 64] = 0x01;
+        }),
+        'TDX_MODULE_MISMATCH',
+      );
     });
 
     test(`SEAMATTRIBUTES non-zero → TDX_MODULE_MISMATCH (${short(name)})`, () => {
-      throwsCode(run((s) => { s[body(name) + 112] = 0x01; }), 'TDX_MODULE_MISMATCH');
+      throwsCode(
+        run((s) => {
+          s[body(name) + 112] = 0x01;
+        }),
+        'TDX_MODULE_MISMATCH',
+      );
     });
 
     test(`TEE_TCB_SVN naming a TDX module major version without a module identity (TDX_02) → TDX_MODULE_MISMATCH (${short(name)})`, () => {
-      throwsCode(run((s) => { s[body(name) + 1] = 0x02; }), 'TDX_MODULE_MISMATCH');
+      throwsCode(
+        run((s) => {
+          s[body(name) + 1] = 0x02;
+        }),
+        'TDX_MODULE_MISMATCH',
+      );
     });
   }
 

@@ -14,12 +14,24 @@ interface Expected {
   verify_at_unix: number | null;
   trailing_bytes_after_signature_data: number;
   report: Record<string, unknown>;
-  expected: { verifies: boolean | string; tcb_status?: string; advisory_ids?: string[] | null; platform_tcb_status?: string | null; qe_tcb_status?: string | null; tdx_module_tcb_status?: string | null; debug?: boolean };
+  expected: {
+    verifies: boolean | string;
+    tcb_status?: string;
+    advisory_ids?: string[] | null;
+    platform_tcb_status?: string | null;
+    qe_tcb_status?: string | null;
+    tdx_module_tcb_status?: string | null;
+    debug?: boolean;
+  };
 }
 
 function load(dir: string) {
-  const expected = existsSync(`${dir}/expected.json`) ? (JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as Expected) : undefined;
-  const collateral = existsSync(`${dir}/collateral.json`) ? verifier.prepare(JSON.parse(readFileSync(`${dir}/collateral.json`, 'utf8'))) : undefined;
+  const expected = existsSync(`${dir}/expected.json`)
+    ? (JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as Expected)
+    : undefined;
+  const collateral = existsSync(`${dir}/collateral.json`)
+    ? verifier.prepare(JSON.parse(readFileSync(`${dir}/collateral.json`, 'utf8')))
+    : undefined;
   return { quote: new Uint8Array(readFileSync(`${dir}/quote.bin`)), expected, collateral };
 }
 
@@ -33,7 +45,10 @@ for (const kind of ['sgx', 'tdx'] as const) {
     test(`${kind}/${name}: ${e.verifies === true ? e.tcb_status : 'rejected'} at ${at}`, () => {
       if (e.verifies !== true) {
         assert.equal(e.tcb_status, 'TcbNotSupported');
-        assert.throws(() => verifier.verify(quote, { collateral, now: at }), (err) => err instanceof CloisterError && err.code === 'TCB_NOT_SUPPORTED');
+        assert.throws(
+          () => verifier.verify(quote, { collateral, now: at }),
+          (err) => err instanceof CloisterError && err.code === 'TCB_NOT_SUPPORTED',
+        );
         return;
       }
       const v = verifier.verify(quote, { collateral, now: at, tee: kind });
@@ -47,9 +62,31 @@ for (const kind of ['sgx', 'tdx'] as const) {
       assert.equal(v.trailingBytes, expected.trailing_bytes_after_signature_data);
       assert.equal(v.simulation, false);
       const r = expected.report;
-      const claimOf: Record<string, string> = kind === 'sgx'
-        ? { mrenclave: 'mrenclave', mrsigner: 'mrsigner', isvProdId: 'isvprodid', isvSvn: 'isvsvn', reportData: 'reportdata', cpuSvn: 'cpusvn', miscSelect: 'miscselect' }
-        : { mrtd: 'mrtd', rtmr0: 'rtmr0', rtmr1: 'rtmr1', rtmr2: 'rtmr2', rtmr3: 'rtmr3', mrConfigId: 'mrconfigid', mrOwner: 'mrowner', tdAttributes: 'tdattributes', xfam: 'xfam', teeTcbSvn: 'tee_tcb_svn', reportData: 'reportdata', mrSeam: 'mrseam' };
+      const claimOf: Record<string, string> =
+        kind === 'sgx'
+          ? {
+              mrenclave: 'mrenclave',
+              mrsigner: 'mrsigner',
+              isvProdId: 'isvprodid',
+              isvSvn: 'isvsvn',
+              reportData: 'reportdata',
+              cpuSvn: 'cpusvn',
+              miscSelect: 'miscselect',
+            }
+          : {
+              mrtd: 'mrtd',
+              rtmr0: 'rtmr0',
+              rtmr1: 'rtmr1',
+              rtmr2: 'rtmr2',
+              rtmr3: 'rtmr3',
+              mrConfigId: 'mrconfigid',
+              mrOwner: 'mrowner',
+              tdAttributes: 'tdattributes',
+              xfam: 'xfam',
+              teeTcbSvn: 'tee_tcb_svn',
+              reportData: 'reportdata',
+              mrSeam: 'mrseam',
+            };
       for (const [claim, field] of Object.entries(claimOf)) assert.equal(v.claims[claim], r[field], claim);
       assert.ok(v.collateralExpiry > at);
       // Every vector's collateral is expired today: the real clock must refuse it.
@@ -81,7 +118,10 @@ for (const [name, outcome] of Object.entries(HELD_OUT)) {
     assert.ok(collateral);
     const now = collateralWindow(collateral).notBefore + 3600;
     if (outcome === 'TCB_NOT_SUPPORTED') {
-      assert.throws(() => verifier.verify(quote, { collateral, now }), (err) => err instanceof CloisterError && err.code === outcome);
+      assert.throws(
+        () => verifier.verify(quote, { collateral, now }),
+        (err) => err instanceof CloisterError && err.code === outcome,
+      );
     } else {
       assert.equal(verifier.verify(quote, { collateral, now }).tcbStatus, outcome);
     }
@@ -92,5 +132,8 @@ test('sgx/mobilecoin-sgx-v3-debug-parse-only: signatures verify, then collateral
   const { quote } = load(`${VECTORS}sgx/mobilecoin-sgx-v3-debug-parse-only`);
   const parsed = parseQuote(quote);
   assert.equal(parsed.body.kind, 'sgx');
-  assert.throws(() => verifier.verify(quote, { now: Date.UTC(2022, 5, 14, 21, 46, 34) / 1000 }), (err) => err instanceof CloisterError && err.code === 'COLLATERAL_MISSING');
+  assert.throws(
+    () => verifier.verify(quote, { now: Date.UTC(2022, 5, 14, 21, 46, 34) / 1000 }),
+    (err) => err instanceof CloisterError && err.code === 'COLLATERAL_MISSING',
+  );
 });

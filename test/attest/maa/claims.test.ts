@@ -14,7 +14,14 @@ const MRSIGNER = 'cd'.repeat(32);
 
 describe('MAA claims in cloister names', () => {
   test('the current x-ms-* names', () => {
-    const { claims, tcbStatus, advisoryIds } = maaClaims(maaLikePayload(ISSUER, NOW, { 'x-ms-policy-hash': b64u(Buffer.alloc(32, 1)), nonce: 'n-1', 'x-ms-runtime': { keys: [1] }, 'x-ms-inittime': {} }));
+    const { claims, tcbStatus, advisoryIds } = maaClaims(
+      maaLikePayload(ISSUER, NOW, {
+        'x-ms-policy-hash': b64u(Buffer.alloc(32, 1)),
+        nonce: 'n-1',
+        'x-ms-runtime': { keys: [1] },
+        'x-ms-inittime': {},
+      }),
+    );
     assert.deepEqual(claims, {
       mrenclave: MRENCLAVE,
       mrsigner: MRSIGNER,
@@ -35,16 +42,45 @@ describe('MAA claims in cloister names', () => {
   });
 
   test('only the deprecated $-names (policy-engine names) and un-prefixed names (default policy issuance) still map', () => {
-    const dollar = { '$is-debuggable': true, '$sgx-mrsigner': MRSIGNER, '$sgx-mrenclave': MRENCLAVE, '$product-id': 2, '$svn': 5, '$tee': 'sgx', 'maa-ehd': b64u('hi'), ver: '1.0', 'maa-policyHash': b64u(Buffer.alloc(2, 0xff)) };
-    const plain = { 'is-debuggable': true, 'sgx-mrsigner': MRSIGNER, 'sgx-mrenclave': MRENCLAVE, 'product-id': 2, svn: 5, tee: 'sgx', 'aas-ehd': b64u('hi'), policy_hash: b64u(Buffer.alloc(2, 0xff)) };
-    const want = { debug: true, mrsigner: MRSIGNER, mrenclave: MRENCLAVE, isvProdId: 2, isvSvn: 5, attestationType: 'sgx', reportData: '6869', policyHash: 'ffff' };
+    const dollar = {
+      '$is-debuggable': true,
+      '$sgx-mrsigner': MRSIGNER,
+      '$sgx-mrenclave': MRENCLAVE,
+      '$product-id': 2,
+      $svn: 5,
+      $tee: 'sgx',
+      'maa-ehd': b64u('hi'),
+      ver: '1.0',
+      'maa-policyHash': b64u(Buffer.alloc(2, 0xff)),
+    };
+    const plain = {
+      'is-debuggable': true,
+      'sgx-mrsigner': MRSIGNER,
+      'sgx-mrenclave': MRENCLAVE,
+      'product-id': 2,
+      svn: 5,
+      tee: 'sgx',
+      'aas-ehd': b64u('hi'),
+      policy_hash: b64u(Buffer.alloc(2, 0xff)),
+    };
+    const want = {
+      debug: true,
+      mrsigner: MRSIGNER,
+      mrenclave: MRENCLAVE,
+      isvProdId: 2,
+      isvSvn: 5,
+      attestationType: 'sgx',
+      reportData: '6869',
+      policyHash: 'ffff',
+    };
     assert.deepEqual(maaClaims(dollar).claims, { ...want, ver: '1.0' });
     assert.deepEqual(maaClaims(plain).claims, want);
   });
 
   test('every alias of the table maps to its claim', () => {
     for (const [name, { from }] of Object.entries(MAA_CLAIMS)) {
-      for (const source of from) assert.ok(Object.hasOwn(maaClaims({ [source]: sample(name) }).claims, name), `${source} → ${name}`);
+      for (const source of from)
+        assert.ok(Object.hasOwn(maaClaims({ [source]: sample(name) }).claims, name), `${source} → ${name}`);
     }
   });
 
@@ -75,14 +111,21 @@ describe('MAA claims in cloister names', () => {
   });
 
   test("cloister's extension claims: TCB status and advisory IDs (issue 7's service)", () => {
-    const v = maaClaims({ 'x-ms-sgx-tcb-status': 'SWHardeningNeeded', 'x-ms-sgx-advisory-ids': ['INTEL-SA-00334', 'INTEL-SA-00615'] });
+    const v = maaClaims({
+      'x-ms-sgx-tcb-status': 'SWHardeningNeeded',
+      'x-ms-sgx-advisory-ids': ['INTEL-SA-00334', 'INTEL-SA-00615'],
+    });
     assert.equal(v.tcbStatus, 'SWHardeningNeeded');
     assert.deepEqual(v.advisoryIds, ['INTEL-SA-00334', 'INTEL-SA-00615']);
   });
 
   test('a debuggable enclave verifies, and default policy refuses it', () => {
     const key = testKey('rsa2048');
-    const token = signJws({ alg: 'RS256', kid: key.kid }, maaLikePayload(ISSUER, NOW, { 'x-ms-sgx-is-debuggable': true }), key.privateKey);
+    const token = signJws(
+      { alg: 'RS256', kid: key.kid },
+      maaLikePayload(ISSUER, NOW, { 'x-ms-sgx-is-debuggable': true }),
+      key.privateKey,
+    );
     const v = verifyMaaTokenSync(token, { now: NOW, jwks: { keys: [key.jwk] } });
     assert.equal(v.claims['debug'], true);
     throwsCode(() => checkPolicy(v), 'POLICY_VIOLATION');
@@ -92,7 +135,19 @@ describe('MAA claims in cloister names', () => {
 
 /** A valid value for each claim of the table. */
 function sample(name: string): unknown {
-  const values: Record<string, unknown> = { mrenclave: MRENCLAVE, mrsigner: MRSIGNER, isvProdId: 1, isvSvn: 1, debug: false, reportData: 'AA', policyHash: 'AA', runtimeData: {}, initTimeData: {}, measurement: 'ab'.repeat(48), hostData: MRSIGNER };
+  const values: Record<string, unknown> = {
+    mrenclave: MRENCLAVE,
+    mrsigner: MRSIGNER,
+    isvProdId: 1,
+    isvSvn: 1,
+    debug: false,
+    reportData: 'AA',
+    policyHash: 'AA',
+    runtimeData: {},
+    initTimeData: {},
+    measurement: 'ab'.repeat(48),
+    hostData: MRSIGNER,
+  };
   return Object.hasOwn(values, name) ? values[name] : 'text';
 }
 
@@ -104,7 +159,11 @@ describe('MAA tokens signed with each allowed algorithm', () => {
   ] as const) {
     test(`${alg} with kid and jku (the shape of issue 7's tokens) verifies`, () => {
       const key = testKey(kind);
-      const token = signJws({ alg, kid: key.kid, jku: `${ISSUER}/certs`, typ: 'JWT' }, maaLikePayload(ISSUER, NOW), key.privateKey);
+      const token = signJws(
+        { alg, kid: key.kid, jku: `${ISSUER}/certs`, typ: 'JWT' },
+        maaLikePayload(ISSUER, NOW),
+        key.privateKey,
+      );
       const v = verifyMaaTokenSync(token, { now: NOW, issuer: ISSUER, jwks: { keys: [testKey(kind).jwk, key.jwk] } });
       assert.equal(v.claims['mrenclave'], MRENCLAVE);
       assert.equal(v.collateralExpiry, NOW + 8 * 3600);
@@ -115,7 +174,13 @@ describe('MAA tokens signed with each allowed algorithm', () => {
     const { generateKeyPairSync } = await import('node:crypto');
     const big = generateKeyPairSync('rsa', { modulusLength: 4096 });
     const token = signJws({ alg: 'RS256', kid: 'big' }, maaLikePayload(ISSUER, NOW), big.privateKey);
-    assert.equal(verifyMaaTokenSync(token, { now: NOW, jwks: { keys: [{ ...big.publicKey.export({ format: 'jwk' }), kid: 'big' }] } }).tee, 'maa');
+    assert.equal(
+      verifyMaaTokenSync(token, {
+        now: NOW,
+        jwks: { keys: [{ ...big.publicKey.export({ format: 'jwk' }), kid: 'big' }] },
+      }).tee,
+      'maa',
+    );
     const small = testKey('rsa1024');
     const weak = signJws({ alg: 'PS256', kid: small.kid }, maaLikePayload(ISSUER, NOW), small.privateKey);
     throwsCode(() => verifyMaaTokenSync(weak, { now: NOW, jwks: { keys: [small.jwk] } }), 'TOKEN_KEY_REFUSED');

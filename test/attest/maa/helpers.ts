@@ -31,7 +31,10 @@ export const EXPECTED = JSON.parse(read('expected.json')) as {
   verify_at_unix: number;
   expected: { claims: Record<string, string | number | boolean>; runtime_jwk: Record<string, string> };
 };
-export const DECODED = JSON.parse(read('decoded.json')) as { header: Record<string, unknown>; payload: Record<string, unknown> };
+export const DECODED = JSON.parse(read('decoded.json')) as {
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+};
 
 /** A fresh copy of the vector's key set. */
 export const jwks = (): { keys: Array<Record<string, unknown>> } => structuredClone(JWKS);
@@ -69,7 +72,11 @@ export function signParts(header: string, payload: string, alg: string, key: Key
 }
 
 /** An HS256 "signature" (RFC 7518 §3.2) keyed with arbitrary bytes: the confusion attack's tool. */
-export function hmacJws(header: Record<string, unknown>, payload: Record<string, unknown>, secret: Uint8Array | string): string {
+export function hmacJws(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  secret: Uint8Array | string,
+): string {
   const input = `${json64(header)}.${json64(payload)}`;
   return `${input}.${b64u(createHmac('sha256', secret).update(input).digest())}`;
 }
@@ -82,7 +89,10 @@ export interface TestKey {
   jwk: Record<string, unknown>;
 }
 
-export function testKey(kind: 'rsa2048' | 'rsa1024' | 'p256' | 'p384', kid = `kid-${kind}-${randomBytes(4).toString('hex')}`): TestKey {
+export function testKey(
+  kind: 'rsa2048' | 'rsa1024' | 'p256' | 'p384',
+  kid = `kid-${kind}-${randomBytes(4).toString('hex')}`,
+): TestKey {
   const pair =
     kind === 'rsa2048' || kind === 'rsa1024'
       ? generateKeyPairSync('rsa', { modulusLength: kind === 'rsa2048' ? 2048 : 1024 })
@@ -91,7 +101,11 @@ export function testKey(kind: 'rsa2048' | 'rsa1024' | 'p256' | 'p384', kid = `ki
 }
 
 /** A token like the ones of cloister's MAA-compatible service (issue 7): RS256, kid and jku, MAA claims. */
-export function maaLikePayload(issuer: string, now: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function maaLikePayload(
+  issuer: string,
+  now: number,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     iss: issuer,
     iat: now - 60,
@@ -140,10 +154,22 @@ export async function certificateFor(subjectKey: KeyObject, name = 'CN=https://t
   const issuer = await webcrypto.subtle.generateKey(issuerAlg, false, ['sign', 'verify']);
   const spki = subjectKey.export({ format: 'der', type: 'spki' });
   const type = subjectKey.asymmetricKeyType;
-  const importAlg = type === 'ec' ? { name: 'ECDSA', namedCurve: subjectKey.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? 'P-256' : 'P-384' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const importAlg =
+    type === 'ec'
+      ? { name: 'ECDSA', namedCurve: subjectKey.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? 'P-256' : 'P-384' }
+      : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const publicKey = await webcrypto.subtle.importKey('spki', spki, importAlg, true, ['verify']);
   const cert = await x509.X509CertificateGenerator.create(
-    { serialNumber: `01${randomBytes(8).toString('hex')}`, subject: name, issuer: 'CN=throwaway test CA', notBefore: new Date(0), notAfter: new Date(4102444800000), publicKey, signingKey: issuer.privateKey, signingAlgorithm: issuerAlg },
+    {
+      serialNumber: `01${randomBytes(8).toString('hex')}`,
+      subject: name,
+      issuer: 'CN=throwaway test CA',
+      notBefore: new Date(0),
+      notAfter: new Date(4102444800000),
+      publicKey,
+      signingKey: issuer.privateKey,
+      signingAlgorithm: issuerAlg,
+    },
     crypto,
   );
   return Buffer.from(cert.rawData);
@@ -161,7 +187,10 @@ export async function tlsCertificate(): Promise<{ cert: string; key: string }> {
       notAfter: new Date(Date.now() + 86_400_000),
       keys,
       signingAlgorithm: alg,
-      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }])],
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }]),
+      ],
     },
     crypto,
   );

@@ -4,7 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { httpsJwksFetcher } from '../../../src/attest/maa/fetch.js';
 import { jwksFromJku, verifyMaaToken, verifyMaaTokenSync } from '../../../src/attest/maa/verify.js';
-import { certificateFor, maaLikePayload, rejectsCode, signJws, testKey, tlsCertificate, type TestKey } from './helpers.js';
+import {
+  certificateFor,
+  maaLikePayload,
+  rejectsCode,
+  signJws,
+  testKey,
+  tlsCertificate,
+  type TestKey,
+} from './helpers.js';
 
 /**
  * Key sets fetched from a token's `jku`: only from allow-listed https URLs, from a local HTTPS
@@ -25,9 +33,21 @@ interface Instance {
 
 async function startInstance(keys: readonly TestKey[]): Promise<Instance> {
   const tls = await tlsCertificate();
-  const certs = { keys: await Promise.all(keys.map(async (k) => ({ kid: k.kid, kty: k.jwk['kty'], x5c: [(await certificateFor(k.publicKey)).toString('base64')] }))) };
+  const certs = {
+    keys: await Promise.all(
+      keys.map(async (k) => ({
+        kid: k.kid,
+        kty: k.jwk['kty'],
+        x5c: [(await certificateFor(k.publicKey)).toString('base64')],
+      })),
+    ),
+  };
   const requests: string[] = [];
-  let reply: { status: number; body: string | Buffer; headers: Record<string, string> } | 'hang' = { status: 200, body: JSON.stringify(certs), headers: { 'content-type': 'application/json' } };
+  let reply: { status: number; body: string | Buffer; headers: Record<string, string> } | 'hang' = {
+    status: 200,
+    body: JSON.stringify(certs),
+    headers: { 'content-type': 'application/json' },
+  };
   const server = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
     requests.push(req.url ?? '');
     if (reply === 'hang') return;
@@ -62,7 +82,11 @@ describe('MAA tokens: key sets from jku', () => {
 
   before(async () => {
     instance = await startInstance([testKey('p256'), key]);
-    token = signJws({ alg: 'RS256', kid: key.kid, jku: instance.jku, typ: 'JWT' }, maaLikePayload(instance.url, NOW), key.privateKey);
+    token = signJws(
+      { alg: 'RS256', kid: key.kid, jku: instance.jku, typ: 'JWT' },
+      maaLikePayload(instance.url, NOW),
+      key.privateKey,
+    );
     fetchJwks = httpsJwksFetcher({ tlsCa: instance.tlsCa, timeoutMs: 2000 });
   });
   after(async () => instance.close());
@@ -97,7 +121,15 @@ describe('MAA tokens: key sets from jku', () => {
 
   test('a jku that is only nearly on the list (slash, query, case, userinfo, http): JKU_UNTRUSTED', async () => {
     const port = new URL(instance.url).port;
-    for (const jku of [`${instance.jku}/`, `${instance.jku}?x=1`, `${instance.url}/CERTS`, `https://a@127.0.0.1:${port}/certs`, `http://127.0.0.1:${port}/certs`, 'certs', '']) {
+    for (const jku of [
+      `${instance.jku}/`,
+      `${instance.jku}?x=1`,
+      `${instance.url}/CERTS`,
+      `https://a@127.0.0.1:${port}/certs`,
+      `http://127.0.0.1:${port}/certs`,
+      'certs',
+      '',
+    ]) {
       const t = signJws({ alg: 'RS256', kid: key.kid, jku }, maaLikePayload(instance.url, NOW), key.privateKey);
       await rejectsCode(verifyMaaToken(t, options()), 'JKU_UNTRUSTED');
     }
@@ -110,11 +142,18 @@ describe('MAA tokens: key sets from jku', () => {
   });
 
   test("a trusted jku not of the expected issuer's origin: JKU_UNTRUSTED", async () => {
-    await rejectsCode(verifyMaaToken(token, { ...options(), issuer: 'https://sharedwus.wus.attest.azure.net' }), 'JKU_UNTRUSTED');
+    await rejectsCode(
+      verifyMaaToken(token, { ...options(), issuer: 'https://sharedwus.wus.attest.azure.net' }),
+      'JKU_UNTRUSTED',
+    );
   });
 
   test("without an expected issuer, iss must still be of the jku's origin: TOKEN_ISSUER_MISMATCH", async () => {
-    const t = signJws({ alg: 'RS256', kid: key.kid, jku: instance.jku }, maaLikePayload('https://sharedwus.wus.attest.azure.net', NOW), key.privateKey);
+    const t = signJws(
+      { alg: 'RS256', kid: key.kid, jku: instance.jku },
+      maaLikePayload('https://sharedwus.wus.attest.azure.net', NOW),
+      key.privateKey,
+    );
     await rejectsCode(verifyMaaToken(t, { ...options(), issuer: undefined }), 'TOKEN_ISSUER_MISMATCH');
   });
 
@@ -132,7 +171,11 @@ describe('MAA tokens: key sets from jku', () => {
   });
 
   test('the served set lacks the kid: TOKEN_KEY_UNKNOWN', async () => {
-    const t = signJws({ alg: 'RS256', kid: 'rotated-away', jku: instance.jku }, maaLikePayload(instance.url, NOW), key.privateKey);
+    const t = signJws(
+      { alg: 'RS256', kid: 'rotated-away', jku: instance.jku },
+      maaLikePayload(instance.url, NOW),
+      key.privateKey,
+    );
     await rejectsCode(verifyMaaToken(t, options()), 'TOKEN_KEY_UNKNOWN');
   });
 
@@ -160,12 +203,21 @@ describe('MAA tokens: key sets from jku', () => {
       instance.answer(200, Buffer.alloc(300 * 1024, 0x20));
       await rejectsCode(verifyMaaToken(token, options()), 'JWKS_FETCH_FAILED');
       instance.answer(200, Buffer.alloc(2048, 0x20));
-      await rejectsCode(verifyMaaToken(token, { ...options(), fetchJwks: httpsJwksFetcher({ tlsCa: instance.tlsCa, maxResponseBytes: 1024 }) }), 'JWKS_FETCH_FAILED');
+      await rejectsCode(
+        verifyMaaToken(token, {
+          ...options(),
+          fetchJwks: httpsJwksFetcher({ tlsCa: instance.tlsCa, maxResponseBytes: 1024 }),
+        }),
+        'JWKS_FETCH_FAILED',
+      );
     });
 
     test('no answer in time: JWKS_FETCH_FAILED', async () => {
       instance.hang();
-      await rejectsCode(verifyMaaToken(token, { ...options(), fetchJwks: httpsJwksFetcher({ tlsCa: instance.tlsCa, timeoutMs: 200 }) }), 'JWKS_FETCH_FAILED');
+      await rejectsCode(
+        verifyMaaToken(token, { ...options(), fetchJwks: httpsJwksFetcher({ tlsCa: instance.tlsCa, timeoutMs: 200 }) }),
+        'JWKS_FETCH_FAILED',
+      );
     });
 
     test('a server certificate the fetcher does not trust: JWKS_FETCH_FAILED', async () => {

@@ -24,9 +24,11 @@ import {
 
 /** One test per rejection rule (STYLE rule 10), on the real vector where it can be, on own tokens where a signature is needed. */
 
-const verifyVector = (token: string, extra: Record<string, unknown> = {}) => verifyMaaTokenSync(token, { ...VECTOR_OPTIONS, jwks: JWKS, ...extra });
+const verifyVector = (token: string, extra: Record<string, unknown> = {}) =>
+  verifyMaaTokenSync(token, { ...VECTOR_OPTIONS, jwks: JWKS, ...extra });
 const [HEADER, PAYLOAD, SIGNATURE] = parts(TOKEN);
-const withHeader = (header: Record<string, unknown>, signature = SIGNATURE): string => `${json64(header)}.${PAYLOAD}.${signature}`;
+const withHeader = (header: Record<string, unknown>, signature = SIGNATURE): string =>
+  `${json64(header)}.${PAYLOAD}.${signature}`;
 
 const ISSUER = 'https://cloister.test.attest.example';
 const NOW = 1_750_000_000;
@@ -34,11 +36,13 @@ const own = testKey('rsa2048', 'own-rsa');
 const ownSet = { keys: [own.jwk] };
 const ownToken = (payload: Record<string, unknown> = {}, header: Record<string, unknown> = {}) =>
   signJws({ alg: 'RS256', kid: own.kid, typ: 'JWT', ...header }, maaLikePayload(ISSUER, NOW, payload), own.privateKey);
-const verifyOwn = (token: string, extra: Record<string, unknown> = {}) => verifyMaaTokenSync(token, { now: NOW, issuer: ISSUER, jwks: ownSet, ...extra });
+const verifyOwn = (token: string, extra: Record<string, unknown> = {}) =>
+  verifyMaaTokenSync(token, { now: NOW, issuer: ISSUER, jwks: ownSet, ...extra });
 
 describe('MAA tokens: algorithms', () => {
   test('alg none, signature kept: TOKEN_ALGORITHM_REFUSED', () => {
-    for (const alg of ['none', 'None', 'NONE', 'nOnE']) throwsCode(() => verifyVector(withHeader({ ...DECODED.header, alg })), 'TOKEN_ALGORITHM_REFUSED');
+    for (const alg of ['none', 'None', 'NONE', 'nOnE'])
+      throwsCode(() => verifyVector(withHeader({ ...DECODED.header, alg })), 'TOKEN_ALGORITHM_REFUSED');
   });
 
   test('alg none, signature dropped (RFC 7515 unsecured form "h.p."): TOKEN_ALGORITHM_REFUSED', () => {
@@ -59,7 +63,8 @@ describe('MAA tokens: algorithms', () => {
   });
 
   test('other algorithms (HS384, HS512, RS384, ES384, EdDSA, missing, not a string): TOKEN_ALGORITHM_REFUSED', () => {
-    for (const alg of ['HS384', 'HS512', 'RS384', 'ES384', 'EdDSA', 'rs256', undefined, 256, null]) throwsCode(() => verifyVector(withHeader({ ...DECODED.header, alg })), 'TOKEN_ALGORITHM_REFUSED');
+    for (const alg of ['HS384', 'HS512', 'RS384', 'ES384', 'EdDSA', 'rs256', undefined, 256, null])
+      throwsCode(() => verifyVector(withHeader({ ...DECODED.header, alg })), 'TOKEN_ALGORITHM_REFUSED');
   });
 
   test('an RS256 key named by an ES256 header, and an EC key under RS256: TOKEN_KEY_REFUSED', () => {
@@ -67,19 +72,34 @@ describe('MAA tokens: algorithms', () => {
     const ec = testKey('p256');
     const token = signJws({ alg: 'ES256', kid: ec.kid }, maaLikePayload(ISSUER, NOW), ec.privateKey);
     const [, p, s] = parts(token);
-    throwsCode(() => verifyOwn(`${json64({ alg: 'RS256', kid: ec.kid })}.${p}.${s}`, { jwks: { keys: [ec.jwk] } }), 'TOKEN_KEY_REFUSED');
+    throwsCode(
+      () => verifyOwn(`${json64({ alg: 'RS256', kid: ec.kid })}.${p}.${s}`, { jwks: { keys: [ec.jwk] } }),
+      'TOKEN_KEY_REFUSED',
+    );
   });
 
   test('ES256 with a P-384 key: TOKEN_KEY_REFUSED', () => {
     const p384 = testKey('p384');
-    throwsCode(() => verifyOwn(signJws({ alg: 'ES256', kid: p384.kid }, maaLikePayload(ISSUER, NOW), testKey('p256').privateKey), { jwks: { keys: [p384.jwk] } }), 'TOKEN_KEY_REFUSED');
+    throwsCode(
+      () =>
+        verifyOwn(signJws({ alg: 'ES256', kid: p384.kid }, maaLikePayload(ISSUER, NOW), testKey('p256').privateKey), {
+          jwks: { keys: [p384.jwk] },
+        }),
+      'TOKEN_KEY_REFUSED',
+    );
   });
 
   test('a JWK restricted to another alg, to use "enc", or without "verify" in key_ops: TOKEN_KEY_REFUSED', () => {
     for (const restriction of [{ alg: 'PS256' }, { use: 'enc' }, { key_ops: ['encrypt'] }]) {
-      throwsCode(() => verifyOwn(ownToken(), { jwks: { keys: [{ ...own.jwk, ...restriction }] } }), 'TOKEN_KEY_REFUSED');
+      throwsCode(
+        () => verifyOwn(ownToken(), { jwks: { keys: [{ ...own.jwk, ...restriction }] } }),
+        'TOKEN_KEY_REFUSED',
+      );
     }
-    assert.equal(verifyOwn(ownToken(), { jwks: { keys: [{ ...own.jwk, alg: 'RS256', use: 'sig', key_ops: ['verify'] }] } }).tee, 'maa');
+    assert.equal(
+      verifyOwn(ownToken(), { jwks: { keys: [{ ...own.jwk, alg: 'RS256', use: 'sig', key_ops: ['verify'] }] } }).tee,
+      'maa',
+    );
   });
 });
 
@@ -88,7 +108,10 @@ describe('MAA tokens: signature', () => {
     const payload = { ...DECODED.payload, 'x-ms-sgx-mrenclave': '00'.repeat(32) };
     throwsCode(() => verifyVector(`${HEADER}.${json64(payload)}.${SIGNATURE}`), 'TOKEN_SIGNATURE_INVALID');
     // Re-encoding the unchanged payload with other JSON spacing changes the signed bytes too.
-    throwsCode(() => verifyVector(`${HEADER}.${b64u(JSON.stringify(DECODED.payload, null, 1))}.${SIGNATURE}`), 'TOKEN_SIGNATURE_INVALID');
+    throwsCode(
+      () => verifyVector(`${HEADER}.${b64u(JSON.stringify(DECODED.payload, null, 1))}.${SIGNATURE}`),
+      'TOKEN_SIGNATURE_INVALID',
+    );
   });
 
   test('a tampered header (typ dropped) and a flipped signature bit: TOKEN_SIGNATURE_INVALID', () => {
@@ -101,14 +124,19 @@ describe('MAA tokens: signature', () => {
 
   test('a signature one byte short or long: TOKEN_SIGNATURE_INVALID', () => {
     const sig = Buffer.from(SIGNATURE, 'base64url');
-    for (const s of [sig.subarray(1), Buffer.concat([Buffer.alloc(1), sig])]) throwsCode(() => verifyVector(`${HEADER}.${PAYLOAD}.${b64u(s)}`), 'TOKEN_SIGNATURE_INVALID');
+    for (const s of [sig.subarray(1), Buffer.concat([Buffer.alloc(1), sig])])
+      throwsCode(() => verifyVector(`${HEADER}.${PAYLOAD}.${b64u(s)}`), 'TOKEN_SIGNATURE_INVALID');
   });
 
   test('PS256 with another salt length than the hash (RFC 7518 §3.5): TOKEN_SIGNATURE_INVALID', async () => {
     const { sign, constants } = await import('node:crypto');
     const input = `${json64({ alg: 'PS256', kid: own.kid })}.${json64(maaLikePayload(ISSUER, NOW))}`;
     for (const saltLength of [0, 20, 64]) {
-      const s = sign('sha256', Buffer.from(input), { key: own.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength });
+      const s = sign('sha256', Buffer.from(input), {
+        key: own.privateKey,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength,
+      });
       throwsCode(() => verifyOwn(`${input}.${b64u(s)}`), 'TOKEN_SIGNATURE_INVALID');
     }
   });
@@ -123,17 +151,22 @@ describe('MAA tokens: signature', () => {
 
   test('a signature by another key under the same kid: TOKEN_SIGNATURE_INVALID', () => {
     const other = testKey('rsa2048', own.kid);
-    throwsCode(() => verifyOwn(signJws({ alg: 'RS256', kid: own.kid }, maaLikePayload(ISSUER, NOW), other.privateKey)), 'TOKEN_SIGNATURE_INVALID');
+    throwsCode(
+      () => verifyOwn(signJws({ alg: 'RS256', kid: own.kid }, maaLikePayload(ISSUER, NOW), other.privateKey)),
+      'TOKEN_SIGNATURE_INVALID',
+    );
   });
 });
 
 describe('MAA tokens: time', () => {
   test('expired: at exp and after it: TOKEN_EXPIRED', () => {
-    for (const now of [EXPECTED.exp, EXPECTED.exp + 1, Date.now() / 1000]) throwsCode(() => verifyVector(TOKEN, { now }), 'TOKEN_EXPIRED');
+    for (const now of [EXPECTED.exp, EXPECTED.exp + 1, Date.now() / 1000])
+      throwsCode(() => verifyVector(TOKEN, { now }), 'TOKEN_EXPIRED');
   });
 
   test('not yet valid: before nbf: TOKEN_NOT_YET_VALID', () => {
-    for (const now of [EXPECTED.nbf - 1, EXPECTED.nbf - 0.001, 0]) throwsCode(() => verifyVector(TOKEN, { now }), 'TOKEN_NOT_YET_VALID');
+    for (const now of [EXPECTED.nbf - 1, EXPECTED.nbf - 0.001, 0])
+      throwsCode(() => verifyVector(TOKEN, { now }), 'TOKEN_NOT_YET_VALID');
   });
 
   test('iat in the future (no nbf): TOKEN_NOT_YET_VALID', () => {
@@ -149,13 +182,19 @@ describe('MAA tokens: time', () => {
   });
 
   test('exp missing or not a number, nbf not a number: TOKEN_MALFORMED', () => {
-    for (const claims of [{ exp: undefined }, { exp: '1750000000' }, { nbf: 'soon' }, { iat: null }]) throwsCode(() => verifyOwn(ownToken(claims)), 'TOKEN_MALFORMED');
+    for (const claims of [{ exp: undefined }, { exp: '1750000000' }, { nbf: 'soon' }, { iat: null }])
+      throwsCode(() => verifyOwn(ownToken(claims)), 'TOKEN_MALFORMED');
   });
 });
 
 describe('MAA tokens: issuer and keys', () => {
   test('wrong issuer: TOKEN_ISSUER_MISMATCH', () => {
-    for (const issuer of ['https://evil.wus.attest.azure.net', `${EXPECTED.issuer}/`, EXPECTED.issuer.toUpperCase(), '']) {
+    for (const issuer of [
+      'https://evil.wus.attest.azure.net',
+      `${EXPECTED.issuer}/`,
+      EXPECTED.issuer.toUpperCase(),
+      '',
+    ]) {
       throwsCode(() => verifyVector(TOKEN, { issuer }), 'TOKEN_ISSUER_MISMATCH');
     }
     throwsCode(() => verifyOwn(ownToken({ iss: undefined })), 'TOKEN_ISSUER_MISMATCH');
@@ -188,7 +227,8 @@ describe('MAA tokens: issuer and keys', () => {
   });
 
   test('crit (even empty, even naming nothing cloister knows): TOKEN_HEADER_REFUSED', () => {
-    for (const crit of [['exp'], [], ['b64']]) throwsCode(() => verifyOwn(ownToken({}, { crit, b64: true })), 'TOKEN_HEADER_REFUSED');
+    for (const crit of [['exp'], [], ['b64']])
+      throwsCode(() => verifyOwn(ownToken({}, { crit, b64: true })), 'TOKEN_HEADER_REFUSED');
   });
 
   test('typ other than JWT: TOKEN_MALFORMED; JWT in any case and application/jwt are fine', () => {
@@ -201,7 +241,17 @@ describe('MAA tokens: key sets', () => {
   const refusedSet = (set: unknown) => throwsCode(() => verifyOwn(ownToken(), { jwks: set }), 'JWKS_INVALID');
 
   test('not a key set: JWKS_INVALID naming the path', () => {
-    for (const set of [undefined, null, [], 'keys', { keys: {} }, { keys: [] }, { keys: [42] }, { keys: [{ kid: 'x' }] }]) refusedSet(set);
+    for (const set of [
+      undefined,
+      null,
+      [],
+      'keys',
+      { keys: {} },
+      { keys: [] },
+      { keys: [42] },
+      { keys: [{ kid: 'x' }] },
+    ])
+      refusedSet(set);
     assert.equal(refusedSet({ keys: [{ ...own.jwk, n: 'AQAB=' }] }).path, 'jwks.keys[0].n');
   });
 
@@ -244,7 +294,16 @@ describe('MAA tokens: key sets', () => {
 
 describe('MAA tokens: form (RFC 7515 §7.1 compact serialization)', () => {
   test('extra or missing parts: TOKEN_MALFORMED', () => {
-    for (const token of [`${TOKEN}.`, `${TOKEN}.${SIGNATURE}`, `${HEADER}.${PAYLOAD}`, HEADER, `${HEADER}..${PAYLOAD}.${SIGNATURE}.x`, '', '..', '....']) {
+    for (const token of [
+      `${TOKEN}.`,
+      `${TOKEN}.${SIGNATURE}`,
+      `${HEADER}.${PAYLOAD}`,
+      HEADER,
+      `${HEADER}..${PAYLOAD}.${SIGNATURE}.x`,
+      '',
+      '..',
+      '....',
+    ]) {
       throwsCode(() => verifyVector(token), 'TOKEN_MALFORMED');
     }
   });
@@ -267,12 +326,21 @@ describe('MAA tokens: form (RFC 7515 §7.1 compact serialization)', () => {
   });
 
   test('a header or payload that is not a UTF-8 JSON object: TOKEN_MALFORMED', () => {
-    for (const header of [b64u('[]'), b64u('null'), b64u('{"alg":"RS256"'), b64u(Buffer.from([0x7b, 0xff, 0x7d])), '']) {
+    for (const header of [
+      b64u('[]'),
+      b64u('null'),
+      b64u('{"alg":"RS256"'),
+      b64u(Buffer.from([0x7b, 0xff, 0x7d])),
+      '',
+    ]) {
       throwsCode(() => verifyVector(`${header}.${PAYLOAD}.${SIGNATURE}`), 'TOKEN_MALFORMED');
     }
     // A payload is read only once its signature verifies: sign the malformed ones properly.
     for (const payload of [b64u('[1,2]'), b64u('"claims"'), b64u('{"exp":1'), b64u(Buffer.from([0xc3, 0x28]))]) {
-      throwsCode(() => verifyOwn(signParts(json64({ alg: 'RS256', kid: own.kid }), payload, 'RS256', own.privateKey)), 'TOKEN_MALFORMED');
+      throwsCode(
+        () => verifyOwn(signParts(json64({ alg: 'RS256', kid: own.kid }), payload, 'RS256', own.privateKey)),
+        'TOKEN_MALFORMED',
+      );
     }
   });
 

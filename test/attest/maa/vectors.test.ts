@@ -4,7 +4,17 @@ import { describe, test } from 'node:test';
 import { checkPolicy } from '../../../src/attest/policy.js';
 import { parseJwks } from '../../../src/attest/maa/jwks.js';
 import { verifyMaaToken, verifyMaaTokenSync } from '../../../src/attest/maa/verify.js';
-import { DECODED, EXPECTED, JWKS, SIGNING_KEY_PEM, TOKEN, VECTOR_OPTIONS, certificateFor, jwks, throwsCode } from './helpers.js';
+import {
+  DECODED,
+  EXPECTED,
+  JWKS,
+  SIGNING_KEY_PEM,
+  TOKEN,
+  VECTOR_OPTIONS,
+  certificateFor,
+  jwks,
+  throwsCode,
+} from './helpers.js';
 
 /** The real MAA token of May 2021 (shared West-US instance), against its recorded signing key. */
 
@@ -27,7 +37,15 @@ const MAPPED = {
 describe('MAA vector sharedwus-sgx-token-2021', () => {
   test('verifies at its time with minRsaBits 1024, with exactly the expected claims', () => {
     const v = verifyMaaTokenSync(TOKEN, { ...VECTOR_OPTIONS, jwks: JWKS });
-    assert.deepEqual(v, { tee: 'maa', tcbStatus: 'UpToDate', advisoryIds: [], claims: MAPPED, collateralExpiry: EXPECTED.exp, simulation: false, trailingBytes: 0 });
+    assert.deepEqual(v, {
+      tee: 'maa',
+      tcbStatus: 'UpToDate',
+      advisoryIds: [],
+      claims: MAPPED,
+      collateralExpiry: EXPECTED.exp,
+      simulation: false,
+      trailingBytes: 0,
+    });
     assert.equal(v.claims['policyHash'], '6d13ab37cf7b65f5a6598d95d052d496edeec24e716ad1a72981e7df305b4a5c');
   });
 
@@ -40,12 +58,19 @@ describe('MAA vector sharedwus-sgx-token-2021', () => {
 
   test('verifies everywhere inside nbf..exp: at nbf, an hour in, one second before exp', () => {
     for (const now of [EXPECTED.nbf, EXPECTED.nbf + 3600, EXPECTED.exp - 1, EXPECTED.exp - 0.001]) {
-      assert.equal(verifyMaaTokenSync(TOKEN, { ...VECTOR_OPTIONS, now, jwks: JWKS }).claims['mrenclave'], MAPPED.mrenclave, `at ${now}`);
+      assert.equal(
+        verifyMaaTokenSync(TOKEN, { ...VECTOR_OPTIONS, now, jwks: JWKS }).claims['mrenclave'],
+        MAPPED.mrenclave,
+        `at ${now}`,
+      );
     }
   });
 
   test('is refused with the default minimum RSA size (2048): TOKEN_KEY_REFUSED', () => {
-    const e = throwsCode(() => verifyMaaTokenSync(TOKEN, { now: EXPECTED.verify_at_unix, jwks: JWKS }), 'TOKEN_KEY_REFUSED');
+    const e = throwsCode(
+      () => verifyMaaTokenSync(TOKEN, { now: EXPECTED.verify_at_unix, jwks: JWKS }),
+      'TOKEN_KEY_REFUSED',
+    );
     assert.equal(e.expected, 2048);
     assert.equal(e.actual, 1024);
   });
@@ -55,7 +80,10 @@ describe('MAA vector sharedwus-sgx-token-2021', () => {
   });
 
   test('the async entry point gives the same verdict from an offline key set', async () => {
-    assert.deepEqual(await verifyMaaToken(TOKEN, { ...VECTOR_OPTIONS, jwks: JWKS }), verifyMaaTokenSync(TOKEN, { ...VECTOR_OPTIONS, jwks: JWKS }));
+    assert.deepEqual(
+      await verifyMaaToken(TOKEN, { ...VECTOR_OPTIONS, jwks: JWKS }),
+      verifyMaaTokenSync(TOKEN, { ...VECTOR_OPTIONS, jwks: JWKS }),
+    );
   });
 
   test('the key set parsed once serves many verifications', () => {
@@ -81,7 +109,10 @@ describe('MAA vector sharedwus-sgx-token-2021', () => {
 
   test('a policy judges the verdict like any other (expected measurement, no debug)', () => {
     const v = verifyMaaTokenSync(TOKEN, { ...VECTOR_OPTIONS, jwks: JWKS });
-    checkPolicy(v, { expected: { mrenclave: String(MAPPED.mrenclave).toUpperCase(), isvProdId: 1 }, minimum: { isvSvn: 1 } });
+    checkPolicy(v, {
+      expected: { mrenclave: String(MAPPED.mrenclave).toUpperCase(), isvProdId: 1 },
+      minimum: { isvSvn: 1 },
+    });
     throwsCode(() => checkPolicy(v, { minimum: { isvSvn: 2 } }), 'POLICY_VIOLATION');
   });
 });

@@ -3,7 +3,13 @@ import { before, describe, it } from 'node:test';
 import { DcapVerifier } from '../../../src/attest/dcap/verify.js';
 import { customRoot } from '../../../src/attest/dcap/root.js';
 import { parseCrl } from '../../../src/attest/lib/x509.js';
-import { createSimPlatform, simCollateral, simQuote, type SimCollateralOptions, type SimPlatform } from '../../../src/attest/sim/index.js';
+import {
+  createSimPlatform,
+  simCollateral,
+  simQuote,
+  type SimCollateralOptions,
+  type SimPlatform,
+} from '../../../src/attest/sim/index.js';
 
 const NOW = 1_750_000_000;
 const DAY = 86_400;
@@ -14,7 +20,10 @@ describe('simCollateral', () => {
   let quote: Uint8Array;
   /** Verifies the SGX quote with collateral made with `options` (SGX, issued at NOW unless given). */
   const verify = async (options: Partial<SimCollateralOptions>, now = NOW + 60) =>
-    verifier.verify(quote, { now, collateral: verifier.prepare(await simCollateral(p, { now: NOW, tee: 'sgx', ...options })) });
+    verifier.verify(quote, {
+      now,
+      collateral: verifier.prepare(await simCollateral(p, { now: NOW, tee: 'sgx', ...options })),
+    });
 
   before(async () => {
     p = await createSimPlatform({ now: NOW - 90 * DAY });
@@ -35,7 +44,10 @@ describe('simCollateral', () => {
   });
 
   it('stale collateral: expired', async () => {
-    await assert.rejects(verify({ stale: true }), (e: { code?: string }) => e.code === 'COLLATERAL_EXPIRED' || e.code === 'CRL_EXPIRED');
+    await assert.rejects(
+      verify({ stale: true }),
+      (e: { code?: string }) => e.code === 'COLLATERAL_EXPIRED' || e.code === 'CRL_EXPIRED',
+    );
   });
 
   it('TDX collateral for an SGX quote: COLLATERAL_MISMATCH', async () => {

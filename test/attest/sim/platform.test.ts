@@ -5,10 +5,29 @@ import fc from 'fast-check';
 import { CloisterError } from '../../../src/lib/errors.js';
 import { DcapVerifier } from '../../../src/attest/dcap/verify.js';
 import { customRoot } from '../../../src/attest/dcap/root.js';
-import { createSimPlatform, exportSimState, importSimState, simCollateral, simQuote, type SimPlatform, type SimState } from '../../../src/attest/sim/index.js';
+import {
+  createSimPlatform,
+  exportSimState,
+  importSimState,
+  simCollateral,
+  simQuote,
+  type SimPlatform,
+  type SimState,
+} from '../../../src/attest/sim/index.js';
 
 const NOW = 1_750_000_000;
-const FIELDS = ['version', 'root.cert', 'root.key', 'pckCa.cert', 'pckCa.key', 'pck.cert', 'pck.key', 'tcbSigning.cert', 'tcbSigning.key', 'attestationKey'] as const;
+const FIELDS = [
+  'version',
+  'root.cert',
+  'root.key',
+  'pckCa.cert',
+  'pckCa.key',
+  'pck.cert',
+  'pck.key',
+  'tcbSigning.cert',
+  'tcbSigning.key',
+  'attestationKey',
+] as const;
 
 /** A copy of `state` (as JSON) with `field` replaced by `value`. */
 function replaced(state: SimState, field: string, value: unknown): unknown {
@@ -19,7 +38,8 @@ function replaced(state: SimState, field: string, value: unknown): unknown {
   return copy;
 }
 
-const invalidAt = (path: string) => (e: unknown) => e instanceof CloisterError && e.code === 'SIM_STATE_INVALID' && e.path === path;
+const invalidAt = (path: string) => (e: unknown) =>
+  e instanceof CloisterError && e.code === 'SIM_STATE_INVALID' && e.path === path;
 
 describe('sim platform state', () => {
   let p: SimPlatform;
@@ -39,7 +59,13 @@ describe('sim platform state', () => {
     assert.deepEqual(exportSimState(q), state);
     const verifier = new DcapVerifier(customRoot(q.root.cert.der));
     const quote = simQuote(q, { tee: 'tdx', mrTd: new Uint8Array(48) });
-    assert.equal(verifier.verify(quote, { now: NOW, collateral: verifier.prepare(await simCollateral(q, { now: NOW, tee: 'tdx' })) }).tcbStatus, 'UpToDate');
+    assert.equal(
+      verifier.verify(quote, {
+        now: NOW,
+        collateral: verifier.prepare(await simCollateral(q, { now: NOW, tee: 'tdx' })),
+      }).tcbStatus,
+      'UpToDate',
+    );
   });
 
   it('refuses garbage with SIM_STATE_INVALID naming the field', () => {
@@ -48,7 +74,10 @@ describe('sim platform state', () => {
       [null, 'simState'],
       [{ ...state, version: 2 }, 'simState.version'],
       [replaced(state, 'pckCa', undefined), 'simState.pckCa'],
-      [replaced(state, 'pck.cert', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'), 'simState.pck.cert'],
+      [
+        replaced(state, 'pck.cert', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'),
+        'simState.pck.cert',
+      ],
       [replaced(state, 'pck.cert', state.root.cert + state.pckCa.cert), 'simState.pck.cert'],
       [replaced(state, 'pck.key', state.root.key), 'simState.pck.key'],
       [replaced(state, 'attestationKey', other), 'simState.attestationKey'],

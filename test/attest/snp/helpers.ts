@@ -29,8 +29,15 @@ export function has(path: string): boolean {
 
 /** The certificates of a vector folder, as `SnpCerts`. */
 export function certsOf(name: string): SnpCerts {
-  const opt = <T>(file: string, read: (p: string) => T): T | undefined => (has(`${name}/${file}`) ? read(`${name}/${file}`) : undefined);
-  return { vcek: opt('vcek.der', bytes), vlek: opt('vlek.der', bytes), ask: opt('ask.pem', text), asvk: opt('asvk.pem', text), ark: opt('ark.pem', text) };
+  const opt = <T>(file: string, read: (p: string) => T): T | undefined =>
+    has(`${name}/${file}`) ? read(`${name}/${file}`) : undefined;
+  return {
+    vcek: opt('vcek.der', bytes),
+    vlek: opt('vlek.der', bytes),
+    ask: opt('ask.pem', text),
+    asvk: opt('asvk.pem', text),
+    ark: opt('ark.pem', text),
+  };
 }
 
 export function reportOf(name: string): Uint8Array {
@@ -58,7 +65,11 @@ export function vectorNames(kind: 'snp' | 'azure-vtpm', withExpected: boolean): 
   return readdirSync(new URL(`${kind}/`, VECTORS))
     .sort()
     .map((n) => `${kind}/${n}`)
-    .filter((n) => has(`${n}/expected.json`) === withExpected && (has(`${n}/report.bin`) || has(`${n}/evidence.json`) || has(`${n}/hcl-report.bin`)));
+    .filter(
+      (n) =>
+        has(`${n}/expected.json`) === withExpected &&
+        (has(`${n}/report.bin`) || has(`${n}/evidence.json`) || has(`${n}/hcl-report.bin`)),
+    );
 }
 
 /** A time inside the validity of a DER certificate (a day after notBefore). */

@@ -3,7 +3,13 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createHash, createPrivateKey, sign, webcrypto, type KeyObject } from 'node:crypto';
 
-import { PRODUCT_LINES, TCB_COMPONENTS, TCB_LAYOUTS, type ProductLine, type TcbComponent } from '../../../src/attest/snp/product.js';
+import {
+  PRODUCT_LINES,
+  TCB_COMPONENTS,
+  TCB_LAYOUTS,
+  type ProductLine,
+  type TcbComponent,
+} from '../../../src/attest/snp/product.js';
 
 /**
  * A test AMD PKI of our own: an ARK and an ASK (RSA-PSS SHA-384, salt 48, as AMD's), a VCEK (P-384)
@@ -16,11 +22,17 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 const crypto = webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.create>[1];
 const PSS = { name: 'RSA-PSS', saltLength: 48 } as const;
-const RSA_KEY = { name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-384' } as const;
+const RSA_KEY = {
+  name: 'RSA-PSS',
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: 'SHA-384',
+} as const;
 const P384 = { name: 'ECDSA', namedCurve: 'P-384' } as const;
 const DAY = 86_400;
 
-export const amdName = (cn: string): string => `OU=Engineering, C=US, L=Santa Clara, ST=CA, O=Advanced Micro Devices, CN=${cn}`;
+export const amdName = (cn: string): string =>
+  `OU=Engineering, C=US, L=Santa Clara, ST=CA, O=Advanced Micro Devices, CN=${cn}`;
 
 /** DER of an INTEGER 0..65535 and of an IA5String, for AMD's extension values. */
 export function derInteger(n: number): Uint8Array {
@@ -32,7 +44,8 @@ export function derIa5(text: string): Uint8Array {
   return new Uint8Array([0x16, text.length, ...Buffer.from(text, 'latin1')]);
 }
 
-const pem = (der: ArrayBuffer | Uint8Array): string => new x509.X509Certificate(der instanceof Uint8Array ? der : new Uint8Array(der)).toString('pem');
+const pem = (der: ArrayBuffer | Uint8Array): string =>
+  new x509.X509Certificate(der instanceof Uint8Array ? der : new Uint8Array(der)).toString('pem');
 
 export interface TestCa {
   product: ProductLine;
@@ -48,7 +61,11 @@ export interface TestCa {
 }
 
 /** ARK (self-signed, keyCertSign + cRLSign) and ASK (CA, pathLen 0, keyCertSign + cRLSign) for `product`, valid `notBefore`..+25 years. */
-export async function testCa(product: ProductLine, notBefore = Date.UTC(2024, 0, 1) / 1000, askName: string = PRODUCT_LINES[product].ask): Promise<TestCa> {
+export async function testCa(
+  product: ProductLine,
+  notBefore = Date.UTC(2024, 0, 1) / 1000,
+  askName: string = PRODUCT_LINES[product].ask,
+): Promise<TestCa> {
   const ark = (await webcrypto.subtle.generateKey(RSA_KEY, true, ['sign', 'verify'])) as CryptoKeyPair;
   const ask = (await webcrypto.subtle.generateKey(RSA_KEY, true, ['sign', 'verify'])) as CryptoKeyPair;
   const notAfter = notBefore + 25 * 365 * DAY;
@@ -79,7 +96,18 @@ export async function testCa(product: ProductLine, notBefore = Date.UTC(2024, 0,
     },
     crypto,
   );
-  return { product, askName, arkDer: new Uint8Array(arkCert.rawData), arkPem: pem(arkCert.rawData), askPem: pem(askCert.rawData), askDer: new Uint8Array(askCert.rawData), ark, ask, notBefore, notAfter };
+  return {
+    product,
+    askName,
+    arkDer: new Uint8Array(arkCert.rawData),
+    arkPem: pem(arkCert.rawData),
+    askPem: pem(askCert.rawData),
+    askDer: new Uint8Array(askCert.rawData),
+    ark,
+    ask,
+    notBefore,
+    notAfter,
+  };
 }
 
 export interface TestVcek {
@@ -93,7 +121,12 @@ export interface TestVcek {
 }
 
 /** A VCEK issued by the test ASK: a fresh P-384 key, AMD's extensions for `hwid` and `tcb`, valid 7 years from `notBefore`. */
-export async function testVcek(ca: TestCa, hwid: Uint8Array, tcb: Partial<Record<TcbComponent, number>>, options: { serial?: string; notBefore?: number; productName?: string } = {}): Promise<TestVcek> {
+export async function testVcek(
+  ca: TestCa,
+  hwid: Uint8Array,
+  tcb: Partial<Record<TcbComponent, number>>,
+  options: { serial?: string; notBefore?: number; productName?: string } = {},
+): Promise<TestVcek> {
   const keys = (await webcrypto.subtle.generateKey(P384, true, ['sign', 'verify'])) as CryptoKeyPair;
   const notBefore = options.notBefore ?? ca.notBefore + DAY;
   const notAfter = notBefore + 7 * 365 * DAY;
@@ -119,11 +152,25 @@ export async function testVcek(ca: TestCa, hwid: Uint8Array, tcb: Partial<Record
     crypto,
   );
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  return { der: new Uint8Array(cert.rawData), serial, key: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }), hwid, tcb, notBefore, notAfter };
+  return {
+    der: new Uint8Array(cert.rawData),
+    serial,
+    key: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }),
+    hwid,
+    tcb,
+    notBefore,
+    notAfter,
+  };
 }
 
 /** A CRL signed by the test ARK (`by: 'ark'`) or ASK, listing `serials`, current from `thisUpdate` for `days`. */
-export async function testCrl(ca: TestCa, by: 'ark' | 'ask', serials: readonly string[], thisUpdate: number, days = 7): Promise<Uint8Array> {
+export async function testCrl(
+  ca: TestCa,
+  by: 'ark' | 'ask',
+  serials: readonly string[],
+  thisUpdate: number,
+  days = 7,
+): Promise<Uint8Array> {
   const issuer = amdName(by === 'ark' ? PRODUCT_LINES[ca.product].ark : ca.askName);
   const crl = await x509.X509CrlGenerator.create(
     {

@@ -3,36 +3,61 @@ import { describe, test } from 'node:test';
 
 import { SnpVerifier, parseSnpReport, type SnpCerts } from '../../../src/attest/index.js';
 import type { ErrorCode } from '../../../src/lib/errors.js';
-import { DAY, GENOA, GOSEV, MILAN, VLEK, certsOf, expectedOf, flip, reportCopy, reportOf, text, throwsCode } from './helpers.js';
+import {
+  DAY,
+  GENOA,
+  GOSEV,
+  MILAN,
+  VLEK,
+  certsOf,
+  expectedOf,
+  flip,
+  reportCopy,
+  reportOf,
+  text,
+  throwsCode,
+} from './helpers.js';
 import { OFFSET, buildReport, signReport, testCa, testCrl, testVcek } from './pki.js';
 
 /** One test per rejection rule, on the real vectors where they suffice and on a test PKI of our own where AMD never signed the content. */
 
 const verifier = new SnpVerifier();
 const at = (name: string) => expectedOf(name).verify_at_unix;
-const verifyAs = (name: string, report: Uint8Array, certs: SnpCerts = certsOf(name), now = at(name)) => verifier.verify(report, certs, { now });
-const rejects = (name: string, report: Uint8Array, code: ErrorCode, field?: string) => throwsCode(() => verifyAs(name, report), code, field);
+const verifyAs = (name: string, report: Uint8Array, certs: SnpCerts = certsOf(name), now = at(name)) =>
+  verifier.verify(report, certs, { now });
+const rejects = (name: string, report: Uint8Array, code: ErrorCode, field?: string) =>
+  throwsCode(() => verifyAs(name, report), code, field);
 
 describe('signed fields: one flipped bit → SNP_SIGNATURE_INVALID', () => {
   for (const name of [GENOA, MILAN, GOSEV]) {
     test(`measurement (${name})`, () => {
-      for (const i of [0, 23, 47]) rejects(name, flip(reportOf(name), OFFSET.measurement + i, 1 << (i % 8)), 'SNP_SIGNATURE_INVALID', 'report.signature');
+      for (const i of [0, 23, 47])
+        rejects(
+          name,
+          flip(reportOf(name), OFFSET.measurement + i, 1 << (i % 8)),
+          'SNP_SIGNATURE_INVALID',
+          'report.signature',
+        );
     });
     test(`report data (${name})`, () => {
-      for (const i of [0, 31, 63]) rejects(name, flip(reportOf(name), OFFSET.reportData + i, 0x80), 'SNP_SIGNATURE_INVALID', 'report.signature');
+      for (const i of [0, 31, 63])
+        rejects(name, flip(reportOf(name), OFFSET.reportData + i, 0x80), 'SNP_SIGNATURE_INVALID', 'report.signature');
     });
     test(`signature r and s (${name})`, () => {
-      for (const i of [0, 47, 72, 72 + 47]) rejects(name, flip(reportOf(name), OFFSET.signature + i, 0x08), 'SNP_SIGNATURE_INVALID', 'report.signature');
+      for (const i of [0, 47, 72, 72 + 47])
+        rejects(name, flip(reportOf(name), OFFSET.signature + i, 0x08), 'SNP_SIGNATURE_INVALID', 'report.signature');
     });
     test(`other signed fields: guest SVN, family id, host data, id key digest, report id, chip-independent fields (${name})`, () => {
-      for (const offset of [0x04, 0x10, 0xc0, 0xe0, 0x140, 0x160]) rejects(name, flip(reportOf(name), offset), 'SNP_SIGNATURE_INVALID');
+      for (const offset of [0x04, 0x10, 0xc0, 0xe0, 0x140, 0x160])
+        rejects(name, flip(reportOf(name), offset), 'SNP_SIGNATURE_INVALID');
     });
   }
 });
 
 describe('report structure', () => {
   test('a truncated report → SNP_REPORT_TRUNCATED', () => {
-    for (const length of [0, 3, 0x50, 0x2a0, 0x49f]) throwsCode(() => verifyAs(GENOA, reportOf(GENOA).subarray(0, length)), 'SNP_REPORT_TRUNCATED');
+    for (const length of [0, 3, 0x50, 0x2a0, 0x49f])
+      throwsCode(() => verifyAs(GENOA, reportOf(GENOA).subarray(0, length)), 'SNP_REPORT_TRUNCATED');
   });
 
   test('bytes after the report → SNP_REPORT_TRAILING_BYTES', () => {
@@ -94,7 +119,8 @@ describe('report structure', () => {
     throwsCode(() => verifyAs(GENOA, set(OFFSET.signatureAlgo, 2)), 'SNP_REPORT_INVALID', 'report.signatureAlgo');
     throwsCode(() => verifyAs(GENOA, set(OFFSET.vmpl, 4)), 'SNP_REPORT_INVALID', 'report.vmpl');
     // SIGNING_KEY 7 (none) and 2 (reserved).
-    for (const key of [7, 2]) throwsCode(() => verifyAs(GENOA, set(OFFSET.flags, key << 2)), 'SNP_REPORT_INVALID', 'report.flags');
+    for (const key of [7, 2])
+      throwsCode(() => verifyAs(GENOA, set(OFFSET.flags, key << 2)), 'SNP_REPORT_INVALID', 'report.flags');
     // Guest policy bit 17 is reserved and must be one.
     throwsCode(() => verifyAs(GENOA, set(OFFSET.policy, 0x1001f)), 'SNP_REPORT_INVALID', 'report.policy');
     // A CPUID family no product line claims.
@@ -105,19 +131,39 @@ describe('report structure', () => {
 });
 
 describe('the signing key and its chain', () => {
-  test('the wrong VCEK (another vector\'s, another chip) → SNP_CHIP_ID_MISMATCH', () => {
-    throwsCode(() => verifyAs(MILAN, reportOf(MILAN), { ...certsOf(MILAN), vcek: certsOf(GOSEV).vcek }), 'SNP_CHIP_ID_MISMATCH', 'report.chipId');
-    throwsCode(() => verifyAs(GOSEV, reportOf(GOSEV), { ...certsOf(GOSEV), vcek: certsOf(MILAN).vcek }), 'SNP_CHIP_ID_MISMATCH', 'report.chipId');
+  test("the wrong VCEK (another vector's, another chip) → SNP_CHIP_ID_MISMATCH", () => {
+    throwsCode(
+      () => verifyAs(MILAN, reportOf(MILAN), { ...certsOf(MILAN), vcek: certsOf(GOSEV).vcek }),
+      'SNP_CHIP_ID_MISMATCH',
+      'report.chipId',
+    );
+    throwsCode(
+      () => verifyAs(GOSEV, reportOf(GOSEV), { ...certsOf(GOSEV), vcek: certsOf(MILAN).vcek }),
+      'SNP_CHIP_ID_MISMATCH',
+      'report.chipId',
+    );
   });
 
   test('a Genoa report and VCEK with the Milan ASK and ARK → SNP_PRODUCT_MISMATCH', () => {
     const milan = certsOf(MILAN);
-    throwsCode(() => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), ask: milan.ask, ark: milan.ark }), 'SNP_PRODUCT_MISMATCH', 'ark');
-    throwsCode(() => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), ark: milan.ark }), 'SNP_PRODUCT_MISMATCH', 'ark');
-    throwsCode(() => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), ask: milan.ask }), 'SNP_PRODUCT_MISMATCH', 'ask');
+    throwsCode(
+      () => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), ask: milan.ask, ark: milan.ark }),
+      'SNP_PRODUCT_MISMATCH',
+      'ark',
+    );
+    throwsCode(
+      () => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), ark: milan.ark }),
+      'SNP_PRODUCT_MISMATCH',
+      'ark',
+    );
+    throwsCode(
+      () => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), ask: milan.ask }),
+      'SNP_PRODUCT_MISMATCH',
+      'ask',
+    );
   });
 
-  test('a Genoa report with a Milan VCEK chain → SNP_PRODUCT_MISMATCH (the report\'s CPUID names Genoa)', () => {
+  test("a Genoa report with a Milan VCEK chain → SNP_PRODUCT_MISMATCH (the report's CPUID names Genoa)", () => {
     throwsCode(() => verifyAs(GENOA, reportOf(GENOA), certsOf(MILAN)), 'SNP_PRODUCT_MISMATCH', 'report.cpuid');
   });
 
@@ -136,9 +182,17 @@ describe('the signing key and its chain', () => {
   test('a VCEK the ASK did not sign → CERT_CHAIN_INVALID; a chain file with two certificates as the ASK → CERT_CHAIN_INVALID', async () => {
     const ca = await testCa('Genoa');
     const vcek = await testVcek(ca, new Uint8Array(64).fill(1), { bootloader: 1, tee: 0, snp: 1, microcode: 1 });
-    throwsCode(() => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), vcek: vcek.der }), 'CERT_CHAIN_INVALID', 'vcek');
+    throwsCode(
+      () => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), vcek: vcek.der }),
+      'CERT_CHAIN_INVALID',
+      'vcek',
+    );
     const g = certsOf(GENOA);
-    throwsCode(() => verifyAs(GENOA, reportOf(GENOA), { ...g, ask: `${g.ask as string}${g.ark as string}` }), 'CERT_CHAIN_INVALID', 'ask');
+    throwsCode(
+      () => verifyAs(GENOA, reportOf(GENOA), { ...g, ask: `${g.ask as string}${g.ark as string}` }),
+      'CERT_CHAIN_INVALID',
+      'ask',
+    );
   });
 
   test('an ASK or ARK as the VCEK → SNP_ENDORSEMENT_INVALID', () => {
@@ -151,13 +205,22 @@ describe('the signing key and its chain', () => {
   test('an expired VCEK (after notAfter) → CERT_EXPIRED; before notBefore → CERT_NOT_YET_VALID', () => {
     const expiry = Date.parse(expectedOf(GENOA).signer_cert.not_after) / 1000;
     throwsCode(() => verifyAs(GENOA, reportOf(GENOA), certsOf(GENOA), expiry + 1), 'CERT_EXPIRED', 'vcekChain');
-    throwsCode(() => verifyAs(GENOA, reportOf(GENOA), certsOf(GENOA), Date.UTC(2020, 0, 1) / 1000), 'CERT_NOT_YET_VALID', 'vcekChain');
+    throwsCode(
+      () => verifyAs(GENOA, reportOf(GENOA), certsOf(GENOA), Date.UTC(2020, 0, 1) / 1000),
+      'CERT_NOT_YET_VALID',
+      'vcekChain',
+    );
     assert.ok(verifyAs(GENOA, reportOf(GENOA), certsOf(GENOA), expiry));
   });
 
   test('REPORTED_TCB not matching the VCEK → SNP_TCB_MISMATCH (each component)', () => {
     // Bytes 0, 1, 6, 7 of the TCB_VERSION: bootloader, TEE, SNP, microcode.
-    for (const [i, component] of [[0, 'bootloader'], [1, 'tee'], [6, 'snp'], [7, 'microcode']] as const) {
+    for (const [i, component] of [
+      [0, 'bootloader'],
+      [1, 'tee'],
+      [6, 'snp'],
+      [7, 'microcode'],
+    ] as const) {
       const r = reportCopy(MILAN);
       r[OFFSET.reportedTcb + i] = (r[OFFSET.reportedTcb + i] as number) + 1;
       throwsCode(() => verifyAs(MILAN, r), 'SNP_TCB_MISMATCH', `report.reportedTcb.${component}`);
@@ -176,12 +239,26 @@ describe('the signing key and its chain', () => {
   test('a VLEK given as a VCEK (or the reverse) → SNP_ENDORSEMENT_INVALID', () => {
     const v = certsOf(VLEK);
     throwsCode(() => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(MILAN), vcek: v.vlek }), 'SNP_ENDORSEMENT_INVALID');
-    throwsCode(() => verifier.verify(reportOf(VLEK), { vlek: certsOf(MILAN).vcek, asvk: v.asvk, ark: v.ark }, { now: Date.UTC(2025, 0, 1) / 1000 }), 'SNP_ENDORSEMENT_INVALID');
+    throwsCode(
+      () =>
+        verifier.verify(
+          reportOf(VLEK),
+          { vlek: certsOf(MILAN).vcek, asvk: v.asvk, ark: v.ark },
+          { now: Date.UTC(2025, 0, 1) / 1000 },
+        ),
+      'SNP_ENDORSEMENT_INVALID',
+    );
   });
 
   test('a PEM ASK that is not PEM → PEM_MALFORMED; a VCEK that is not DER → DER_MALFORMED', () => {
-    throwsCode(() => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), ask: 'not a certificate' }), 'PEM_MALFORMED');
-    throwsCode(() => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), vcek: new Uint8Array([0x30, 0x03, 0x02, 0x01]) }), 'DER_MALFORMED');
+    throwsCode(
+      () => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), ask: 'not a certificate' }),
+      'PEM_MALFORMED',
+    );
+    throwsCode(
+      () => verifyAs(GENOA, reportOf(GENOA), { ...certsOf(GENOA), vcek: new Uint8Array([0x30, 0x03, 0x02, 0x01]) }),
+      'DER_MALFORMED',
+    );
   });
 });
 
@@ -193,28 +270,51 @@ describe('a test PKI of our own (SnpVerifier with roots: verdicts say simulation
   const own = new SnpVerifier({ roots: { Genoa: ca.arkDer } });
   const certs: SnpCerts = { vcek: vcek.der, ask: ca.askPem, ark: ca.arkPem };
   const now = vcek.notBefore + DAY;
-  const signed = (fields: Parameters<typeof buildReport>[0] = {}) => signReport(buildReport({ tcb, chipId: hwid, ...fields }), vcek.key);
+  const signed = (fields: Parameters<typeof buildReport>[0] = {}) =>
+    signReport(buildReport({ tcb, chipId: hwid, ...fields }), vcek.key);
 
   test('a report signed with our own P-384 key verifies, labelled simulation', () => {
     const v = own.verify(signed(), certs, { now });
     assert.equal(v.simulation, true);
-    assert.deepEqual(v.claims['reportedTcb'], { raw: '541700000000010a', bootloader: 10, tee: 1, snp: 23, microcode: 84 });
+    assert.deepEqual(v.claims['reportedTcb'], {
+      raw: '541700000000010a',
+      bootloader: 10,
+      tee: 1,
+      snp: 23,
+      microcode: 84,
+    });
     // The pinned verifier refuses the same chain.
     throwsCode(() => verifier.verify(signed(), certs, { now }), 'UNTRUSTED_ROOT', 'ark');
   });
 
   test('REPORTED_TCB that the VCEK does not certify, in a correctly signed report → SNP_TCB_MISMATCH', () => {
-    throwsCode(() => own.verify(signed({ reportedTcb: { ...tcb, microcode: 85 } }), certs, { now }), 'SNP_TCB_MISMATCH', 'report.reportedTcb.microcode');
-    throwsCode(() => own.verify(signed({ reportedTcb: { ...tcb, snp: 22 } }), certs, { now }), 'SNP_TCB_MISMATCH', 'report.reportedTcb.snp');
+    throwsCode(
+      () => own.verify(signed({ reportedTcb: { ...tcb, microcode: 85 } }), certs, { now }),
+      'SNP_TCB_MISMATCH',
+      'report.reportedTcb.microcode',
+    );
+    throwsCode(
+      () => own.verify(signed({ reportedTcb: { ...tcb, snp: 22 } }), certs, { now }),
+      'SNP_TCB_MISMATCH',
+      'report.reportedTcb.snp',
+    );
   });
 
   test('a report signed by another key whose CHIP_ID and TCB match → SNP_SIGNATURE_INVALID', async () => {
     const other = await testVcek(ca, hwid, tcb);
-    throwsCode(() => own.verify(signed(), { ...certs, vcek: other.der }, { now }), 'SNP_SIGNATURE_INVALID', 'report.signature');
+    throwsCode(
+      () => own.verify(signed(), { ...certs, vcek: other.der }, { now }),
+      'SNP_SIGNATURE_INVALID',
+      'report.signature',
+    );
   });
 
   test('a report whose CPUID names Milan with a Genoa VCEK → SNP_PRODUCT_MISMATCH', () => {
-    throwsCode(() => own.verify(signed({ cpuid: [0x19, 0x01, 0x01] }), certs, { now }), 'SNP_PRODUCT_MISMATCH', 'report.cpuid');
+    throwsCode(
+      () => own.verify(signed({ cpuid: [0x19, 0x01, 0x01] }), certs, { now }),
+      'SNP_PRODUCT_MISMATCH',
+      'report.cpuid',
+    );
   });
 
   test('MASK_CHIP_KEY: an unsigned report → SNP_SIGNATURE_INVALID', () => {
@@ -266,7 +366,7 @@ describe('a test PKI of our own (SnpVerifier with roots: verdicts say simulation
     throwsCode(() => own.verify(signed(), certs, { now, crl: new Uint8Array([1, 2, 3]) }), 'CRL_INVALID');
   });
 
-  test('a CRL for the real AMD chain must come from AMD: our ARK\'s CRL → CRL_INVALID', async () => {
+  test("a CRL for the real AMD chain must come from AMD: our ARK's CRL → CRL_INVALID", async () => {
     const crl = await testCrl(ca, 'ark', [], at(GENOA) - DAY);
     throwsCode(() => verifier.verify(reportOf(GENOA), certsOf(GENOA), { now: at(GENOA), crl }), 'CRL_INVALID', 'crl');
   });
@@ -283,18 +383,32 @@ describe('Turin (test PKI): FMC in the TCB, an 8-byte hwID', async () => {
   const chipId = new Uint8Array(64);
   chipId.set(hwid);
   const report = (fields: Parameters<typeof buildReport>[0] = {}) =>
-    signReport(buildReport({ version: 5, cpuid: [0x1a, 0x02, 0x01], layout: 'turin', tcb, chipId, ...fields }), vcek.key);
+    signReport(
+      buildReport({ version: 5, cpuid: [0x1a, 0x02, 0x01], layout: 'turin', tcb, chipId, ...fields }),
+      vcek.key,
+    );
 
   test('a v5 Turin report verifies; its TCB claims use the Turin layout', () => {
     const v = own.verify(report(), certs, { now });
-    assert.deepEqual(v.claims['reportedTcb'], { raw: '5200000004010101', fmc: 1, bootloader: 1, tee: 1, snp: 4, microcode: 0x52 });
+    assert.deepEqual(v.claims['reportedTcb'], {
+      raw: '5200000004010101',
+      fmc: 1,
+      bootloader: 1,
+      tee: 1,
+      snp: 4,
+      microcode: 0x52,
+    });
     const parsed = parseSnpReport(report());
     assert.equal(parsed.product, 'Turin');
     assert.equal(parsed.launchMitVector, '0000000000000000');
   });
 
   test('FMC not matching the VCEK → SNP_TCB_MISMATCH', () => {
-    throwsCode(() => own.verify(report({ reportedTcb: { ...tcb, fmc: 2 } }), certs, { now }), 'SNP_TCB_MISMATCH', 'report.reportedTcb.fmc');
+    throwsCode(
+      () => own.verify(report({ reportedTcb: { ...tcb, fmc: 2 } }), certs, { now }),
+      'SNP_TCB_MISMATCH',
+      'report.reportedTcb.fmc',
+    );
   });
 
   test('CHIP_ID beyond the 8-byte hwID must be zero → SNP_CHIP_ID_MISMATCH', () => {
@@ -322,7 +436,19 @@ describe('Turin (test PKI): FMC in the TCB, an 8-byte hwID', async () => {
   });
 
   test('a v2 report (no CPUID, the original TCB layout) cannot come from Turin → SNP_PRODUCT_MISMATCH', () => {
-    throwsCode(() => own.verify(signReport(buildReport({ version: 2, tcb: { bootloader: 1, tee: 1, snp: 4, microcode: 0x52 }, chipId }), vcek.key), certs, { now }), 'SNP_PRODUCT_MISMATCH', 'report.version');
+    throwsCode(
+      () =>
+        own.verify(
+          signReport(
+            buildReport({ version: 2, tcb: { bootloader: 1, tee: 1, snp: 4, microcode: 0x52 }, chipId }),
+            vcek.key,
+          ),
+          certs,
+          { now },
+        ),
+      'SNP_PRODUCT_MISMATCH',
+      'report.version',
+    );
   });
 });
 

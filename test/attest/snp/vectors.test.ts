@@ -1,9 +1,31 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { SNP_CLAIMS, SnpVerifier, amdArk, amdExtensions, parseCertificate, parseSnpReport, verifyEndorsement } from '../../../src/attest/index.js';
+import {
+  SNP_CLAIMS,
+  SnpVerifier,
+  amdArk,
+  amdExtensions,
+  parseCertificate,
+  parseSnpReport,
+  verifyEndorsement,
+} from '../../../src/attest/index.js';
 import { pemCertificates } from '../../../src/attest/lib/x509.js';
-import { CHAINS, DAY, VIRTEE, VLEK, bytes, certsOf, expectedClaims, expectedOf, insideValidity, reportOf, text, throwsCode, vectorNames } from './helpers.js';
+import {
+  CHAINS,
+  DAY,
+  VIRTEE,
+  VLEK,
+  bytes,
+  certsOf,
+  expectedClaims,
+  expectedOf,
+  insideValidity,
+  reportOf,
+  text,
+  throwsCode,
+  vectorNames,
+} from './helpers.js';
 
 /** Known answers: every real SNP vector, at its own time; the held-out ones by the rules. */
 
@@ -33,16 +55,32 @@ for (const name of withExpected) {
     const r = parseSnpReport(reportOf(name));
     assert.equal(r.version, e.report['version']);
     assert.equal(r.signingKey, 'vcek');
-    assert.equal(`${r.currentVersion.major}.${r.currentVersion.minor}.${r.currentVersion.build}`, e.report['current_version']);
+    assert.equal(
+      `${r.currentVersion.major}.${r.currentVersion.minor}.${r.currentVersion.build}`,
+      e.report['current_version'],
+    );
     assert.equal(Buffer.from(r.reportId).toString('hex'), e.report['report_id']);
     assert.equal(Buffer.from(r.reportIdMa).toString('hex'), e.report['report_id_ma']);
-    if (r.version >= 3) assert.deepEqual(r.cpuid, { family: e.report['cpuid_fam_id'], model: e.report['cpuid_mod_id'], stepping: e.report['cpuid_step'] });
+    if (r.version >= 3)
+      assert.deepEqual(r.cpuid, {
+        family: e.report['cpuid_fam_id'],
+        model: e.report['cpuid_mod_id'],
+        stepping: e.report['cpuid_step'],
+      });
   });
 
   test(`${name}: refused before its VCEK's notBefore and after its notAfter`, () => {
     const e = expectedOf(name);
-    throwsCode(() => verifier.verify(reportOf(name), certsOf(name), { now: iso(e.signer_cert.not_before) - 1 }), 'CERT_NOT_YET_VALID', 'vcekChain');
-    throwsCode(() => verifier.verify(reportOf(name), certsOf(name), { now: iso(e.signer_cert.not_after) + 1 }), 'CERT_EXPIRED', 'vcekChain');
+    throwsCode(
+      () => verifier.verify(reportOf(name), certsOf(name), { now: iso(e.signer_cert.not_before) - 1 }),
+      'CERT_NOT_YET_VALID',
+      'vcekChain',
+    );
+    throwsCode(
+      () => verifier.verify(reportOf(name), certsOf(name), { now: iso(e.signer_cert.not_after) + 1 }),
+      'CERT_EXPIRED',
+      'vcekChain',
+    );
   });
 }
 
@@ -72,11 +110,20 @@ test(`${VLEK} (held out): a VLEK report (AWS) that verifies inside the VLEK's on
   assert.equal(v.collateralExpiry, vlek.notAfter);
   throwsCode(() => verifier.verify(reportOf(VLEK), certs, { now: vlek.notAfter + 1 }), 'CERT_EXPIRED', 'vlekChain');
   // Without the VLEK chain the report cannot be verified, even with a VCEK chain at hand.
-  throwsCode(() => verifier.verify(reportOf(VLEK), certsOf('snp/trustee-milan-vcek'), { now: vlek.notBefore + DAY }), 'COLLATERAL_MISSING', 'vlek');
+  throwsCode(
+    () => verifier.verify(reportOf(VLEK), certsOf('snp/trustee-milan-vcek'), { now: vlek.notBefore + DAY }),
+    'COLLATERAL_MISSING',
+    'vlek',
+  );
 });
 
 test('cert-chains-only: the Turin VCEK chains to the Turin ASK and pinned ARK, with the Turin TCB layout and an 8-byte hwID', () => {
-  const e = verifyEndorsement({ kind: 'vcek', leaf: bytes(`${CHAINS}/virtee-turin-vcek.der`), intermediate: text(`${CHAINS}/turin-ask.pem`), ark: text(`${CHAINS}/turin-ark.pem`) });
+  const e = verifyEndorsement({
+    kind: 'vcek',
+    leaf: bytes(`${CHAINS}/virtee-turin-vcek.der`),
+    intermediate: text(`${CHAINS}/turin-ask.pem`),
+    ark: text(`${CHAINS}/turin-ark.pem`),
+  });
   assert.equal(e.product, 'Turin');
   assert.equal(e.productName, 'Turin');
   assert.deepEqual(e.tcb, { fmc: 0, bootloader: 0, tee: 0, snp: 0, microcode: 9 });
@@ -86,7 +133,10 @@ test('cert-chains-only: the Turin VCEK chains to the Turin ASK and pinned ARK, w
 });
 
 test('cert-chains-only: the ARK files of Milan and Turin are the pinned ARKs', () => {
-  for (const [product, ark] of [['Milan', 'milan-ark.pem'], ['Turin', 'turin-ark.pem']] as const) {
+  for (const [product, ark] of [
+    ['Milan', 'milan-ark.pem'],
+    ['Turin', 'turin-ark.pem'],
+  ] as const) {
     assert.deepEqual(pemCertificates(text(`${CHAINS}/${ark}`))[0], amdArk(product).der);
   }
 });
@@ -94,7 +144,11 @@ test('cert-chains-only: the ARK files of Milan and Turin are the pinned ARKs', (
 test('cert-chains-only: the two trustee VCEKs with unusual encodings parse, but their signatures do not chain to the Milan ASK', () => {
   const hwid = Buffer.from(Array.from({ length: 64 }, (_, i) => i)).toString('hex');
   for (const file of ['trustee-vcek-legacy-encoding.der', 'trustee-vcek-new-encoding.der']) {
-    const input = { kind: 'vcek', leaf: bytes(`${CHAINS}/${file}`), intermediate: text(`${CHAINS}/milan-ask.pem`) } as const;
+    const input = {
+      kind: 'vcek',
+      leaf: bytes(`${CHAINS}/${file}`),
+      intermediate: text(`${CHAINS}/milan-ask.pem`),
+    } as const;
     const err = throwsCode(() => verifyEndorsement(input), 'CERT_CHAIN_INVALID', 'vcek');
     assert.match(err.message, /signature does not verify/);
     // The extensions themselves read: the new encoding wraps the hwID in an OCTET STRING.
