@@ -2,7 +2,7 @@ import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
 import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUS, type TcbStatus } from './tcb-status.js';
 import { TCB_COMPONENTS, type TcbComponent } from './snp/product.js';
-import type { Verdict } from './verdict.js';
+import { claimText, type Verdict } from './verdict.js';
 
 /**
  * What a relying party accepts. Verification says what evidence is; policy decides whether that
@@ -66,18 +66,13 @@ export function checkPolicy(verdict: Verdict, policy: Policy = {}): void {
     refuse('claims.migrateMa', 'guests that allow a migration agent are not accepted');
   const vmpl = verdict.claims['vmpl'];
   if (policy.maxVmpl !== undefined && (typeof vmpl !== 'number' || vmpl > policy.maxVmpl))
-    refuse(
-      'claims.vmpl',
-      `must be at most ${policy.maxVmpl}, got ${vmpl === undefined ? 'nothing' : String(vmpl)}`,
-      policy.maxVmpl,
-      vmpl,
-    );
+    refuse('claims.vmpl', `must be at most ${policy.maxVmpl}, got ${claimText(vmpl)}`, policy.maxVmpl, vmpl);
   const chipId = verdict.claims['chipId'];
   if (
     policy.allowedChipIds &&
     (typeof chipId !== 'string' || !policy.allowedChipIds.some((id) => id.toLowerCase() === chipId.toLowerCase()))
   ) {
-    refuse('claims.chipId', `${String(chipId)} is not among the allowed chip ids`, policy.allowedChipIds, chipId);
+    refuse('claims.chipId', `${claimText(chipId)} is not among the allowed chip ids`, policy.allowedChipIds, chipId);
   }
   for (const claim of MINIMUM_TCB_CLAIMS) {
     const tcb = verdict.claims[claim];
@@ -89,7 +84,7 @@ export function checkPolicy(verdict: Verdict, policy: Policy = {}): void {
       if (typeof got !== 'number' || got < min)
         refuse(
           `claims.${claim}.${component}`,
-          `must be at least ${min}, got ${got === undefined ? 'nothing' : String(got)}`,
+          `must be at least ${min}, got ${got === undefined ? 'nothing' : JSON.stringify(got)}`,
           min,
           got,
         );
@@ -99,18 +94,12 @@ export function checkPolicy(verdict: Verdict, policy: Policy = {}): void {
     const got = verdict.claims[name];
     const same =
       typeof want === 'string' && typeof got === 'string' ? want.toLowerCase() === got.toLowerCase() : want === got;
-    if (!same)
-      refuse(
-        `claims.${name}`,
-        `expected ${String(want)}, got ${got === undefined ? 'nothing' : String(got)}`,
-        want,
-        got,
-      );
+    if (!same) refuse(`claims.${name}`, `expected ${JSON.stringify(want)}, got ${claimText(got)}`, want, got);
   }
   for (const [name, min] of Object.entries(policy.minimum ?? {})) {
     const got = verdict.claims[name];
     if (typeof got !== 'number' || got < min)
-      refuse(`claims.${name}`, `must be at least ${min}, got ${got === undefined ? 'nothing' : String(got)}`, min, got);
+      refuse(`claims.${name}`, `must be at least ${min}, got ${claimText(got)}`, min, got);
   }
 }
 
@@ -146,7 +135,7 @@ export function parsePolicy(input: unknown): Policy {
     });
   const flag = (key: string) => {
     if (typeof o[key] !== 'boolean') throw j.fail(`policy.${key}`, 'must be true or false');
-    return o[key] as boolean;
+    return o[key];
   };
   const policy: Policy = {};
   if (j.has(o, 'acceptedTcbStatuses')) {
@@ -180,7 +169,7 @@ export function parsePolicy(input: unknown): Policy {
         );
       j.int(m, k, 'policy.minimumTcb', 255);
     }
-    policy.minimumTcb = m as Partial<Record<TcbComponent, number>>;
+    policy.minimumTcb = m;
   }
   if (j.has(o, 'allowedChipIds')) {
     policy.allowedChipIds = strings('allowedChipIds').map((id, i) => {

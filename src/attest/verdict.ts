@@ -50,3 +50,14 @@ export interface Verdict {
   /** Bytes after the declared signature data (not interpreted). */
   trailingBytes: number;
 }
+
+/**
+ * A claim as text for messages: strings as they are, anything else as JSON, a missing claim as
+ * `nothing`.
+ *
+ * @example `claimText(verdict.claims['vmpl']) // '0'`
+ */
+export function claimText(value: ClaimValue | undefined): string {
+  if (value === undefined) return 'nothing';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}

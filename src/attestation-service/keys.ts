@@ -69,7 +69,7 @@ export async function createSigningKey(instance: string, now: number): Promise<S
       keys,
       signingAlgorithm: RSA,
     },
-    webcrypto as unknown as Parameters<typeof X509CertificateGenerator.createSelfSigned>[1],
+    webcrypto,
   );
   const der = new Uint8Array(cert.rawData);
   return {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, sign } from 'node:crypto';
 import type { ClaimValue, Verdict } from '../attest/index.js';
 import { MAA_EXTENSION_CLAIMS } from '../attest/index.js';
 import type { DataItem } from './request.js';
@@ -173,7 +173,7 @@ export function signToken(
 ): Promise<string> {
   const input = `${part({ alg: 'RS256', jku, kid: key.kid, typ: 'JWT' })}.${part(payload)}`;
   return new Promise((resolve, reject) => {
-    sign('sha256', Buffer.from(input, 'ascii'), key.privateKey as KeyObject, (error, signature) =>
+    sign('sha256', Buffer.from(input, 'ascii'), key.privateKey, (error, signature) =>
       error ? reject(error) : resolve(`${input}.${signature.toString('base64url')}`),
     );
   });

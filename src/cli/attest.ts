@@ -18,6 +18,7 @@ import {
   parsePolicy,
   verifyMaaTokenSync,
   TEE_KINDS,
+  claimText,
   type TeeKind,
   type Verdict,
 } from '../attest/index.js';
@@ -206,7 +207,7 @@ function human(v: Verdict): string {
     `verified ${v.tee} evidence${v.simulation ? ' (SIMULATION: not anchored at the manufacturer)' : ''}`,
     `TCB status:   ${v.tcbStatus}${v.advisoryIds.length ? ` (${v.advisoryIds.join(', ')})` : ''}`,
     `valid until:  ${iso(v.collateralExpiry)}`,
-    ...SUMMARY.filter((k) => v.claims[k] !== undefined).map((k) => `${`${k}:`.padEnd(13)} ${String(v.claims[k])}`),
+    ...SUMMARY.filter((k) => v.claims[k] !== undefined).map((k) => `${`${k}:`.padEnd(13)} ${claimText(v.claims[k])}`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -126,9 +126,7 @@ export function servicePolicy(path: string | undefined, simulation: boolean): { 
  *
  * @example `const running = await startAttestationService({ dataDir, listen: '127.0.0.1:8443', collateral: ['c.json'], ... })`
  */
-export async function startAttestationService(
-  o: AttestationServiceCliOptions,
-): Promise<{
+export async function startAttestationService(o: AttestationServiceCliOptions): Promise<{
   service: AttestationService;
   server: https.Server;
   instance: string;
@@ -248,7 +246,7 @@ export function registerAttestationService(program: Command): void {
               log({ level: 'error', event: 'rotation failed', message: e instanceof Error ? e.message : String(e) }),
           );
         });
-        untilSignal(running.close);
+        untilSignal(() => running.close());
       }),
     );
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { equal, hex } from '../lib/bytes.js';
-import { DcapVerifier, checkPolicy, customRoot, TCB_STATUS, type TcbStatus } from '../attest/index.js';
+import { DcapVerifier, checkPolicy, claimText, customRoot, TCB_STATUS, type TcbStatus } from '../attest/index.js';
 import { pemCertificates } from '../attest/lib/x509.js';
 import { bindingReportData } from '../coordinator/coordinator.js';
 import { parseManifest } from '../manifest/index.js';
@@ -142,7 +142,7 @@ async function verifyCoordinator(o: VerifyOptions): Promise<void> {
       mrenclave: verdict.claims['mrenclave'],
       manifestFingerprint: (q as { manifestFingerprint?: string }).manifestFingerprint,
     },
-    `coordinator ${o.coordinator} verified${verdict.simulation ? ' (SIMULATION)' : ''}: ${verdict.tcbStatus}, MRENCLAVE ${String(verdict.claims['mrenclave'])}\nroot pinned in ${out}`,
+    `coordinator ${o.coordinator} verified${verdict.simulation ? ' (SIMULATION)' : ''}: ${verdict.tcbStatus}, MRENCLAVE ${claimText(verdict.claims['mrenclave'])}\nroot pinned in ${out}`,
   );
 }
 

@@ -152,7 +152,7 @@ export function registerCoordinator(program: Command): void {
                 (e: unknown) => log({ level: 'error', event: 'rotation failed', message: String(e) }),
               ),
           );
-        untilSignal(running.close);
+        untilSignal(() => running.close());
       } catch (error) {
         process.exitCode = reportError(error, false);
       }

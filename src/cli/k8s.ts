@@ -71,7 +71,7 @@ export function registerK8s(program: Command): void {
             log,
           });
           log({ level: 'info', event: 'listening', listen: o.listen, ...config });
-          untilSignal(hook.close);
+          untilSignal(() => hook.close());
         },
       ),
     );
@@ -123,7 +123,7 @@ export function registerK8s(program: Command): void {
             log,
             ...(o.epcMib !== undefined ? { epcMiB: parseCount(o.epcMib, '--epc-mib', 0) } : {}),
           });
-          untilSignal(plugin.close);
+          untilSignal(() => plugin.close());
         },
       ),
     );

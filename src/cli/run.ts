@@ -45,7 +45,7 @@ type Commit = (
 
 /** After the program: commits read-write volumes, and removes every plaintext folder. */
 async function closeVolumes(volumes: Unlocked[], commit: Commit): Promise<void> {
-  let failure: unknown;
+  let failure: Error | undefined;
   for (const v of volumes) {
     let changes: { path: string; expectedVersion: number; root: string }[] = [];
     try {
@@ -57,7 +57,7 @@ async function closeVolumes(volumes: Unlocked[], commit: Commit): Promise<void> 
         }
       }
     } catch (error) {
-      failure ??= error;
+      failure ??= error instanceof Error ? error : new Error(String(error));
     } finally {
       discard(v, changes);
     }

@@ -126,6 +126,7 @@ function get(target: URL, o: PcsClientOptions, apiKeyOrigin: string, signal: Abo
             ? []
             : [
                 `${name}: ${String(value)
+                  // eslint-disable-next-line no-control-regex -- control characters are exactly what a header must not carry into a message
                   .replace(/[\u0000-\u001f\u007f]/g, ' ')
                   .slice(0, 300)}`,
               ];

@@ -246,7 +246,7 @@ export class Coordinator {
         cause,
       );
     }
-    const reportData = String(verdict.claims['reportData'] ?? '');
+    const reportData = verdict.claims['reportData'];
     if (reportData !== hex(bindingReportData(r.publicKey, r.nonce)))
       this.refuse(r.service, 'report data does not bind the presented public key and nonce');
     try {

@@ -59,13 +59,11 @@ async function coordinator(kc: K8s.KubeConfig, k8s: typeof K8s, o: CheckOptions)
   const service = `${set.metadata?.name}-client`;
   try {
     const status = JSON.parse(
-      await kc
-        .makeApiClient(k8s.CoreV1Api)
-        .connectGetNamespacedServiceProxyWithPath({
-          namespace: o.namespace,
-          name: `https:${service}:client`,
-          path: 'api/v1/status',
-        }),
+      await kc.makeApiClient(k8s.CoreV1Api).connectGetNamespacedServiceProxyWithPath({
+        namespace: o.namespace,
+        name: `https:${service}:client`,
+        path: 'api/v1/status',
+      }),
     ) as { manifestSet?: boolean; state?: string };
     return {
       component,

@@ -109,7 +109,7 @@ export function router(
   style: ErrorStyle | ((path: string) => ErrorStyle) = PROBLEM_DETAILS,
 ) {
   const styleOf = typeof style === 'function' ? style : () => style;
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://cloister.invalid');
     const method = req.method ?? 'GET';
     try {
@@ -160,4 +160,5 @@ export function router(
       else answerError(res, errors, 500, 'INTERNAL', 'internal error (logged by the server)');
     }
   };
+  return (req: IncomingMessage, res: ServerResponse): void => void handle(req, res);
 }

@@ -134,7 +134,7 @@ async function selfSignedTls(): Promise<{ cert: string; key: string }> {
         ]),
       ],
     },
-    webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1],
+    webcrypto,
   );
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
   return { cert: cert.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${pem64(pkcs8)}-----END PRIVATE KEY-----\n` };

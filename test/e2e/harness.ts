@@ -121,3 +121,8 @@ export async function startCoordinator(
       }),
   };
 }
+
+/** The error code of a `--json` command that failed (its one JSON object on stdout). */
+export function errorCode(r: Result): string {
+  return (JSON.parse(r.stdout) as { error: { code: string } }).error.code;
+}

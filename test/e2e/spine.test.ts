@@ -8,7 +8,7 @@ import { importSimState, simQuote } from '../../src/attest/sim/index.js';
 import { bindingReportData } from '../../src/coordinator/coordinator.js';
 import { measure, resolveProgram } from '../../src/run/measure.js';
 import { call, parseAddress } from '../../src/cli/net.js';
-import { cloister, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
+import { cloister, errorCode, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
 import { userCert } from './users.js';
 
 /**
@@ -106,7 +106,7 @@ describe('the spine, end to end', () => {
       '--json',
     ]);
     assert.equal(refused.code, 1);
-    assert.equal(JSON.parse(refused.stdout).error.code, 'COORDINATOR_UNTRUSTED');
+    assert.equal(errorCode(refused), 'COORDINATOR_UNTRUSTED');
     const v = await cloister([
       'verify',
       '--coordinator',
@@ -119,7 +119,7 @@ describe('the spine, end to end', () => {
       '--json',
     ]);
     assert.equal(v.code, 0, v.stderr + v.stdout);
-    assert.equal(JSON.parse(v.stdout).simulation, true);
+    assert.equal((JSON.parse(v.stdout) as { simulation: boolean }).simulation, true);
     const s = await client('status');
     assert.match(s.stdout, /AcceptingManifest \(SIMULATION/);
   });
@@ -130,7 +130,7 @@ describe('the spine, end to end', () => {
     assert.equal(set.code, 0, set.stderr);
     assert.equal((await client('manifest', 'verify', join(dir, 'manifest.json'))).code, 0);
     const again = await client('manifest', 'set', join(dir, 'manifest.json'), '--json');
-    assert.equal(JSON.parse(again.stdout).error.code, 'MANIFEST_ALREADY_SET');
+    assert.equal(errorCode(again), 'MANIFEST_ALREADY_SET');
     writeFileSync(join(dir, 'other.json'), manifest().replace('"Size": 128', '"Size": 256'));
     assert.equal((await client('manifest', 'verify', join(dir, 'other.json'))).code, 1);
   });
@@ -152,7 +152,7 @@ describe('the spine, end to end', () => {
       ...user('stranger'),
       '--json',
     );
-    assert.equal(JSON.parse(denied.stdout).error.code, 'FORBIDDEN');
+    assert.equal(errorCode(denied), 'FORBIDDEN');
     await assert.rejects(
       call(parseAddress(c.client, 'client'), 'GET', '/api/v1/secrets?s=token', { ca: readFileSync(rootFile, 'utf8') }),
       (e: { code?: string }) => e.code === 'UNAUTHENTICATED',

@@ -182,7 +182,7 @@ describe('SGX device plugin over gRPC', () => {
     const stream = (
       client['ListAndWatch'] as (r: unknown) => Grpc.ClientReadableStream<{ devices: { ID: string; health: string }[] }>
     ).call(client, {});
-    stream.on('data', (d) => updates.push(d));
+    stream.on('data', (d: { devices: { ID: string; health: string }[] }) => updates.push(d));
     stream.on('error', () => undefined);
     await until(() => updates.length === 1, 'the first device list');
     assert.equal(updates[0]?.devices.length, 16);

@@ -152,7 +152,7 @@ test('names such as __proto__ and constructor are ordinary entries', () => {
   const { manifest } = parseManifest(text);
   assert.equal(manifest.Secrets['constructor']?.Type, 'symmetric-key');
   assert.equal(manifest.Secrets['__proto__']?.Type, 'plain');
-  assert.equal(manifest.Secrets['toString'], undefined);
+  assert.equal('toString' in manifest.Secrets, false);
   assert.equal(Object.getPrototypeOf(manifest.Secrets), null);
 });
 

@@ -97,7 +97,7 @@ describe('protected-file format', () => {
       const more = sealFile(bytesOf(k * 64 + 1), OPTIONS).sealed;
       assert.deepEqual(
         chunksOf(more, 64).map((c) => c.length),
-        [...Array(k).fill(64 + TAG), 1 + TAG],
+        [...Array<number>(k).fill(64 + TAG), 1 + TAG],
         'one byte more: one more chunk',
       );
     }

@@ -177,7 +177,7 @@ export function verifyTpmQuote(
   const { scheme, hash, signature } = parseTpmSignature(signatureBytes, modulusBytes);
   const digest = TPM_HASH_ALGORITHMS[hash] as { name: string };
   const padding = (TPM_SIGNATURE_SCHEMES[scheme] as { padding: number }).padding;
-  let ok = false;
+  let ok: boolean;
   try {
     ok = verifySignature(digest.name, quote.signed, { key, padding }, signature);
   } catch {

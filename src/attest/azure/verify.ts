@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CloisterError } from '../../lib/errors.js';
 import { hex } from '../../lib/bytes.js';
-import type { Claims, Verdict } from '../verdict.js';
+import { claimText, type Claims, type Verdict } from '../verdict.js';
 import { SnpVerifier, type SnpCerts } from '../snp/verify.js';
 import { parseAzureEvidence } from './evidence.js';
 import { parseHclReport } from './hcl.js';
@@ -60,7 +60,7 @@ export function verifyAzureVtpm(evidence: unknown, certs: SnpCerts, options: Azu
   if (snp.claims['vmpl'] !== HCL_VMPL) {
     throw new CloisterError(
       'AZURE_REPORT_VMPL',
-      `the SNP report was issued at VMPL ${String(snp.claims['vmpl'])}, not by the paravisor at VMPL ${HCL_VMPL}`,
+      `the SNP report was issued at VMPL ${claimText(snp.claims['vmpl'])}, not by the paravisor at VMPL ${HCL_VMPL}`,
       { field: 'report.vmpl', expected: HCL_VMPL, actual: snp.claims['vmpl'] },
     );
   }

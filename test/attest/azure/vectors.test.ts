@@ -102,7 +102,8 @@ test(`${MILAN_V2_EVIDENCE} (held out): version 2 evidence verifies inside the VC
   const now = parseCertificate(evidence.vcek as Uint8Array).notBefore + DAY;
   const v = verifyAzureVtpm(json, chainOf(MILAN_V2_EVIDENCE), { now });
   const runtime = v.claims['runtimeClaims'] as Record<string, string>;
-  const nonce = String(v.claims['nonce']);
+  const nonce = v.claims['nonce'];
+  assert.ok(typeof nonce === 'string');
   assert.equal(nonce.length, 96);
   assert.equal(runtime['user-data']?.toLowerCase(), nonce.padEnd(128, '0'));
   assert.deepEqual(

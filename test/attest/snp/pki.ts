@@ -20,7 +20,7 @@ import {
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
-const crypto = webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.create>[1];
+const crypto = webcrypto;
 const PSS = { name: 'RSA-PSS', saltLength: 48 } as const;
 const RSA_KEY = {
   name: 'RSA-PSS',
