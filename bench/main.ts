@@ -18,7 +18,7 @@ interface PeerModule {
   verify(quote: Uint8Array, collateral: unknown, now: number): { status: string };
 }
 
-const VECTORS = fileURLToPath(new URL('../../../shared/vectors/', import.meta.url));
+const VECTORS = fileURLToPath(new URL('../../test/vectors/', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
 /** `BENCH_ONLY=dcap,snp,protect,activation,maa` runs some sections only. */
 const only = process.env['BENCH_ONLY']?.split(',');

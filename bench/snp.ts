@@ -28,7 +28,7 @@ interface Peer {
   tcbFromInt(tcb: bigint): unknown;
 }
 
-const VECTOR = fileURLToPath(new URL('../../../shared/vectors/snp/trustee-azure-genoa-vcek/', import.meta.url));
+const VECTOR = fileURLToPath(new URL('../../test/vectors/snp/trustee-azure-genoa-vcek/', import.meta.url));
 
 async function loadPeer(): Promise<Peer> {
   const sev = join(dirname(createRequire(import.meta.url).resolve('@tinfoilsh/verifier')), 'sev');

@@ -7,9 +7,7 @@ import { DcapVerifier, checkPolicy, parsePolicy, type Policy } from '../../src/a
 
 /** Policy is separate from verification: the same verdict passes or fails by the rules given. */
 
-const dir = fileURLToPath(
-  new URL('../../../../shared/vectors/sgx/automata-sgx-v3-debug-00a067110000/', import.meta.url),
-);
+const dir = fileURLToPath(new URL('../../../test/vectors/sgx/automata-sgx-v3-debug-00a067110000/', import.meta.url));
 const verifier = new DcapVerifier();
 const verdict = verifier.verify(new Uint8Array(readFileSync(`${dir}quote.bin`)), {
   collateral: verifier.prepare(JSON.parse(readFileSync(`${dir}collateral.json`, 'utf8'))),

@@ -14,8 +14,8 @@ import { freePort, tempDir } from '../e2e/harness.js';
  * `agent` to its Node HTTP pipeline).
  */
 
-/** dist/test/attestation-service/*.js → /work/shared/vectors/. */
-export const VECTORS = new URL('../../../../shared/vectors/', import.meta.url);
+/** dist/test/attestation-service/*.js → test/vectors/. */
+export const VECTORS = new URL('../../../test/vectors/', import.meta.url);
 
 export const vectorFile = (path: string): Buffer => readFileSync(new URL(path, VECTORS));
 export const vectorJson = <T>(path: string): T => JSON.parse(vectorFile(path).toString('utf8')) as T;

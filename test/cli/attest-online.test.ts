@@ -9,7 +9,7 @@ import { tempDir } from '../e2e/harness.js';
 /** `cloister attest verify --pccs URL`: collateral fetched from a PCCS-compatible server, then cached. */
 
 const BIN = fileURLToPath(new URL('../../../bin/cloister.js', import.meta.url));
-const VECTORS = fileURLToPath(new URL('../../../../shared/vectors/', import.meta.url));
+const VECTORS = fileURLToPath(new URL('../../../test/vectors/', import.meta.url));
 const TDX = 'tdx/phala-tdx-v4-b0c06f000000-uptodate';
 
 function run(

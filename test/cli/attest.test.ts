@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 /** `cloister attest verify` as outside tools use it: a real process, the DESIGN.md contract. */
 
 const BIN = fileURLToPath(new URL('../../../bin/cloister.js', import.meta.url));
-const VECTORS = fileURLToPath(new URL('../../../../shared/vectors/', import.meta.url));
+const VECTORS = fileURLToPath(new URL('../../../test/vectors/', import.meta.url));
 
 function run(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });

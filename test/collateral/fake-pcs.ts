@@ -15,11 +15,11 @@ import type { FetchCollateralOptions, PckCa, QuoteCollateralV3, Tee } from '../.
  * A local server that answers like Intel's PCS API v4 ("Get TCB Info", "Get TDX TCB Info", "Get
  * Intel's QE Identity", "Get Intel's TDX QE Identity", "Get PCK Cert CRL", and the root CA CRL of
  * certificates.trustedservices.intel.com) or like an Intel PCCS, serving the collateral of the
- * test vectors of ../shared/vectors byte for byte; and the helpers the collateral tests share.
+ * test vectors of test/vectors byte for byte; and the helpers the collateral tests share.
  */
 
-/** `../shared/vectors/` seen from dist/test/collateral/ (the repository is a sibling of `shared`). */
-export const VECTORS = new URL('../../../../shared/vectors/', import.meta.url);
+/** `test/vectors/` seen from dist/test/collateral/. */
+export const VECTORS = new URL('../../../test/vectors/', import.meta.url);
 export const SGX_PROCESSOR = 'sgx/phala-sgx-v3-processor-00a067110000';
 export const SGX_PLATFORM = 'sgx/automata-sgx-v3-platform-00606a000000-tcbinfo-v3';
 export const TDX = 'tdx/phala-tdx-v4-b0c06f000000-uptodate';

@@ -10,8 +10,8 @@ import { CloisterError, type ErrorCode } from '../../../src/lib/errors.js';
  * with keys generated here) for rules that need content Intel never signed.
  */
 
-/** dist/test/attest/dcap/*.js → /work/shared/vectors/. */
-export const VECTORS = new URL('../../../../../shared/vectors/', import.meta.url);
+/** dist/test/attest/dcap/*.js → test/vectors/ (the repository's own copy, with provenance). */
+export const VECTORS = new URL('../../../../test/vectors/', import.meta.url);
 
 export const SGX_V3 = 'sgx/phala-sgx-v3-processor-00a067110000';
 export const TDX_V4 = 'tdx/phala-tdx-v4-b0c06f000000-uptodate';

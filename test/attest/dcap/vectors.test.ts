@@ -7,7 +7,7 @@ import { DcapVerifier, collateralWindow, parseQuote } from '../../../src/attest/
 
 /** Known answers: every real SGX and TDX vector, verified at its own time. */
 
-const VECTORS = fileURLToPath(new URL('../../../../../shared/vectors/', import.meta.url));
+const VECTORS = fileURLToPath(new URL('../../../../test/vectors/', import.meta.url));
 const verifier = new DcapVerifier();
 
 interface Expected {

@@ -13,8 +13,8 @@ import { throwsCode } from '../dcap/helpers.js';
  * and certificates for `x5c` made with @peculiar/x509.
  */
 
-/** dist/test/attest/maa/*.js → /work/shared/vectors/maa/sharedwus-sgx-token-2021/. */
-const VECTOR = new URL('../../../../../shared/vectors/maa/sharedwus-sgx-token-2021/', import.meta.url);
+/** dist/test/attest/maa/*.js → test/vectors/maa/sharedwus-sgx-token-2021/. */
+const VECTOR = new URL('../../../../test/vectors/maa/sharedwus-sgx-token-2021/', import.meta.url);
 
 const read = (file: string): string => readFileSync(new URL(file, VECTOR), 'utf8');
 
