@@ -15,7 +15,7 @@ import {
 } from '../attestation-service/index.js';
 import { pemCert } from '../pki/index.js';
 import { listen as listenAt, servingIdentity } from '../server/listen.js';
-import { fileStore, sealingKey } from '../store/index.js';
+import { fileStore, sealingKey, underLock } from '../store/index.js';
 import { MAA_ERRORS, maaApi } from '../server/maa.js';
 import { MAX_BODY, router } from '../server/http.js';
 import { defaultSimDir, initPlatform } from './sim.js';
@@ -126,13 +126,19 @@ export function servicePolicy(path: string | undefined, simulation: boolean): { 
  *
  * @example `const running = await startAttestationService({ dataDir, listen: '127.0.0.1:8443', collateral: ['c.json'], ... })`
  */
-export async function startAttestationService(o: AttestationServiceCliOptions): Promise<{
+export function startAttestationService(o: AttestationServiceCliOptions): Promise<RunningAttestationService> {
+  return underLock(o.dataDir, () => openAttestationService(o));
+}
+
+interface RunningAttestationService {
   service: AttestationService;
   server: https.Server;
   instance: string;
   rootPem: string;
   close(): Promise<void>;
-}> {
+}
+
+async function openAttestationService(o: AttestationServiceCliOptions): Promise<RunningAttestationService> {
   const fixed = o.fixedTime === undefined ? undefined : parseTime(o.fixedTime);
   const now = fixed === undefined ? () => Date.now() / 1000 : () => fixed;
   const sim = o.simulation ? (await initPlatform(o.simDir ?? defaultSimDir(), now())).platform : undefined;

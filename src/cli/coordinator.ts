@@ -5,7 +5,7 @@ import { CloisterError } from '../lib/errors.js';
 import { DcapVerifier, customRoot, type PreparedCollateral } from '../attest/index.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import { listen, servingIdentity } from '../server/listen.js';
-import { fileStore, sealingKey } from '../store/index.js';
+import { fileStore, sealingKey, underLock } from '../store/index.js';
 import { clientApi, meshApi } from '../server/api.js';
 import { MAX_BODY, PROBLEM_DETAILS, router } from '../server/http.js';
 import { maaApi, maaErrorsBeside } from '../server/maa.js';
@@ -38,9 +38,19 @@ interface Options {
   maaInstanceUrl?: string;
 }
 
-export async function startCoordinator(
-  o: Options,
-): Promise<{ close(): Promise<void>; client: https.Server; mesh: https.Server; maa: AttestationService | undefined }> {
+interface RunningCoordinator {
+  close(): Promise<void>;
+  client: https.Server;
+  mesh: https.Server;
+  maa: AttestationService | undefined;
+}
+
+/** Starts the coordinator on its data directory, which it holds alone (a second one there is STATE_LOCKED). */
+export function startCoordinator(o: Options): Promise<RunningCoordinator> {
+  return underLock(o.dataDir, () => openCoordinator(o));
+}
+
+async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   const client = parseAddress(o.clientAddr, '--client-addr');
   const mesh = parseAddress(o.meshAddr, '--mesh-addr');
   if (!o.simulation)

@@ -123,6 +123,7 @@ export const ERROR_CODES = {
   STATE_CORRUPT: 'the sealed state (or its sealing key) is unreadable: truncated, tampered, wrong key or rolled back',
   STATE_CONFLICT: 'a write would replace sealed state this store has not read',
   STATE_KEY_INVALID: 'a sealing key is not 32 bytes',
+  STATE_LOCKED: 'the data directory is in use by another process',
   STATE_IO: 'the sealed state could not be read or written',
   // Protected files (src/protect, docs/protected-files.md).
   PROTECTED_OPTIONS_INVALID:

@@ -4,3 +4,4 @@
  */
 export { fileStore, type SealedStore } from './file.js';
 export { sealingKey } from './key.js';
+export { lockDataDir, underLock, type DataDirLock } from './lock.js';
