@@ -45,7 +45,6 @@ export {
   type JwsAlgorithmSpec,
 } from './maa/jws.js';
 export { maaClaims, MAA_CLAIMS, MAA_EXTENSION_CLAIMS } from './maa/claims.js';
-export { httpsJwksFetcher, type JwksFetchOptions } from './maa/fetch.js';
 export { SnpVerifier, type SnpCerts, type SnpVerifyOptions, type SnpVerifierOptions } from './snp/verify.js';
 export {
   parseSnpReport,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { getCollateral, getSnpCollateral } from '../collateral/index.js';
+import { getCollateral, getSnpCollateral, httpsJwksFetcher } from '../collateral/index.js';
 import { existsSync } from 'node:fs';
 import { CloisterError } from '../lib/errors.js';
 import {
@@ -8,7 +8,6 @@ import {
   SnpVerifier,
   checkPolicy,
   customRoot,
-  httpsJwksFetcher,
   verifyAzureVtpm,
   PRODUCT_LINES,
   type ProductLine,

@@ -1,6 +1,7 @@
 /**
- * Online DCAP collateral: TCB info, QE identity and CRLs from Intel's PCS (API v4) or a PCCS, in
- * the QuoteCollateralV3 layout `attest/` verifies, with a disk cache kept until nextUpdate.
+ * The I/O edge of `attest/`: online DCAP collateral (TCB info, QE identity and CRLs from Intel's
+ * PCS (API v4) or a PCCS, in the QuoteCollateralV3 layout `attest/` verifies, with a disk cache
+ * kept until nextUpdate), AMD KDS certificates and CRLs, and MAA key sets fetched from a `jku`.
  *
  * @example
  * ```ts
@@ -20,3 +21,4 @@ export type { CollateralCacheEntry, GetCollateralOptions } from './cache.js';
 export { extractRawMember } from './raw-json.js';
 export { AMD_KDS_URL, fetchKdsCertChain, fetchKdsCrl, fetchVcek, getSnpCollateral, kdsUrls, vcekUrl } from './kds.js';
 export type { GetSnpCollateralOptions, KdsClientOptions, VcekRequest } from './kds.js';
+export { httpsJwksFetcher, type JwksFetchOptions } from './maa.js';

@@ -61,7 +61,7 @@ export interface MaaVerifyOptions extends MaaTokenOptions {
   jwks?: unknown;
   /** URLs a token's `jku` may name, compared exactly; https only. Without `jwks`, the key set is fetched from there. */
   trustedJku?: readonly string[] | undefined;
-  /** Fetches a key set (parsed JSON); see {@link httpsJwksFetcher}. */
+  /** Fetches a key set (parsed JSON); the edge's is `httpsJwksFetcher` in `cloister/collateral`. */
   fetchJwks?: ((url: string) => Promise<unknown>) | undefined;
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { httpsJwksFetcher } from '../../../src/attest/maa/fetch.js';
+import { httpsJwksFetcher } from '../../../src/collateral/maa.js';
 import { jwksFromJku, verifyMaaToken, verifyMaaTokenSync } from '../../../src/attest/maa/verify.js';
 import {
   certificateFor,

@@ -1,10 +1,10 @@
-import { CloisterError } from '../../lib/errors.js';
-import { boundedGet } from '../../lib/http-get.js';
+import { CloisterError } from '../lib/errors.js';
+import { boundedGet } from '../lib/http-get.js';
 
 /**
- * The one piece of I/O of token verification, kept out of the pure verifier and injected into
- * {@link verifyMaaToken} / {@link jwksFromJku} by the edges (CLI, server): GET a key set over
- * https, with a time limit and a size limit, no redirects, no cookies, no credentials.
+ * The one piece of I/O of MAA token verification, kept out of the pure verifier in `attest/maa`
+ * and injected into `verifyMaaToken` / `jwksFromJku` by the edges (CLI, server): GET a key set
+ * over https, with a time limit and a size limit, no redirects, no cookies, no credentials.
  */
 
 /**
@@ -24,7 +24,7 @@ export interface JwksFetchOptions {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * A fetcher for {@link MaaVerifyOptions.fetchJwks}: GET `url` (https only) and parse the JSON
+ * A fetcher for `MaaVerifyOptions.fetchJwks` (attest/maa): GET `url` (https only) and parse the JSON
  * body. 200 is the only success; a redirect is a failure (it would leave the allow-list).
  * Network, TLS, status, time and size failures are JWKS_FETCH_FAILED; a body that is not JSON is
  * JWKS_INVALID.
