@@ -1,4 +1,4 @@
-import { TAG } from '../attest/lib/der.js';
+import { TAG } from './der.js';
 
 /** One element: tag, definite minimal length (X.690 §10.1), contents. */
 export function tlv(tag: number, content: Uint8Array): Uint8Array {

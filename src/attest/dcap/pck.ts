@@ -1,5 +1,5 @@
 import { CloisterError } from '../../lib/errors.js';
-import { Der, TAG, inner, oidText, smallUint, type Tlv } from '../lib/der.js';
+import { Der, TAG, inner, oidText, smallUint, type Tlv } from '../../lib/der.js';
 import { OID, type Certificate } from '../lib/x509.js';
 
 /**

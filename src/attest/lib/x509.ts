@@ -11,7 +11,7 @@ import {
   smallUint,
   timeSeconds,
   type Tlv,
-} from './der.js';
+} from '../../lib/der.js';
 
 /**
  * X.509 certificates and CRLs (RFC 5280), parsed with cloister's DER walker so that arbitrary

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { CloisterError } from '../../lib/errors.js';
 import { equal } from '../../lib/bytes.js';
 import { verifyChain } from '../lib/chain.js';
-import { Der, TAG, smallUint } from '../lib/der.js';
+import { Der, TAG, smallUint } from '../../lib/der.js';
 import { KEY_USAGE, parseCertificate, pemCertificates, signedBy, type Certificate } from '../lib/x509.js';
 import {
   PRODUCT_LINES,

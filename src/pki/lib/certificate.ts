@@ -14,7 +14,7 @@ import {
 import { equal } from '../../lib/bytes.js';
 import type { CertSubject } from '../../manifest/types.js';
 import { der, tlv } from '../../lib/der-writer.js';
-import { TAG } from '../../attest/lib/der.js';
+import { TAG } from '../../lib/der.js';
 import { isIPv4 } from 'node:net';
 import { CloisterError } from '../../lib/errors.js';
 import { invalid, keyIdentifier, type SubjectKey } from './keys.js';

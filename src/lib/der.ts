@@ -1,7 +1,11 @@
-import { CloisterError } from '../../lib/errors.js';
-import { ByteReader } from '../../lib/reader.js';
+import { CloisterError } from './errors.js';
+import { ByteReader } from './reader.js';
 
-/** Minimal DER (ITU-T X.690 §8, §10) walker over the one bounds-checked reader. */
+/**
+ * Minimal DER (ITU-T X.690 §8, §10) reader over the one bounds-checked reader. It sits in lib/,
+ * beside `der-writer.ts`, because both attest/ (X.509, PCK and AMD extensions) and the PKI use
+ * its tags and walker, and lib/ imports nothing above it.
+ */
 
 const CODES = { truncated: 'DER_MALFORMED', trailing: 'DER_MALFORMED' } as const;
 
