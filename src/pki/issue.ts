@@ -1,7 +1,7 @@
-import { isIP } from 'node:net';
 import { intermediateSigner, CLOCK_SKEW, unixTime, type CaBundle } from './ca.js';
 import { profileExtensions, signCertificate, subjectName, type SubjectFields } from './lib/certificate.js';
 import { invalid, subjectKey, type SubjectKey } from './lib/keys.js';
+import { ipAddressBytes } from '../lib/ip.js';
 
 /**
  * A request for a workload's TLS certificate.
@@ -43,21 +43,15 @@ function dnsName(name: unknown, field: string): string {
   return name;
 }
 
-/**
- * An iPAddress in the text form @peculiar/x509 encodes (RFC 5280 §4.2.1.6: 4 or 16 octets).
- * IPv6 with a trailing dotted quad (RFC 4291 §2.2 form 3) is rewritten to hex groups; zone ids are refused.
- */
-function ipAddress(address: unknown, field: string): string {
-  if (typeof address !== 'string' || isIP(address) === 0 || address.includes('%'))
-    throw invalid(field, 'is not an IPv4 or IPv6 address', address);
-  if (isIP(address) === 4 || !address.includes('.')) return address;
-  const at = address.lastIndexOf(':') + 1;
-  const [a, b, c, d] = address.slice(at).split('.').map(Number) as [number, number, number, number];
-  return `${address.slice(0, at)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+/** The octets of an iPAddress (RFC 5280 §4.2.1.6: 4 or 16), or PKI_INVALID; zone ids are refused. */
+function ipAddress(address: unknown, field: string): Uint8Array {
+  const octets = typeof address === 'string' ? ipAddressBytes(address) : undefined;
+  if (octets === undefined) throw invalid(field, 'is not an IPv4 or IPv6 address', address);
+  return octets;
 }
 
 /** A list of names checked one by one, each error naming its index. */
-function names(list: unknown, field: string, check: (name: unknown, field: string) => string): string[] {
+function names<Name>(list: unknown, field: string, check: (name: unknown, field: string) => Name): Name[] {
   if (list === undefined) return [];
   if (!Array.isArray(list)) throw invalid(field, 'must be a list of strings', list);
   return list.map((name, i) => check(name, `${field}[${i}]`));

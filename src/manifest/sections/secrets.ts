@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { ipAddressBytes } from '../../lib/ip.js';
 import { FIELDS, SUBJECT_LISTS } from '../fields.js';
 import { at, type Reader } from '../lib/read.js';
 import {
@@ -46,7 +46,7 @@ function readSubject(r: Reader, v: unknown, path: string): CertSubject {
 
 function ipAddress(r: Reader, v: unknown, path: string): string {
   const ip = r.string(v, path);
-  if (isIP(ip) === 0) throw r.fail(path, `not an IP address: ${JSON.stringify(ip)}`);
+  if (ipAddressBytes(ip) === undefined) throw r.fail(path, `not an IP address: ${JSON.stringify(ip)}`);
   return ip;
 }
 

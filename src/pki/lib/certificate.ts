@@ -15,7 +15,6 @@ import { equal } from '../../lib/bytes.js';
 import type { CertSubject } from '../../manifest/types.js';
 import { der, tlv } from '../../lib/der-writer.js';
 import { TAG } from '../../lib/der.js';
-import { isIPv4 } from 'node:net';
 import { CloisterError } from '../../lib/errors.js';
 import { invalid, keyIdentifier, type SubjectKey } from './keys.js';
 
@@ -183,30 +182,14 @@ const EXTENDED_KEY_USAGES: Partial<Record<string, Uint8Array>> = {
 };
 
 /** GeneralNames (§4.2.1.6): dNSName [2] IA5String, iPAddress [7] of 4 or 16 octets. */
-function subjectAltName(dnsNames: readonly string[], ipAddresses: readonly string[]): Uint8Array {
-  const ip = (text: string) => (isIPv4(text) ? Uint8Array.from(text.split('.').map(Number)) : ipv6Bytes(text));
+function subjectAltName(dnsNames: readonly string[], ipAddresses: readonly Uint8Array[]): Uint8Array {
   return extension(
     OID_SAN,
     der.sequence(
       ...dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'latin1'))),
-      ...ipAddresses.map((a) => tlv(0x87, ip(a))),
+      ...ipAddresses.map((octets) => tlv(0x87, octets)),
     ),
   );
-}
-
-/** The 16 octets of an IPv6 address in text form (RFC 4291 §2.2, `::` expanded). */
-function ipv6Bytes(text: string): Uint8Array {
-  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
-  const groups = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
-  const h = groups(head);
-  const t = groups(tail);
-  const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
 }
 
 /** How a certificate may be used: a CA (with its path length) or a TLS leaf. */
@@ -216,7 +199,8 @@ export type Profile =
       ca: false;
       key: SubjectKey;
       dnsNames: readonly string[];
-      ipAddresses: readonly string[];
+      /** iPAddress octets (4 or 16). */
+      ipAddresses: readonly Uint8Array[];
       serverAuth: boolean;
       clientAuth: boolean;
     };
