@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { FIELDS } from './fields.js';
-import { Reader } from './lib/read.js';
+import { JsonReader } from '../lib/json.js';
 import { readRoles, readUsers } from './sections/access.js';
 import { readConfig, readRecoveryKeys } from './sections/config.js';
 import { readMarbles } from './sections/marbles.js';
@@ -12,13 +12,13 @@ import type { ParsedManifest } from './types.js';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function bytesOf(r: Reader, input: unknown): Uint8Array {
+function bytesOf(r: JsonReader, input: unknown): Uint8Array {
   if (typeof input === 'string') return new TextEncoder().encode(input);
   if (input instanceof Uint8Array) return input.slice();
   throw r.fail('', 'a manifest is given as bytes or a string');
 }
 
-function jsonOf(r: Reader, raw: Uint8Array): unknown {
+function jsonOf(r: JsonReader, raw: Uint8Array): unknown {
   let text: string;
   try {
     text = UTF8.decode(raw);
@@ -48,7 +48,7 @@ function jsonOf(r: Reader, raw: Uint8Array): unknown {
  * ```
  */
 export function parseManifest(input: Uint8Array | string): ParsedManifest {
-  const r = new Reader('MANIFEST_INVALID');
+  const r = new JsonReader('MANIFEST_INVALID', '');
   const raw = bytesOf(r, input);
   const o = r.object(jsonOf(r, raw), '', FIELDS.Manifest);
   const section = (key: (typeof FIELDS.Manifest)[number]): unknown => (Object.hasOwn(o, key) ? o[key] : {});

@@ -1,15 +1,15 @@
 import type { Policy } from '../attest/policy.js';
 import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUS, type TcbStatus } from '../attest/tcb-status.js';
 import { CloisterError } from '../lib/errors.js';
-import { at } from './lib/read.js';
+import { jsonPath } from '../lib/json.js';
 import { PACKAGE_TEES, REFERENCE_VALUES, type ReferenceName } from './tee.js';
 import type { Package } from './types.js';
 
 function tcbStatuses(list: readonly string[]): TcbStatus[] {
   return list.map((s, i) => {
     if (!Object.hasOwn(TCB_STATUS, s))
-      throw new CloisterError('MANIFEST_INVALID', `${at('AcceptedTCBStatuses', i)}: unknown TCB status "${s}"`, {
-        path: at('AcceptedTCBStatuses', i),
+      throw new CloisterError('MANIFEST_INVALID', `${jsonPath('AcceptedTCBStatuses', i)}: unknown TCB status "${s}"`, {
+        path: jsonPath('AcceptedTCBStatuses', i),
       });
     return s as TcbStatus;
   });

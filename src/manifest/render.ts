@@ -1,4 +1,4 @@
-import { at, Reader } from './lib/read.js';
+import { jsonPath, JsonReader } from '../lib/json.js';
 import { envText, type Fail } from './lib/value.js';
 import {
   checkAction,
@@ -73,17 +73,17 @@ function renderValue(v: Value, target: Target, m: Manifest, ctx: RenderContext, 
 
 /** Calls `each` for every file and environment variable of a Marble, with its JSON path. */
 function eachValue(
-  r: Reader,
+  r: JsonReader,
   m: Manifest,
   marble: string,
   each: (target: Target, name: string, value: Value, fail: Fail) => void,
 ): string[] {
-  const path = at('Marbles', marble);
+  const path = jsonPath('Marbles', marble);
   const spec = Object.hasOwn(m.Marbles, marble) ? m.Marbles[marble] : undefined;
   if (spec === undefined) throw r.fail(path, `no Marble "${marble}" in the manifest`);
   for (const target of ['Files', 'Env'] as const) {
     for (const [name, value] of Object.entries(spec.Parameters[target])) {
-      const where = at(at(at(path, 'Parameters'), target), name);
+      const where = jsonPath(jsonPath(jsonPath(path, 'Parameters'), target), name);
       each(target, name, value, (why, cause) => r.fail(where, why, cause));
     }
   }
@@ -104,7 +104,7 @@ function eachValue(
  * ```
  */
 export function renderParameters(m: Manifest, marble: string, ctx: RenderContext): Rendered {
-  const r = new Reader('MANIFEST_TEMPLATE');
+  const r = new JsonReader('MANIFEST_TEMPLATE', '');
   const out: Rendered = {
     files: Object.create(null) as Record<string, Uint8Array>,
     env: Object.create(null) as Record<string, string>,
@@ -132,7 +132,7 @@ export function renderParameters(m: Manifest, marble: string, ctx: RenderContext
  */
 export function referencedSecrets(m: Manifest, marble: string): string[] {
   const names = new Set<string>();
-  eachValue(new Reader('MANIFEST_TEMPLATE'), m, marble, (_target, _name, value, fail) => {
+  eachValue(new JsonReader('MANIFEST_TEMPLATE', ''), m, marble, (_target, _name, value, fail) => {
     for (const s of valueSegments(value, fail))
       if (!(s instanceof Uint8Array) && 'secret' in s.ref) names.add(s.ref.secret);
   });

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { pemCertificates } from '../../attest/lib/x509.js';
 import { hex } from '../../lib/bytes.js';
 import { FIELDS } from '../fields.js';
-import type { Reader } from '../lib/read.js';
+import type { JsonReader } from '../../lib/json.js';
 import type { Package, ResourceType, Role, RoleAction, SecretSpec, User, Volume } from '../types.js';
 
 /**
@@ -37,22 +37,22 @@ const SECRET_ACTIONS: Partial<Record<RoleAction, { allowed: (s: SecretSpec) => b
 };
 
 function readRole(
-  r: Reader,
+  r: JsonReader,
   v: unknown,
   path: string,
   sections: { Packages: Record<string, Package>; Secrets: Record<string, SecretSpec>; Volumes: Record<string, Volume> },
 ): Role {
   const o = r.object(v, path, FIELDS.Role);
-  const type = r.required(o, path, 'ResourceType', (x, p) => r.oneOf(x, p, RESOURCE_TYPES));
+  const type = r.required(o, path, 'ResourceType', (x, p) => r.asOneOf(x, p, RESOURCE_TYPES));
   const row = ROLE_RESOURCES[type];
   // MarbleRun compares actions case-insensitively.
   const actions =
-    r.optional(o, path, 'Actions', (x, p) => r.list(x, p, (e, q) => r.oneOf<RoleAction>(e, q, row.actions, true))) ??
+    r.optional(o, path, 'Actions', (x, p) => r.list(x, p, (e, q) => r.asOneOf<RoleAction>(e, q, row.actions, true))) ??
     [];
   const names = r.optional(o, path, 'ResourceNames', (x, p) =>
     r.list(x, p, (e, q) => {
       if (row.names === undefined) throw r.fail(q, `ResourceType ${type} takes no resource names`);
-      const name = r.entry(
+      const name = r.asEntry(
         e,
         q,
         sections[row.names],
@@ -78,7 +78,7 @@ function readRole(
  * ```
  */
 export function readRoles(
-  r: Reader,
+  r: JsonReader,
   v: unknown,
   packages: Record<string, Package>,
   secrets: Record<string, SecretSpec>,
@@ -88,8 +88,8 @@ export function readRoles(
 }
 
 /** The DER of the one PEM certificate of a user (MarbleRun "Users": "a PEM-encoded self-signed X.509 certificate"). */
-function userCertificate(r: Reader, v: unknown, path: string): { pem: string; der: Uint8Array } {
-  const pem = r.name(v, path);
+function userCertificate(r: JsonReader, v: unknown, path: string): { pem: string; der: Uint8Array } {
+  const pem = r.asName(v, path);
   let ders: Uint8Array[];
   try {
     ders = pemCertificates(pem, path);
@@ -117,7 +117,7 @@ function userCertificate(r: Reader, v: unknown, path: string): { pem: string; de
  * const users = readUsers(r, { alice: { Certificate: pem, Roles: ['admin'] } }, roles);
  * ```
  */
-export function readUsers(r: Reader, v: unknown, roles: Record<string, Role>): Record<string, User> {
+export function readUsers(r: JsonReader, v: unknown, roles: Record<string, Role>): Record<string, User> {
   const seen = new Map<string, string>();
   return r.map(v, 'Users', (x, path, name) => {
     const o = r.object(x, path, FIELDS.User);
@@ -130,7 +130,7 @@ export function readUsers(r: Reader, v: unknown, roles: Record<string, Role>): R
     });
     return {
       Certificate: cert,
-      Roles: r.optional(o, path, 'Roles', (c, p) => r.list(c, p, (e, q) => r.entry(e, q, roles, 'role'))) ?? [],
+      Roles: r.optional(o, path, 'Roles', (c, p) => r.list(c, p, (e, q) => r.asEntry(e, q, roles, 'role'))) ?? [],
     };
   });
 }

@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { FIELDS } from '../fields.js';
-import type { Reader } from '../lib/read.js';
+import type { JsonReader } from '../../lib/json.js';
 import type { FeatureGate, ManifestConfig, Role, SealMode, User } from '../types.js';
 
 /** MarbleRun "Config": `SealMode` values ("" means the default, ProductKey). */
@@ -18,9 +18,9 @@ const SPKI_PEM = /^\s*-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC
  * const keys = readRecoveryKeys(r, { admin: '-----BEGIN PUBLIC KEY-----\n...' });
  * ```
  */
-export function readRecoveryKeys(r: Reader, v: unknown): Record<string, string> {
+export function readRecoveryKeys(r: JsonReader, v: unknown): Record<string, string> {
   return r.map(v, 'RecoveryKeys', (x, path) => {
-    const pem = r.string(x, path);
+    const pem = r.asString(x, path);
     let type: string | undefined;
     try {
       type = SPKI_PEM.test(pem)
@@ -45,28 +45,28 @@ export function readRecoveryKeys(r: Reader, v: unknown): Record<string, string> 
  * ```
  */
 export function readConfig(
-  r: Reader,
+  r: JsonReader,
   v: unknown,
   m: { users: Record<string, User>; roles: Record<string, Role>; recoveryKeys: Record<string, string> },
 ): ManifestConfig {
   const path = 'Config';
   const o = r.object(v, path, FIELDS.Config);
   const config: ManifestConfig = {};
-  r.assign(o, path, config, 'SealMode', (x, p) => r.oneOf(x, p, SEAL_MODES));
-  r.assign(o, path, config, 'FeatureGates', (x, p) => r.list(x, p, (e, q) => r.oneOf(e, q, FEATURE_GATES, true)));
-  r.assign(o, path, config, 'RotateRootSecret', (x, p) => r.boolean(x, p));
+  r.assign(o, path, config, 'SealMode', (x, p) => r.asOneOf(x, p, SEAL_MODES));
+  r.assign(o, path, config, 'FeatureGates', (x, p) => r.list(x, p, (e, q) => r.asOneOf(e, q, FEATURE_GATES, true)));
+  r.assign(o, path, config, 'RotateRootSecret', (x, p) => r.asBoolean(x, p));
 
   const updaters = Object.values(m.users).filter((u) =>
     u.Roles.some((name) => m.roles[name]?.Actions.includes('UpdateManifest')),
   ).length;
   r.assign(o, path, config, 'UpdateThreshold', (x, p) => {
-    const n = r.integer(x, p);
+    const n = r.asInteger(x, p);
     if (n > updaters) throw r.fail(p, `${n} exceeds the number of users allowed to update the manifest (${updaters})`);
     return n;
   });
   const keys = Object.keys(m.recoveryKeys).length;
   r.assign(o, path, config, 'RecoveryThreshold', (x, p) => {
-    const n = r.integer(x, p);
+    const n = r.asInteger(x, p);
     if (n === 1) throw r.fail(p, 'if set, must be at least 2');
     if (n > keys) throw r.fail(p, `${n} exceeds the number of recovery keys (${keys})`);
     return n;

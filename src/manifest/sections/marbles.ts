@@ -1,5 +1,5 @@
 import { FIELDS } from '../fields.js';
-import { at, type Reader } from '../lib/read.js';
+import { jsonPath, type JsonReader } from '../../lib/json.js';
 import { ENCODING_NAMES, envText, type Fail } from '../lib/value.js';
 import { checkAction, valueSegments, type Target } from '../template.js';
 import type { Marble, Package, Parameters, SecretSpec, TlsTag, Value } from '../types.js';
@@ -8,7 +8,7 @@ import type { Marble, Package, Parameters, SecretSpec, TlsTag, Value } from '../
  * cloister's rule for file names: absolute or relative, no NUL, no `..` segment (a file must not
  * escape the directory `cloister run` writes relative paths to), and a file name at the end.
  */
-function checkFileName(r: Reader, name: string, path: string): void {
+function checkFileName(r: JsonReader, name: string, path: string): void {
   const segments = name.split('/');
   const last = segments[segments.length - 1] ?? '';
   if (name.includes('\0') || segments.includes('..') || last === '' || last === '.')
@@ -16,7 +16,7 @@ function checkFileName(r: Reader, name: string, path: string): void {
 }
 
 /** environ(7): a name is not empty and holds neither "=" nor NUL. */
-function checkEnvName(r: Reader, name: string, path: string): void {
+function checkEnvName(r: JsonReader, name: string, path: string): void {
   if (name.includes('=') || name.includes('\0'))
     throw r.fail(path, 'an environment variable name must not contain "=" or NUL');
 }
@@ -25,18 +25,24 @@ function checkEnvName(r: Reader, name: string, path: string): void {
  * MarbleRun "Files and Env": a string, or `{ Data, Encoding, NoTemplates }` (Encoding matched
  * case-insensitively, "" meaning string). The template dry run runs here.
  */
-function readValue(r: Reader, v: unknown, path: string, target: Target, secrets: Record<string, SecretSpec>): Value {
+function readValue(
+  r: JsonReader,
+  v: unknown,
+  path: string,
+  target: Target,
+  secrets: Record<string, SecretSpec>,
+): Value {
   let value: Value;
   if (typeof v === 'string') {
     value = { Data: v, Encoding: 'string', NoTemplates: false };
   } else {
     const o = r.object(v, path, FIELDS.Value);
     value = {
-      Data: r.required(o, path, 'Data', (x, p) => r.string(x, p)),
+      Data: r.required(o, path, 'Data', (x, p) => r.asString(x, p)),
       Encoding:
-        r.optional(o, path, 'Encoding', (x, p) => (x === '' ? 'string' : r.oneOf(x, p, ENCODING_NAMES, true))) ??
+        r.optional(o, path, 'Encoding', (x, p) => (x === '' ? 'string' : r.asOneOf(x, p, ENCODING_NAMES, true))) ??
         'string',
-      NoTemplates: r.optional(o, path, 'NoTemplates', (x, p) => r.boolean(x, p)) ?? false,
+      NoTemplates: r.optional(o, path, 'NoTemplates', (x, p) => r.asBoolean(x, p)) ?? false,
     };
   }
   const fail: Fail = (why, cause) => r.fail(path, why, cause);
@@ -51,7 +57,7 @@ function readValue(r: Reader, v: unknown, path: string, target: Target, secrets:
   return value;
 }
 
-function readParameters(r: Reader, v: unknown, path: string, secrets: Record<string, SecretSpec>): Parameters {
+function readParameters(r: JsonReader, v: unknown, path: string, secrets: Record<string, SecretSpec>): Parameters {
   const o = r.object(v, path, FIELDS.Parameters);
   const values = (target: Target, check: (name: string, path: string) => void) =>
     r.optional(o, path, target, (x, p) =>
@@ -67,7 +73,7 @@ function readParameters(r: Reader, v: unknown, path: string, secrets: Record<str
     Argv:
       r.optional(o, path, 'Argv', (x, p) =>
         r.list(x, p, (e, q) => {
-          const arg = r.string(e, q);
+          const arg = r.asString(e, q);
           if (arg.includes('\0')) throw r.fail(q, 'must not contain NUL bytes');
           return arg;
         }),
@@ -85,19 +91,19 @@ function readParameters(r: Reader, v: unknown, path: string, secrets: Record<str
  * ```
  */
 export function readMarbles(
-  r: Reader,
+  r: JsonReader,
   v: unknown,
   m: { packages: Record<string, Package>; secrets: Record<string, SecretSpec>; tls: Record<string, TlsTag> },
 ): Record<string, Marble> {
   const marbles = r.map(v, 'Marbles', (x, path) => {
     const o = r.object(x, path, FIELDS.Marble);
     return {
-      Package: r.required(o, path, 'Package', (y, p) => r.entry(y, p, m.packages, 'package')),
-      MaxActivations: r.optional(o, path, 'MaxActivations', (y, p) => r.integer(y, p)) ?? 0,
+      Package: r.required(o, path, 'Package', (y, p) => r.asEntry(y, p, m.packages, 'package')),
+      MaxActivations: r.optional(o, path, 'MaxActivations', (y, p) => r.asInteger(y, p)) ?? 0,
       Parameters:
         r.optional(o, path, 'Parameters', (y, p) => readParameters(r, y, p, m.secrets)) ??
-        readParameters(r, {}, at(path, 'Parameters'), m.secrets),
-      TLS: r.optional(o, path, 'TLS', (y, p) => r.list(y, p, (e, q) => r.entry(e, q, m.tls, 'TLS tag'))) ?? [],
+        readParameters(r, {}, jsonPath(path, 'Parameters'), m.secrets),
+      TLS: r.optional(o, path, 'TLS', (y, p) => r.list(y, p, (e, q) => r.asEntry(e, q, m.tls, 'TLS tag'))) ?? [],
     };
   });
   if (Object.keys(marbles).length === 0) throw r.fail('Marbles', 'must define at least one marble');

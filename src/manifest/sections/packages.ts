@@ -1,20 +1,20 @@
 import { TCB_STATUS } from '../../attest/tcb-status.js';
 import { FIELDS } from '../fields.js';
-import { at, type Json, type Reader } from '../lib/read.js';
+import { jsonPath, type JsonObject, type JsonReader } from '../../lib/json.js';
 import { MAX_RTMRS, PACKAGE_TEES, REFERENCE_VALUES, TEE_NAMES, type ReferenceName } from '../tee.js';
 import type { Package } from '../types.js';
 
 const TCB_STATUSES = Object.keys(TCB_STATUS);
 
-function reference(r: Reader, name: ReferenceName, v: unknown, path: string): string | number | string[] {
+function reference(r: JsonReader, name: ReferenceName, v: unknown, path: string): string | number | string[] {
   const rule = REFERENCE_VALUES[name];
   switch (rule.form) {
     case 'hex':
-      return r.hex(v, path, rule.bytes);
+      return r.asHex(v, path, rule.bytes);
     case 'u16':
-      return r.integer(v, path, 0xffff);
+      return r.asInteger(v, path, 0xffff);
     case 'hex-list': {
-      const list = r.list(v, path, (e, p) => r.hex(e, p, rule.bytes));
+      const list = r.list(v, path, (e, p) => r.asHex(e, p, rule.bytes));
       if (list.length > MAX_RTMRS) throw r.fail(path, `at most ${MAX_RTMRS} entries`);
       return list;
     }
@@ -25,27 +25,30 @@ function reference(r: Reader, name: ReferenceName, v: unknown, path: string): st
  * MarbleRun "Packages" check: a non-debug package pins its workload with exactly one full set of
  * reference values (UniqueID, or SignerID + ProductID + SecurityVersion; MRTD; Measurement).
  */
-function checkIdentity(r: Reader, pkg: Package, path: string): void {
+function checkIdentity(r: JsonReader, pkg: Package, path: string): void {
   if (pkg.Debug) return;
   const sets = PACKAGE_TEES[pkg.TEE].identity;
   const given = sets.filter((set) => set.some((name) => pkg[name] !== undefined));
   const [first, second] = given;
   const names = (set: readonly string[]) => set.join(' + ');
   if (first === undefined)
-    throw r.fail(at(path, sets[0]?.[0] ?? 'TEE'), `is required unless Debug (give ${sets.map(names).join(', or ')})`);
+    throw r.fail(
+      jsonPath(path, sets[0]?.[0] ?? 'TEE'),
+      `is required unless Debug (give ${sets.map(names).join(', or ')})`,
+    );
   if (second !== undefined)
     throw r.fail(
-      at(path, second.find((name) => pkg[name] !== undefined) ?? ''),
+      jsonPath(path, second.find((name) => pkg[name] !== undefined) ?? ''),
       `cannot be combined with ${names(first)} unless Debug`,
     );
   const missing = first.find((name) => pkg[name] === undefined);
-  if (missing !== undefined) throw r.fail(at(path, missing), `is required with ${names(first)} unless Debug`);
+  if (missing !== undefined) throw r.fail(jsonPath(path, missing), `is required with ${names(first)} unless Debug`);
 }
 
-function readPackage(r: Reader, v: unknown, path: string): Package {
-  const o: Json = r.object(v, path, FIELDS.Package);
-  const tee = r.optional(o, path, 'TEE', (x, p) => r.oneOf(x, p, TEE_NAMES)) ?? 'sgx';
-  const pkg: Package = { Debug: r.optional(o, path, 'Debug', (x, p) => r.boolean(x, p)) ?? false, TEE: tee };
+function readPackage(r: JsonReader, v: unknown, path: string): Package {
+  const o: JsonObject = r.object(v, path, FIELDS.Package);
+  const tee = r.optional(o, path, 'TEE', (x, p) => r.asOneOf(x, p, TEE_NAMES)) ?? 'sgx';
+  const pkg: Package = { Debug: r.optional(o, path, 'Debug', (x, p) => r.asBoolean(x, p)) ?? false, TEE: tee };
   const refs: Partial<Record<ReferenceName, string | number | string[]>> = {};
   for (const name of Object.keys(REFERENCE_VALUES) as ReferenceName[]) {
     const tees: readonly string[] = REFERENCE_VALUES[name].tees;
@@ -57,8 +60,8 @@ function readPackage(r: Reader, v: unknown, path: string): Package {
   }
   // The table's forms give each field its type in Package (hex: string, u16: number, hex-list: string[]).
   const out = { ...pkg, ...refs } as Package;
-  r.assign(o, path, out, 'AcceptedTCBStatuses', (x, p) => r.list(x, p, (e, q) => r.oneOf(e, q, TCB_STATUSES)));
-  r.assign(o, path, out, 'AcceptedAdvisories', (x, p) => r.list(x, p, (e, q) => r.name(e, q)));
+  r.assign(o, path, out, 'AcceptedTCBStatuses', (x, p) => r.list(x, p, (e, q) => r.asOneOf(e, q, TCB_STATUSES)));
+  r.assign(o, path, out, 'AcceptedAdvisories', (x, p) => r.list(x, p, (e, q) => r.asName(e, q)));
   checkIdentity(r, out, path);
   return out;
 }
@@ -68,10 +71,10 @@ function readPackage(r: Reader, v: unknown, path: string): Package {
  *
  * @example
  * ```ts
- * const packages = readPackages(new Reader('MANIFEST_INVALID'), { backend: { UniqueID: 'ab'.repeat(32) } });
+ * const packages = readPackages(new JsonReader('MANIFEST_INVALID', ''), { backend: { UniqueID: 'ab'.repeat(32) } });
  * ```
  */
-export function readPackages(r: Reader, v: unknown): Record<string, Package> {
+export function readPackages(r: JsonReader, v: unknown): Record<string, Package> {
   const packages = r.map(v, 'Packages', (x, p) => readPackage(r, x, p));
   if (Object.keys(packages).length === 0) throw r.fail('Packages', 'must define at least one package');
   return packages;

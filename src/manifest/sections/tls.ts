@@ -1,31 +1,31 @@
 import { FIELDS } from '../fields.js';
-import { at, type Reader } from '../lib/read.js';
+import { jsonPath, type JsonReader } from '../../lib/json.js';
 import { SECRET_TYPES } from '../secret-types.js';
 import type { SecretSpec, TlsIncoming, TlsOutgoing, TlsTag } from '../types.js';
 
-function port(r: Reader, v: unknown, path: string): string {
-  const s = r.string(v, path);
+function port(r: JsonReader, v: unknown, path: string): string {
+  const s = r.asString(v, path);
   if (!/^[0-9]{1,5}$/.test(s) || Number(s) < 1 || Number(s) > 65535)
     throw r.fail(path, 'must be a port number from "1" to "65535" (a string)');
   return s;
 }
 
-function outgoing(r: Reader, v: unknown, path: string): TlsOutgoing {
+function outgoing(r: JsonReader, v: unknown, path: string): TlsOutgoing {
   const o = r.object(v, path, FIELDS.TlsOutgoing);
   return {
     Port: r.required(o, path, 'Port', (x, p) => port(r, x, p)),
-    Addr: r.required(o, path, 'Addr', (x, p) => r.name(x, p)),
+    Addr: r.required(o, path, 'Addr', (x, p) => r.asName(x, p)),
   };
 }
 
-function incoming(r: Reader, v: unknown, path: string, secrets: Record<string, SecretSpec>): TlsIncoming {
+function incoming(r: JsonReader, v: unknown, path: string, secrets: Record<string, SecretSpec>): TlsIncoming {
   const o = r.object(v, path, FIELDS.TlsIncoming);
   const entry: TlsIncoming = {
     Port: r.required(o, path, 'Port', (x, p) => port(r, x, p)),
-    DisableClientAuth: r.optional(o, path, 'DisableClientAuth', (x, p) => r.boolean(x, p)) ?? false,
+    DisableClientAuth: r.optional(o, path, 'DisableClientAuth', (x, p) => r.asBoolean(x, p)) ?? false,
   };
   const cert = r.optional(o, path, 'Cert', (x, p) => {
-    const name = r.entry(x, p, secrets, 'secret');
+    const name = r.asEntry(x, p, secrets, 'secret');
     const spec = secrets[name];
     if (spec !== undefined && !SECRET_TYPES[spec.Type].cert)
       throw r.fail(p, `secret "${name}" is ${spec.Type}, not a certificate`);
@@ -35,7 +35,7 @@ function incoming(r: Reader, v: unknown, path: string, secrets: Record<string, S
   });
   if (cert !== undefined) entry.Cert = cert;
   else if (entry.DisableClientAuth)
-    throw r.fail(at(path, 'DisableClientAuth'), 'requires Cert (a certificate secret to serve)');
+    throw r.fail(jsonPath(path, 'DisableClientAuth'), 'requires Cert (a certificate secret to serve)');
   return entry;
 }
 
@@ -48,7 +48,7 @@ function incoming(r: Reader, v: unknown, path: string, secrets: Record<string, S
  * const tls = readTls(r, { web: { Incoming: [{ Port: '8443' }] } }, secrets);
  * ```
  */
-export function readTls(r: Reader, v: unknown, secrets: Record<string, SecretSpec>): Record<string, TlsTag> {
+export function readTls(r: JsonReader, v: unknown, secrets: Record<string, SecretSpec>): Record<string, TlsTag> {
   return r.map(v, 'TLS', (x, path) => {
     const o = r.object(x, path, FIELDS.TlsTag);
     return {

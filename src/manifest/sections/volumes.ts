@@ -1,13 +1,13 @@
 import { isAbsolute, normalize, resolve, sep } from 'node:path';
 import { FIELDS } from '../fields.js';
-import type { Reader } from '../lib/read.js';
+import type { JsonReader } from '../../lib/json.js';
 import type { Marble, Volume } from '../types.js';
 
 const MODES = ['read-only', 'read-write'] as const;
 
 /** A folder path: no NUL, no `..` segment (relative paths are taken from the service's working folder). */
-function folder(r: Reader, v: unknown, path: string): string {
-  const s = r.name(v, path);
+function folder(r: JsonReader, v: unknown, path: string): string {
+  const s = r.asName(v, path);
   if (s.includes('\0') || normalize(s).split(/[\\/]/).includes('..'))
     throw r.fail(path, 'must be a folder path without ".." segments');
   return isAbsolute(s) ? normalize(s) : s;
@@ -22,12 +22,12 @@ function folder(r: Reader, v: unknown, path: string): string {
  * readVolumes(r, { code: { Mode: 'read-only', Services: ['backend'], Sealed: 'app.sealed', Path: 'app' } });
  * ```
  */
-export function readVolumes(r: Reader, v: unknown): Record<string, Volume> {
+export function readVolumes(r: JsonReader, v: unknown): Record<string, Volume> {
   return r.map(v, 'Volumes', (x, p) => {
     const o = r.object(x, p, FIELDS.Volume);
     const volume: Volume = {
-      Mode: r.required(o, p, 'Mode', (m, q) => r.oneOf(m, q, MODES)),
-      Services: r.optional(o, p, 'Services', (s, q) => r.strings(s, q)) ?? [],
+      Mode: r.required(o, p, 'Mode', (m, q) => r.asOneOf(m, q, MODES)),
+      Services: r.optional(o, p, 'Services', (s, q) => r.asStrings(s, q)) ?? [],
       Sealed: r.required(o, p, 'Sealed', (s, q) => folder(r, s, q)),
       Path: r.required(o, p, 'Path', (s, q) => folder(r, s, q)),
     };
@@ -40,8 +40,12 @@ export function readVolumes(r: Reader, v: unknown): Record<string, Volume> {
 }
 
 /** Every service a volume names exists (checked once the Marbles are read). */
-export function checkVolumeServices(r: Reader, volumes: Record<string, Volume>, marbles: Record<string, Marble>): void {
+export function checkVolumeServices(
+  r: JsonReader,
+  volumes: Record<string, Volume>,
+  marbles: Record<string, Marble>,
+): void {
   for (const [name, volume] of Object.entries(volumes)) {
-    volume.Services.forEach((s, i) => r.entry(s, `Volumes.${name}.Services[${i}]`, marbles, 'service'));
+    volume.Services.forEach((s, i) => r.asEntry(s, `Volumes.${name}.Services[${i}]`, marbles, 'service'));
   }
 }
