@@ -20,7 +20,7 @@ export {
   type QeIdentity,
 } from './dcap/collateral.js';
 export { intelSgxRootCa, customRoot, isIntelRoot, INTEL_SGX_ROOT_CA_SHA256 } from './dcap/root.js';
-export { checkPolicy, parsePolicy, type Policy } from './policy.js';
+export { checkIdentityPinned, checkPolicy, parsePolicy, type Policy } from './policy.js';
 export { TEE_KINDS, claimText, type TeeKind, type Verdict, type Claims, type ClaimValue } from './verdict.js';
 export { TCB_STATUS, type TcbStatus } from './tcb-status.js';
 export { parseCertificate, parseCrl, type Certificate, type Crl } from './lib/x509.js';

@@ -2,7 +2,7 @@ import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
 import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUS, type TcbStatus } from './tcb-status.js';
 import { TCB_COMPONENTS, type TcbComponent } from './snp/product.js';
-import { claimText, type Verdict } from './verdict.js';
+import { claimText, TEE_KINDS, type Verdict } from './verdict.js';
 
 /**
  * What a relying party accepts. Verification says what evidence is; policy decides whether that
@@ -101,6 +101,28 @@ export function checkPolicy(verdict: Verdict, policy: Policy = {}): void {
     if (typeof got !== 'number' || got < min)
       refuse(`claims.${name}`, `must be at least ${min}, got ${claimText(got)}`, min, got);
   }
+}
+
+/**
+ * Checks that `policy` pins *which* code produced the evidence: at least one of the TEE's identity
+ * claims (`TEE_KINDS[tee].identity`: MRENCLAVE or MRSIGNER, MRTD, the SNP measurement...) among its
+ * expected values. Genuine evidence without that proves only that *some* enclave or VM of the
+ * platform produced it. Throws IDENTITY_REQUIRED naming what the evidence measured, so the user
+ * can pin it.
+ *
+ * @example `checkIdentityPinned(verdict, { expected: { mrenclave } }, 'the coordinator')`
+ */
+export function checkIdentityPinned(verdict: Verdict, policy: Policy, who: string): void {
+  const names = TEE_KINDS[verdict.tee].identity;
+  if (names.some((name) => policy.expected?.[name] !== undefined)) return;
+  const measured = names.filter((name) => verdict.claims[name] !== undefined);
+  throw new CloisterError(
+    'IDENTITY_REQUIRED',
+    `the evidence of ${who} is genuine, but no expected identity was given, so any ${verdict.tee} guest could pose as it; ` +
+      `it measured ${measured.map((name) => `${name} ${claimText(verdict.claims[name])}`).join(', ')}: ` +
+      `if that is what you deploy, pin it (${names.map((name) => `--${name}`).join(', ')} or a policy with "expected")`,
+    { field: 'expected', actual: Object.fromEntries(measured.map((name) => [name, verdict.claims[name]])) },
+  );
 }
 
 /**

@@ -2,17 +2,25 @@ import type { TcbStatus } from './tcb-status.js';
 
 /**
  * The TEE kinds cloister verifies: one table, consulted by the CLI (`--tee`), verifiers and
- * policy. `evidence` says what the input is.
+ * policy. `evidence` says what the input is; `identity` names the claims that say *which* code
+ * runs (what a relying party pins): any one of them pins it.
  */
 export const TEE_KINDS = {
-  sgx: { evidence: 'Intel SGX DCAP quote (v3, v4)' },
-  tdx: { evidence: 'Intel TDX DCAP quote (v4, v5)' },
-  snp: { evidence: 'AMD SEV-SNP attestation report (v2, v3, v5) with VCEK or VLEK chain (--certs)' },
+  sgx: { evidence: 'Intel SGX DCAP quote (v3, v4)', identity: ['mrenclave', 'mrsigner'] },
+  tdx: { evidence: 'Intel TDX DCAP quote (v4, v5)', identity: ['mrtd'] },
+  snp: {
+    evidence: 'AMD SEV-SNP attestation report (v2, v3, v5) with VCEK or VLEK chain (--certs)',
+    identity: ['measurement', 'hostData'],
+  },
   'azure-snp-vtpm': {
     evidence: 'Azure confidential VM evidence: HCL report with SNP report, runtime claims, vTPM quote',
+    identity: ['measurement'],
   },
-  maa: { evidence: 'Microsoft Azure Attestation token (JWT) verified with a key set (--jwks)' },
-} as const;
+  maa: {
+    evidence: 'Microsoft Azure Attestation token (JWT) verified with a key set (--jwks)',
+    identity: ['mrenclave', 'mrsigner', 'measurement'],
+  },
+} as const satisfies Record<string, { evidence: string; identity: readonly string[] }>;
 
 export type TeeKind = keyof typeof TEE_KINDS;
 

@@ -1,15 +1,13 @@
-import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
-import { equal, hex } from '../lib/bytes.js';
-import { DcapVerifier, checkPolicy, claimText, customRoot, TCB_STATUS, type TcbStatus } from '../attest/index.js';
+import { hex } from '../lib/bytes.js';
+import { claimText, TEE_KINDS } from '../attest/index.js';
 import { pemCertificates } from '../attest/lib/x509.js';
-import { bindingReportData } from '../coordinator/coordinator.js';
 import { parseManifest } from '../manifest/index.js';
 import { pemCert } from '../pki/index.js';
 import { measure, resolveProgram } from '../run/measure.js';
-import { defaultSimDir, loadPlatform } from './sim.js';
+import { attestCoordinator, expectationFrom, type ExpectationOptions } from './attest-coordinator.js';
 import { call, parseAddress, type Endpoint } from './net.js';
 import { action, cloisterHome, readInput, writeOutput } from './io.js';
 
@@ -73,88 +71,48 @@ export function clientOptions(c: Command, user = false): Command {
     : c;
 }
 
-interface VerifyOptions extends Common {
-  simulation?: boolean;
-  simDir?: string;
-  mrenclave?: string;
-  mrsigner?: string;
+interface VerifyOptions extends Common, ExpectationOptions {
   acceptTcb: string[];
   rootOut?: string;
 }
 
-/** Attests the coordinator: fresh nonce, evidence verified, report data binds the root the TLS peer chains to. */
+/** Attests the coordinator (see `attestCoordinator`) and pins its root. */
 async function verifyCoordinator(o: VerifyOptions): Promise<void> {
   const to = endpoint(o);
-  const nonce = randomBytes(32);
-  const res = await call(to, 'GET', `/api/v1/quote?nonce=${nonce.toString('hex')}`);
-  const q = res.json<{
-    evidence: string;
-    collateral: unknown;
-    root: string;
-    intermediate: string;
-    simulation: boolean;
-  }>();
-  if (q.simulation && !o.simulation)
-    throw new CloisterError(
-      'COORDINATOR_UNTRUSTED',
-      'the coordinator runs on the simulated platform: pass --simulation to accept that (never in production)',
-    );
-  const verifier = o.simulation
-    ? new DcapVerifier(customRoot(loadPlatform(o.simDir ?? defaultSimDir()).root.cert.der))
-    : new DcapVerifier();
-  const verdict = verifier.verify(new Uint8Array(Buffer.from(q.evidence, 'base64')), {
-    collateral: verifier.prepare(q.collateral),
-    now: Date.now() / 1000,
-  });
-  const [root] = pemCertificates(q.root, 'root');
-  if (!root) throw new CloisterError('COORDINATOR_UNTRUSTED', 'no root certificate in the answer');
-  if (verdict.claims['reportData'] !== hex(bindingReportData(root, nonce)))
-    throw new CloisterError('COORDINATOR_UNTRUSTED', 'the evidence does not bind the root certificate and this nonce');
-  const accepted = o.acceptTcb.length ? o.acceptTcb : ['UpToDate'];
-  for (const s of accepted)
-    if (!Object.hasOwn(TCB_STATUS, s)) throw new CloisterError('USAGE', `--accept-tcb: unknown status "${s}"`);
-  checkPolicy(verdict, {
-    allowSimulation: o.simulation === true,
-    acceptedTcbStatuses: accepted as TcbStatus[],
-    expected: { ...(o.mrenclave ? { mrenclave: o.mrenclave } : {}), ...(o.mrsigner ? { mrsigner: o.mrsigner } : {}) },
-  });
-  // The TLS server we attested through must chain to that root: otherwise the quote was relayed.
-  const rootCert = new X509Certificate(root);
-  const chain = res.peerChain.map((d) => new X509Certificate(d));
-  const leaf = chain[0];
-  const intermediate = chain.find(
-    (c) => c.checkIssued(rootCert) && c.verify(rootCert.publicKey) && !equal(c.raw, rootCert.raw),
-  );
-  if (!leaf || !intermediate || !leaf.checkIssued(intermediate) || !leaf.verify(intermediate.publicKey))
-    throw new CloisterError(
-      'COORDINATOR_UNTRUSTED',
-      'the TLS certificate of the coordinator does not chain to the attested root',
-    );
+  const { root, verdict, manifestFingerprint } = await attestCoordinator(to, expectationFrom(o), Date.now() / 1000);
   const out = o.rootOut ?? pinPath(to);
   writeOutput(out, pemCert(root));
+  const identity = TEE_KINDS[verdict.tee].identity.filter((name) => verdict.claims[name] !== undefined);
   print(
     o,
     {
       ok: true,
       root: out,
+      tee: verdict.tee,
       tcbStatus: verdict.tcbStatus,
       simulation: verdict.simulation,
-      mrenclave: verdict.claims['mrenclave'],
-      manifestFingerprint: (q as { manifestFingerprint?: string }).manifestFingerprint,
+      ...Object.fromEntries(identity.map((name) => [name, verdict.claims[name]])),
+      manifestFingerprint,
     },
-    `coordinator ${o.coordinator} verified${verdict.simulation ? ' (SIMULATION)' : ''}: ${verdict.tcbStatus}, MRENCLAVE ${claimText(verdict.claims['mrenclave'])}\nroot pinned in ${out}`,
+    `coordinator ${o.coordinator} verified${verdict.simulation ? ' (SIMULATION)' : ''}: ${verdict.tcbStatus}, ${identity.map((name) => `${name} ${claimText(verdict.claims[name])}`).join(', ')}\nroot pinned in ${out}`,
   );
 }
 
 export function registerClient(program: Command): void {
   program
     .command('verify')
-    .description('attest the coordinator with a fresh nonce and pin its root certificate')
+    .description(
+      'attest the coordinator with a fresh nonce against an expected identity (--mrenclave, --mrsigner or --policy; --simulation accepts a simulated one) and pin its root certificate',
+    )
     .option('--coordinator <host:port>', "the coordinator's client API", DEFAULT_COORDINATOR)
     .option('--simulation', 'accept a coordinator on the simulated platform (trusting the local simulation root)')
     .option('--sim-dir <dir>', 'the simulated platform whose root to trust')
     .option('--mrenclave <hex>', "the coordinator's expected MRENCLAVE")
     .option('--mrsigner <hex>', "the coordinator's expected MRSIGNER")
+    .option(
+      '--policy <file>',
+      "the coordinator's expected identity and TCB as a JSON policy (as `cloister attest verify --policy`)",
+    )
     .option('--accept-tcb <status>', 'a TCB status to accept besides UpToDate (repeatable)', collect, [] as string[])
     .option('--root-out <file>', 'where to write the pinned root (default: ~/.cloister/coordinators/HOST_PORT.pem)')
     .option('--json', 'print one JSON object')

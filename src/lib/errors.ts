@@ -105,6 +105,7 @@ export const ERROR_CODES = {
   VERSION_CONFLICT: 'a protected file changed on the coordinator since it was read',
   COORDINATOR_UNREACHABLE: 'the coordinator could not be reached',
   COORDINATOR_UNTRUSTED: 'the coordinator failed verification',
+  IDENTITY_REQUIRED: 'no expected identity was given for a party whose evidence is otherwise genuine',
   COORDINATOR_ERROR: 'the coordinator refused a request',
   NO_TEE: 'no TEE is available to produce evidence',
   // The MAA-compatible attestation service (docs/attestation-service.md).

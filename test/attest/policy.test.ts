@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CloisterError } from '../../src/lib/errors.js';
-import { DcapVerifier, checkPolicy, parsePolicy, type Policy } from '../../src/attest/index.js';
+import { DcapVerifier, checkIdentityPinned, checkPolicy, parsePolicy, type Policy } from '../../src/attest/index.js';
 
 /** Policy is separate from verification: the same verdict passes or fails by the rules given. */
 
@@ -69,4 +69,21 @@ test('JSON policies are validated with their path', () => {
       path,
     );
   }
+});
+
+test('genuine evidence needs a pinned identity: a policy without one is IDENTITY_REQUIRED, naming what was measured', () => {
+  assert.throws(
+    () => checkIdentityPinned(verdict, lenient, 'the coordinator'),
+    (e) =>
+      e instanceof CloisterError &&
+      e.code === 'IDENTITY_REQUIRED' &&
+      (e.actual as Record<string, unknown>)['mrenclave'] === mrenclave,
+  );
+  // Pinning something that is not an identity (a TCB claim, the product id) is not enough.
+  assert.throws(
+    () => checkIdentityPinned(verdict, { ...lenient, expected: { isvProdId: 0, debug: true } }, 'the coordinator'),
+    (e) => e instanceof CloisterError && e.code === 'IDENTITY_REQUIRED',
+  );
+  checkIdentityPinned(verdict, { expected: { mrenclave } }, 'the coordinator');
+  checkIdentityPinned(verdict, { expected: { mrsigner: '00' } }, 'the coordinator'); // pinned (checkPolicy judges the value)
 });

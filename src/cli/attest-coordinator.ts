@@ -1,0 +1,133 @@
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { CloisterError } from '../lib/errors.js';
+import { equal, hex } from '../lib/bytes.js';
+import {
+  DcapVerifier,
+  TCB_STATUS,
+  checkIdentityPinned,
+  checkPolicy,
+  customRoot,
+  parsePolicy,
+  type Policy,
+  type TcbStatus,
+  type Verdict,
+} from '../attest/index.js';
+import { pemCertificates } from '../attest/lib/x509.js';
+import { bindingReportData } from '../coordinator/coordinator.js';
+import { defaultSimDir, loadPlatform } from './sim.js';
+import { call, type Endpoint } from './net.js';
+import { readJson } from './io.js';
+
+/**
+ * Attesting a coordinator from outside, as `cloister verify` does and `cloister run
+ * --coordinator-policy` does before a workload accepts anything: a fresh nonce, its evidence
+ * verified to the manufacturer's root (or the simulation root, only when asked), the report data
+ * binding the root certificate the TLS server chains to, and a policy that pins *which* code the
+ * coordinator is. Without a pinned identity only a simulation coordinator is accepted: otherwise
+ * any enclave on genuine hardware could pose as the coordinator.
+ */
+
+export interface CoordinatorExpectation {
+  policy: Policy;
+  /** The simulation root to trust (DER), when simulated evidence is accepted. */
+  simulationRoot?: Uint8Array | undefined;
+}
+
+export interface AttestedCoordinator {
+  /** The coordinator's root certificate (DER), bound by its evidence. */
+  root: Uint8Array;
+  verdict: Verdict;
+  manifestFingerprint: string | undefined;
+}
+
+/** The options a command takes to say what coordinator it expects. */
+export interface ExpectationOptions {
+  policy?: string | undefined;
+  mrenclave?: string | undefined;
+  mrsigner?: string | undefined;
+  acceptTcb?: string[] | undefined;
+  simulation?: boolean | undefined;
+  simDir?: string | undefined;
+}
+
+/**
+ * The expectation from command-line options: a policy file (the JSON of `cloister attest verify
+ * --policy`), `--mrenclave`/`--mrsigner` added to its expected claims, `--accept-tcb` replacing
+ * its statuses, `--simulation` allowing the local simulation root.
+ *
+ * @example `const expect = expectationFrom({ mrenclave: 'ab…', acceptTcb: [] })`
+ */
+export function expectationFrom(o: ExpectationOptions): CoordinatorExpectation {
+  const base: Policy = o.policy === undefined ? {} : parsePolicy(readJson(o.policy));
+  const accepted = o.acceptTcb?.length ? o.acceptTcb : undefined;
+  for (const s of accepted ?? [])
+    if (!Object.hasOwn(TCB_STATUS, s)) throw new CloisterError('USAGE', `--accept-tcb: unknown status "${s}"`);
+  const policy: Policy = {
+    ...base,
+    ...(accepted ? { acceptedTcbStatuses: accepted as TcbStatus[] } : {}),
+    expected: {
+      ...base.expected,
+      ...(o.mrenclave ? { mrenclave: o.mrenclave } : {}),
+      ...(o.mrsigner ? { mrsigner: o.mrsigner } : {}),
+    },
+    allowSimulation: o.simulation === true,
+  };
+  return {
+    policy,
+    simulationRoot: o.simulation ? loadPlatform(o.simDir ?? defaultSimDir()).root.cert.der : undefined,
+  };
+}
+
+/**
+ * Attests the coordinator whose client API is at `to`.
+ *
+ * @example
+ * ```ts
+ * const { root } = await attestCoordinator(endpoint, expectationFrom({ mrenclave }), Date.now() / 1000);
+ * ```
+ */
+export async function attestCoordinator(
+  to: Endpoint,
+  expect: CoordinatorExpectation,
+  now: number,
+): Promise<AttestedCoordinator> {
+  const nonce = randomBytes(32);
+  const res = await call(to, 'GET', `/api/v1/quote?nonce=${nonce.toString('hex')}`);
+  const answer = res.json<{
+    evidence: string;
+    collateral: unknown;
+    root: string;
+    simulation: boolean;
+    manifestFingerprint?: string;
+  }>();
+  if (answer.simulation && !expect.simulationRoot)
+    throw new CloisterError(
+      'COORDINATOR_UNTRUSTED',
+      'the coordinator runs on the simulated platform: pass --simulation to accept that (never in production)',
+    );
+  const verifier = new DcapVerifier(expect.simulationRoot ? customRoot(expect.simulationRoot) : undefined);
+  const verdict = verifier.verify(new Uint8Array(Buffer.from(answer.evidence, 'base64')), {
+    collateral: verifier.prepare(answer.collateral),
+    now,
+  });
+  const [root] = pemCertificates(answer.root, 'root');
+  if (!root) throw new CloisterError('COORDINATOR_UNTRUSTED', 'no root certificate in the answer');
+  if (verdict.claims['reportData'] !== hex(bindingReportData(root, nonce)))
+    throw new CloisterError('COORDINATOR_UNTRUSTED', 'the evidence does not bind the root certificate and this nonce');
+  // Simulated evidence proves nothing about code identity anyway; genuine evidence must be pinned.
+  if (!verdict.simulation) checkIdentityPinned(verdict, expect.policy, 'the coordinator');
+  checkPolicy(verdict, expect.policy);
+  // The TLS server we attested through must chain to that root: otherwise the quote was relayed.
+  const rootCert = new X509Certificate(root);
+  const chain = res.peerChain.map((d) => new X509Certificate(d));
+  const leaf = chain[0];
+  const intermediate = chain.find(
+    (c) => c.checkIssued(rootCert) && c.verify(rootCert.publicKey) && !equal(c.raw, rootCert.raw),
+  );
+  if (!leaf || !intermediate || !leaf.checkIssued(intermediate) || !leaf.verify(intermediate.publicKey))
+    throw new CloisterError(
+      'COORDINATOR_UNTRUSTED',
+      'the TLS certificate of the coordinator does not chain to the attested root',
+    );
+  return { root, verdict, manifestFingerprint: answer.manifestFingerprint };
+}
