@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { activate } from '../run/activate.js';
 import { discard, finishCommit, sealChanges, unlockVolumes, type Unlocked } from '../run/volumes.js';
-import type { FileRecord } from '../coordinator/state.js';
+import type { FileRecord } from '../protocol/index.js';
 import { simEvidence } from '../run/evidence.js';
 import { measure, resolveProgram } from '../run/measure.js';
 import { defaultSimDir, loadPlatform } from './sim.js';

@@ -1,8 +1,10 @@
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { CloisterError } from '../lib/errors.js';
 import { equal, hex } from '../lib/bytes.js';
 import { checkPolicy, type Verdict } from '../attest/index.js';
 import {
+  dnsNameProblem,
+  ipAddressProblem,
   parseManifest,
   packagePolicy,
   referencedSecrets,
@@ -10,9 +12,19 @@ import {
   type Manifest,
   type ParsedManifest,
 } from '../manifest/index.js';
-import { createCa, generateSecret, issueLeaf, type SecretValue } from '../pki/index.js';
+import { certChain, createCa, generateSecret, issueLeaf, pemCert, type SecretValue } from '../pki/index.js';
+import {
+  bindingReportData,
+  sealPayload,
+  workloadKey,
+  type ActivationRequest,
+  type ActivationResponse,
+  type FileChange,
+  type FileRecord,
+  type VolumeGrant,
+} from '../protocol/index.js';
 import type { SealedStore } from '../store/index.js';
-import { decodeState, encodeState, type FileRecord, type State, type VolumeState } from './state.js';
+import { decodeState, encodeState, type State, type VolumeState } from './state.js';
 
 /**
  * The coordinator's state machine: manifest lifecycle, workload activation, secrets and users.
@@ -40,62 +52,30 @@ export interface CoordinatorOptions {
   verify: EvidenceVerifier;
   now?: () => number;
   log?: (entry: Record<string, unknown>) => void;
+  /** The names and addresses the coordinator serves under: no workload may have them in its certificate. */
+  servingNames?: readonly string[];
 }
 
-export interface ActivationRequest {
-  service: string;
-  instanceId: string;
-  nonce: Uint8Array;
-  evidence: Uint8Array;
-  /** SPKI DER of the workload's key; the evidence's report data binds it and the nonce. */
-  publicKey: Uint8Array;
-  dnsNames?: string[];
-  ipAddresses?: string[];
-}
-
-export interface VolumeGrant {
-  mode: 'read-only' | 'read-write';
-  key: Uint8Array;
-  files: Record<string, FileRecord>;
-  sealed: string;
-  path: string;
-}
-
+/** An activation's answer for the workload, and the verdict its evidence got. */
 export interface Activation {
-  /** Volumes the service may open, with their keys and file records. */
-  volumes: Record<string, VolumeGrant>;
-  /** DER leaf certificate for the presented key. */
-  cert: Uint8Array;
-  intermediate: Uint8Array;
-  root: Uint8Array;
-  /** The manifest's exact bytes: the workload renders its parameters with its own private key. */
-  manifest: Uint8Array;
-  /** The secrets the service's templates reference. */
-  secrets: Record<string, SecretValue>;
+  response: ActivationResponse;
   verdict: Verdict;
 }
 
 const NONCE_TTL = 120;
 const MAX_NONCES = 100_000;
 
-/** Report data binding `parts`: SHA-256 over them, then 32 zero bytes. */
-export function bindingReportData(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(Buffer.concat([h.digest(), Buffer.alloc(32)]));
-}
-
 export class Coordinator {
   private state: State;
   private parsed: ParsedManifest | undefined;
   private readonly nonces = new Map<string, number>();
-  private readonly o: Required<Omit<CoordinatorOptions, 'store' | 'own' | 'verify'>> & CoordinatorOptions;
+  private readonly options: Required<Omit<CoordinatorOptions, 'store' | 'own' | 'verify'>> & CoordinatorOptions;
   private writing: Promise<void> = Promise.resolve();
   private pending: Promise<void> | undefined;
 
-  private constructor(state: State, o: CoordinatorOptions) {
+  private constructor(state: State, options: CoordinatorOptions) {
     this.state = state;
-    this.o = { now: () => Date.now() / 1000, log: () => {}, ...o };
+    this.options = { now: () => Date.now() / 1000, log: () => {}, servingNames: [], ...options };
     this.parsed = state.manifest && parseManifest(state.manifest);
   }
 
@@ -108,10 +88,10 @@ export class Coordinator {
    * const c = await Coordinator.open({ store: fileStore({ dir, key }), own, verify });
    * ```
    */
-  static async open(o: CoordinatorOptions): Promise<Coordinator> {
-    const bytes = await o.store.read();
-    if (bytes) return new Coordinator(decodeState(bytes), o);
-    const now = o.now?.() ?? Date.now() / 1000;
+  static async open(options: CoordinatorOptions): Promise<Coordinator> {
+    const bytes = await options.store.read();
+    if (bytes) return new Coordinator(decodeState(bytes), options);
+    const now = options.now?.() ?? Date.now() / 1000;
     const state: State = {
       version: 1,
       ca: await createCa({ now }),
@@ -122,8 +102,8 @@ export class Coordinator {
       activations: {},
       volumes: {},
     };
-    await o.store.write(encodeState(state));
-    return new Coordinator(state, o);
+    await options.store.write(encodeState(state));
+    return new Coordinator(state, options);
   }
 
   /**
@@ -134,7 +114,7 @@ export class Coordinator {
     if (!this.pending) {
       this.pending = this.writing.then(() => {
         this.pending = undefined;
-        return this.o.store.write(encodeState(this.state));
+        return this.options.store.write(encodeState(this.state));
       });
       this.writing = this.pending.catch(() => {});
     }
@@ -153,8 +133,8 @@ export class Coordinator {
   } {
     return {
       status: this.parsed ? 'AcceptingMarbles' : 'AcceptingManifest',
-      simulation: this.o.own.simulation,
-      tee: this.o.own.tee,
+      simulation: this.options.own.simulation,
+      tee: this.options.own.tee,
       manifestFingerprint: this.parsed?.fingerprint,
     };
   }
@@ -162,8 +142,8 @@ export class Coordinator {
   /** The coordinator's evidence: report data binds its root certificate (and the client's nonce). */
   async quote(nonce: Uint8Array = new Uint8Array()): Promise<{ evidence: Uint8Array; collateral: unknown }> {
     if (nonce.length > 64) throw new CloisterError('REQUEST_INVALID', 'nonce: at most 64 bytes');
-    const evidence = await this.o.own.quote(bindingReportData(this.state.ca.rootCert, nonce));
-    return { evidence, collateral: await this.o.own.collateral() };
+    const evidence = await this.options.own.quote(bindingReportData(this.state.ca.rootCert, nonce));
+    return { evidence, collateral: await this.options.own.collateral() };
   }
 
   manifest(): ParsedManifest {
@@ -181,7 +161,8 @@ export class Coordinator {
     const parsed = parseManifest(bytes);
     const secrets: Record<string, SecretValue> = {};
     for (const [name, spec] of Object.entries(parsed.manifest.Secrets)) {
-      if (!spec.UserDefined && spec.Shared) secrets[name] = await generateSecret(spec, this.state.ca, this.o.now());
+      if (!spec.UserDefined && spec.Shared)
+        secrets[name] = await generateSecret(spec, this.state.ca, this.options.now());
     }
     // One key per protected volume, generated here and never shown to users without a Volumes role.
     const volumes = Object.fromEntries(
@@ -190,13 +171,13 @@ export class Coordinator {
     this.state = { ...this.state, manifest: parsed.raw, secrets, volumes };
     this.parsed = parsed;
     await this.persist();
-    this.o.log({ level: 'info', event: 'manifest-set', fingerprint: parsed.fingerprint });
+    this.options.log({ level: 'info', event: 'manifest-set', fingerprint: parsed.fingerprint });
     return parsed.fingerprint;
   }
 
   /** A fresh single-use activation nonce. */
   nonce(): Uint8Array {
-    const now = this.o.now();
+    const now = this.options.now();
     if (this.nonces.size >= MAX_NONCES) for (const [n, exp] of this.nonces) if (exp < now) this.nonces.delete(n);
     if (this.nonces.size >= MAX_NONCES)
       throw new CloisterError('NONCE_INVALID', 'too many outstanding activation nonces; try again later');
@@ -206,22 +187,23 @@ export class Coordinator {
   }
 
   private refuse(service: string, message: string, cause?: unknown): never {
-    this.o.log({ level: 'warn', event: 'activation-refused', service, message });
+    this.options.log({ level: 'warn', event: 'activation-refused', service, message });
     throw new CloisterError('ACTIVATION_REFUSED', `${service}: ${message}`, { cause });
   }
 
   /**
    * Activates a workload: the nonce is fresh and unused, the evidence is genuine, binds the
    * presented key and the nonce, and satisfies the service's package; activations stay within
-   * MaxActivations. Returns its certificate and the secrets its parameters use.
+   * MaxActivations. Returns its certificate, and the secrets its parameters use and its volume
+   * grants sealed to the attested key (the coordinator never hands them out in plaintext).
    */
   async activate(r: ActivationRequest): Promise<Activation> {
     const m = this.manifest().manifest;
     const key = hex(r.nonce);
     const expiry = this.nonces.get(key);
     this.nonces.delete(key);
-    if (expiry === undefined || expiry < this.o.now()) {
-      this.o.log({
+    if (expiry === undefined || expiry < this.options.now()) {
+      this.options.log({
         level: 'warn',
         event: 'activation-refused',
         service: r.service,
@@ -234,11 +216,12 @@ export class Coordinator {
     }
     const marble = m.Marbles[r.service];
     if (!marble) this.refuse(r.service, `no service "${r.service}" in the manifest`);
+    workloadKey(r.publicKey);
     const pkg = m.Packages[marble.Package];
     if (!pkg) this.refuse(r.service, `package "${marble.Package}" is missing`);
     let verdict: Verdict;
     try {
-      verdict = await this.o.verify(r.evidence, pkg.TEE);
+      verdict = await this.options.verify(r.evidence, pkg.TEE);
     } catch (cause) {
       this.refuse(
         r.service,
@@ -256,9 +239,16 @@ export class Coordinator {
     }
     if (!/^[\w.-]{1,128}$/.test(r.instanceId))
       throw new CloisterError('REQUEST_INVALID', 'instanceId: 1 to 128 letters, digits, ".", "_" or "-"');
-    // A workload names its own DNS names, but never another service's: that would let it pose as that service.
-    const taken = (r.dnsNames ?? []).find((d) => d !== r.service && Object.hasOwn(m.Marbles, d));
-    if (taken) this.refuse(r.service, `DNS name "${taken}" is the name of another service`);
+    // A workload names its own DNS names and addresses, within what the manifest lets it claim (manifest/names.ts).
+    const reserved = this.options.servingNames;
+    for (const name of r.dnsNames ?? []) {
+      const problem = dnsNameProblem(m, r.service, name, reserved);
+      if (problem) this.refuse(r.service, `DNS name "${name}" ${problem}`);
+    }
+    for (const address of r.ipAddresses ?? []) {
+      const problem = ipAddressProblem(m, r.service, address, reserved);
+      if (problem) this.refuse(r.service, `IP address "${address}" ${problem}`);
+    }
     const count = this.state.activations[r.service] ?? 0;
     if (marble.MaxActivations > 0 && count >= marble.MaxActivations)
       this.refuse(r.service, `MaxActivations (${marble.MaxActivations}) reached`);
@@ -275,12 +265,14 @@ export class Coordinator {
   /** The part of an activation after every check: secrets, certificate, dry run, durable count. */
   private async complete(r: ActivationRequest, m: Manifest, verdict: Verdict): Promise<Activation> {
     const secrets = await this.secretsFor(m, r.service, r.instanceId);
-    const now = this.o.now();
+    const now = this.options.now();
     const cert = await issueLeaf(this.state.ca, {
       publicKey: r.publicKey,
       commonName: r.service,
-      dnsNames: [...new Set([r.service, ...(r.dnsNames ?? ['localhost'])])],
-      ipAddresses: r.ipAddresses ?? ['127.0.0.1', '::1'],
+      dnsNames: [...new Set([r.service, ...(r.dnsNames ?? ['localhost']), ...(m.Marbles[r.service]?.DNSNames ?? [])])],
+      ipAddresses: [
+        ...new Set([...(r.ipAddresses ?? ['127.0.0.1', '::1']), ...(m.Marbles[r.service]?.IPAddresses ?? [])]),
+      ],
       now,
     });
     // The dry run of the coordinator: a missing user-defined secret fails here, not in the workload.
@@ -295,7 +287,7 @@ export class Coordinator {
       this.refuse(r.service, (cause as Error).message, cause);
     }
     await this.persist();
-    this.o.log({
+    this.options.log({
       level: 'info',
       event: 'activated',
       service: r.service,
@@ -304,13 +296,15 @@ export class Coordinator {
       simulation: verdict.simulation,
     });
     return {
-      cert,
-      intermediate: this.state.ca.intermediateCert,
-      root: this.state.ca.rootCert,
-      manifest: this.manifest().raw,
-      secrets,
+      response: {
+        certChain: certChain(this.state.ca, cert),
+        rootCa: pemCert(this.state.ca.rootCert),
+        manifest: this.manifest().raw,
+        sealed: sealPayload(r.publicKey, r.nonce, { secrets, volumes: this.grants(m, r.service) }),
+        tcbStatus: verdict.tcbStatus,
+        simulation: verdict.simulation,
+      },
       verdict,
-      volumes: this.grants(m, r.service),
     };
   }
 
@@ -331,7 +325,7 @@ export class Coordinator {
       if (value) {
         out[name] = value;
       } else if (!spec.UserDefined) {
-        out[name] = own[name] = await generateSecret(spec, this.state.ca, this.o.now());
+        out[name] = own[name] = await generateSecret(spec, this.state.ca, this.options.now());
         changed = true;
       }
     }
@@ -360,7 +354,7 @@ export class Coordinator {
   volumeKey(clientCert: Uint8Array | undefined, name: string, action: 'SealVolume' | 'OpenVolume'): VolumeGrant {
     this.authorize(clientCert, action, [name], 'Volumes');
     const { spec, state } = this.volume(name);
-    this.o.log({ level: 'info', event: 'volume-key-released', volume: name, action });
+    this.options.log({ level: 'info', event: 'volume-key-released', volume: name, action });
     return { mode: spec.Mode, key: state.key, files: state.files, sealed: spec.Sealed, path: spec.Path };
   }
 
@@ -374,7 +368,7 @@ export class Coordinator {
     const { state } = this.volume(name);
     this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files: { ...files } } };
     await this.persist();
-    this.o.log({ level: 'info', event: 'volume-sealed', volume: name, user, files: Object.keys(files).length });
+    this.options.log({ level: 'info', event: 'volume-sealed', volume: name, user, files: Object.keys(files).length });
   }
 
   /**
@@ -384,7 +378,7 @@ export class Coordinator {
   async commitFiles(
     serviceCert: Uint8Array | undefined,
     name: string,
-    changes: { path: string; expectedVersion: number; root: string }[],
+    changes: FileChange[],
   ): Promise<Record<string, FileRecord>> {
     const service = this.serviceOf(serviceCert);
     const { spec, state } = this.volume(name);
@@ -406,7 +400,13 @@ export class Coordinator {
     }
     this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files } };
     await this.persist();
-    this.o.log({ level: 'info', event: 'volume-commit', volume: name, service, files: changes.map((c) => c.path) });
+    this.options.log({
+      level: 'info',
+      event: 'volume-commit',
+      volume: name,
+      service,
+      files: changes.map((c) => c.path),
+    });
     return files;
   }
 
@@ -415,7 +415,7 @@ export class Coordinator {
     if (!der) throw new CloisterError('UNAUTHENTICATED', 'present the certificate issued at activation');
     const cert = new X509Certificate(der);
     const intermediate = new X509Certificate(this.state.ca.intermediateCert);
-    const now = this.o.now() * 1000;
+    const now = this.options.now() * 1000;
     if (
       !cert.checkIssued(intermediate) ||
       !cert.verify(intermediate.publicKey) ||
@@ -463,7 +463,7 @@ export class Coordinator {
         );
       });
       if (!allowed) {
-        this.o.log({ level: 'warn', event: 'forbidden', user: user.name, action, secret: name });
+        this.options.log({ level: 'warn', event: 'forbidden', user: user.name, action, secret: name });
         throw new CloisterError('FORBIDDEN', `user "${user.name}" may not ${action} "${name}"`);
       }
     }
@@ -495,6 +495,6 @@ export class Coordinator {
     }
     this.state.userSecrets = { ...this.state.userSecrets, ...values };
     await this.persist();
-    this.o.log({ level: 'info', event: 'secrets-set', user, secrets: Object.keys(values) });
+    this.options.log({ level: 'info', event: 'secrets-set', user, secrets: Object.keys(values) });
   }
 }

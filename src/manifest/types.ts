@@ -105,6 +105,10 @@ export interface Marble {
   Parameters: Parameters;
   /** Tags of the `TLS` section. */
   TLS: string[];
+  /** cloister: DNS names beyond its own the service may have in its certificate (manifest/names.ts). */
+  DNSNames?: string[];
+  /** cloister: IP addresses beyond the loopback ones the service may have in its certificate. */
+  IPAddresses?: string[];
 }
 
 /**

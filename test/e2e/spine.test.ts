@@ -5,7 +5,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hex } from '../../src/lib/bytes.js';
 import { importSimState, simQuote } from '../../src/attest/sim/index.js';
-import { bindingReportData } from '../../src/coordinator/coordinator.js';
+import { bindingReportData } from '../../src/protocol/index.js';
 import { measure, resolveProgram } from '../../src/run/measure.js';
 import { call, parseAddress } from '../../src/cli/net.js';
 import { cloister, errorCode, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
