@@ -79,7 +79,7 @@ export function expectationFrom(o: ExpectationOptions): CoordinatorExpectation {
 }
 
 /**
- * Attests the coordinator whose client API is at `to`.
+ * Attests the coordinator whose client API (or, with `quotePath` `/mesh/v1/quote`, mesh API) is at `to`.
  *
  * @example
  * ```ts
@@ -90,9 +90,10 @@ export async function attestCoordinator(
   to: Endpoint,
   expect: CoordinatorExpectation,
   now: number,
+  quotePath = '/api/v1/quote',
 ): Promise<AttestedCoordinator> {
   const nonce = randomBytes(32);
-  const res = await call(to, 'GET', `/api/v1/quote?nonce=${nonce.toString('hex')}`);
+  const res = await call(to, 'GET', `${quotePath}?nonce=${nonce.toString('hex')}`);
   const answer = res.json<{
     evidence: string;
     collateral: unknown;

@@ -24,6 +24,7 @@ import {
   type VolumeGrant,
 } from '../protocol/index.js';
 import type { SealedStore } from '../store/index.js';
+import { NonceBook } from './nonces.js';
 import { decodeState, encodeState, type State, type VolumeState } from './state.js';
 
 /**
@@ -63,12 +64,11 @@ export interface Activation {
 }
 
 const NONCE_TTL = 120;
-const MAX_NONCES = 100_000;
 
 export class Coordinator {
   private state: State;
   private parsed: ParsedManifest | undefined;
-  private readonly nonces = new Map<string, number>();
+  private readonly nonces = new NonceBook(NONCE_TTL);
   private readonly options: Required<Omit<CoordinatorOptions, 'store' | 'own' | 'verify'>> & CoordinatorOptions;
   private writing: Promise<void> = Promise.resolve();
   private pending: Promise<void> | undefined;
@@ -175,15 +175,9 @@ export class Coordinator {
     return parsed.fingerprint;
   }
 
-  /** A fresh single-use activation nonce. */
+  /** A fresh single-use activation nonce (nothing is stored until it is used: coordinator/nonces.ts). */
   nonce(): Uint8Array {
-    const now = this.options.now();
-    if (this.nonces.size >= MAX_NONCES) for (const [n, exp] of this.nonces) if (exp < now) this.nonces.delete(n);
-    if (this.nonces.size >= MAX_NONCES)
-      throw new CloisterError('NONCE_INVALID', 'too many outstanding activation nonces; try again later');
-    const nonce = randomBytes(32);
-    this.nonces.set(nonce.toString('hex'), now + NONCE_TTL);
-    return new Uint8Array(nonce);
+    return this.nonces.issue(this.options.now());
   }
 
   private refuse(service: string, message: string, cause?: unknown): never {
@@ -199,10 +193,7 @@ export class Coordinator {
    */
   async activate(r: ActivationRequest): Promise<Activation> {
     const m = this.manifest().manifest;
-    const key = hex(r.nonce);
-    const expiry = this.nonces.get(key);
-    this.nonces.delete(key);
-    if (expiry === undefined || expiry < this.options.now()) {
+    if (!this.nonces.redeem(r.nonce, this.options.now())) {
       this.options.log({
         level: 'warn',
         event: 'activation-refused',
@@ -365,7 +356,9 @@ export class Coordinator {
     files: Record<string, FileRecord>,
   ): Promise<void> {
     const user = this.authorize(clientCert, 'SealVolume', [name], 'Volumes');
-    const { state } = this.volume(name);
+    const { spec, state } = this.volume(name);
+    // What services committed is theirs: replacing it (a rollback to what the user sealed) needs a role that says so.
+    if (spec.Mode === 'read-write' && state.committed) this.authorize(clientCert, 'ResealVolume', [name], 'Volumes');
     this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files: { ...files } } };
     await this.persist();
     this.options.log({ level: 'info', event: 'volume-sealed', volume: name, user, files: Object.keys(files).length });
@@ -398,7 +391,7 @@ export class Coordinator {
         throw new CloisterError('REQUEST_INVALID', `${name}/${c.path}: root must be 32 bytes of lowercase hex`);
       files[c.path] = { version: current + 1, root: c.root };
     }
-    this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files } };
+    this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files, committed: true } };
     await this.persist();
     this.options.log({
       level: 'info',
@@ -433,21 +426,30 @@ export class Coordinator {
     return cn;
   }
 
-  /** The user a client certificate belongs to, or UNAUTHENTICATED. */
+  /** The user a client certificate belongs to (the manifest's exact certificate, valid now), or UNAUTHENTICATED. */
   private user(clientCert: Uint8Array | undefined): { name: string; roles: string[] } {
     const m = this.manifest().manifest;
-    if (clientCert) {
-      for (const [name, u] of Object.entries(m.Users)) {
-        const der = Buffer.from(u.Certificate.replace(/-----[^-]+-----|\s/g, ''), 'base64');
-        if (equal(der, clientCert)) return { name, roles: u.Roles };
-      }
-    }
-    throw new CloisterError('UNAUTHENTICATED', 'present the client certificate of a user of the manifest');
+    const found = clientCert
+      ? Object.entries(m.Users).find(([, u]) =>
+          equal(Buffer.from(u.Certificate.replace(/-----[^-]+-----|\s/g, ''), 'base64'), clientCert),
+        )
+      : undefined;
+    if (!found || !clientCert)
+      throw new CloisterError('UNAUTHENTICATED', 'present the client certificate of a user of the manifest');
+    const [name, u] = found;
+    const cert = new X509Certificate(clientCert);
+    const now = this.options.now() * 1000;
+    if (Date.parse(cert.validFrom) > now || Date.parse(cert.validTo) < now)
+      throw new CloisterError(
+        'UNAUTHENTICATED',
+        `the certificate of user "${name}" is valid from ${cert.validFrom} to ${cert.validTo}, not now`,
+      );
+    return { name, roles: u.Roles };
   }
 
   private authorize(
     clientCert: Uint8Array | undefined,
-    action: 'ReadSecret' | 'WriteSecret' | 'SealVolume' | 'OpenVolume',
+    action: 'ReadSecret' | 'WriteSecret' | 'SealVolume' | 'OpenVolume' | 'ResealVolume',
     names: string[],
     resource: 'Secrets' | 'Volumes' = 'Secrets',
   ): string {

@@ -27,6 +27,8 @@ export interface State {
 export interface VolumeState {
   key: Uint8Array;
   files: Record<string, FileRecord>;
+  /** Whether a service has committed to it (then only ResealVolume may replace its files). */
+  committed?: true;
 }
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
@@ -46,7 +48,12 @@ export function encodeState(s: State): Uint8Array {
     instanceSecrets: Object.fromEntries(Object.entries(s.instanceSecrets).map(([k, v]) => [k, encodeSecrets(v)])),
     userSecrets: encodeSecrets(s.userSecrets),
     activations: s.activations,
-    volumes: Object.fromEntries(Object.entries(s.volumes).map(([k, v]) => [k, { key: b64(v.key), files: v.files }])),
+    volumes: Object.fromEntries(
+      Object.entries(s.volumes).map(([k, v]) => [
+        k,
+        { key: b64(v.key), files: v.files, ...(v.committed ? { committed: true } : {}) },
+      ]),
+    ),
   };
   return new Uint8Array(Buffer.from(JSON.stringify(doc), 'utf8'));
 }
@@ -60,7 +67,15 @@ function decodeVolumes(value: unknown): Record<string, VolumeState> {
     Object.entries(j.object(value, 'state.volumes')).map(([name, v]) => {
       const p = `state.volumes.${name}`;
       const o = j.object(v, p);
-      return [name, { key: bytes(o, 'key', p), files: decodeFileRecords(j, o['files'], `${p}.files`) }];
+      const committed = j.optional(o, p, 'committed', (v, q) => j.asBoolean(v, q)) === true;
+      return [
+        name,
+        {
+          key: bytes(o, 'key', p),
+          files: decodeFileRecords(j, o['files'], `${p}.files`),
+          ...(committed ? { committed: true as const } : {}),
+        },
+      ];
     }),
   );
 }

@@ -204,7 +204,13 @@ export type ResourceType = 'Secrets' | 'Packages' | 'Manifest' | 'Volumes';
  * ```
  */
 export type RoleAction =
-  'ReadSecret' | 'WriteSecret' | 'UpdateSecurityVersion' | 'UpdateManifest' | 'SealVolume' | 'OpenVolume';
+  | 'ReadSecret'
+  | 'WriteSecret'
+  | 'UpdateSecurityVersion'
+  | 'UpdateManifest'
+  | 'SealVolume'
+  | 'OpenVolume'
+  | 'ResealVolume';
 
 /**
  * MarbleRun "Roles".

@@ -30,24 +30,29 @@ function secretNames(req: Request): string[] {
   return names;
 }
 
+/** The coordinator's evidence for a client's nonce (both APIs serve it: workloads attest the coordinator too). */
+const quote =
+  (c: Coordinator): Handler =>
+  async (req) => {
+    const nonce = req.query.get('nonce') ?? '';
+    if (!/^([0-9a-fA-F]{2}){0,64}$/.test(nonce))
+      throw new CloisterError('REQUEST_INVALID', 'nonce: up to 64 bytes of hex');
+    const { evidence, collateral } = await c.quote(new Uint8Array(Buffer.from(nonce, 'hex')));
+    return {
+      json: {
+        ...c.status(),
+        evidence: b64(evidence),
+        collateral,
+        root: pemCert(c.ca.rootCert),
+        intermediate: pemCert(c.ca.intermediateCert),
+      },
+    };
+  };
+
 export function clientApi(c: Coordinator): Record<string, Handler> {
   return {
     'GET /api/v1/status': () => ({ json: c.status() }),
-    'GET /api/v1/quote': async (req) => {
-      const nonce = req.query.get('nonce') ?? '';
-      if (!/^([0-9a-fA-F]{2}){0,64}$/.test(nonce))
-        throw new CloisterError('REQUEST_INVALID', 'nonce: up to 64 bytes of hex');
-      const { evidence, collateral } = await c.quote(new Uint8Array(Buffer.from(nonce, 'hex')));
-      return {
-        json: {
-          ...c.status(),
-          evidence: b64(evidence),
-          collateral,
-          root: pemCert(c.ca.rootCert),
-          intermediate: pemCert(c.ca.intermediateCert),
-        },
-      };
-    },
+    'GET /api/v1/quote': quote(c),
     'GET /api/v1/manifest': () => {
       const m = c.manifest();
       return { json: { fingerprint: m.fingerprint, manifest: b64(m.raw) } };
@@ -84,6 +89,7 @@ export function clientApi(c: Coordinator): Record<string, Handler> {
 export function meshApi(c: Coordinator): Record<string, Handler> {
   return {
     'POST /mesh/v1/nonce': () => ({ json: { nonce: b64(c.nonce()) } }),
+    'GET /mesh/v1/quote': quote(c),
     'POST /mesh/v1/activate': async (req) => ({
       json: encodeActivationResponse((await c.activate(decodeActivationRequest(req.json()))).response),
     }),

@@ -100,3 +100,11 @@ test('a key the coordinator cannot seal to is refused before it counts against M
   const { response } = await activate(2);
   assert.match(response.certChain, /BEGIN CERTIFICATE/);
 });
+
+test('a flood of nonce requests does not stop a legitimate activation', async () => {
+  const { c, activate } = await setup(0);
+  // More than the 100,000 outstanding nonces that used to refuse every activation for two minutes.
+  for (let i = 0; i < 150_000; i++) c.nonce();
+  const { response } = await activate(1);
+  assert.match(response.certChain, /BEGIN CERTIFICATE/);
+});

@@ -76,7 +76,20 @@ function manifest(): string {
 
 const run = (service: string, args: string[], extra: string[] = []) =>
   cloister(
-    ['run', '--service', service, '--coordinator', c.mesh, '--sim-dir', simDir, ...extra, '--', ...args],
+    [
+      'run',
+      '--service',
+      service,
+      '--coordinator',
+      c.mesh,
+      '--sim-dir',
+      simDir,
+      '--root',
+      rootFile,
+      ...extra,
+      '--',
+      ...args,
+    ],
     {},
     dir,
   );
@@ -203,7 +216,21 @@ describe('the spine, end to end', () => {
     assert.equal(again.env['OWN_KEY'], ra.env['OWN_KEY']);
     // DNS names for the certificate from the environment, as the Kubernetes webhook sets them.
     const named = await cloister(
-      ['run', '--service', 'backend', '--coordinator', c.mesh, '--sim-dir', simDir, '--', node, '-e', SCRIPT],
+      [
+        'run',
+        '--service',
+        'backend',
+        '--coordinator',
+        c.mesh,
+        '--sim-dir',
+        simDir,
+        '--root',
+        rootFile,
+        '--',
+        node,
+        '-e',
+        SCRIPT,
+      ],
       { CLOISTER_DNS_NAMES: 'backend.shop,backend.shop.svc' },
       dir,
     );
