@@ -14,7 +14,7 @@ import type { SimPlatform } from '../attest/sim/index.js';
 import { attestCoordinator } from './attest-coordinator.js';
 import { defaultSimDir, loadPlatform } from './sim.js';
 import { call, parseAddress, type Endpoint } from './net.js';
-import { readJson, reportError } from './io.js';
+import { parseCount, readJson, reportError } from './io.js';
 
 /** `cloister run`: attest, receive identity, secrets and configuration, then run the unmodified program. */
 
@@ -28,6 +28,7 @@ interface Options {
   coordinatorPolicy?: string;
   insecureTrustFirstUse?: boolean;
   dnsName: string[];
+  simSvn?: string;
 }
 
 /** How this run came to trust the coordinator, for its log line and the program's environment. */
@@ -93,6 +94,7 @@ export function registerRun(program: Command): void {
     )
     .option('--instance-id <id>', 'a stable id of this instance (default: $CLOISTER_INSTANCE_ID or a random UUID)')
     .option('--sim-dir <dir>', "the simulated platform that signs this program's evidence")
+    .option('--sim-svn <n>', 'the security version (ISVSVN) of the simulated enclave, as its signer would set it', '0')
     .option(
       '--measure <path>',
       "a file or folder that is part of the program's code (repeatable)",
@@ -137,7 +139,10 @@ export function registerRun(program: Command): void {
           post: async (path: string, body: unknown) =>
             (await call(to, 'POST', path, { ca, body: JSON.stringify(body) })).json(),
         };
-        const evidence = simEvidence(platform, { mrEnclave: measure(programPath, o.measure) });
+        const evidence = simEvidence(platform, {
+          mrEnclave: measure(programPath, o.measure),
+          isvSvn: parseCount(o.simSvn ?? '0', '--sim-svn', 0),
+        });
         const activated = await activate(mesh, evidence, {
           service: o.service,
           instanceId: o.instanceId ?? process.env['CLOISTER_INSTANCE_ID'],

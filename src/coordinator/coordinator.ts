@@ -1,5 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { CloisterError } from '../lib/errors.js';
+import { JsonReader } from '../lib/json.js';
 import { equal, hex } from '../lib/bytes.js';
 import { checkPolicy, type Verdict } from '../attest/index.js';
 import {
@@ -11,6 +12,8 @@ import {
   renderParameters,
   type Manifest,
   type ParsedManifest,
+  type ResourceType,
+  type RoleAction,
 } from '../manifest/index.js';
 import { certChain, createCa, generateSecret, issueLeaf, pemCert, type SecretValue } from '../pki/index.js';
 import {
@@ -25,6 +28,7 @@ import {
 } from '../protocol/index.js';
 import type { SealedStore } from '../store/index.js';
 import { NonceBook } from './nonces.js';
+import { approvers, carryOver, readSecurityUpdate, withSecurityVersions } from './updates.js';
 import { decodeState, encodeState, type State, type VolumeState } from './state.js';
 
 /**
@@ -55,6 +59,18 @@ export interface CoordinatorOptions {
   log?: (entry: Record<string, unknown>) => void;
   /** The names and addresses the coordinator serves under: no workload may have them in its certificate. */
   servingNames?: readonly string[];
+}
+
+/** Where a manifest update stands. */
+export interface UpdateStatus {
+  applied: boolean;
+  /** Fingerprint of the manifest it makes (applied) or proposes (pending). */
+  fingerprint: string;
+  acknowledged: string[];
+  /** Users holding UpdateManifest who have not acknowledged it. */
+  missing: string[];
+  /** How many acknowledgements it needs (Config.UpdateThreshold, else every such user). */
+  required?: number;
 }
 
 /** An activation's answer for the workload, and the verdict its evidence got. */
@@ -151,19 +167,24 @@ export class Coordinator {
     return this.parsed;
   }
 
+  /** Generates the shared secrets of `m` that `keep` does not name (at manifest set: all of them). */
+  private async sharedSecrets(m: Manifest, keep: (name: string) => boolean): Promise<Record<string, SecretValue>> {
+    const secrets: Record<string, SecretValue> = {};
+    for (const [name, spec] of Object.entries(m.Secrets))
+      if (!spec.UserDefined && spec.Shared && !keep(name))
+        secrets[name] = await generateSecret(spec, this.state.ca, this.options.now());
+    return secrets;
+  }
+
   /** Sets the manifest (once) and generates its secrets. */
   async setManifest(bytes: Uint8Array): Promise<string> {
     if (this.parsed)
       throw new CloisterError(
         'MANIFEST_ALREADY_SET',
-        `a manifest is already set (${this.parsed.fingerprint}); updates are not supported yet`,
+        `a manifest is already set (${this.parsed.fingerprint}): change it with \`cloister manifest update apply\``,
       );
     const parsed = parseManifest(bytes);
-    const secrets: Record<string, SecretValue> = {};
-    for (const [name, spec] of Object.entries(parsed.manifest.Secrets)) {
-      if (!spec.UserDefined && spec.Shared)
-        secrets[name] = await generateSecret(spec, this.state.ca, this.options.now());
-    }
+    const secrets = await this.sharedSecrets(parsed.manifest, () => false);
     // One key per protected volume, generated here and never shown to users without a Volumes role.
     const volumes = Object.fromEntries(
       Object.keys(parsed.manifest.Volumes).map((name) => [name, { key: new Uint8Array(randomBytes(32)), files: {} }]),
@@ -173,6 +194,120 @@ export class Coordinator {
     await this.persist();
     this.options.log({ level: 'info', event: 'manifest-set', fingerprint: parsed.fingerprint });
     return parsed.fingerprint;
+  }
+
+  /**
+   * A manifest update from a user (MarbleRun's `manifest update apply`): a partial manifest of
+   * security versions is applied at once; a whole manifest becomes the pending update, acknowledged
+   * by its proposer, and applies when enough of the users holding UpdateManifest acknowledged it.
+   */
+  async applyUpdate(clientCert: Uint8Array | undefined, bytes: Uint8Array): Promise<UpdateStatus> {
+    const current = this.manifest();
+    const doc = new JsonReader('UPDATE_INVALID', 'update').parse(Buffer.from(bytes).toString('utf8'));
+    if (typeof doc === 'object' && doc !== null && !Object.hasOwn(doc, 'Marbles')) {
+      const versions = readSecurityUpdate(current.manifest, doc);
+      const user = this.authorize(clientCert, 'UpdateSecurityVersion', Object.keys(versions), 'Packages');
+      const parsed = parseManifest(withSecurityVersions(current.raw, versions));
+      this.state = { ...this.state, manifest: parsed.raw };
+      this.parsed = parsed;
+      await this.persist();
+      this.options.log({
+        level: 'info',
+        event: 'security-version-update',
+        user,
+        versions,
+        fingerprint: parsed.fingerprint,
+      });
+      return { applied: true, fingerprint: parsed.fingerprint, acknowledged: [user], missing: [] };
+    }
+    const user = this.authorize(clientCert, 'UpdateManifest', [], 'Manifest');
+    const proposed = parseManifest(bytes);
+    if (this.state.pendingUpdate)
+      throw new CloisterError(
+        'UPDATE_NOT_PENDING',
+        `an update (${parseManifest(this.state.pendingUpdate.manifest).fingerprint}) is pending already: acknowledge or cancel it first`,
+      );
+    this.state = { ...this.state, pendingUpdate: { manifest: proposed.raw, acknowledged: [] } };
+    return this.acknowledge(user, proposed);
+  }
+
+  /** A user's acknowledgement of the pending update; it must be for exactly the same bytes. */
+  async acknowledgeUpdate(clientCert: Uint8Array | undefined, bytes: Uint8Array): Promise<UpdateStatus> {
+    const user = this.authorize(clientCert, 'UpdateManifest', [], 'Manifest');
+    const pending = this.pendingUpdate();
+    const proposed = parseManifest(bytes);
+    if (!equal(proposed.raw, pending.manifest))
+      throw new CloisterError(
+        'UPDATE_MISMATCH',
+        `user "${user}" acknowledged ${proposed.fingerprint}, but the pending update is ${parseManifest(pending.manifest).fingerprint}`,
+      );
+    return this.acknowledge(user, proposed);
+  }
+
+  /** Cancels the pending update (any user who may acknowledge it). */
+  async cancelUpdate(clientCert: Uint8Array | undefined): Promise<void> {
+    const user = this.authorize(clientCert, 'UpdateManifest', [], 'Manifest');
+    const fingerprint = parseManifest(this.pendingUpdate().manifest).fingerprint;
+    const { pendingUpdate: _cancelled, ...rest } = this.state;
+    this.state = rest;
+    await this.persist();
+    this.options.log({ level: 'info', event: 'update-cancelled', user, fingerprint });
+  }
+
+  /** The pending update and who has yet to acknowledge it. */
+  updateStatus(): UpdateStatus & { manifest: Uint8Array } {
+    const pending = this.pendingUpdate();
+    const { users, threshold } = approvers(this.manifest().manifest);
+    return {
+      applied: false,
+      fingerprint: parseManifest(pending.manifest).fingerprint,
+      manifest: pending.manifest,
+      acknowledged: pending.acknowledged,
+      missing: users.filter((u) => !pending.acknowledged.includes(u)),
+      required: threshold,
+    };
+  }
+
+  private pendingUpdate(): NonNullable<State['pendingUpdate']> {
+    if (!this.state.pendingUpdate) throw new CloisterError('UPDATE_NOT_PENDING', 'no manifest update is pending');
+    return this.state.pendingUpdate;
+  }
+
+  private async acknowledge(user: string, proposed: ParsedManifest): Promise<UpdateStatus> {
+    const pending = this.pendingUpdate();
+    const acknowledged = pending.acknowledged.includes(user) ? pending.acknowledged : [...pending.acknowledged, user];
+    const current = this.manifest();
+    const { users, threshold } = approvers(current.manifest);
+    const missing = users.filter((u) => !acknowledged.includes(u));
+    if (acknowledged.length < threshold) {
+      this.state = { ...this.state, pendingUpdate: { manifest: pending.manifest, acknowledged } };
+      await this.persist();
+      this.options.log({
+        level: 'info',
+        event: 'update-acknowledged',
+        user,
+        fingerprint: proposed.fingerprint,
+        missing,
+      });
+      return { applied: false, fingerprint: proposed.fingerprint, acknowledged, missing, required: threshold };
+    }
+    const kept = (name: string) =>
+      JSON.stringify(current.manifest.Secrets[name]) === JSON.stringify(proposed.manifest.Secrets[name]);
+    const secrets = await this.sharedSecrets(proposed.manifest, kept);
+    this.state = carryOver(this.state, current.manifest, proposed, {
+      secrets,
+      volumeKey: () => new Uint8Array(randomBytes(32)),
+    });
+    this.parsed = proposed;
+    await this.persist();
+    this.options.log({
+      level: 'info',
+      event: 'manifest-updated',
+      user,
+      acknowledged,
+      fingerprint: proposed.fingerprint,
+    });
+    return { applied: true, fingerprint: proposed.fingerprint, acknowledged, missing: [], required: threshold };
   }
 
   /** A fresh single-use activation nonce (nothing is stored until it is used: coordinator/nonces.ts). */
@@ -449,24 +584,28 @@ export class Coordinator {
 
   private authorize(
     clientCert: Uint8Array | undefined,
-    action: 'ReadSecret' | 'WriteSecret' | 'SealVolume' | 'OpenVolume' | 'ResealVolume',
+    action: RoleAction,
     names: string[],
-    resource: 'Secrets' | 'Volumes' = 'Secrets',
+    resource: ResourceType = 'Secrets',
   ): string {
     const user = this.user(clientCert);
     const m = this.manifest().manifest;
-    for (const name of names) {
+    // A resource without names (Manifest) is one target: a role of that type with the action allows it.
+    for (const name of names.length > 0 ? names : [undefined]) {
       const allowed = user.roles.some((r) => {
         const role = m.Roles[r];
         return (
           role?.ResourceType === resource &&
           role.Actions.some((a) => a.toLowerCase() === action.toLowerCase()) &&
-          role.ResourceNames.includes(name)
+          (name === undefined || role.ResourceNames.includes(name))
         );
       });
       if (!allowed) {
-        this.options.log({ level: 'warn', event: 'forbidden', user: user.name, action, secret: name });
-        throw new CloisterError('FORBIDDEN', `user "${user.name}" may not ${action} "${name}"`);
+        this.options.log({ level: 'warn', event: 'forbidden', user: user.name, action, resource: name ?? resource });
+        throw new CloisterError(
+          'FORBIDDEN',
+          `user "${user.name}" may not ${action} ${name === undefined ? `(no role of type ${resource} allows it)` : `"${name}"`}`,
+        );
       }
     }
     return user.name;

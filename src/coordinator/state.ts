@@ -22,6 +22,15 @@ export interface State {
   activations: Record<string, number>;
   /** Protected volumes: their key (never shown to users unless a role allows) and each file's version and root. */
   volumes: Record<string, VolumeState>;
+  /** A full manifest update waiting for acknowledgements (coordinator/updates.ts). */
+  pendingUpdate?: PendingUpdate;
+}
+
+export interface PendingUpdate {
+  /** The proposed manifest's exact bytes. */
+  manifest: Uint8Array;
+  /** Users who acknowledged these bytes, in order (the proposer first). */
+  acknowledged: string[];
 }
 
 export interface VolumeState {
@@ -55,7 +64,11 @@ export function encodeState(s: State): Uint8Array {
       ]),
     ),
   };
-  return new Uint8Array(Buffer.from(JSON.stringify(doc), 'utf8'));
+  const pending = s.pendingUpdate && {
+    manifest: b64(s.pendingUpdate.manifest),
+    acknowledged: s.pendingUpdate.acknowledged,
+  };
+  return new Uint8Array(Buffer.from(JSON.stringify(pending ? { ...doc, pendingUpdate: pending } : doc), 'utf8'));
 }
 
 const j = new JsonReader('STATE_CORRUPT', 'state');
@@ -78,6 +91,14 @@ function decodeVolumes(value: unknown): Record<string, VolumeState> {
       ];
     }),
   );
+}
+
+function decodePending(value: unknown): PendingUpdate {
+  const o = j.object(value, 'state.pendingUpdate', ['manifest', 'acknowledged']);
+  return {
+    manifest: bytes(o, 'manifest', 'state.pendingUpdate'),
+    acknowledged: j.asStrings(o['acknowledged'], 'state.pendingUpdate.acknowledged'),
+  };
 }
 
 /** Parses state bytes; anything unexpected is STATE_CORRUPT naming the JSON path. */
@@ -109,5 +130,6 @@ export function decodeState(data: Uint8Array): State {
     userSecrets: decodeSecrets(j, o['userSecrets'], 'state.userSecrets'),
     activations: activations as Record<string, number>,
     volumes: decodeVolumes(o['volumes'] ?? {}),
+    ...(j.has(o, 'pendingUpdate') ? { pendingUpdate: decodePending(o['pendingUpdate']) } : {}),
   };
 }

@@ -58,6 +58,16 @@ export function clientApi(c: Coordinator): Record<string, Handler> {
       return { json: { fingerprint: m.fingerprint, manifest: b64(m.raw) } };
     },
     'POST /api/v1/manifest': async (req) => ({ json: { fingerprint: await c.setManifest(req.body) } }),
+    'POST /api/v1/update': async (req) => ({ json: await c.applyUpdate(req.clientCert, req.body) }),
+    'GET /api/v1/update': () => {
+      const { manifest, ...status } = c.updateStatus();
+      return { json: { ...status, manifest: b64(manifest) } };
+    },
+    'POST /api/v1/update/acknowledge': async (req) => ({ json: await c.acknowledgeUpdate(req.clientCert, req.body) }),
+    'POST /api/v1/update/cancel': async (req) => {
+      await c.cancelUpdate(req.clientCert);
+      return { status: 204, text: '', type: 'text/plain' };
+    },
     'GET /api/v1/certificate': () => ({
       text: `${pemCert(c.ca.intermediateCert)}${pemCert(c.ca.rootCert)}`,
       type: 'application/x-pem-file',
