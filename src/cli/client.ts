@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { hex } from '../lib/bytes.js';
 import { claimText, TEE_KINDS } from '../attest/index.js';
 import { pemCertificates } from '../attest/lib/x509.js';
-import { parseManifest } from '../manifest/index.js';
+import { parseManifest, simulationWarnings } from '../manifest/index.js';
 import { pemCert } from '../pki/index.js';
 import { measure, resolveProgram } from '../run/measure.js';
 import { attestCoordinator, expectationFrom, type ExpectationOptions } from './attest-coordinator.js';
@@ -41,15 +42,31 @@ interface UpdateAnswer {
   required?: number;
 }
 
-/** The pinned root: `--root FILE`, else what `cloister verify` pinned for this coordinator. */
+/** Where the pinned root of `o`'s coordinator is: `--root FILE`, else what `cloister verify` pinned. */
+const pinFile = (o: Common): string => o.root ?? pinPath(endpoint(o));
+
+/** The pinned root (PEM), or an error that says what the file holds instead. */
 function pinnedRoot(o: Common): string {
-  const path = o.root ?? pinPath(endpoint(o));
+  const path = pinFile(o);
   if (!existsSync(path))
     throw new CloisterError(
       'COORDINATOR_UNTRUSTED',
       `no pinned root for ${o.coordinator}: run "cloister verify --coordinator ${o.coordinator}" first, or give --root FILE`,
     );
-  return Buffer.from(readInput(path)).toString('utf8');
+  const text = Buffer.from(readInput(path)).toString('utf8');
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text))
+    throw new CloisterError('USAGE', `${path} holds a private key: --root takes the coordinator's root certificate`, {
+      path,
+    });
+  if (!text.includes('-----BEGIN CERTIFICATE-----'))
+    throw new CloisterError(
+      'USAGE',
+      `${path} holds no PEM certificate: --root takes the coordinator's root certificate`,
+      {
+        path,
+      },
+    );
+  return text;
 }
 
 function userTls(o: Common): { cert?: string; key?: string } {
@@ -63,9 +80,23 @@ function print(o: { json?: boolean }, value: unknown, text: string): void {
   process.stdout.write(o.json ? `${JSON.stringify(value)}\n` : `${text}\n`);
 }
 
-/** One request through the pinned root, with the user's certificate when `user`. */
-export function pinnedCall(o: Common, method: string, path: string, body?: string | Uint8Array, user = false) {
-  return call(endpoint(o), method, path, { ca: pinnedRoot(o), ...(user ? userTls(o) : {}), body });
+/**
+ * One request through the pinned root, with the user's certificate when `user`. A server that does
+ * not chain to the pin is said to be so, with where the pin is and how to pin again.
+ */
+export async function pinnedCall(o: Common, method: string, path: string, body?: string | Uint8Array, user = false) {
+  const ca = pinnedRoot(o);
+  try {
+    return await call(endpoint(o), method, path, { ca, ...(user ? userTls(o) : {}), body });
+  } catch (error) {
+    if (error instanceof CloisterError && error.code === 'COORDINATOR_UNTRUSTED' && error.status === undefined)
+      throw new CloisterError(
+        'COORDINATOR_UNTRUSTED',
+        `${o.coordinator} does not present the coordinator certificate of the root pinned in ${pinFile(o)} (${error.message}). If this coordinator was re-created on purpose, attest it again: cloister verify --coordinator ${o.coordinator} --force`,
+        { cause: error },
+      );
+    throw error;
+  }
 }
 
 /** The options of commands that talk to the coordinator (and, for `user`, as a user of the manifest). */
@@ -83,6 +114,7 @@ export function clientOptions(c: Command, user = false): Command {
 interface VerifyOptions extends Common, ExpectationOptions {
   acceptTcb: string[];
   rootOut?: string;
+  force?: boolean;
 }
 
 /** Attests the coordinator (see `attestCoordinator`) and pins its root. */
@@ -90,6 +122,15 @@ async function verifyCoordinator(o: VerifyOptions): Promise<void> {
   const to = endpoint(o);
   const { root, verdict, manifestFingerprint } = await attestCoordinator(to, expectationFrom(o), Date.now() / 1000);
   const out = o.rootOut ?? pinPath(to);
+  if (o.rootOut !== undefined && !existsSync(dirname(resolve(out))))
+    throw new CloisterError('IO', `--root-out: the folder ${dirname(resolve(out))} does not exist`, { path: out });
+  // A pin is never replaced silently: a different root is either an attack or a re-created coordinator.
+  if (existsSync(out) && readFileSync(out, 'utf8') !== pemCert(root) && !o.force)
+    throw new CloisterError(
+      'COORDINATOR_UNTRUSTED',
+      `${o.coordinator} was attested, but a different root is pinned for it in ${out}: keep that pin, or replace it with --force if the coordinator was re-created on purpose`,
+      { path: out },
+    );
   writeOutput(out, pemCert(root));
   const identity = TEE_KINDS[verdict.tee].identity.filter((name) => verdict.claims[name] !== undefined);
   print(
@@ -124,6 +165,7 @@ export function registerClient(program: Command): void {
     )
     .option('--accept-tcb <status>', 'a TCB status to accept besides UpToDate (repeatable)', collect, [] as string[])
     .option('--root-out <file>', 'where to write the pinned root (default: ~/.cloister/coordinators/HOST_PORT.pem)')
+    .option('--force', 'replace a different root pinned before')
     .option('--json', 'print one JSON object')
     .action(action(verifyCoordinator));
 
@@ -132,13 +174,16 @@ export function registerClient(program: Command): void {
     .command('check')
     .argument('<file>')
     .description('validate a manifest offline and print its fingerprint')
+    .option('--simulation', 'warn of what a coordinator on the simulated platform cannot run')
     .option('--json', 'print one JSON object')
     .action(
-      action(async (file: string, o: { json?: boolean }) => {
+      action(async (file: string, o: { json?: boolean; simulation?: boolean }) => {
         const { fingerprint, manifest: m } = parseManifest(readInput(file));
+        const warnings = o.simulation ? simulationWarnings(m) : [];
+        if (!o.json) for (const w of warnings) process.stderr.write(`cloister: warning: ${w}\n`);
         print(
           o,
-          { ok: true, fingerprint, services: Object.keys(m.Marbles) },
+          { ok: true, fingerprint, services: Object.keys(m.Marbles), warnings },
           `valid manifest ${fingerprint} (services: ${Object.keys(m.Marbles).join(', ') || 'none'})`,
         );
       }),
@@ -150,7 +195,7 @@ export function registerClient(program: Command): void {
     clientOptions(manifest.command(name).argument('<file>').description(describe)).action(
       action(async (file: string, o: Common) => {
         const bytes = readInput(file);
-        const local = parseManifest(bytes).fingerprint;
+        const { fingerprint: local, manifest: parsed } = parseManifest(bytes);
         const remote = (
           await (name === 'set'
             ? pinnedCall(o, 'POST', '/api/v1/manifest', bytes)
@@ -161,9 +206,14 @@ export function registerClient(program: Command): void {
             'COORDINATOR_UNTRUSTED',
             `the coordinator's manifest is ${remote}, this file is ${local}`,
           );
+        // A simulation coordinator runs only simulated programs: say so before the first activation fails.
+        const simulated =
+          name === 'set' && (await pinnedCall(o, 'GET', '/api/v1/status')).json<{ simulation: boolean }>().simulation;
+        const warnings = simulated ? simulationWarnings(parsed) : [];
+        if (!o.json) for (const w of warnings) process.stderr.write(`cloister: warning: ${w}\n`);
         print(
           o,
-          { ok: true, fingerprint: remote },
+          { ok: true, fingerprint: remote, ...(name === 'set' ? { warnings } : {}) },
           name === 'set' ? `manifest set: ${remote}` : `the coordinator enforces this manifest: ${remote}`,
         );
       }),

@@ -361,7 +361,12 @@ export class Coordinator {
     try {
       checkPolicy(verdict, packagePolicy(pkg));
     } catch (cause) {
-      this.refuse(r.service, `package "${marble.Package}": ${(cause as Error).message}`, cause);
+      // The newcomer's trap: a package for hardware on a coordinator of the simulated platform.
+      const hint =
+        verdict.simulation && pkg.TEE !== 'sim'
+          ? ` (the evidence is from the simulated platform, and package "${marble.Package}" has TEE "${pkg.TEE}": on the simulated platform a package says "TEE": "sim")`
+          : '';
+      this.refuse(r.service, `package "${marble.Package}": ${(cause as Error).message}${hint}`, cause);
     }
     if (!/^[\w.-]{1,128}$/.test(r.instanceId))
       throw new CloisterError('REQUEST_INVALID', 'instanceId: 1 to 128 letters, digits, ".", "_" or "-"');

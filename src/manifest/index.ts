@@ -4,7 +4,7 @@
  * clock.
  */
 export { parseManifest } from './parse.js';
-export { packagePolicy } from './policy.js';
+export { packagePolicy, simulationWarnings } from './policy.js';
 export { dnsNameProblem, ipAddressProblem, isServiceName } from './names.js';
 export { renderParameters, referencedSecrets } from './render.js';
 export type {

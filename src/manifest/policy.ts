@@ -3,7 +3,7 @@ import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUS, type TcbStatus } from '../attest
 import { CloisterError } from '../lib/errors.js';
 import { jsonPath } from '../lib/json.js';
 import { PACKAGE_TEES, REFERENCE_VALUES, type ReferenceName } from './tee.js';
-import type { Package } from './types.js';
+import type { Manifest, Package } from './types.js';
 
 function tcbStatuses(list: readonly string[]): TcbStatus[] {
   return list.map((s, i) => {
@@ -53,4 +53,22 @@ export function packagePolicy(pkg: Package): Policy {
     expected,
     minimum,
   };
+}
+
+/**
+ * What `manifest check --simulation` and `manifest set` to a simulation coordinator warn of: packages
+ * whose TEE is not `sim`, which no program on the simulated platform can activate.
+ *
+ * @example
+ * ```ts
+ * simulationWarnings(manifest); // ['Packages.app.TEE is "sgx": ...']
+ * ```
+ */
+export function simulationWarnings(m: Manifest): string[] {
+  return Object.entries(m.Packages)
+    .filter(([, pkg]) => pkg.TEE !== 'sim')
+    .map(
+      ([name, pkg]) =>
+        `Packages.${name}.TEE is "${pkg.TEE}": programs on the simulated platform cannot activate under it; set "TEE": "sim" to run them in simulation`,
+    );
 }
