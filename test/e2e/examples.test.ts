@@ -11,7 +11,7 @@ import { activate } from '../../src/run/activate.js';
 import { simEvidence } from '../../src/run/evidence.js';
 import { measure } from '../../src/run/measure.js';
 import { call, parseAddress } from '../../src/cli/net.js';
-import { BIN, cloister, freePort, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
+import { BIN, cloister, freePort, startCoordinator, tempDir, type RunningCoordinator, pinRoot } from './harness.js';
 
 /**
  * The example services of `npm start`: two unmodified programs that talk over mutual TLS with
@@ -57,21 +57,7 @@ function runService(name: 'backend' | 'frontend'): ChildProcess {
 describe('example services over mutual TLS', () => {
   before(async () => {
     c = await startCoordinator(join(dir, 'data'), simDir);
-    assert.equal(
-      (
-        await cloister([
-          'verify',
-          '--coordinator',
-          c.client,
-          '--simulation',
-          '--sim-dir',
-          simDir,
-          '--root-out',
-          rootFile,
-        ])
-      ).code,
-      0,
-    );
+    assert.equal((await pinRoot(c, simDir, rootFile)).code, 0);
     port = await freePort();
     const m = JSON.parse(readFileSync(join(repo, 'examples/manifest.json'), 'utf8')) as {
       Packages: Record<string, { UniqueID: string }>;

@@ -126,3 +126,46 @@ export async function startCoordinator(
 export function errorCode(r: Result): string {
   return (JSON.parse(r.stdout) as { error: { code: string } }).error.code;
 }
+
+/** `cloister verify --simulation` of `c` against the platform in `simDir`, pinning its root in `rootOut`. */
+export function pinRoot(c: RunningCoordinator, simDir: string, rootOut: string, extra: string[] = []): Promise<Result> {
+  return cloister([
+    'verify',
+    '--coordinator',
+    c.client,
+    '--simulation',
+    '--sim-dir',
+    simDir,
+    '--root-out',
+    rootOut,
+    ...extra,
+  ]);
+}
+
+/** `cloister run` of `program` as `service`, trusting the coordinator through the root pinned in `root`. */
+export function runService(
+  c: RunningCoordinator,
+  at: { simDir: string; root: string; cwd: string },
+  service: string,
+  program: string[],
+  options: { extra?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<Result> {
+  return cloister(
+    [
+      'run',
+      '--service',
+      service,
+      '--coordinator',
+      c.mesh,
+      '--sim-dir',
+      at.simDir,
+      '--root',
+      at.root,
+      ...(options.extra ?? []),
+      '--',
+      ...program,
+    ],
+    options.env ?? {},
+    at.cwd,
+  );
+}

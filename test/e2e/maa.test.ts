@@ -6,7 +6,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import { AttestationClient } from '@azure/attestation';
 import { importSimState, simQuote } from '../../src/attest/sim/index.js';
-import { cloister, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
+import { startCoordinator, tempDir, type RunningCoordinator, pinRoot } from './harness.js';
 import { safeValidation } from '../attestation-service/helpers.js';
 
 /** A simulation coordinator started with --maa serves the MAA API on its client address, beside its own API. */
@@ -20,16 +20,7 @@ let instance: string;
 before(async () => {
   c = await startCoordinator(join(dir, 'data'), simDir, ['--maa']);
   const rootFile = join(dir, 'root.pem');
-  const v = await cloister([
-    'verify',
-    '--coordinator',
-    c.client,
-    '--simulation',
-    '--sim-dir',
-    simDir,
-    '--root-out',
-    rootFile,
-  ]);
+  const v = await pinRoot(c, simDir, rootFile);
   assert.equal(v.code, 0, v.stderr);
   agent = new https.Agent({ ca: readFileSync(rootFile, 'utf8'), keepAlive: true });
   instance = `https://${c.client}`;

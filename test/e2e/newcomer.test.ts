@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hex } from '../../src/lib/bytes.js';
 import { measure, resolveProgram } from '../../src/run/measure.js';
-import { cloister, errorCode, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
+import { cloister, errorCode, startCoordinator, tempDir, type RunningCoordinator, runService } from './harness.js';
 import { adminCert } from './users.js';
 
 /** The newcomer's path: what a simulation coordinator cannot run is said early, and pins fail in words. */
@@ -56,25 +56,7 @@ describe("a newcomer's path", () => {
     ]);
     assert.equal(set.code, 0, set.stderr);
     assert.match(set.stderr, /warning: Packages\.app\.TEE is "sgx"/);
-    const run = await cloister(
-      [
-        'run',
-        '--service',
-        'app',
-        '--coordinator',
-        first.mesh,
-        '--sim-dir',
-        simDir,
-        '--root',
-        pin,
-        '--',
-        node,
-        '-e',
-        '0',
-      ],
-      {},
-      dir,
-    );
+    const run = await runService(first, { simDir, root: pin, cwd: dir }, 'app', [node, '-e', '0']);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /ACTIVATION_REFUSED.*"TEE": "sim"/);
   });

@@ -8,7 +8,7 @@ import { importSimState, simQuote } from '../../src/attest/sim/index.js';
 import { bindingReportData } from '../../src/protocol/index.js';
 import { measure, resolveProgram } from '../../src/run/measure.js';
 import { call, parseAddress } from '../../src/cli/net.js';
-import { cloister, errorCode, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
+import { cloister, errorCode, startCoordinator, tempDir, type RunningCoordinator, runService } from './harness.js';
 import { userCert } from './users.js';
 
 /**
@@ -215,25 +215,9 @@ describe('the spine, end to end', () => {
     ) as typeof ra;
     assert.equal(again.env['OWN_KEY'], ra.env['OWN_KEY']);
     // DNS names for the certificate from the environment, as the Kubernetes webhook sets them.
-    const named = await cloister(
-      [
-        'run',
-        '--service',
-        'backend',
-        '--coordinator',
-        c.mesh,
-        '--sim-dir',
-        simDir,
-        '--root',
-        rootFile,
-        '--',
-        node,
-        '-e',
-        SCRIPT,
-      ],
-      { CLOISTER_DNS_NAMES: 'backend.shop,backend.shop.svc' },
-      dir,
-    );
+    const named = await runService(c, { simDir, root: rootFile, cwd: dir }, 'backend', [node, '-e', SCRIPT], {
+      env: { CLOISTER_DNS_NAMES: 'backend.shop,backend.shop.svc' },
+    });
     const san = new X509Certificate((JSON.parse(named.stdout) as typeof ra).cert).subjectAltName ?? '';
     assert.match(san, /DNS:backend\.shop\b/);
     assert.match(san, /DNS:backend\.shop\.svc\b/);

@@ -14,7 +14,15 @@ import { simEvidence } from '../../src/run/evidence.js';
 import { measure, resolveProgram } from '../../src/run/measure.js';
 import { createCa } from '../../src/pki/index.js';
 import { servingIdentity } from '../../src/server/listen.js';
-import { cloister, errorCode, freePort, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
+import {
+  cloister,
+  errorCode,
+  freePort,
+  startCoordinator,
+  tempDir,
+  type RunningCoordinator,
+  pinRoot,
+} from './harness.js';
 
 /**
  * No workload certificate passes as the coordinator or as another service: a real coordinator, a
@@ -112,16 +120,7 @@ const refusedFor = (pattern: RegExp) => (e: unknown) =>
 describe('the trust chain: the coordinator and service names', () => {
   before(async () => {
     c = await startCoordinator(join(dir, 'data'), simDir, ['--dns-name', 'coordinator.example.com']);
-    const v = await cloister([
-      'verify',
-      '--coordinator',
-      c.client,
-      '--simulation',
-      '--sim-dir',
-      simDir,
-      '--root-out',
-      root,
-    ]);
+    const v = await pinRoot(c, simDir, root);
     assert.equal(v.code, 0, v.stderr);
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(MANIFEST));
     const set = await cloister([

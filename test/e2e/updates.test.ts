@@ -5,7 +5,15 @@ import { after, before, describe, it } from 'node:test';
 import { hex } from '../../src/lib/bytes.js';
 import { SIM_MRSIGNER } from '../../src/run/evidence.js';
 import { resolveProgram } from '../../src/run/measure.js';
-import { cloister, errorCode, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
+import {
+  cloister,
+  errorCode,
+  startCoordinator,
+  tempDir,
+  type RunningCoordinator,
+  pinRoot,
+  runService,
+} from './harness.js';
 import { userCert } from './users.js';
 
 /**
@@ -63,27 +71,9 @@ const as = (user: string) => [
 const update = (user: string, ...args: string[]) => cloister(['manifest', 'update', ...args, ...as(user)]);
 /** `cloister run` of a program at security version `svn` that prints its API key. */
 const run = (svn: number) =>
-  cloister(
-    [
-      'run',
-      '--service',
-      'app',
-      '--coordinator',
-      c.mesh,
-      '--sim-dir',
-      simDir,
-      '--root',
-      rootFile,
-      '--sim-svn',
-      String(svn),
-      '--',
-      node,
-      '-e',
-      'console.log(process.env.API_KEY)',
-    ],
-    {},
-    dir,
-  );
+  runService(c, { simDir, root: rootFile, cwd: dir }, 'app', [node, '-e', 'console.log(process.env.API_KEY)'], {
+    extra: ['--sim-svn', String(svn)],
+  });
 
 describe('manifest updates', () => {
   before(async () => {
@@ -94,16 +84,7 @@ describe('manifest updates', () => {
       writeFileSync(join(dir, `${name}.key`), user.key);
     }
     c = await startCoordinator(dataDir, simDir);
-    const v = await cloister([
-      'verify',
-      '--coordinator',
-      c.client,
-      '--simulation',
-      '--sim-dir',
-      simDir,
-      '--root-out',
-      rootFile,
-    ]);
+    const v = await pinRoot(c, simDir, rootFile);
     assert.equal(v.code, 0, v.stderr);
     const set = await cloister([
       'manifest',

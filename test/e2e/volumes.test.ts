@@ -10,7 +10,7 @@ import { measure, resolveProgram } from '../../src/run/measure.js';
 import { sealChanges, unlockVolumes } from '../../src/run/volumes.js';
 import { call, parseAddress } from '../../src/cli/net.js';
 import { readHeader } from '../../src/protect/index.js';
-import { cloister, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
+import { cloister, startCoordinator, tempDir, type RunningCoordinator, pinRoot, runService } from './harness.js';
 import { adminCert, userCert } from './users.js';
 
 /**
@@ -27,26 +27,7 @@ const at = (...p: string[]) => join(dir, ...p);
 
 // The program: reads its code from the read-only volume, increments a counter in the read-write one.
 const SCRIPT = `const fs=require('fs'),p=require('path');const code=fs.readFileSync(p.join(process.env.CLOISTER_VOLUME_CODE,'lib/app.txt'),'utf8');const f=p.join(process.env.CLOISTER_VOLUME_DATA,'counter.txt');const n=Number(fs.readFileSync(f,'utf8'))+1;fs.writeFileSync(f,String(n));console.log(code+' '+n)`;
-const run = (service: string) =>
-  cloister(
-    [
-      'run',
-      '--service',
-      service,
-      '--coordinator',
-      c.mesh,
-      '--sim-dir',
-      simDir,
-      '--root',
-      rootFile,
-      '--',
-      node,
-      '-e',
-      SCRIPT,
-    ],
-    {},
-    dir,
-  );
+const run = (service: string) => runService(c, { simDir, root: rootFile, cwd: dir }, service, [node, '-e', SCRIPT]);
 const admin = () => [
   '--coordinator',
   c.client,
@@ -91,21 +72,7 @@ describe('protected volumes, end to end', () => {
       }),
     );
     c = await startCoordinator(at('data-dir'), simDir);
-    assert.equal(
-      (
-        await cloister([
-          'verify',
-          '--coordinator',
-          c.client,
-          '--simulation',
-          '--sim-dir',
-          simDir,
-          '--root-out',
-          rootFile,
-        ])
-      ).code,
-      0,
-    );
+    assert.equal((await pinRoot(c, simDir, rootFile)).code, 0);
     assert.equal(
       (await cloister(['manifest', 'set', at('manifest.json'), '--coordinator', c.client, '--root', rootFile])).code,
       0,
@@ -187,45 +154,17 @@ describe('protected volumes, end to end', () => {
   });
 
   it('a service not listed for a volume gets no key; a wrong measurement gets nothing', async () => {
-    const r = await cloister(
-      [
-        'run',
-        '--service',
-        'other',
-        '--coordinator',
-        c.mesh,
-        '--sim-dir',
-        simDir,
-        '--root',
-        rootFile,
-        '--',
-        node,
-        '-e',
-        'console.log(Object.keys(process.env).filter(k=>k.startsWith("CLOISTER_VOLUME")).length)',
-      ],
-      {},
-      dir,
-    );
+    const r = await runService(c, { simDir, root: rootFile, cwd: dir }, 'other', [
+      node,
+      '-e',
+      'console.log(Object.keys(process.env).filter(k=>k.startsWith("CLOISTER_VOLUME")).length)',
+    ]);
     assert.equal(r.stdout.trim(), '0');
-    const wrong = await cloister(
-      [
-        'run',
-        '--service',
-        'app',
-        '--coordinator',
-        c.mesh,
-        '--sim-dir',
-        simDir,
-        '--root',
-        rootFile,
-        '--',
-        resolveProgram('sh'),
-        '-c',
-        'echo started',
-      ],
-      {},
-      dir,
-    );
+    const wrong = await runService(c, { simDir, root: rootFile, cwd: dir }, 'app', [
+      resolveProgram('sh'),
+      '-c',
+      'echo started',
+    ]);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /ACTIVATION_REFUSED.*mrenclave/);
     assert.doesNotMatch(wrong.stdout, /started/);
