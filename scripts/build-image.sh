@@ -16,14 +16,6 @@ chmod 1777 "$T/root/tmp"
 node "$HERE/bin/cloister.js" launcher install --all "$T/root/opt/cloister" >/dev/null
 echo 'root:x:0:0:root:/:/sbin/nologin' > "$T/root/etc/passwd"
 echo 'nonroot:x:65532:65532:nonroot:/:/sbin/nologin' >> "$T/root/etc/passwd"
-tar -C "$T/root" --numeric-owner --owner=0 --group=0 --mtime=@0 --sort=name -cf "$T/layer.tar" .
-L=$(sha256sum "$T/layer.tar" | cut -d' ' -f1)
-mkdir "$T/$L" && mv "$T/layer.tar" "$T/$L/layer.tar"
-E='["/opt/cloister/lib/ld.so","--library-path","/opt/cloister/lib","/opt/cloister/node","/opt/cloister/app/bin/cloister.js"]'
-printf '{"architecture":"%s","os":"linux","config":{"Entrypoint":%s,"Env":["PATH=/usr/bin:/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-  "$(node -p 'process.arch === "x64" ? "amd64" : process.arch')" "$E" "$L" > "$T/config.json"
-C=$(sha256sum "$T/config.json" | cut -d' ' -f1)
-mv "$T/config.json" "$T/$C.json"
-printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar"]}]' "$C" "$REF" "$L" > "$T/manifest.json"
-tar -C "$T" -cf "$OUT" manifest.json "$C.json" "$L"
+sh "$HERE/scripts/image-tar.sh" "$OUT" "$REF" "$T/root" \
+  '["/opt/cloister/lib/ld.so","--library-path","/opt/cloister/lib","/opt/cloister/node","/opt/cloister/app/bin/cloister.js"]'
 echo "$OUT: $REF"

@@ -1,7 +1,7 @@
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hex } from '../../src/lib/bytes.js';
 import { measure } from '../../src/run/measure.js';
@@ -10,6 +10,7 @@ import { cloister, freePort, tempDir } from '../e2e/harness.js';
 import { userCert } from '../e2e/users.js';
 import {
   helm,
+  IMAGE_BUSYBOX,
   kube,
   loadImage,
   REPO,
@@ -17,13 +18,14 @@ import {
   restartKubelet,
   SKIP_CLUSTER,
   SKIP_NODE,
+  suiteUnless,
   waitFor,
   type Kube,
 } from './cluster.js';
 
 /**
  * cloister on a real Kubernetes: the Helm chart installed into a real API server, and (with the
- * local kubelet of ../shared/tools/k8s-test-env.sh) its coordinator, webhook and device plugin
+ * local kubelet of scripts/k8s-test-env.sh) its coordinator, webhook and device plugin
  * running as pods, a labelled pod injected, scheduled on the advertised EPC, started by the
  * kubelet, activated, and printing the secret it received.
  */
@@ -80,7 +82,7 @@ const values = () => ({
 
 const podPhase = async (name: string) => (await k.core.readNamespacedPod({ name, namespace: NS })).status?.phase;
 
-describe('Kubernetes: the Helm chart on a real API server', { skip: SKIP_CLUSTER }, () => {
+suiteUnless(SKIP_CLUSTER, 'Kubernetes: the Helm chart on a real API server', () => {
   before(async () => {
     k = await kube();
     ports = { client: await freePort(), mesh: await freePort(), webhook: await freePort() };
@@ -183,7 +185,7 @@ describe('Kubernetes: the Helm chart on a real API server', { skip: SKIP_CLUSTER
     assert.equal((await k.rbac.listNamespacedRoleBinding({ namespace: NS })).items.length, 0);
   });
 
-  describe('with the local kubelet', { skip: SKIP_NODE }, () => {
+  suiteUnless(SKIP_NODE, 'with the local kubelet', () => {
     it('the coordinator, webhook and device plugin pods come up, and the node advertises the EPC', async () => {
       await waitFor('the coordinator to be ready', async () =>
         (await k.apps.readNamespacedStatefulSet({ name: `${RELEASE}-coordinator`, namespace: NS })).status
@@ -301,8 +303,8 @@ describe('Kubernetes: the Helm chart on a real API server', { skip: SKIP_CLUSTER
       ]);
       assert.equal(v.code, 0, v.stderr);
       const manifest = {
-        // busybox's sh, as the container runs it: the same binary as this machine's /bin/busybox.
-        Packages: { hello: { UniqueID: hex(measure(realpathSync('/bin/busybox'))), Debug: false, TEE: 'sim' } },
+        // busybox's sh, as the container runs it: the image's own binary.
+        Packages: { hello: { UniqueID: hex(measure(IMAGE_BUSYBOX)), Debug: false, TEE: 'sim' } },
         Marbles: { hello: { Package: 'hello', Parameters: { Env: { GREETING: '{{ string .Secrets.greeting }}' } } } },
         Secrets: { greeting: { Type: 'plain', UserDefined: true } },
         Users: { admin: { Certificate: admin.cert, Roles: ['writer'] } },

@@ -1,12 +1,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 /**
  * The real cluster the Kubernetes tests run against: `$KUBECONFIG` (any cluster: chart objects),
- * and, when `$CLOISTER_K8S_ENV` names the folder of `../shared/tools/k8s-test-env.sh` started with
+ * and, when `$CLOISTER_K8S_ENV` names the folder of `scripts/k8s-test-env.sh` started with
  * NODE=1, its kubelet and containerd on this machine (images, device plugin, pods).
+ * `scripts/k8s-env.sh` (sourced by .ci/run) builds and starts it and exports both.
  */
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -15,12 +17,23 @@ export const NODE_ENV = process.env['CLOISTER_K8S_ENV'];
 export const CONTAINERD = '/run/k8s-test-containerd/containerd.sock';
 export const SKIP_CLUSTER = KUBECONFIG
   ? false
-  : 'no cluster: set KUBECONFIG (.ci/run starts one with ../shared/tools/k8s-test-env.sh)';
+  : 'no cluster: set KUBECONFIG (`. scripts/k8s-env.sh` builds and starts one with scripts/k8s-test-env.sh)';
 export const SKIP_NODE =
   SKIP_CLUSTER ||
   (NODE_ENV && existsSync(join(NODE_ENV, 'run/kubelet.pid'))
     ? false
-    : 'no local kubelet: set CLOISTER_K8S_ENV to a k8s-test-env.sh folder started with NODE=1');
+    : 'no local kubelet: set CLOISTER_K8S_ENV to a scripts/k8s-test-env.sh folder started with NODE=1');
+/** The busybox binary of the node's `docker.io/library/busybox:test` image, kept beside it by the build. */
+export const IMAGE_BUSYBOX = join(NODE_ENV ?? '', 'images/busybox');
+
+/**
+ * `describe(name, body)`, or when the suite cannot run one skipped test that says why: node:test
+ * counts a skipped test in its `# skipped` total, a skipped suite in none.
+ */
+export function suiteUnless(skip: string | false, name: string, body: () => void): void {
+  if (skip) test(name, { skip });
+  else describe(name, body);
+}
 
 export async function kube() {
   const k8s = await import('@kubernetes/client-node');
