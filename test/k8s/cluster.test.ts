@@ -240,6 +240,8 @@ suiteUnless(SKIP_CLUSTER, 'Kubernetes: the Helm chart on a real API server', () 
         c.env!.map((e) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]),
         [
           ['CLOISTER_COORDINATOR', `127.0.0.1:${ports.mesh}`],
+          // The chart in simulation: pods attest the coordinator against the shared simulated platform.
+          ['CLOISTER_COORDINATOR_POLICY', '{"allowSimulation":true,"expected":{}}'],
           ['CLOISTER_SERVICE', 'hello'],
           ['CLOISTER_DNS_NAMES', `hello,hello.${NS},hello.${NS}.svc,hello.${NS}.svc.cluster.local`],
           ['CLOISTER_INSTANCE_ID', 'metadata.uid'],
