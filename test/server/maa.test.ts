@@ -2,9 +2,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { DcapVerifier, SnpVerifier, parseJwks, verifyMaaTokenSync } from '../../src/attest/index.js';
-import { pemCert } from '../../src/pki/index.js';
 import { fixedCollateral } from '../../src/attestation-service/index.js';
-import { serve, vectorFile, vectorJson, type Running } from '../attestation-service/helpers.js';
+import {
+  SNP_VECTOR,
+  serve,
+  snpReportMember,
+  vectorFile,
+  vectorJson,
+  type Running,
+} from '../attestation-service/helpers.js';
 
 /** The MAA data-plane API over HTTPS, without the SDK: paths, api-versions, SevSnpVm bodies, MAA's error shape. */
 
@@ -36,17 +42,8 @@ function request(r: Running, method: string, path: string, body?: string): Promi
   });
 }
 
-const SNP = 'snp/trustee-azure-genoa-vcek';
+const SNP = SNP_VECTOR;
 const b64u = (b: Uint8Array | string) => Buffer.from(b).toString('base64url');
-
-/** The `report` member of /attest/SevSnpVm: base64url of JSON { SnpReport, VcekCertChain } (VCEK, ASK, ARK as PEM). */
-function snpReportMember(report: Uint8Array = new Uint8Array(vectorFile(`${SNP}/report.bin`))): string {
-  const chain =
-    pemCert(new Uint8Array(vectorFile(`${SNP}/vcek.der`))) +
-    vectorFile(`${SNP}/ask.pem`).toString('latin1') +
-    vectorFile(`${SNP}/ark.pem`).toString('latin1');
-  return b64u(JSON.stringify({ SnpReport: b64u(report), VcekCertChain: b64u(chain) }));
-}
 
 describe('the MAA API', () => {
   const at = vectorJson<{ verify_at_unix: number }>(`${SNP}/expected.json`).verify_at_unix;
