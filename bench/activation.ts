@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { importSimState, simQuote } from '../src/attest/sim/index.js';
-import { bindingReportData } from '../src/coordinator/coordinator.js';
+import { bindingReportData } from '../src/protocol/index.js';
 import { cloister, startCoordinator, tempDir } from '../test/e2e/harness.js';
 import { closedLoop } from './load.js';
 

@@ -92,13 +92,6 @@ const KNOWN_EXCEPTIONS: ReadonlyArray<{ file: string; imports: string }> = [
   { file: 'src/protect/lib/pool.ts', imports: 'node:worker_threads' },
   { file: 'src/protect/lib/worker.ts', imports: 'node:fs' },
   { file: 'src/protect/lib/worker.ts', imports: 'node:worker_threads' },
-  // The workload side's use of the coordinator's wire format, moving to protocol/.
-  { file: 'src/cli/run.ts', imports: 'src/coordinator/state.ts' },
-  { file: 'src/run/activate.ts', imports: 'src/coordinator/coordinator.ts' },
-  { file: 'src/run/activate.ts', imports: 'src/coordinator/seal.ts' },
-  { file: 'src/run/activate.ts', imports: 'src/coordinator/state.ts' },
-  { file: 'src/run/volumes.ts', imports: 'src/coordinator/coordinator.ts' },
-  { file: 'src/run/volumes.ts', imports: 'src/coordinator/state.ts' },
 ];
 
 interface Import {

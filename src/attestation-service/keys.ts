@@ -3,7 +3,6 @@ import { createHash, createPrivateKey, KeyObject, randomBytes, webcrypto, X509Ce
 import { X509CertificateGenerator } from '@peculiar/x509';
 import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
-import { base64Member } from '../coordinator/state.js';
 import type { CaBundle } from '../pki/index.js';
 
 /**
@@ -147,7 +146,7 @@ export function decodeServiceState(data: Uint8Array): ServiceState {
       { path: 'state.version' },
     );
   const t = j.object(o['tls'], 'state.tls');
-  const bytes = (x: Record<string, unknown>, key: string, path: string) => base64Member(j, x, key, path);
+  const bytes = (x: Record<string, unknown>, key: string, path: string) => j.base64(x, key, path);
   const keys = j.array(o, 'keys').map((raw, i): SigningKey => {
     const p = `state.keys[${i}]`;
     const k = j.object(raw, p);

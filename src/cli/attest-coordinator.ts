@@ -1,6 +1,6 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { CloisterError } from '../lib/errors.js';
-import { equal, hex } from '../lib/bytes.js';
+import { hex } from '../lib/bytes.js';
 import {
   DcapVerifier,
   TCB_STATUS,
@@ -13,7 +13,7 @@ import {
   type Verdict,
 } from '../attest/index.js';
 import { pemCertificates } from '../attest/lib/x509.js';
-import { bindingReportData } from '../coordinator/coordinator.js';
+import { bindingReportData } from '../protocol/index.js';
 import { defaultSimDir, loadPlatform } from './sim.js';
 import { call, type Endpoint } from './net.js';
 import { readJson } from './io.js';
@@ -79,7 +79,7 @@ export function expectationFrom(o: ExpectationOptions): CoordinatorExpectation {
 }
 
 /**
- * Attests the coordinator whose client API is at `to`.
+ * Attests the coordinator whose client API (or, with `quotePath` `/mesh/v1/quote`, mesh API) is at `to`.
  *
  * @example
  * ```ts
@@ -90,9 +90,10 @@ export async function attestCoordinator(
   to: Endpoint,
   expect: CoordinatorExpectation,
   now: number,
+  quotePath = '/api/v1/quote',
 ): Promise<AttestedCoordinator> {
   const nonce = randomBytes(32);
-  const res = await call(to, 'GET', `/api/v1/quote?nonce=${nonce.toString('hex')}`);
+  const res = await call(to, 'GET', `${quotePath}?nonce=${nonce.toString('hex')}`);
   const answer = res.json<{
     evidence: string;
     collateral: unknown;
@@ -117,17 +118,14 @@ export async function attestCoordinator(
   // Simulated evidence proves nothing about code identity anyway; genuine evidence must be pinned.
   if (!verdict.simulation) checkIdentityPinned(verdict, expect.policy, 'the coordinator');
   checkPolicy(verdict, expect.policy);
-  // The TLS server we attested through must chain to that root: otherwise the quote was relayed.
+  // The TLS server we attested through must be the coordinator's serving identity under that root
+  // (its leaf signed by the root itself, cli/net.ts): otherwise the quote was relayed.
   const rootCert = new X509Certificate(root);
-  const chain = res.peerChain.map((d) => new X509Certificate(d));
-  const leaf = chain[0];
-  const intermediate = chain.find(
-    (c) => c.checkIssued(rootCert) && c.verify(rootCert.publicKey) && !equal(c.raw, rootCert.raw),
-  );
-  if (!leaf || !intermediate || !leaf.checkIssued(intermediate) || !leaf.verify(intermediate.publicKey))
+  const leaf = res.peerChain[0] && new X509Certificate(res.peerChain[0]);
+  if (!leaf || !leaf.checkIssued(rootCert) || !leaf.verify(rootCert.publicKey))
     throw new CloisterError(
       'COORDINATOR_UNTRUSTED',
-      'the TLS certificate of the coordinator does not chain to the attested root',
+      "the TLS certificate of the coordinator is not the serving certificate of the attested root (a workload's, or another coordinator's)",
     );
   return { root, verdict, manifestFingerprint: answer.manifestFingerprint };
 }

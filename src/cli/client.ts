@@ -32,6 +32,15 @@ function endpoint(o: Common): Endpoint {
   return parseAddress(o.coordinator, '--coordinator');
 }
 
+/** What the coordinator says of an update (coordinator's UpdateStatus). */
+interface UpdateAnswer {
+  applied: boolean;
+  fingerprint: string;
+  acknowledged: string[];
+  missing: string[];
+  required?: number;
+}
+
 /** The pinned root: `--root FILE`, else what `cloister verify` pinned for this coordinator. */
 function pinnedRoot(o: Common): string {
   const path = o.root ?? pinPath(endpoint(o));
@@ -166,6 +175,46 @@ export function registerClient(program: Command): void {
       action(async (o: Common & { out: string }) => {
         const m = (await pinnedCall(o, 'GET', '/api/v1/manifest')).json<{ manifest: string }>();
         writeOutput(o.out, Buffer.from(m.manifest, 'base64'));
+      }),
+    );
+
+  // MarbleRun's `manifest update apply|acknowledge|cancel|get`, with the coordinator as --coordinator.
+  const update = manifest
+    .command('update')
+    .description('change the enforced manifest: security versions at once, a whole manifest by approval');
+  const describeUpdate = (u: UpdateAnswer) =>
+    u.applied
+      ? `update applied: the coordinator enforces ${u.fingerprint}`
+      : `update ${u.fingerprint} pending: acknowledged by ${u.acknowledged.join(', ') || 'nobody'}; ${u.required ?? '?'} needed, missing ${u.missing.join(', ') || 'nobody'}`;
+  for (const [name, path, describe] of [
+    [
+      'apply',
+      '/api/v1/update',
+      'apply a security-version update (Packages.*.SecurityVersion only), or propose a whole new manifest',
+    ],
+    ['acknowledge', '/api/v1/update/acknowledge', 'acknowledge the pending update: exactly the same manifest file'],
+  ] as const) {
+    clientOptions(update.command(name).argument('<file>').description(describe), true).action(
+      action(async (file: string, o: Common) => {
+        const answer = (await pinnedCall(o, 'POST', path, readInput(file), true)).json<UpdateAnswer>();
+        print(o, answer, describeUpdate(answer));
+      }),
+    );
+  }
+  clientOptions(update.command('cancel').description('cancel the pending update'), true).action(
+    action(async (o: Common) => {
+      await pinnedCall(o, 'POST', '/api/v1/update/cancel', undefined, true);
+      print(o, { ok: true }, 'pending update cancelled');
+    }),
+  );
+  clientOptions(update.command('get').description('show the pending update and who has yet to acknowledge it'))
+    .option('--out <file>', "write the pending manifest's bytes here")
+    .action(
+      action(async (o: Common & { out?: string }) => {
+        const answer = (await pinnedCall(o, 'GET', '/api/v1/update')).json<UpdateAnswer & { manifest: string }>();
+        if (o.out !== undefined) writeOutput(o.out, Buffer.from(answer.manifest, 'base64'));
+        const { manifest: _bytes, ...status } = answer;
+        print(o, status, describeUpdate(answer));
       }),
     );
 

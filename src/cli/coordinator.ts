@@ -74,7 +74,11 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   };
   const key = await sealingKey(o.dataDir);
   const store = fileStore({ dir: o.dataDir, key });
-  const coordinator = await Coordinator.open({ store, own, verify, log });
+  // The names it serves under (beyond localhost and the loopback and unspecified addresses) are its own.
+  const servingNames = [client.host, mesh.host, ...o.dnsName].filter(
+    (name) => !['localhost', '127.0.0.1', '::1', '0.0.0.0', '::'].includes(name.toLowerCase()),
+  );
+  const coordinator = await Coordinator.open({ store, own, verify, log, servingNames });
   // The attestation service keeps its keys in a sealed state of its own, under the same sealing key.
   const maa = o.maa
     ? await AttestationService.open({
@@ -88,12 +92,7 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
     : undefined;
 
   // The TLS identity of both APIs: a fresh key each start, certified by the coordinator's CA.
-  const tls = await servingIdentity(
-    coordinator.ca,
-    'cloister coordinator',
-    [client.host, mesh.host, ...o.dnsName],
-    Date.now() / 1000,
-  );
+  const tls = await servingIdentity(coordinator.ca, 'cloister coordinator', servingNames, Date.now() / 1000);
   const clientRoutes = maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator);
   const meshRoutes = meshApi(coordinator);
   const clientServer = httpsServer(

@@ -1,13 +1,17 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
-import { SGX_RESOURCES, type ResourceProvider } from '../k8s/webhook/mutate.js';
+import { parsePolicy } from '../attest/index.js';
+import { pemCertificates } from '../attest/lib/x509.js';
+import { pemCert } from '../pki/index.js';
+import { SGX_RESOURCES, type CoordinatorTrust, type ResourceProvider } from '../k8s/webhook/mutate.js';
 import { startWebhook } from '../k8s/webhook/server.js';
 import { DEVICE_PLUGIN_DIR } from '../k8s/device-plugin/api.js';
 import { startDevicePlugin } from '../k8s/device-plugin/plugin.js';
 import { installLauncher } from '../k8s/launcher.js';
 import { checkInstallation } from '../k8s/check.js';
 import { parseAddress } from './net.js';
-import { action, EXIT, log, parseCount, untilSignal } from './io.js';
+import { action, EXIT, log, parseCount, readJson, untilSignal } from './io.js';
 
 /** The Kubernetes commands: the admission webhook, the SGX device plugin, the launcher, and `k8s check`. */
 
@@ -15,6 +19,26 @@ function provider(text: string, name: string, allowed: readonly string[]): Resou
   if (!allowed.includes(text))
     throw new CloisterError('USAGE', `${name}: "${text}" is not one of ${allowed.join(', ')}`);
   return text as ResourceProvider;
+}
+
+/**
+ * What injected pods trust the coordinator by: exactly one of a root (PEM) and a policy (checked
+ * here, so a typo stops the webhook rather than every pod).
+ */
+function injectedTrust(rootFile: string | undefined, policyFile: string | undefined): CoordinatorTrust {
+  if ((rootFile === undefined) === (policyFile === undefined))
+    throw new CloisterError(
+      'USAGE',
+      'give exactly one of --coordinator-root FILE and --coordinator-policy FILE: injected pods trust only the coordinator it names',
+    );
+  if (rootFile !== undefined) {
+    const [root] = pemCertificates(readFileSync(rootFile, 'utf8'), rootFile);
+    if (!root) throw new CloisterError('USAGE', `--coordinator-root: ${rootFile} holds no PEM certificate`);
+    return { root: pemCert(root) };
+  }
+  const policy = readJson(policyFile as string);
+  parsePolicy(policy);
+  return { policy: JSON.stringify(policy) };
 }
 
 export function registerK8s(program: Command): void {
@@ -37,6 +61,11 @@ export function registerK8s(program: Command): void {
     )
     .option('--image-pull-policy <policy>', 'pull policy of the launcher init container')
     .option('--sim-host-path <dir>', 'simulation only: node folder of the simulated platform, mounted into pods')
+    .option('--coordinator-root <file>', "the coordinator's root certificate (PEM) injected pods pin")
+    .option(
+      '--coordinator-policy <file>',
+      'the policy (JSON, as `cloister attest verify --policy`) injected pods attest the coordinator against',
+    )
     .action(
       action(
         async (o: {
@@ -50,11 +79,15 @@ export function registerK8s(program: Command): void {
           launcherImage?: string;
           imagePullPolicy?: string;
           simHostPath?: string;
+          coordinatorRoot?: string;
+          coordinatorPolicy?: string;
         }) => {
           parseAddress(o.coordinator, '--coordinator');
+          const trust = injectedTrust(o.coordinatorRoot, o.coordinatorPolicy);
           const at = parseAddress(o.listen, '--listen');
           const config = {
             coordinator: o.coordinator,
+            trust,
             resources: provider(o.resources, '--resources', Object.keys(SGX_RESOURCES)),
             epcMiB: parseCount(o.epcMib, '--epc-mib'),
             quoteHelper: o.quoteHelper === true,

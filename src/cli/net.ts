@@ -1,5 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
-import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import { checkServerIdentity, type DetailedPeerCertificate, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { CloisterError, ERROR_CODES, type ErrorCode } from '../lib/errors.js';
 
 /** HTTPS to the coordinator: addresses, requests, problem details turned back into typed errors. */
@@ -37,6 +38,27 @@ function chainOf(socket: TLSSocket): Uint8Array[] {
   return out;
 }
 
+/**
+ * A `checkServerIdentity` for a server pinned to `rootPem`: the host name as TLS checks it (RFC
+ * 6125), and a leaf the root signed itself. The coordinator's serving leaf is the only leaf the
+ * root signs directly; every workload's comes from the intermediate, so a workload that holds a
+ * leaf with the coordinator's name still cannot pose as it. Runs during the handshake, before any
+ * byte of a request is sent.
+ */
+export function coordinatorIdentity(rootPem: string): (host: string, cert: PeerCertificate) => Error | undefined {
+  const root = new X509Certificate(rootPem);
+  return (host, cert) => {
+    const nameError = checkServerIdentity(host, cert);
+    if (nameError) return nameError;
+    const leaf = new X509Certificate(cert.raw);
+    if (!leaf.checkIssued(root) || !leaf.verify(root.publicKey))
+      return new Error(
+        `certificate: the server's leaf is not signed by the pinned root itself (${leaf.issuer.replace(/\n/g, ', ')}): it is not the coordinator's serving certificate`,
+      );
+    return undefined;
+  };
+}
+
 export interface Response {
   status: number;
   body: Buffer;
@@ -61,7 +83,7 @@ export function call(to: Endpoint, method: string, path: string, o: CallOptions 
         port: to.port,
         method,
         path,
-        ...(o.ca ? { ca: o.ca } : { rejectUnauthorized: false }),
+        ...(o.ca ? { ca: o.ca, checkServerIdentity: coordinatorIdentity(o.ca) } : { rejectUnauthorized: false }),
         ...(o.cert && o.key ? { cert: o.cert, key: o.key } : {}),
         headers:
           o.body === undefined

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { decodeGrant } from '../run/activate.js';
+import { JsonReader } from '../lib/json.js';
+import { decodeGrant } from '../protocol/index.js';
 import { checkVolume, sealVolumeFolder } from '../run/volumes.js';
 import { action, writeOutput } from './io.js';
 import { clientOptions, pinnedCall } from './client.js';
@@ -11,10 +12,13 @@ import { clientOptions, pinnedCall } from './client.js';
  * for a user whose role allows it; the files' roots are registered), verify a sealed folder, or
  * open it for an authorised user.
  */
+const coordinatorAnswer = new JsonReader('COORDINATOR_ERROR', 'volume');
+
 export function registerProtect(program: Command): void {
   const protect = program.command('protect').description('protected volumes: seal, verify and open encrypted folders');
   const grant = async (o: Parameters<typeof pinnedCall>[0], volume: string, action: 'seal' | 'open') =>
     decodeGrant(
+      coordinatorAnswer,
       (
         await pinnedCall(
           o,

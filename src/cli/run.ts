@@ -1,19 +1,22 @@
-import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, normalize } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
+import { JsonReader } from '../lib/json.js';
+import { parsePolicy } from '../attest/index.js';
+import { pemCertificates } from '../attest/lib/x509.js';
+import { pemCert } from '../pki/index.js';
+import type { FileRecord } from '../protocol/index.js';
 import { activate } from '../run/activate.js';
-import { discard, finishCommit, sealChanges, unlockVolumes, type Unlocked } from '../run/volumes.js';
-import type { FileRecord } from '../coordinator/state.js';
 import { simEvidence } from '../run/evidence.js';
+import { launch } from '../run/launch.js';
 import { measure, resolveProgram } from '../run/measure.js';
+import type { SimPlatform } from '../attest/sim/index.js';
+import { attestCoordinator } from './attest-coordinator.js';
 import { defaultSimDir, loadPlatform } from './sim.js';
-import { call, parseAddress } from './net.js';
-import { reportError } from './io.js';
+import { call, parseAddress, type Endpoint } from './net.js';
+import { parseCount, readJson, reportError } from './io.js';
 
-/** `cloister run`: activate, deliver files, environment and arguments, then run the unmodified program. */
+/** `cloister run`: attest, receive identity, secrets and configuration, then run the unmodified program. */
 
 interface Options {
   service: string;
@@ -22,47 +25,56 @@ interface Options {
   simDir?: string;
   measure: string[];
   root?: string;
+  coordinatorPolicy?: string;
+  insecureTrustFirstUse?: boolean;
   dnsName: string[];
+  simSvn?: string;
 }
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+/** How this run came to trust the coordinator, for its log line and the program's environment. */
+type Trust = 'pinned-root' | 'attested' | 'insecure-trust-first-use';
 
-/** Files go where the manifest says, folders created, mode 0600; `..` never escapes. */
-function writeFiles(files: Record<string, Uint8Array>): void {
-  for (const [path, data] of Object.entries(files)) {
-    if (normalize(path).split(/[\\/]/).includes('..'))
-      throw new CloisterError('MANIFEST_INVALID', `Files.${path}: ".." is not allowed`);
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    writeFileSync(path, data, { mode: 0o600 });
-    chmodSync(path, 0o600);
+/** A PEM certificate, or COORDINATOR_UNTRUSTED saying where the text came from. */
+function rootPem(text: string, from: string): string {
+  try {
+    const [root] = pemCertificates(text, from);
+    if (root) return pemCert(root);
+  } catch {
+    // said below
   }
+  throw new CloisterError('COORDINATOR_UNTRUSTED', `${from}: not a PEM certificate (the coordinator's root)`);
 }
 
-type Commit = (
-  volume: string,
-  changes: { path: string; expectedVersion: number; root: string }[],
-) => Promise<Record<string, FileRecord>>;
-
-/** After the program: commits read-write volumes, and removes every plaintext folder. */
-async function closeVolumes(volumes: Unlocked[], commit: Commit): Promise<void> {
-  let failure: Error | undefined;
-  for (const v of volumes) {
-    let changes: { path: string; expectedVersion: number; root: string }[] = [];
-    try {
-      if (v.grant.mode === 'read-write') {
-        changes = sealChanges(v);
-        if (changes.length > 0) {
-          finishCommit(v, await commit(v.name, changes), changes);
-          changes = [];
-        }
-      }
-    } catch (error) {
-      failure ??= error instanceof Error ? error : new Error(String(error));
-    } finally {
-      discard(v, changes);
-    }
+/**
+ * The root the coordinator must chain to (docs/trust-model.md). A workload talks only to a
+ * coordinator it has authenticated: through a pinned root (`--root FILE`,
+ * `$CLOISTER_COORDINATOR_ROOT`), or by attesting it against an expected identity
+ * (`--coordinator-policy FILE`, `$CLOISTER_COORDINATOR_POLICY`), or, on the simulated platform
+ * only and labelled as insecure, by accepting whatever simulation coordinator answers first.
+ */
+async function coordinatorRoot(o: Options, to: Endpoint, platform: SimPlatform): Promise<{ ca: string; trust: Trust }> {
+  const pinned = process.env['CLOISTER_COORDINATOR_ROOT'];
+  if (o.root !== undefined) return { ca: rootPem(readFileSync(o.root, 'utf8'), o.root), trust: 'pinned-root' };
+  if (pinned) return { ca: rootPem(pinned, '$CLOISTER_COORDINATOR_ROOT'), trust: 'pinned-root' };
+  const policyText = process.env['CLOISTER_COORDINATOR_POLICY'];
+  const policy =
+    o.coordinatorPolicy !== undefined
+      ? parsePolicy(readJson(o.coordinatorPolicy))
+      : policyText
+        ? parsePolicy(new JsonReader('POLICY_INVALID', '$CLOISTER_COORDINATOR_POLICY').parse(policyText))
+        : undefined;
+  if (policy || o.insecureTrustFirstUse) {
+    const expectation = policy
+      ? { policy, simulationRoot: policy.allowSimulation ? platform.root.cert.der : undefined }
+      : { policy: { allowSimulation: true }, simulationRoot: platform.root.cert.der };
+    // Simulated evidence proves no code identity: without a policy this accepts any simulation coordinator.
+    const { root } = await attestCoordinator(to, expectation, Date.now() / 1000, '/mesh/v1/quote');
+    return { ca: pemCert(root), trust: policy ? 'attested' : 'insecure-trust-first-use' };
   }
-  if (failure) throw failure;
+  throw new CloisterError(
+    'COORDINATOR_UNTRUSTED',
+    'cloister run talks only to a coordinator it can authenticate: pin its root (--root FILE or $CLOISTER_COORDINATOR_ROOT holding the PEM that `cloister verify` wrote), or attest it (--coordinator-policy FILE or $CLOISTER_COORDINATOR_POLICY holding the policy JSON); on the simulated platform, --insecure-trust-first-use accepts any simulation coordinator',
+  );
 }
 
 export function registerRun(program: Command): void {
@@ -82,13 +94,22 @@ export function registerRun(program: Command): void {
     )
     .option('--instance-id <id>', 'a stable id of this instance (default: $CLOISTER_INSTANCE_ID or a random UUID)')
     .option('--sim-dir <dir>', "the simulated platform that signs this program's evidence")
+    .option('--sim-svn <n>', 'the security version (ISVSVN) of the simulated enclave, as its signer would set it', '0')
     .option(
       '--measure <path>',
       "a file or folder that is part of the program's code (repeatable)",
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
-    .option('--root <file>', 'the coordinator root certificate to require (PEM)')
+    .option('--root <file>', "the coordinator's root certificate to require (PEM; or $CLOISTER_COORDINATOR_ROOT)")
+    .option(
+      '--coordinator-policy <file>',
+      'attest the coordinator against this policy (the JSON of `cloister attest verify --policy`; or $CLOISTER_COORDINATOR_POLICY)',
+    )
+    .option(
+      '--insecure-trust-first-use',
+      'simulation only: accept whatever simulation coordinator answers, without a pinned root or identity',
+    )
     .option(
       '--dns-name <name>',
       "DNS name for this service's certificate (repeatable; default: the comma-separated $CLOISTER_DNS_NAMES)",
@@ -108,69 +129,45 @@ export function registerRun(program: Command): void {
             'localhost:2001',
           '--coordinator',
         );
-        const ca = o.root ? readFileSync(o.root, 'utf8') : undefined;
+        const platform = loadPlatform(o.simDir ?? defaultSimDir());
+        const { ca, trust } = await coordinatorRoot(o, to, platform);
+        if (trust === 'insecure-trust-first-use')
+          process.stderr.write(
+            'cloister: INSECURE (--insecure-trust-first-use): the coordinator was accepted without a pinned root or expected identity; anyone who can run a simulation coordinator could have answered\n',
+          );
         const mesh = {
           post: async (path: string, body: unknown) =>
             (await call(to, 'POST', path, { ca, body: JSON.stringify(body) })).json(),
         };
-        const evidence = simEvidence(loadPlatform(o.simDir ?? defaultSimDir()), {
+        const evidence = simEvidence(platform, {
           mrEnclave: measure(programPath, o.measure),
+          isvSvn: parseCount(o.simSvn ?? '0', '--sim-svn', 0),
         });
-        const a = await activate(mesh, evidence, {
+        const activated = await activate(mesh, evidence, {
           service: o.service,
           instanceId: o.instanceId ?? process.env['CLOISTER_INSTANCE_ID'],
           dnsNames:
             o.dnsName.length > 0 ? o.dnsName : (process.env['CLOISTER_DNS_NAMES'] ?? '').split(',').filter(Boolean),
         });
-        writeFiles(a.rendered.files);
-        const volumes = unlockVolumes(a.volumes, process.cwd());
-        const env: NodeJS.ProcessEnv = {
-          ...process.env,
-          ...a.rendered.env,
-          // The names MarbleRun's marbles read, and cloister's own.
-          MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN: a.certChain,
-          MARBLE_PREDEFINED_PRIVATE_KEY: a.privateKey,
-          MARBLE_PREDEFINED_ROOT_CA: a.rootCa,
-          CLOISTER_CERT_CHAIN: a.certChain,
-          CLOISTER_PRIVATE_KEY: a.privateKey,
-          CLOISTER_ROOT_CA: a.rootCa,
-          CLOISTER_SERVICE: o.service,
-          CLOISTER_INSTANCE_ID: a.instanceId,
-          ...(a.simulation ? { CLOISTER_SIMULATION: '1' } : {}),
-          ...Object.fromEntries(
-            volumes.map((v) => [`CLOISTER_VOLUME_${v.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, v.plainDir]),
-          ),
-        };
-        // Argv from the manifest replaces the arguments; its first element is argv[0] (MarbleRun).
-        const argv = a.rendered.argv.length > 0 ? a.rendered.argv.slice(1) : args;
-        const child = spawn(isAbsolute(prog) || prog.includes('/') ? programPath : prog, argv, {
-          stdio: 'inherit',
-          env,
-          argv0: a.rendered.argv[0] ?? prog,
+        const status = await launch(activated, {
+          service: o.service,
+          program: prog,
+          programPath,
+          args,
+          cwd: process.cwd(),
+          env: { ...process.env, CLOISTER_COORDINATOR_TRUST: trust },
+          commit: async (volume, changes) =>
+            (
+              await call(to, 'POST', '/mesh/v1/volumes/commit', {
+                ca,
+                cert: activated.certChain,
+                key: activated.privateKey,
+                body: JSON.stringify({ volume, changes }),
+              })
+            ).json<{ files: Record<string, FileRecord> }>().files,
+          report: (error) => reportError(error, false),
         });
-        for (const s of SIGNALS) process.on(s, () => child.kill(s));
-        child.on('error', (e) => {
-          process.stderr.write(`cloister: cannot start ${prog}: ${e.message}\n`);
-          process.exit(127);
-        });
-        // The program's exit code, or 128 + the signal that ended it, as a shell reports it.
-        child.on('exit', (code, signal) => {
-          const status = code ?? 128 + (signal ? constants.signals[signal] : 0);
-          // Read-write volumes: what the program changed is sealed, committed, then put in place.
-          closeVolumes(volumes, (volume, changes) =>
-            call(to, 'POST', '/mesh/v1/volumes/commit', {
-              ca,
-              cert: a.certChain,
-              key: a.privateKey,
-              body: JSON.stringify({ volume, changes }),
-            }).then((r) => r.json<{ files: Record<string, FileRecord> }>().files),
-          )
-            .then(() => process.exit(status))
-            .catch((error: unknown) => {
-              reportError(error, false);
-              process.exit(status === 0 ? 1 : status);
-            });
-        });
+        process.exit(status);
       } catch (error) {
         process.exitCode = reportError(error, false);
       }

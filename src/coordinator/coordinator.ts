@@ -1,18 +1,35 @@
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { CloisterError } from '../lib/errors.js';
+import { JsonReader } from '../lib/json.js';
 import { equal, hex } from '../lib/bytes.js';
 import { checkPolicy, type Verdict } from '../attest/index.js';
 import {
+  dnsNameProblem,
+  ipAddressProblem,
   parseManifest,
   packagePolicy,
   referencedSecrets,
   renderParameters,
   type Manifest,
   type ParsedManifest,
+  type ResourceType,
+  type RoleAction,
 } from '../manifest/index.js';
-import { createCa, generateSecret, issueLeaf, type SecretValue } from '../pki/index.js';
+import { certChain, createCa, generateSecret, issueLeaf, pemCert, type SecretValue } from '../pki/index.js';
+import {
+  bindingReportData,
+  sealPayload,
+  workloadKey,
+  type ActivationRequest,
+  type ActivationResponse,
+  type FileChange,
+  type FileRecord,
+  type VolumeGrant,
+} from '../protocol/index.js';
 import type { SealedStore } from '../store/index.js';
-import { decodeState, encodeState, type FileRecord, type State, type VolumeState } from './state.js';
+import { NonceBook } from './nonces.js';
+import { approvers, carryOver, readSecurityUpdate, withSecurityVersions } from './updates.js';
+import { decodeState, encodeState, type State, type VolumeState } from './state.js';
 
 /**
  * The coordinator's state machine: manifest lifecycle, workload activation, secrets and users.
@@ -40,62 +57,41 @@ export interface CoordinatorOptions {
   verify: EvidenceVerifier;
   now?: () => number;
   log?: (entry: Record<string, unknown>) => void;
+  /** The names and addresses the coordinator serves under: no workload may have them in its certificate. */
+  servingNames?: readonly string[];
 }
 
-export interface ActivationRequest {
-  service: string;
-  instanceId: string;
-  nonce: Uint8Array;
-  evidence: Uint8Array;
-  /** SPKI DER of the workload's key; the evidence's report data binds it and the nonce. */
-  publicKey: Uint8Array;
-  dnsNames?: string[];
-  ipAddresses?: string[];
+/** Where a manifest update stands. */
+export interface UpdateStatus {
+  applied: boolean;
+  /** Fingerprint of the manifest it makes (applied) or proposes (pending). */
+  fingerprint: string;
+  acknowledged: string[];
+  /** Users holding UpdateManifest who have not acknowledged it. */
+  missing: string[];
+  /** How many acknowledgements it needs (Config.UpdateThreshold, else every such user). */
+  required?: number;
 }
 
-export interface VolumeGrant {
-  mode: 'read-only' | 'read-write';
-  key: Uint8Array;
-  files: Record<string, FileRecord>;
-  sealed: string;
-  path: string;
-}
-
+/** An activation's answer for the workload, and the verdict its evidence got. */
 export interface Activation {
-  /** Volumes the service may open, with their keys and file records. */
-  volumes: Record<string, VolumeGrant>;
-  /** DER leaf certificate for the presented key. */
-  cert: Uint8Array;
-  intermediate: Uint8Array;
-  root: Uint8Array;
-  /** The manifest's exact bytes: the workload renders its parameters with its own private key. */
-  manifest: Uint8Array;
-  /** The secrets the service's templates reference. */
-  secrets: Record<string, SecretValue>;
+  response: ActivationResponse;
   verdict: Verdict;
 }
 
 const NONCE_TTL = 120;
-const MAX_NONCES = 100_000;
-
-/** Report data binding `parts`: SHA-256 over them, then 32 zero bytes. */
-export function bindingReportData(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(Buffer.concat([h.digest(), Buffer.alloc(32)]));
-}
 
 export class Coordinator {
   private state: State;
   private parsed: ParsedManifest | undefined;
-  private readonly nonces = new Map<string, number>();
-  private readonly o: Required<Omit<CoordinatorOptions, 'store' | 'own' | 'verify'>> & CoordinatorOptions;
+  private readonly nonces = new NonceBook(NONCE_TTL);
+  private readonly options: Required<Omit<CoordinatorOptions, 'store' | 'own' | 'verify'>> & CoordinatorOptions;
   private writing: Promise<void> = Promise.resolve();
   private pending: Promise<void> | undefined;
 
-  private constructor(state: State, o: CoordinatorOptions) {
+  private constructor(state: State, options: CoordinatorOptions) {
     this.state = state;
-    this.o = { now: () => Date.now() / 1000, log: () => {}, ...o };
+    this.options = { now: () => Date.now() / 1000, log: () => {}, servingNames: [], ...options };
     this.parsed = state.manifest && parseManifest(state.manifest);
   }
 
@@ -108,10 +104,10 @@ export class Coordinator {
    * const c = await Coordinator.open({ store: fileStore({ dir, key }), own, verify });
    * ```
    */
-  static async open(o: CoordinatorOptions): Promise<Coordinator> {
-    const bytes = await o.store.read();
-    if (bytes) return new Coordinator(decodeState(bytes), o);
-    const now = o.now?.() ?? Date.now() / 1000;
+  static async open(options: CoordinatorOptions): Promise<Coordinator> {
+    const bytes = await options.store.read();
+    if (bytes) return new Coordinator(decodeState(bytes), options);
+    const now = options.now?.() ?? Date.now() / 1000;
     const state: State = {
       version: 1,
       ca: await createCa({ now }),
@@ -122,8 +118,8 @@ export class Coordinator {
       activations: {},
       volumes: {},
     };
-    await o.store.write(encodeState(state));
-    return new Coordinator(state, o);
+    await options.store.write(encodeState(state));
+    return new Coordinator(state, options);
   }
 
   /**
@@ -134,7 +130,7 @@ export class Coordinator {
     if (!this.pending) {
       this.pending = this.writing.then(() => {
         this.pending = undefined;
-        return this.o.store.write(encodeState(this.state));
+        return this.options.store.write(encodeState(this.state));
       });
       this.writing = this.pending.catch(() => {});
     }
@@ -153,8 +149,8 @@ export class Coordinator {
   } {
     return {
       status: this.parsed ? 'AcceptingMarbles' : 'AcceptingManifest',
-      simulation: this.o.own.simulation,
-      tee: this.o.own.tee,
+      simulation: this.options.own.simulation,
+      tee: this.options.own.tee,
       manifestFingerprint: this.parsed?.fingerprint,
     };
   }
@@ -162,8 +158,8 @@ export class Coordinator {
   /** The coordinator's evidence: report data binds its root certificate (and the client's nonce). */
   async quote(nonce: Uint8Array = new Uint8Array()): Promise<{ evidence: Uint8Array; collateral: unknown }> {
     if (nonce.length > 64) throw new CloisterError('REQUEST_INVALID', 'nonce: at most 64 bytes');
-    const evidence = await this.o.own.quote(bindingReportData(this.state.ca.rootCert, nonce));
-    return { evidence, collateral: await this.o.own.collateral() };
+    const evidence = await this.options.own.quote(bindingReportData(this.state.ca.rootCert, nonce));
+    return { evidence, collateral: await this.options.own.collateral() };
   }
 
   manifest(): ParsedManifest {
@@ -171,18 +167,24 @@ export class Coordinator {
     return this.parsed;
   }
 
+  /** Generates the shared secrets of `m` that `keep` does not name (at manifest set: all of them). */
+  private async sharedSecrets(m: Manifest, keep: (name: string) => boolean): Promise<Record<string, SecretValue>> {
+    const secrets: Record<string, SecretValue> = {};
+    for (const [name, spec] of Object.entries(m.Secrets))
+      if (!spec.UserDefined && spec.Shared && !keep(name))
+        secrets[name] = await generateSecret(spec, this.state.ca, this.options.now());
+    return secrets;
+  }
+
   /** Sets the manifest (once) and generates its secrets. */
   async setManifest(bytes: Uint8Array): Promise<string> {
     if (this.parsed)
       throw new CloisterError(
         'MANIFEST_ALREADY_SET',
-        `a manifest is already set (${this.parsed.fingerprint}); updates are not supported yet`,
+        `a manifest is already set (${this.parsed.fingerprint}): change it with \`cloister manifest update apply\``,
       );
     const parsed = parseManifest(bytes);
-    const secrets: Record<string, SecretValue> = {};
-    for (const [name, spec] of Object.entries(parsed.manifest.Secrets)) {
-      if (!spec.UserDefined && spec.Shared) secrets[name] = await generateSecret(spec, this.state.ca, this.o.now());
-    }
+    const secrets = await this.sharedSecrets(parsed.manifest, () => false);
     // One key per protected volume, generated here and never shown to users without a Volumes role.
     const volumes = Object.fromEntries(
       Object.keys(parsed.manifest.Volumes).map((name) => [name, { key: new Uint8Array(randomBytes(32)), files: {} }]),
@@ -190,38 +192,144 @@ export class Coordinator {
     this.state = { ...this.state, manifest: parsed.raw, secrets, volumes };
     this.parsed = parsed;
     await this.persist();
-    this.o.log({ level: 'info', event: 'manifest-set', fingerprint: parsed.fingerprint });
+    this.options.log({ level: 'info', event: 'manifest-set', fingerprint: parsed.fingerprint });
     return parsed.fingerprint;
   }
 
-  /** A fresh single-use activation nonce. */
+  /**
+   * A manifest update from a user (MarbleRun's `manifest update apply`): a partial manifest of
+   * security versions is applied at once; a whole manifest becomes the pending update, acknowledged
+   * by its proposer, and applies when enough of the users holding UpdateManifest acknowledged it.
+   */
+  async applyUpdate(clientCert: Uint8Array | undefined, bytes: Uint8Array): Promise<UpdateStatus> {
+    const current = this.manifest();
+    const doc = new JsonReader('UPDATE_INVALID', 'update').parse(Buffer.from(bytes).toString('utf8'));
+    if (typeof doc === 'object' && doc !== null && !Object.hasOwn(doc, 'Marbles')) {
+      const versions = readSecurityUpdate(current.manifest, doc);
+      const user = this.authorize(clientCert, 'UpdateSecurityVersion', Object.keys(versions), 'Packages');
+      const parsed = parseManifest(withSecurityVersions(current.raw, versions));
+      this.state = { ...this.state, manifest: parsed.raw };
+      this.parsed = parsed;
+      await this.persist();
+      this.options.log({
+        level: 'info',
+        event: 'security-version-update',
+        user,
+        versions,
+        fingerprint: parsed.fingerprint,
+      });
+      return { applied: true, fingerprint: parsed.fingerprint, acknowledged: [user], missing: [] };
+    }
+    const user = this.authorize(clientCert, 'UpdateManifest', [], 'Manifest');
+    const proposed = parseManifest(bytes);
+    if (this.state.pendingUpdate)
+      throw new CloisterError(
+        'UPDATE_NOT_PENDING',
+        `an update (${parseManifest(this.state.pendingUpdate.manifest).fingerprint}) is pending already: acknowledge or cancel it first`,
+      );
+    this.state = { ...this.state, pendingUpdate: { manifest: proposed.raw, acknowledged: [] } };
+    return this.acknowledge(user, proposed);
+  }
+
+  /** A user's acknowledgement of the pending update; it must be for exactly the same bytes. */
+  async acknowledgeUpdate(clientCert: Uint8Array | undefined, bytes: Uint8Array): Promise<UpdateStatus> {
+    const user = this.authorize(clientCert, 'UpdateManifest', [], 'Manifest');
+    const pending = this.pendingUpdate();
+    const proposed = parseManifest(bytes);
+    if (!equal(proposed.raw, pending.manifest))
+      throw new CloisterError(
+        'UPDATE_MISMATCH',
+        `user "${user}" acknowledged ${proposed.fingerprint}, but the pending update is ${parseManifest(pending.manifest).fingerprint}`,
+      );
+    return this.acknowledge(user, proposed);
+  }
+
+  /** Cancels the pending update (any user who may acknowledge it). */
+  async cancelUpdate(clientCert: Uint8Array | undefined): Promise<void> {
+    const user = this.authorize(clientCert, 'UpdateManifest', [], 'Manifest');
+    const fingerprint = parseManifest(this.pendingUpdate().manifest).fingerprint;
+    const { pendingUpdate: _cancelled, ...rest } = this.state;
+    this.state = rest;
+    await this.persist();
+    this.options.log({ level: 'info', event: 'update-cancelled', user, fingerprint });
+  }
+
+  /** The pending update and who has yet to acknowledge it. */
+  updateStatus(): UpdateStatus & { manifest: Uint8Array } {
+    const pending = this.pendingUpdate();
+    const { users, threshold } = approvers(this.manifest().manifest);
+    return {
+      applied: false,
+      fingerprint: parseManifest(pending.manifest).fingerprint,
+      manifest: pending.manifest,
+      acknowledged: pending.acknowledged,
+      missing: users.filter((u) => !pending.acknowledged.includes(u)),
+      required: threshold,
+    };
+  }
+
+  private pendingUpdate(): NonNullable<State['pendingUpdate']> {
+    if (!this.state.pendingUpdate) throw new CloisterError('UPDATE_NOT_PENDING', 'no manifest update is pending');
+    return this.state.pendingUpdate;
+  }
+
+  private async acknowledge(user: string, proposed: ParsedManifest): Promise<UpdateStatus> {
+    const pending = this.pendingUpdate();
+    const acknowledged = pending.acknowledged.includes(user) ? pending.acknowledged : [...pending.acknowledged, user];
+    const current = this.manifest();
+    const { users, threshold } = approvers(current.manifest);
+    const missing = users.filter((u) => !acknowledged.includes(u));
+    if (acknowledged.length < threshold) {
+      this.state = { ...this.state, pendingUpdate: { manifest: pending.manifest, acknowledged } };
+      await this.persist();
+      this.options.log({
+        level: 'info',
+        event: 'update-acknowledged',
+        user,
+        fingerprint: proposed.fingerprint,
+        missing,
+      });
+      return { applied: false, fingerprint: proposed.fingerprint, acknowledged, missing, required: threshold };
+    }
+    const kept = (name: string) =>
+      JSON.stringify(current.manifest.Secrets[name]) === JSON.stringify(proposed.manifest.Secrets[name]);
+    const secrets = await this.sharedSecrets(proposed.manifest, kept);
+    this.state = carryOver(this.state, current.manifest, proposed, {
+      secrets,
+      volumeKey: () => new Uint8Array(randomBytes(32)),
+    });
+    this.parsed = proposed;
+    await this.persist();
+    this.options.log({
+      level: 'info',
+      event: 'manifest-updated',
+      user,
+      acknowledged,
+      fingerprint: proposed.fingerprint,
+    });
+    return { applied: true, fingerprint: proposed.fingerprint, acknowledged, missing: [], required: threshold };
+  }
+
+  /** A fresh single-use activation nonce (nothing is stored until it is used: coordinator/nonces.ts). */
   nonce(): Uint8Array {
-    const now = this.o.now();
-    if (this.nonces.size >= MAX_NONCES) for (const [n, exp] of this.nonces) if (exp < now) this.nonces.delete(n);
-    if (this.nonces.size >= MAX_NONCES)
-      throw new CloisterError('NONCE_INVALID', 'too many outstanding activation nonces; try again later');
-    const nonce = randomBytes(32);
-    this.nonces.set(nonce.toString('hex'), now + NONCE_TTL);
-    return new Uint8Array(nonce);
+    return this.nonces.issue(this.options.now());
   }
 
   private refuse(service: string, message: string, cause?: unknown): never {
-    this.o.log({ level: 'warn', event: 'activation-refused', service, message });
+    this.options.log({ level: 'warn', event: 'activation-refused', service, message });
     throw new CloisterError('ACTIVATION_REFUSED', `${service}: ${message}`, { cause });
   }
 
   /**
    * Activates a workload: the nonce is fresh and unused, the evidence is genuine, binds the
    * presented key and the nonce, and satisfies the service's package; activations stay within
-   * MaxActivations. Returns its certificate and the secrets its parameters use.
+   * MaxActivations. Returns its certificate, and the secrets its parameters use and its volume
+   * grants sealed to the attested key (the coordinator never hands them out in plaintext).
    */
   async activate(r: ActivationRequest): Promise<Activation> {
     const m = this.manifest().manifest;
-    const key = hex(r.nonce);
-    const expiry = this.nonces.get(key);
-    this.nonces.delete(key);
-    if (expiry === undefined || expiry < this.o.now()) {
-      this.o.log({
+    if (!this.nonces.redeem(r.nonce, this.options.now())) {
+      this.options.log({
         level: 'warn',
         event: 'activation-refused',
         service: r.service,
@@ -234,11 +342,12 @@ export class Coordinator {
     }
     const marble = m.Marbles[r.service];
     if (!marble) this.refuse(r.service, `no service "${r.service}" in the manifest`);
+    workloadKey(r.publicKey);
     const pkg = m.Packages[marble.Package];
     if (!pkg) this.refuse(r.service, `package "${marble.Package}" is missing`);
     let verdict: Verdict;
     try {
-      verdict = await this.o.verify(r.evidence, pkg.TEE);
+      verdict = await this.options.verify(r.evidence, pkg.TEE);
     } catch (cause) {
       this.refuse(
         r.service,
@@ -256,9 +365,16 @@ export class Coordinator {
     }
     if (!/^[\w.-]{1,128}$/.test(r.instanceId))
       throw new CloisterError('REQUEST_INVALID', 'instanceId: 1 to 128 letters, digits, ".", "_" or "-"');
-    // A workload names its own DNS names, but never another service's: that would let it pose as that service.
-    const taken = (r.dnsNames ?? []).find((d) => d !== r.service && Object.hasOwn(m.Marbles, d));
-    if (taken) this.refuse(r.service, `DNS name "${taken}" is the name of another service`);
+    // A workload names its own DNS names and addresses, within what the manifest lets it claim (manifest/names.ts).
+    const reserved = this.options.servingNames;
+    for (const name of r.dnsNames ?? []) {
+      const problem = dnsNameProblem(m, r.service, name, reserved);
+      if (problem) this.refuse(r.service, `DNS name "${name}" ${problem}`);
+    }
+    for (const address of r.ipAddresses ?? []) {
+      const problem = ipAddressProblem(m, r.service, address, reserved);
+      if (problem) this.refuse(r.service, `IP address "${address}" ${problem}`);
+    }
     const count = this.state.activations[r.service] ?? 0;
     if (marble.MaxActivations > 0 && count >= marble.MaxActivations)
       this.refuse(r.service, `MaxActivations (${marble.MaxActivations}) reached`);
@@ -275,12 +391,14 @@ export class Coordinator {
   /** The part of an activation after every check: secrets, certificate, dry run, durable count. */
   private async complete(r: ActivationRequest, m: Manifest, verdict: Verdict): Promise<Activation> {
     const secrets = await this.secretsFor(m, r.service, r.instanceId);
-    const now = this.o.now();
+    const now = this.options.now();
     const cert = await issueLeaf(this.state.ca, {
       publicKey: r.publicKey,
       commonName: r.service,
-      dnsNames: [...new Set([r.service, ...(r.dnsNames ?? ['localhost'])])],
-      ipAddresses: r.ipAddresses ?? ['127.0.0.1', '::1'],
+      dnsNames: [...new Set([r.service, ...(r.dnsNames ?? ['localhost']), ...(m.Marbles[r.service]?.DNSNames ?? [])])],
+      ipAddresses: [
+        ...new Set([...(r.ipAddresses ?? ['127.0.0.1', '::1']), ...(m.Marbles[r.service]?.IPAddresses ?? [])]),
+      ],
       now,
     });
     // The dry run of the coordinator: a missing user-defined secret fails here, not in the workload.
@@ -295,7 +413,7 @@ export class Coordinator {
       this.refuse(r.service, (cause as Error).message, cause);
     }
     await this.persist();
-    this.o.log({
+    this.options.log({
       level: 'info',
       event: 'activated',
       service: r.service,
@@ -304,13 +422,15 @@ export class Coordinator {
       simulation: verdict.simulation,
     });
     return {
-      cert,
-      intermediate: this.state.ca.intermediateCert,
-      root: this.state.ca.rootCert,
-      manifest: this.manifest().raw,
-      secrets,
+      response: {
+        certChain: certChain(this.state.ca, cert),
+        rootCa: pemCert(this.state.ca.rootCert),
+        manifest: this.manifest().raw,
+        sealed: sealPayload(r.publicKey, r.nonce, { secrets, volumes: this.grants(m, r.service) }),
+        tcbStatus: verdict.tcbStatus,
+        simulation: verdict.simulation,
+      },
       verdict,
-      volumes: this.grants(m, r.service),
     };
   }
 
@@ -331,7 +451,7 @@ export class Coordinator {
       if (value) {
         out[name] = value;
       } else if (!spec.UserDefined) {
-        out[name] = own[name] = await generateSecret(spec, this.state.ca, this.o.now());
+        out[name] = own[name] = await generateSecret(spec, this.state.ca, this.options.now());
         changed = true;
       }
     }
@@ -360,7 +480,7 @@ export class Coordinator {
   volumeKey(clientCert: Uint8Array | undefined, name: string, action: 'SealVolume' | 'OpenVolume'): VolumeGrant {
     this.authorize(clientCert, action, [name], 'Volumes');
     const { spec, state } = this.volume(name);
-    this.o.log({ level: 'info', event: 'volume-key-released', volume: name, action });
+    this.options.log({ level: 'info', event: 'volume-key-released', volume: name, action });
     return { mode: spec.Mode, key: state.key, files: state.files, sealed: spec.Sealed, path: spec.Path };
   }
 
@@ -371,10 +491,12 @@ export class Coordinator {
     files: Record<string, FileRecord>,
   ): Promise<void> {
     const user = this.authorize(clientCert, 'SealVolume', [name], 'Volumes');
-    const { state } = this.volume(name);
+    const { spec, state } = this.volume(name);
+    // What services committed is theirs: replacing it (a rollback to what the user sealed) needs a role that says so.
+    if (spec.Mode === 'read-write' && state.committed) this.authorize(clientCert, 'ResealVolume', [name], 'Volumes');
     this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files: { ...files } } };
     await this.persist();
-    this.o.log({ level: 'info', event: 'volume-sealed', volume: name, user, files: Object.keys(files).length });
+    this.options.log({ level: 'info', event: 'volume-sealed', volume: name, user, files: Object.keys(files).length });
   }
 
   /**
@@ -384,7 +506,7 @@ export class Coordinator {
   async commitFiles(
     serviceCert: Uint8Array | undefined,
     name: string,
-    changes: { path: string; expectedVersion: number; root: string }[],
+    changes: FileChange[],
   ): Promise<Record<string, FileRecord>> {
     const service = this.serviceOf(serviceCert);
     const { spec, state } = this.volume(name);
@@ -404,9 +526,15 @@ export class Coordinator {
         throw new CloisterError('REQUEST_INVALID', `${name}/${c.path}: root must be 32 bytes of lowercase hex`);
       files[c.path] = { version: current + 1, root: c.root };
     }
-    this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files } };
+    this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files, committed: true } };
     await this.persist();
-    this.o.log({ level: 'info', event: 'volume-commit', volume: name, service, files: changes.map((c) => c.path) });
+    this.options.log({
+      level: 'info',
+      event: 'volume-commit',
+      volume: name,
+      service,
+      files: changes.map((c) => c.path),
+    });
     return files;
   }
 
@@ -415,7 +543,7 @@ export class Coordinator {
     if (!der) throw new CloisterError('UNAUTHENTICATED', 'present the certificate issued at activation');
     const cert = new X509Certificate(der);
     const intermediate = new X509Certificate(this.state.ca.intermediateCert);
-    const now = this.o.now() * 1000;
+    const now = this.options.now() * 1000;
     if (
       !cert.checkIssued(intermediate) ||
       !cert.verify(intermediate.publicKey) ||
@@ -433,38 +561,51 @@ export class Coordinator {
     return cn;
   }
 
-  /** The user a client certificate belongs to, or UNAUTHENTICATED. */
+  /** The user a client certificate belongs to (the manifest's exact certificate, valid now), or UNAUTHENTICATED. */
   private user(clientCert: Uint8Array | undefined): { name: string; roles: string[] } {
     const m = this.manifest().manifest;
-    if (clientCert) {
-      for (const [name, u] of Object.entries(m.Users)) {
-        const der = Buffer.from(u.Certificate.replace(/-----[^-]+-----|\s/g, ''), 'base64');
-        if (equal(der, clientCert)) return { name, roles: u.Roles };
-      }
-    }
-    throw new CloisterError('UNAUTHENTICATED', 'present the client certificate of a user of the manifest');
+    const found = clientCert
+      ? Object.entries(m.Users).find(([, u]) =>
+          equal(Buffer.from(u.Certificate.replace(/-----[^-]+-----|\s/g, ''), 'base64'), clientCert),
+        )
+      : undefined;
+    if (!found || !clientCert)
+      throw new CloisterError('UNAUTHENTICATED', 'present the client certificate of a user of the manifest');
+    const [name, u] = found;
+    const cert = new X509Certificate(clientCert);
+    const now = this.options.now() * 1000;
+    if (Date.parse(cert.validFrom) > now || Date.parse(cert.validTo) < now)
+      throw new CloisterError(
+        'UNAUTHENTICATED',
+        `the certificate of user "${name}" is valid from ${cert.validFrom} to ${cert.validTo}, not now`,
+      );
+    return { name, roles: u.Roles };
   }
 
   private authorize(
     clientCert: Uint8Array | undefined,
-    action: 'ReadSecret' | 'WriteSecret' | 'SealVolume' | 'OpenVolume',
+    action: RoleAction,
     names: string[],
-    resource: 'Secrets' | 'Volumes' = 'Secrets',
+    resource: ResourceType = 'Secrets',
   ): string {
     const user = this.user(clientCert);
     const m = this.manifest().manifest;
-    for (const name of names) {
+    // A resource without names (Manifest) is one target: a role of that type with the action allows it.
+    for (const name of names.length > 0 ? names : [undefined]) {
       const allowed = user.roles.some((r) => {
         const role = m.Roles[r];
         return (
           role?.ResourceType === resource &&
           role.Actions.some((a) => a.toLowerCase() === action.toLowerCase()) &&
-          role.ResourceNames.includes(name)
+          (name === undefined || role.ResourceNames.includes(name))
         );
       });
       if (!allowed) {
-        this.o.log({ level: 'warn', event: 'forbidden', user: user.name, action, secret: name });
-        throw new CloisterError('FORBIDDEN', `user "${user.name}" may not ${action} "${name}"`);
+        this.options.log({ level: 'warn', event: 'forbidden', user: user.name, action, resource: name ?? resource });
+        throw new CloisterError(
+          'FORBIDDEN',
+          `user "${user.name}" may not ${action} ${name === undefined ? `(no role of type ${resource} allows it)` : `"${name}"`}`,
+        );
       }
     }
     return user.name;
@@ -495,6 +636,6 @@ export class Coordinator {
     }
     this.state.userSecrets = { ...this.state.userSecrets, ...values };
     await this.persist();
-    this.o.log({ level: 'info', event: 'secrets-set', user, secrets: Object.keys(values) });
+    this.options.log({ level: 'info', event: 'secrets-set', user, secrets: Object.keys(values) });
   }
 }

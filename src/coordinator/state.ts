@@ -1,6 +1,7 @@
 import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
 import type { CaBundle, SecretValue } from '../pki/index.js';
+import { decodeFileRecords, decodeSecrets, encodeSecrets, type FileRecord } from '../protocol/index.js';
 
 /**
  * The coordinator's whole durable state, kept as one JSON document inside the sealed store. Byte
@@ -21,32 +22,25 @@ export interface State {
   activations: Record<string, number>;
   /** Protected volumes: their key (never shown to users unless a role allows) and each file's version and root. */
   volumes: Record<string, VolumeState>;
+  /** A full manifest update waiting for acknowledgements (coordinator/updates.ts). */
+  pendingUpdate?: PendingUpdate;
+}
+
+export interface PendingUpdate {
+  /** The proposed manifest's exact bytes. */
+  manifest: Uint8Array;
+  /** Users who acknowledged these bytes, in order (the proposer first). */
+  acknowledged: string[];
 }
 
 export interface VolumeState {
   key: Uint8Array;
   files: Record<string, FileRecord>;
+  /** Whether a service has committed to it (then only ResealVolume may replace its files). */
+  committed?: true;
 }
 
-export interface FileRecord {
-  version: number;
-  /** Lowercase hex SHA-256 root of the sealed file. */
-  root: string;
-}
-
-const B64 = ['key', 'cert', 'private', 'public'] as const;
-const TYPES = ['symmetric-key', 'cert-rsa', 'cert-ecdsa', 'cert-ed25519', 'plain'] as const;
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
-
-/** A secret as JSON: its type and base64 byte strings (the state file and the APIs use this form). */
-export function encodeSecret(s: SecretValue): Record<string, string> {
-  const out: Record<string, string> = { type: s.type };
-  for (const f of B64) if (s[f]) out[f] = b64(s[f]);
-  return out;
-}
-
-const encodeSecrets = (r: Record<string, SecretValue>) =>
-  Object.fromEntries(Object.entries(r).map(([k, v]) => [k, encodeSecret(v)]));
 
 /** The state as bytes for the sealed store. */
 export function encodeState(s: State): Uint8Array {
@@ -63,55 +57,48 @@ export function encodeState(s: State): Uint8Array {
     instanceSecrets: Object.fromEntries(Object.entries(s.instanceSecrets).map(([k, v]) => [k, encodeSecrets(v)])),
     userSecrets: encodeSecrets(s.userSecrets),
     activations: s.activations,
-    volumes: Object.fromEntries(Object.entries(s.volumes).map(([k, v]) => [k, { key: b64(v.key), files: v.files }])),
+    volumes: Object.fromEntries(
+      Object.entries(s.volumes).map(([k, v]) => [
+        k,
+        { key: b64(v.key), files: v.files, ...(v.committed ? { committed: true } : {}) },
+      ]),
+    ),
   };
-  return new Uint8Array(Buffer.from(JSON.stringify(doc), 'utf8'));
+  const pending = s.pendingUpdate && {
+    manifest: b64(s.pendingUpdate.manifest),
+    acknowledged: s.pendingUpdate.acknowledged,
+  };
+  return new Uint8Array(Buffer.from(JSON.stringify(pending ? { ...doc, pendingUpdate: pending } : doc), 'utf8'));
 }
 
 const j = new JsonReader('STATE_CORRUPT', 'state');
 
-/** A base64 member, checked. */
-export function base64Member(j: JsonReader, o: Record<string, unknown>, key: string, path: string): Uint8Array {
-  const text = j.string(o, key, path);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw j.fail(`${path}.${key}`, 'not base64');
-  return new Uint8Array(Buffer.from(text, 'base64'));
-}
-
-const bytes = (o: Record<string, unknown>, key: string, path: string) => base64Member(j, o, key, path);
-
-/** A secret from its JSON form; errors carry the reader's code and the JSON path. */
-export function decodeSecret(r: JsonReader, value: unknown, path: string): SecretValue {
-  const o = r.object(value, path);
-  const secret: SecretValue = { type: r.oneOf(o, 'type', TYPES, path) };
-  for (const f of B64) if (r.has(o, f)) secret[f] = base64Member(r, o, f, path);
-  return secret;
-}
-
-function decodeSecrets(value: unknown, path: string): Record<string, SecretValue> {
-  return Object.fromEntries(
-    Object.entries(j.object(value, path)).map(([name, v]) => [name, decodeSecret(j, v, `${path}.${name}`)]),
-  );
-}
-
-/** A volume's file records (`{ path: { version, root } }`), checked; errors carry the reader's code. */
-export function decodeFileRecords(r: JsonReader, value: unknown, path: string): Record<string, FileRecord> {
-  const files = r.object(value, path);
-  for (const [name, f] of Object.entries(files)) {
-    const fo = r.object(f, `${path}.${name}`);
-    r.int(fo, 'version', `${path}.${name}`);
-    r.hex(fo, 'root', 32, `${path}.${name}`);
-  }
-  return files as Record<string, FileRecord>;
-}
+const bytes = (o: Record<string, unknown>, key: string, path: string) => j.base64(o, key, path);
 
 function decodeVolumes(value: unknown): Record<string, VolumeState> {
   return Object.fromEntries(
     Object.entries(j.object(value, 'state.volumes')).map(([name, v]) => {
       const p = `state.volumes.${name}`;
       const o = j.object(v, p);
-      return [name, { key: bytes(o, 'key', p), files: decodeFileRecords(j, o['files'], `${p}.files`) }];
+      const committed = j.optional(o, p, 'committed', (v, q) => j.asBoolean(v, q)) === true;
+      return [
+        name,
+        {
+          key: bytes(o, 'key', p),
+          files: decodeFileRecords(j, o['files'], `${p}.files`),
+          ...(committed ? { committed: true as const } : {}),
+        },
+      ];
     }),
   );
+}
+
+function decodePending(value: unknown): PendingUpdate {
+  const o = j.object(value, 'state.pendingUpdate', ['manifest', 'acknowledged']);
+  return {
+    manifest: bytes(o, 'manifest', 'state.pendingUpdate'),
+    acknowledged: j.asStrings(o['acknowledged'], 'state.pendingUpdate.acknowledged'),
+  };
 }
 
 /** Parses state bytes; anything unexpected is STATE_CORRUPT naming the JSON path. */
@@ -136,12 +123,13 @@ export function decodeState(data: Uint8Array): State {
       intermediateKey: bytes(ca, 'intermediateKey', 'state.ca'),
     },
     manifest: j.has(o, 'manifest') ? bytes(o, 'manifest', 'state') : undefined,
-    secrets: decodeSecrets(o['secrets'], 'state.secrets'),
+    secrets: decodeSecrets(j, o['secrets'], 'state.secrets'),
     instanceSecrets: Object.fromEntries(
-      Object.entries(instances).map(([k, v]) => [k, decodeSecrets(v, `state.instanceSecrets.${k}`)]),
+      Object.entries(instances).map(([k, v]) => [k, decodeSecrets(j, v, `state.instanceSecrets.${k}`)]),
     ),
-    userSecrets: decodeSecrets(o['userSecrets'], 'state.userSecrets'),
+    userSecrets: decodeSecrets(j, o['userSecrets'], 'state.userSecrets'),
     activations: activations as Record<string, number>,
     volumes: decodeVolumes(o['volumes'] ?? {}),
+    ...(j.has(o, 'pendingUpdate') ? { pendingUpdate: decodePending(o['pendingUpdate']) } : {}),
   };
 }

@@ -92,8 +92,11 @@ export const ERROR_CODES = {
   MANIFEST_INVALID: 'a manifest is malformed or inconsistent (the error names the JSON path)',
   MANIFEST_TEMPLATE: 'a manifest template cannot be rendered (a secret not set, a value missing)',
   // Coordinator, its APIs and workloads.
-  MANIFEST_ALREADY_SET: 'a manifest is already set (updates come later)',
+  MANIFEST_ALREADY_SET: 'a manifest is already set: change it with an update',
   MANIFEST_MISSING: 'no manifest has been set yet',
+  UPDATE_INVALID: 'a manifest update is malformed or breaks a rule (an unknown package, a lower security version)',
+  UPDATE_NOT_PENDING: 'no manifest update is pending (or a different one is)',
+  UPDATE_MISMATCH: 'an acknowledgement is for other bytes than the pending update',
   REQUEST_INVALID: 'a request is malformed',
   REQUEST_TOO_LARGE: 'a request body exceeds the limit',
   NOT_FOUND: 'no such endpoint or resource',

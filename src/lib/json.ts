@@ -111,6 +111,11 @@ export class JsonReader {
     return new Uint8Array(Buffer.from(this.asHex(o[key], this.at(path, key), length), 'hex'));
   }
 
+  /** A base64 string (RFC 4648 §4, padded), decoded. */
+  base64(o: JsonObject, key: string, path?: string): Uint8Array {
+    return this.asBase64(o[key], this.at(path, key));
+  }
+
   /** An RFC 3339 UTC date-time, in Unix seconds. */
   date(o: JsonObject, key: string, path?: string): number {
     const v = this.string(o, key, path);
@@ -212,6 +217,19 @@ export class JsonReader {
         `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')} (got ${JSON.stringify(s)})`,
       );
     return found;
+  }
+
+  /**
+   * Base64 (RFC 4648 §4) in its one canonical spelling, decoded: padded, no whitespace, zero pad
+   * bits, so that each byte string has exactly one encoding (Node's decoder alone would skip
+   * stray characters).
+   */
+  asBase64(v: unknown, path: string): Uint8Array {
+    const s = this.asString(v, path);
+    const bytes = Buffer.from(s, 'base64');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || bytes.toString('base64') !== s)
+      throw this.fail(path, 'must be base64 (RFC 4648 §4, padded)');
+    return new Uint8Array(bytes);
   }
 
   /** A hex string of exactly `bytes` bytes (any case), kept as written. */

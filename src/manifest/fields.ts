@@ -18,7 +18,7 @@ export const SUBJECT_LISTS = ['Country', 'Organization', 'OrganizationalUnit', '
 export const FIELDS = {
   Manifest: ['Packages', 'Marbles', 'Secrets', 'Users', 'Roles', 'RecoveryKeys', 'TLS', 'Config', 'Volumes'],
   Package: ['TEE', 'Debug', ...REFERENCE_NAMES, 'AcceptedTCBStatuses', 'AcceptedAdvisories'],
-  Marble: ['Package', 'MaxActivations', 'Parameters', 'TLS'],
+  Marble: ['Package', 'MaxActivations', 'Parameters', 'TLS', 'DNSNames', 'IPAddresses'],
   Parameters: ['Files', 'Env', 'Argv'],
   Value: ['Data', 'Encoding', 'NoTemplates'],
   Secret: ['Type', 'Size', 'Shared', 'UserDefined', 'ValidFor', 'Cert'],

@@ -5,6 +5,7 @@
  */
 export { parseManifest } from './parse.js';
 export { packagePolicy } from './policy.js';
+export { dnsNameProblem, ipAddressProblem, isServiceName } from './names.js';
 export { renderParameters, referencedSecrets } from './render.js';
 export type {
   TeeKind,

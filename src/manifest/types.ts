@@ -105,6 +105,10 @@ export interface Marble {
   Parameters: Parameters;
   /** Tags of the `TLS` section. */
   TLS: string[];
+  /** cloister: DNS names beyond its own the service may have in its certificate (manifest/names.ts). */
+  DNSNames?: string[];
+  /** cloister: IP addresses beyond the loopback ones the service may have in its certificate. */
+  IPAddresses?: string[];
 }
 
 /**
@@ -200,7 +204,13 @@ export type ResourceType = 'Secrets' | 'Packages' | 'Manifest' | 'Volumes';
  * ```
  */
 export type RoleAction =
-  'ReadSecret' | 'WriteSecret' | 'UpdateSecurityVersion' | 'UpdateManifest' | 'SealVolume' | 'OpenVolume';
+  | 'ReadSecret'
+  | 'WriteSecret'
+  | 'UpdateSecurityVersion'
+  | 'UpdateManifest'
+  | 'SealVolume'
+  | 'OpenVolume'
+  | 'ResealVolume';
 
 /**
  * MarbleRun "Roles".

@@ -56,24 +56,35 @@ export function unixTime(now: unknown): number {
   return Math.floor(now);
 }
 
-/** Per bundle: the parsed, imported intermediate, valid while the bundle still holds the same byte arrays. */
-const signers = new WeakMap<CaBundle, { cert: Uint8Array; key: Uint8Array; signer: Promise<Signer> }>();
+/** Which certificate of a bundle signs: the intermediate (workloads, secrets) or the root (the coordinator's own serving identity). */
+export type Issuer = 'intermediate' | 'root';
+
+/** Per bundle and issuer: the parsed, imported signer, valid while the bundle still holds the same byte arrays. */
+const signers = new WeakMap<CaBundle, Map<Issuer, CachedSigner>>();
+interface CachedSigner {
+  cert: Uint8Array;
+  key: Uint8Array;
+  signer: Promise<Signer>;
+}
 
 /**
- * The intermediate's signer, parsed and imported once per bundle object (issuance is on the hot
- * path of activation). Replacing a field of the bundle invalidates the entry; a malformed bundle
- * throws PKI_INVALID.
+ * The signer of the bundle's intermediate (or root), parsed and imported once per bundle object
+ * (issuance is on the hot path of activation). Replacing a field of the bundle invalidates the
+ * entry; a malformed bundle throws PKI_INVALID.
  *
  * @example
  * ```ts
- * const signer = await intermediateSigner(ca);
+ * const signer = await caSigner(ca, 'intermediate');
  * ```
  */
-export function intermediateSigner(ca: CaBundle): Promise<Signer> {
-  const hit = signers.get(ca);
-  if (hit !== undefined && hit.cert === ca.intermediateCert && hit.key === ca.intermediateKey) return hit.signer;
-  const signer = loadSigner(ca.intermediateCert, ca.intermediateKey, 'intermediate');
-  signers.set(ca, { cert: ca.intermediateCert, key: ca.intermediateKey, signer });
+export function caSigner(ca: CaBundle, issuer: Issuer): Promise<Signer> {
+  const [cert, key] = issuer === 'root' ? [ca.rootCert, ca.rootKey] : [ca.intermediateCert, ca.intermediateKey];
+  const cached = signers.get(ca) ?? new Map<Issuer, CachedSigner>();
+  signers.set(ca, cached);
+  const hit = cached.get(issuer);
+  if (hit !== undefined && hit.cert === cert && hit.key === key) return hit.signer;
+  const signer = loadSigner(cert, key, issuer);
+  cached.set(issuer, { cert, key, signer });
   return signer;
 }
 
@@ -137,6 +148,12 @@ export async function createCa(options: CaOptions): Promise<CaBundle> {
   };
   // Prime the cache: the first issuance need not parse what was just built.
   const intermediate = signer(intermediateName, intermediateSigning, intermediateKey.keyId, intermediateEnd);
-  signers.set(bundle, { cert: intermediateCert, key: intermediatePair.pkcs8, signer: Promise.resolve(intermediate) });
+  signers.set(
+    bundle,
+    new Map([
+      ['intermediate', { cert: intermediateCert, key: intermediatePair.pkcs8, signer: Promise.resolve(intermediate) }],
+      ['root', { cert: rootCert, key: rootPair.pkcs8, signer: Promise.resolve(root) }],
+    ]),
+  );
   return bundle;
 }

@@ -1,4 +1,4 @@
-import { intermediateSigner, CLOCK_SKEW, unixTime, type CaBundle } from './ca.js';
+import { caSigner, CLOCK_SKEW, unixTime, type CaBundle, type Issuer } from './ca.js';
 import { profileExtensions, signCertificate, subjectName, type SubjectFields } from './lib/certificate.js';
 import { invalid, subjectKey, type SubjectKey } from './lib/keys.js';
 import { ipAddressBytes } from '../lib/ip.js';
@@ -26,6 +26,12 @@ export interface LeafRequest {
   serverAuth?: boolean;
   /** Extended key usage id-kp-clientAuth; true by default. */
   clientAuth?: boolean;
+  /**
+   * Who signs: the intermediate (every workload, the default) or the root itself, for the
+   * coordinator's own serving identity only. Clients tell the coordinator from any workload by
+   * this: its leaf is the one certificate the root signs directly (besides the intermediate).
+   */
+  issuer?: Issuer;
 }
 
 const DAY = 86_400;
@@ -78,7 +84,7 @@ export interface LeafTemplate {
 }
 
 /**
- * Validates a leaf template and has the intermediate sign it: not a CA, digitalSignature
+ * Validates a leaf template and has the intermediate (or the root) sign it: not a CA, digitalSignature
  * (+ keyEncipherment for RSA), serverAuth / clientAuth, SANs, valid from an hour before `now` for
  * `validDays` (at most until the intermediate expires). Shared by {@link issueLeaf} and secrets.
  *
@@ -87,7 +93,11 @@ export interface LeafTemplate {
  * const der = await issueCertificate(ca, { key, subject: { CommonName: 'db' }, ... });
  * ```
  */
-export async function issueCertificate(ca: CaBundle, t: LeafTemplate): Promise<Uint8Array> {
+export async function issueCertificate(
+  ca: CaBundle,
+  t: LeafTemplate,
+  issuer: Issuer = 'intermediate',
+): Promise<Uint8Array> {
   const now = unixTime(t.now);
   if (!Number.isSafeInteger(t.validDays) || t.validDays < 1)
     throw invalid(t.fields.validDays, 'must be a positive whole number of days', t.validDays);
@@ -102,7 +112,7 @@ export async function issueCertificate(ca: CaBundle, t: LeafTemplate): Promise<U
   });
   return signCertificate(
     { subject, key: t.key, notBefore: now - CLOCK_SKEW, notAfter: now + t.validDays * DAY, extensions },
-    await intermediateSigner(ca),
+    await caSigner(ca, issuer),
   );
 }
 
@@ -124,15 +134,19 @@ export async function issueCertificate(ca: CaBundle, t: LeafTemplate): Promise<U
 export async function issueLeaf(ca: CaBundle, request: LeafRequest): Promise<Uint8Array> {
   if (typeof request.commonName !== 'string' || request.commonName === '')
     throw invalid('commonName', 'must be a non-empty string', request.commonName);
-  return issueCertificate(ca, {
-    key: subjectKey(request.publicKey, 'publicKey'),
-    subject: { CommonName: request.commonName },
-    dnsNames: request.dnsNames,
-    ipAddresses: request.ipAddresses,
-    now: request.now,
-    validDays: request.validDays ?? 365,
-    serverAuth: request.serverAuth,
-    clientAuth: request.clientAuth,
-    fields: { subject: 'subject', dnsNames: 'dnsNames', ipAddresses: 'ipAddresses', validDays: 'validDays' },
-  });
+  return issueCertificate(
+    ca,
+    {
+      key: subjectKey(request.publicKey, 'publicKey'),
+      subject: { CommonName: request.commonName },
+      dnsNames: request.dnsNames,
+      ipAddresses: request.ipAddresses,
+      now: request.now,
+      validDays: request.validDays ?? 365,
+      serverAuth: request.serverAuth,
+      clientAuth: request.clientAuth,
+      fields: { subject: 'subject', dnsNames: 'dnsNames', ipAddresses: 'ipAddresses', validDays: 'validDays' },
+    },
+    request.issuer,
+  );
 }

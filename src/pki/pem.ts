@@ -35,3 +35,15 @@ export function pemPublicKey(spki: Uint8Array): string {
 export function certChain(ca: CaBundle, leaf: Uint8Array): string {
   return pemCert(leaf) + pemCert(ca.intermediateCert) + pemCert(ca.rootCert);
 }
+
+/**
+ * The chain of the coordinator's own serving identity, whose leaf the root signs directly: leaf, root.
+ *
+ * @example
+ * ```ts
+ * https.createServer({ key, cert: servingChain(ca, leaf) });
+ * ```
+ */
+export function servingChain(ca: CaBundle, leaf: Uint8Array): string {
+  return pemCert(leaf) + pemCert(ca.rootCert);
+}

@@ -15,8 +15,7 @@ import {
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { CloisterError } from '../lib/errors.js';
 import { hex } from '../lib/bytes.js';
-import type { VolumeGrant } from '../coordinator/coordinator.js';
-import type { FileRecord } from '../coordinator/state.js';
+import type { FileRecord, VolumeGrant } from '../protocol/index.js';
 import { openFile, sealFile } from '../protect/index.js';
 
 /**

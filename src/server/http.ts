@@ -44,6 +44,9 @@ const PUBLIC_STATUS: Partial<Record<ErrorCode, number>> = {
   ACTIVATION_REFUSED: 403,
   SECRET_INVALID: 400,
   VERSION_CONFLICT: 409,
+  UPDATE_INVALID: 400,
+  UPDATE_NOT_PENDING: 409,
+  UPDATE_MISMATCH: 409,
 };
 
 const ORIGIN = 'https://cloister.invalid';

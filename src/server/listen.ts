@@ -4,13 +4,15 @@ import https from 'node:https';
 import type { Server } from 'node:net';
 import { isIP } from 'node:net';
 import { CloisterError } from '../lib/errors.js';
-import { certChain, issueLeaf, pemPrivateKey, type CaBundle } from '../pki/index.js';
+import { issueLeaf, pemPrivateKey, servingChain, type CaBundle } from '../pki/index.js';
 
 /** What every HTTPS server of cloister does at start: a serving identity, and a listen that fails with a typed error. */
 
 /**
- * A fresh P-256 key and a leaf certified by `ca` for the given host names and addresses (plus
- * localhost and the loopback addresses), as `https.createServer` options.
+ * A fresh P-256 key and a leaf certified by `ca`'s root itself for the given host names and
+ * addresses (plus localhost and the loopback addresses), as `https.createServer` options. Every
+ * workload's leaf comes from the intermediate, so no workload certificate can pass for this one
+ * with a client that checks who signed it (cli/net.ts).
  *
  * @example
  * ```ts
@@ -33,9 +35,10 @@ export async function servingIdentity(
     ipAddresses: [...new Set(['127.0.0.1', '::1', ...names.filter((h) => isIP(h))])],
     now,
     clientAuth,
+    issuer: 'root',
   });
   return {
-    cert: certChain(ca, leaf),
+    cert: servingChain(ca, leaf),
     key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))),
   };
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { DcapVerifier, customRoot } from '../../src/attest/index.js';
 import { createSimPlatform } from '../../src/attest/sim/index.js';
-import { Coordinator, bindingReportData } from '../../src/coordinator/coordinator.js';
+import { Coordinator } from '../../src/coordinator/coordinator.js';
+import { bindingReportData } from '../../src/protocol/index.js';
 import { simEvidence } from '../../src/run/evidence.js';
 import { fileStore, sealingKey } from '../../src/store/index.js';
 import { CloisterError } from '../../src/lib/errors.js';
@@ -33,8 +34,8 @@ async function setup(maxActivations: number) {
     ),
   );
   const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const publicKey = new Uint8Array(key.publicKey.export({ format: 'der', type: 'spki' }));
-  const activate = async (i: number, dnsNames?: string[]) => {
+  const p256 = new Uint8Array(key.publicKey.export({ format: 'der', type: 'spki' }));
+  const activate = async (i: number, dnsNames?: string[], publicKey = p256) => {
     const nonce = c.nonce();
     const evidence = await source.quote(bindingReportData(publicKey, nonce));
     return c.activate({
@@ -76,11 +77,34 @@ test('a nonce is single use, even when the activation fails', async () => {
   );
 });
 
-test("a workload cannot take another service's name as a DNS name", async () => {
+test("a workload cannot take another service's name as a DNS name, nor one the manifest does not give it", async () => {
   const { activate } = await setup(0);
-  await activate(1, ['app', 'app.example.internal']);
+  await activate(1, ['app', 'app.prod.svc']);
   await assert.rejects(
     activate(2, ['db']),
     (e: CloisterError) => e.code === 'ACTIVATION_REFUSED' && /DNS name "db"/.test(e.message),
   );
+  await assert.rejects(
+    activate(3, ['app.example.internal']),
+    (e: CloisterError) => e.code === 'ACTIVATION_REFUSED' && /may claim/.test(e.message),
+  );
+});
+
+test('a key the coordinator cannot seal to is refused before it counts against MaxActivations', async () => {
+  const { activate } = await setup(1);
+  const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey;
+  await assert.rejects(
+    activate(1, undefined, new Uint8Array(p384.export({ format: 'der', type: 'spki' }))),
+    (e: CloisterError) => e.code === 'REQUEST_INVALID',
+  );
+  const { response } = await activate(2);
+  assert.match(response.certChain, /BEGIN CERTIFICATE/);
+});
+
+test('a flood of nonce requests does not stop a legitimate activation', async () => {
+  const { c, activate } = await setup(0);
+  // More than the 100,000 outstanding nonces that used to refuse every activation for two minutes.
+  for (let i = 0; i < 150_000; i++) c.nonce();
+  const { response } = await activate(1);
+  assert.match(response.certChain, /BEGIN CERTIFICATE/);
 });

@@ -26,6 +26,7 @@ const files = {
   frontend: join(repo, 'examples/frontend/client.js'),
 };
 let c: RunningCoordinator;
+const rootFile = join(dir, 'root.pem');
 let backend: ChildProcess;
 let port: number;
 
@@ -41,6 +42,8 @@ function runService(name: 'backend' | 'frontend'): ChildProcess {
       c.mesh,
       '--sim-dir',
       simDir,
+      '--root',
+      rootFile,
       '--measure',
       files[name],
       '--',
@@ -54,7 +57,6 @@ function runService(name: 'backend' | 'frontend'): ChildProcess {
 describe('example services over mutual TLS', () => {
   before(async () => {
     c = await startCoordinator(join(dir, 'data'), simDir);
-    const rootFile = join(dir, 'root.pem');
     assert.equal(
       (
         await cloister([

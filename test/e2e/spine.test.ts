@@ -5,7 +5,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hex } from '../../src/lib/bytes.js';
 import { importSimState, simQuote } from '../../src/attest/sim/index.js';
-import { bindingReportData } from '../../src/coordinator/coordinator.js';
+import { bindingReportData } from '../../src/protocol/index.js';
 import { measure, resolveProgram } from '../../src/run/measure.js';
 import { call, parseAddress } from '../../src/cli/net.js';
 import { cloister, errorCode, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
@@ -76,7 +76,20 @@ function manifest(): string {
 
 const run = (service: string, args: string[], extra: string[] = []) =>
   cloister(
-    ['run', '--service', service, '--coordinator', c.mesh, '--sim-dir', simDir, ...extra, '--', ...args],
+    [
+      'run',
+      '--service',
+      service,
+      '--coordinator',
+      c.mesh,
+      '--sim-dir',
+      simDir,
+      '--root',
+      rootFile,
+      ...extra,
+      '--',
+      ...args,
+    ],
     {},
     dir,
   );
@@ -203,7 +216,21 @@ describe('the spine, end to end', () => {
     assert.equal(again.env['OWN_KEY'], ra.env['OWN_KEY']);
     // DNS names for the certificate from the environment, as the Kubernetes webhook sets them.
     const named = await cloister(
-      ['run', '--service', 'backend', '--coordinator', c.mesh, '--sim-dir', simDir, '--', node, '-e', SCRIPT],
+      [
+        'run',
+        '--service',
+        'backend',
+        '--coordinator',
+        c.mesh,
+        '--sim-dir',
+        simDir,
+        '--root',
+        rootFile,
+        '--',
+        node,
+        '-e',
+        SCRIPT,
+      ],
       { CLOISTER_DNS_NAMES: 'backend.shop,backend.shop.svc' },
       dir,
     );

@@ -11,7 +11,7 @@ import { sealChanges, unlockVolumes } from '../../src/run/volumes.js';
 import { call, parseAddress } from '../../src/cli/net.js';
 import { readHeader } from '../../src/protect/index.js';
 import { cloister, startCoordinator, tempDir, type RunningCoordinator } from './harness.js';
-import { adminCert } from './users.js';
+import { adminCert, userCert } from './users.js';
 
 /**
  * Protected volumes end to end: sealed by an authorised user, opened only by attested services
@@ -29,7 +29,21 @@ const at = (...p: string[]) => join(dir, ...p);
 const SCRIPT = `const fs=require('fs'),p=require('path');const code=fs.readFileSync(p.join(process.env.CLOISTER_VOLUME_CODE,'lib/app.txt'),'utf8');const f=p.join(process.env.CLOISTER_VOLUME_DATA,'counter.txt');const n=Number(fs.readFileSync(f,'utf8'))+1;fs.writeFileSync(f,String(n));console.log(code+' '+n)`;
 const run = (service: string) =>
   cloister(
-    ['run', '--service', service, '--coordinator', c.mesh, '--sim-dir', simDir, '--', node, '-e', SCRIPT],
+    [
+      'run',
+      '--service',
+      service,
+      '--coordinator',
+      c.mesh,
+      '--sim-dir',
+      simDir,
+      '--root',
+      rootFile,
+      '--',
+      node,
+      '-e',
+      SCRIPT,
+    ],
     {},
     dir,
   );
@@ -49,6 +63,10 @@ describe('protected volumes, end to end', () => {
     const user = await adminCert();
     writeFileSync(at('admin.pem'), user.cert);
     writeFileSync(at('admin.key'), user.key);
+    // A user whose certificate expired yesterday (issued ten days ago for nine).
+    const expired = await userCert('expired', { now: Date.now() / 1000 - 10 * 86_400, validDays: 9 });
+    writeFileSync(at('expired.pem'), expired.cert);
+    writeFileSync(at('expired.key'), expired.key);
     mkdirSync(at('code', 'lib'), { recursive: true });
     writeFileSync(at('code', 'lib', 'app.txt'), 'model v1');
     mkdirSync(at('data'));
@@ -63,7 +81,10 @@ describe('protected volumes, end to end', () => {
           code: { Mode: 'read-only', Services: ['app'], Sealed: 'code.sealed', Path: 'run/code' },
           data: { Mode: 'read-write', Services: ['app'], Sealed: 'data.sealed', Path: 'run/data' },
         },
-        Users: { admin: { Certificate: user.cert, Roles: ['sealer'] } },
+        Users: {
+          admin: { Certificate: user.cert, Roles: ['sealer'] },
+          expired: { Certificate: expired.cert, Roles: ['sealer'] },
+        },
         Roles: {
           sealer: { ResourceType: 'Volumes', ResourceNames: ['code', 'data'], Actions: ['SealVolume', 'OpenVolume'] },
         },
@@ -122,6 +143,26 @@ describe('protected volumes, end to end', () => {
     assert.equal(readFileSync(at('opened', 'counter.txt'), 'utf8'), '2');
   });
 
+  it('once a service committed, a SealVolume user cannot replace the volume; an expired user is nobody', async () => {
+    const reseal = await cloister([
+      'protect',
+      'seal',
+      at('data'),
+      '--volume',
+      'data',
+      '--out',
+      at('reseal'),
+      ...admin(),
+    ]);
+    assert.equal(reseal.code, 1);
+    assert.match(reseal.stderr, /FORBIDDEN.*ResealVolume "data"/);
+    assert.equal((await run('app')).stdout.trim(), 'model v1 3', 'the committed files are still the record');
+    const asExpired = admin().map((a) => a.replace('admin.', 'expired.'));
+    const stale = await cloister(['protect', 'verify', at('code.sealed'), '--volume', 'code', ...asExpired]);
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /UNAUTHENTICATED.*"expired" is valid from/);
+  });
+
   it('an older copy is a rollback error; a changed or added file is refused', async () => {
     copyFileSync(at('data.sealed', 'counter.txt'), at('old-counter'));
     assert.equal((await run('app')).code, 0);
@@ -155,6 +196,8 @@ describe('protected volumes, end to end', () => {
         c.mesh,
         '--sim-dir',
         simDir,
+        '--root',
+        rootFile,
         '--',
         node,
         '-e',
@@ -173,6 +216,8 @@ describe('protected volumes, end to end', () => {
         c.mesh,
         '--sim-dir',
         simDir,
+        '--root',
+        rootFile,
         '--',
         resolveProgram('sh'),
         '-c',

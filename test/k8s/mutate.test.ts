@@ -8,6 +8,7 @@ import { CloisterError } from '../../src/lib/errors.js';
 
 const config: InjectionConfig = {
   coordinator: 'cloister-mesh.cloister:2001',
+  trust: { policy: '{"allowSimulation":true}' },
   resources: 'azure',
   epcMiB: 10,
   quoteHelper: false,
@@ -65,6 +66,7 @@ test('a labelled pod gets the coordinator, its service and instance id, EPC, and
           args: ['--port', '8080'],
           env: [
             { name: 'CLOISTER_COORDINATOR', value: 'cloister-mesh.cloister:2001' },
+            { name: 'CLOISTER_COORDINATOR_POLICY', value: '{"allowSimulation":true}' },
             { name: 'CLOISTER_SERVICE', value: 'backend' },
             {
               name: 'CLOISTER_DNS_NAMES',
@@ -119,7 +121,14 @@ test('values the pod already sets are never overwritten', () => {
   const c = out.spec.containers[0] as Record<string, unknown>;
   assert.deepEqual(
     (c['env'] as { name: string }[]).map((e) => e.name),
-    ['CLOISTER_COORDINATOR', 'OTHER', 'CLOISTER_SERVICE', 'CLOISTER_DNS_NAMES', 'CLOISTER_INSTANCE_ID'],
+    [
+      'CLOISTER_COORDINATOR',
+      'OTHER',
+      'CLOISTER_COORDINATOR_POLICY',
+      'CLOISTER_SERVICE',
+      'CLOISTER_DNS_NAMES',
+      'CLOISTER_INSTANCE_ID',
+    ],
   );
   assert.equal((c['env'] as { value?: string }[])[0]?.value, 'elsewhere:2001');
   assert.deepEqual(c['resources'], {
@@ -162,6 +171,7 @@ test('Intel resources in bytes with the enclave and provision devices; opt-outs;
     (c['env'] as { name: string }[]).map((e) => e.name),
     [
       'CLOISTER_COORDINATOR',
+      'CLOISTER_COORDINATOR_POLICY',
       'CLOISTER_SERVICE',
       'CLOISTER_DNS_NAMES',
       'CLOISTER_INSTANCE_ID',
@@ -267,4 +277,15 @@ test('property: any pod object yields a patch that applies to it, or the typed e
 
 test('JSON pointer escaping (RFC 6901)', () => {
   assert.equal(pointer(['a/b', 'c~d', 0]), '/a~1b/c~0d/0');
+});
+
+test('pods pin the coordinator: its root when the webhook has one, else the policy to attest it against', () => {
+  const root = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const out = apply(pod(), mutatePod(pod(), { ...config, trust: { root } }).patch) as ReturnType<typeof pod>;
+  const env = (out.spec.containers[0] as unknown as { env: { name: string; value?: string }[] }).env;
+  assert.equal(env.find((e) => e.name === 'CLOISTER_COORDINATOR_ROOT')?.value, root);
+  assert.equal(
+    env.find((e) => e.name === 'CLOISTER_COORDINATOR_POLICY'),
+    undefined,
+  );
 });

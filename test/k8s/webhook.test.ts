@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { request } from 'node:https';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { certChain, createCa, issueLeaf, pemCert, pemPrivateKey } from '../../src/pki/index.js';
-import { BIN, freePort, tempDir } from '../e2e/harness.js';
+import { BIN, cloister, freePort, tempDir } from '../e2e/harness.js';
 
 /** `cloister webhook` as a process, answering AdmissionReviews over real TLS as the API server sends them. */
 
@@ -61,6 +61,8 @@ async function writeTls(): Promise<string> {
 describe('cloister webhook', () => {
   before(async () => {
     ca = await writeTls();
+    // Any certificate serves as the coordinator root to hand to pods; this one is at hand.
+    writeFileSync(join(dir, 'coordinator-root.pem'), ca);
     port = await freePort();
     child = spawn(process.execPath, [
       BIN,
@@ -77,6 +79,8 @@ describe('cloister webhook', () => {
       'intel',
       '--epc-mib',
       '16',
+      '--coordinator-root',
+      join(dir, 'coordinator-root.pem'),
     ]);
     let log = '';
     await new Promise<void>((resolve, reject) => {
@@ -115,6 +119,17 @@ describe('cloister webhook', () => {
         ['/spec/containers/0/resources/limits/sgx.intel.com~1provision', '1'],
       ],
     );
+    const env = patch.filter((op) => op.path === '/spec/containers/0/env/-').map((op) => op.value);
+    assert.deepEqual(
+      env.find((e) => (e as { name: string }).name === 'CLOISTER_COORDINATOR_ROOT'),
+      { name: 'CLOISTER_COORDINATOR_ROOT', value: readFileSync(join(dir, 'coordinator-root.pem'), 'utf8') },
+    );
+  });
+
+  it('will not start without saying how pods trust the coordinator', async () => {
+    const r = await cloister(['webhook', '--coordinator', 'mesh:2001', '--tls-cert', 'x', '--tls-key', 'y']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--coordinator-root FILE and --coordinator-policy FILE/);
   });
 
   it('refuses what is not an AdmissionReview with a problem that says why', async () => {

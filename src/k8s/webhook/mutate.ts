@@ -47,9 +47,14 @@ export const launcherArgv = (dir = LAUNCHER_DIR): string[] => [
 export const AESM_DIR = '/var/run/aesmd';
 export const SIM_DIR = '/var/run/cloister/sim';
 
+/** How injected pods authenticate the coordinator: its root (PEM), or the policy its evidence must meet (JSON). */
+export type CoordinatorTrust = { root: string } | { policy: string };
+
 export interface InjectionConfig {
   /** The coordinator's mesh address, host:port. */
   coordinator: string;
+  /** Handed to every pod, so `cloister run` talks only to this coordinator (docs/trust-model.md). */
+  trust: CoordinatorTrust;
   resources: ResourceProvider;
   /** EPC per container when the pod sets none. */
   epcMiB: number;
@@ -85,7 +90,7 @@ function meta(pod: Obj, key: string): string | undefined {
  *
  * @example
  * ```ts
- * const { patch, warnings } = mutatePod(review.request.object, { coordinator: 'cloister-mesh:2001', resources: 'azure', epcMiB: 10, quoteHelper: false }, review.request.namespace);
+ * const { patch, warnings } = mutatePod(review.request.object, { coordinator: 'cloister-mesh:2001', trust: { policy: '{"allowSimulation":true}' }, resources: 'azure', epcMiB: 10, quoteHelper: false }, review.request.namespace);
  * ```
  */
 export function mutatePod(pod: unknown, config: InjectionConfig, namespace?: string): Mutation {
@@ -111,6 +116,9 @@ export function mutatePod(pod: unknown, config: InjectionConfig, namespace?: str
   const dnsNames = [service, `${service}.${ns}`, `${service}.${ns}.svc`, `${service}.${ns}.svc.cluster.local`];
   const env: Obj[] = [
     { name: 'CLOISTER_COORDINATOR', value: config.coordinator },
+    'root' in config.trust
+      ? { name: 'CLOISTER_COORDINATOR_ROOT', value: config.trust.root }
+      : { name: 'CLOISTER_COORDINATOR_POLICY', value: config.trust.policy },
     { name: 'CLOISTER_SERVICE', value: service },
     { name: 'CLOISTER_DNS_NAMES', value: dnsNames.join(',') },
     // The pod's UID: one instance per pod, stable across container restarts.

@@ -18,8 +18,9 @@ export const ROLE_RESOURCES = {
   Packages: { actions: ['UpdateSecurityVersion'], names: 'Packages' },
   Secrets: { actions: ['ReadSecret', 'WriteSecret'], names: 'Secrets' },
   Manifest: { actions: ['UpdateManifest'], names: undefined },
-  // cloister: who may seal a volume (get its key, register its files) and open it outside a service.
-  Volumes: { actions: ['SealVolume', 'OpenVolume'], names: 'Volumes' },
+  // cloister: who may seal a volume (get its key, register its files) and open it outside a service;
+  // ResealVolume: replace the files of a read-write volume that services have committed to.
+  Volumes: { actions: ['SealVolume', 'OpenVolume', 'ResealVolume'], names: 'Volumes' },
 } as const satisfies Record<
   ResourceType,
   { actions: readonly RoleAction[]; names: 'Packages' | 'Secrets' | 'Volumes' | undefined }

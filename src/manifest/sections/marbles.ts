@@ -3,6 +3,25 @@ import { jsonPath, type JsonReader } from '../../lib/json.js';
 import { ENCODING_NAMES, envText, type Fail } from '../lib/value.js';
 import { checkAction, valueSegments, type Target } from '../template.js';
 import type { Marble, Package, Parameters, SecretSpec, TlsTag, Value } from '../types.js';
+import { ipAddressBytes } from '../../lib/ip.js';
+import { otherServiceOf } from '../names.js';
+
+/** An RFC 1123 host name (the form a dNSName SAN takes, RFC 5280 §4.2.1.6); wildcards are refused. */
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
+
+function dnsName(r: JsonReader, v: unknown, path: string): string {
+  const name = r.asString(v, path);
+  if (name.includes('*')) throw r.fail(path, 'must not be a wildcard: each name a service may claim is listed');
+  if (!HOST_NAME.test(name)) throw r.fail(path, 'must be a DNS host name');
+  return name;
+}
+
+function ipAddress(r: JsonReader, v: unknown, path: string): string {
+  const address = r.asString(v, path);
+  if (ipAddressBytes(address) === undefined) throw r.fail(path, 'must be an IPv4 or IPv6 address');
+  return address;
+}
 
 /**
  * cloister's rule for file names: absolute or relative, no NUL, no `..` segment (a file must not
@@ -97,7 +116,7 @@ export function readMarbles(
 ): Record<string, Marble> {
   const marbles = r.map(v, 'Marbles', (x, path) => {
     const o = r.object(x, path, FIELDS.Marble);
-    return {
+    const marble: Marble = {
       Package: r.required(o, path, 'Package', (y, p) => r.asEntry(y, p, m.packages, 'package')),
       MaxActivations: r.optional(o, path, 'MaxActivations', (y, p) => r.asInteger(y, p)) ?? 0,
       Parameters:
@@ -105,7 +124,20 @@ export function readMarbles(
         readParameters(r, {}, jsonPath(path, 'Parameters'), m.secrets),
       TLS: r.optional(o, path, 'TLS', (y, p) => r.list(y, p, (e, q) => r.asEntry(e, q, m.tls, 'TLS tag'))) ?? [],
     };
+    r.assign(o, path, marble, 'DNSNames', (y, p) => r.list(y, p, (e, q) => dnsName(r, e, q)));
+    r.assign(o, path, marble, 'IPAddresses', (y, p) => r.list(y, p, (e, q) => ipAddress(r, e, q)));
+    return marble;
   });
   if (Object.keys(marbles).length === 0) throw r.fail('Marbles', 'must define at least one marble');
+  // A service listed under another's name could pose as it (manifest/names.ts).
+  for (const [service, marble] of Object.entries(marbles))
+    marble.DNSNames?.forEach((name, i) => {
+      const other = otherServiceOf({ Marbles: marbles }, service, name);
+      if (other !== undefined)
+        throw r.fail(
+          jsonPath(jsonPath(jsonPath('Marbles', service), 'DNSNames'), i),
+          `"${name}" is the name of service "${other}"`,
+        );
+    });
   return marbles;
 }

@@ -81,7 +81,7 @@ function serialNumber(): Uint8Array {
  *
  * @example
  * ```ts
- * const der = await signCertificate({ subject, key, notBefore, notAfter, extensions }, await intermediateSigner(ca));
+ * const der = await signCertificate({ subject, key, notBefore, notAfter, extensions }, await caSigner(ca, 'intermediate'));
  * ```
  */
 export async function signCertificate(template: CertificateTemplate, issuer: Signer): Promise<Uint8Array> {

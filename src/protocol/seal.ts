@@ -10,6 +10,8 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { CloisterError } from '../lib/errors.js';
+import { JsonReader } from '../lib/json.js';
+import { decodePayload, encodePayload, type ActivationPayload } from './messages.js';
 
 /**
  * What the coordinator releases to an activated workload (secrets, volume keys) is encrypted to
@@ -33,6 +35,31 @@ function key(shared: Buffer, salt: Uint8Array): Buffer {
 }
 
 /**
+ * The workload's key as a key object: SPKI DER of an ECDSA P-256 key, else REQUEST_INVALID. The
+ * coordinator checks this before it counts an activation, so a key it could not seal to costs
+ * nothing.
+ *
+ * @example
+ * ```ts
+ * workloadKey(request.publicKey); // throws for a P-384 or RSA key
+ * ```
+ */
+export function workloadKey(spki: Uint8Array): KeyObject {
+  let peer: KeyObject;
+  try {
+    peer = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  } catch (cause) {
+    throw new CloisterError('REQUEST_INVALID', 'publicKey: not a DER SubjectPublicKeyInfo', { cause });
+  }
+  if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+    throw new CloisterError(
+      'REQUEST_INVALID',
+      `publicKey: must be an ECDSA P-256 key (got ${peer.asymmetricKeyType ?? 'unknown'} ${peer.asymmetricKeyDetails?.namedCurve ?? ''})`.trim(),
+    );
+  return peer;
+}
+
+/**
  * Encrypts `payload` to the workload key `spki` (SPKI DER, P-256).
  *
  * @example
@@ -41,14 +68,7 @@ function key(shared: Buffer, salt: Uint8Array): Buffer {
  * ```
  */
 export function sealTo(spki: Uint8Array, salt: Uint8Array, payload: Uint8Array): SealedPayload {
-  let peer: KeyObject;
-  try {
-    peer = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
-  } catch (cause) {
-    throw new CloisterError('REQUEST_INVALID', 'publicKey: not a DER SubjectPublicKeyInfo', { cause });
-  }
-  if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
-    throw new CloisterError('REQUEST_INVALID', 'publicKey: must be an ECDSA P-256 key');
+  const peer = workloadKey(spki);
   const eph = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const iv = randomBytes(12);
   const cipher = createCipheriv(
@@ -89,4 +109,31 @@ export function openSealed(pkcs8: Uint8Array, salt: Uint8Array, s: SealedPayload
       cause,
     });
   }
+}
+
+const payloadJson = new JsonReader('COORDINATOR_ERROR', 'payload');
+
+/**
+ * The activation payload sealed to the workload's key, the nonce as salt.
+ *
+ * @example
+ * ```ts
+ * const sealed = sealPayload(request.publicKey, request.nonce, { secrets, volumes });
+ * ```
+ */
+export function sealPayload(spki: Uint8Array, nonce: Uint8Array, payload: ActivationPayload): SealedPayload {
+  return sealTo(spki, nonce, Buffer.from(JSON.stringify(encodePayload(payload)), 'utf8'));
+}
+
+/**
+ * Opens and decodes an activation payload with the workload's private key (PKCS#8 DER).
+ *
+ * @example
+ * ```ts
+ * const { secrets, volumes } = openPayload(pkcs8, nonce, response.sealed);
+ * ```
+ */
+export function openPayload(pkcs8: Uint8Array, nonce: Uint8Array, sealed: SealedPayload): ActivationPayload {
+  const plaintext = Buffer.from(openSealed(pkcs8, nonce, sealed)).toString('utf8');
+  return decodePayload(payloadJson.parse(plaintext, 'payload'));
 }
