@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, webcrypto, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import * as px from '@peculiar/x509';
 import { hex } from '../../src/lib/bytes.js';
 import type { ErrorCode } from '../../src/lib/errors.js';
 import { importSimState } from '../../src/attest/sim/index.js';
-import { bindingReportData } from '../../src/coordinator/coordinator.js';
+import { bindingReportData } from '../../src/protocol/index.js';
 import { activate } from '../../src/run/activate.js';
 import { simEvidence } from '../../src/run/evidence.js';
 import type { EvidenceSource } from '../../src/run/evidence.js';
@@ -40,26 +41,36 @@ type Who =
   | { kind: 'service'; service: string }
   | { kind: 'stranger' };
 
-/** Who may call a route once the manifest is set. */
-type Access = 'anyone' | { role: string } | { service: string } | { nobody: Refusal };
+/** Who may call a route once the manifest is set: anyone, users with one of the roles, a service, or no one. */
+type Access = 'anyone' | { roles: Role[] } | { service: string } | { nobody: Refusal };
 
 function expected(access: Access, who: Who): Outcome {
   if (access === 'anyone') return 'allowed';
   if ('nobody' in access) return access.nobody;
-  if ('role' in access) return who.kind !== 'user' ? UNAUTHENTICATED : who.role === access.role ? 'allowed' : FORBIDDEN;
+  if ('roles' in access)
+    return who.kind !== 'user'
+      ? UNAUTHENTICATED
+      : access.roles.some((role) => role === who.role)
+        ? 'allowed'
+        : FORBIDDEN;
   return who.kind !== 'service' ? UNAUTHENTICATED : who.service === access.service ? 'allowed' : FORBIDDEN;
 }
 
-/** One role per resource type and action of the manifest, and roles with the right action on another name. */
+/**
+ * One role per resource type and action of the manifest, roles with the right action on another
+ * name, and two with UpdateManifest (so that a proposed update waits for the other's acknowledgement).
+ */
 const ROLES = {
   secretReader: { ResourceType: 'Secrets', ResourceNames: ['apiKey'], Actions: ['ReadSecret'] },
   tokenReader: { ResourceType: 'Secrets', ResourceNames: ['token'], Actions: ['ReadSecret'] },
   secretWriter: { ResourceType: 'Secrets', ResourceNames: ['token'], Actions: ['WriteSecret'] },
   dataSealer: { ResourceType: 'Volumes', ResourceNames: ['data'], Actions: ['SealVolume'] },
+  dataResealer: { ResourceType: 'Volumes', ResourceNames: ['data'], Actions: ['SealVolume', 'ResealVolume'] },
   codeSealer: { ResourceType: 'Volumes', ResourceNames: ['code'], Actions: ['SealVolume'] },
   dataOpener: { ResourceType: 'Volumes', ResourceNames: ['data'], Actions: ['OpenVolume'] },
   manifestUpdater: { ResourceType: 'Manifest', Actions: ['UpdateManifest'] },
-  packageUpdater: { ResourceType: 'Packages', ResourceNames: ['app'], Actions: ['UpdateSecurityVersion'] },
+  manifestApprover: { ResourceType: 'Manifest', Actions: ['UpdateManifest'] },
+  packageUpdater: { ResourceType: 'Packages', ResourceNames: ['signed'], Actions: ['UpdateSecurityVersion'] },
 };
 type Role = keyof typeof ROLES;
 
@@ -78,117 +89,59 @@ const CALLERS: Array<{ name: string; who: Who }> = [
   { name: 'a look-alike of user secretReader', who: { kind: 'stranger' } },
 ];
 
-interface Context {
-  manifest: string;
-  evidence: EvidenceSource;
-  /** A fresh activation nonce (base64), asked anonymously. */
-  nonce(): Promise<string>;
-}
-
 interface Case {
+  /** What is asked, when a route has several cases. */
+  what?: string;
   /** Query string (with its `?`). */
   query?: string;
-  body?: (ctx: Context) => string | Promise<string>;
+  body?: () => string | Promise<string>;
   /** Once the manifest is set. */
   access: Access;
+  /** Brings the state each cell expects, before it (once the manifest is set). */
+  prepare?: () => Promise<void>;
   /** Anonymous, before the manifest is set. */
   unset: Outcome;
 }
 
-const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
-const b64u = (b: Uint8Array) => Buffer.from(b).toString('base64url');
-const sgxQuote = async (ctx: Context) => ctx.evidence.quote(new Uint8Array(64));
-
-async function activationBody(ctx: Context): Promise<string> {
-  const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const spki = new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' }));
-  const nonce = await ctx.nonce();
-  const evidence = await ctx.evidence.quote(bindingReportData(spki, new Uint8Array(Buffer.from(nonce, 'base64'))));
-  return JSON.stringify({ service: 'app', instanceId: 'matrix', nonce, evidence: b64(evidence), publicKey: b64(spki) });
-}
-
-const API_VERSION = '?api-version=2022-08-01';
-
-/** THE table: every route of each address, what is asked of it, and who may. */
-const TABLE: Record<'client' | 'mesh', Record<string, Case[]>> = {
-  client: {
-    'GET /api/v1/status': [{ access: 'anyone', unset: 'allowed' }],
-    'GET /api/v1/quote': [{ query: '?nonce=00ff', access: 'anyone', unset: 'allowed' }],
-    'GET /api/v1/certificate': [{ access: 'anyone', unset: 'allowed' }],
-    'GET /api/v1/openapi.json': [{ access: 'anyone', unset: 'allowed' }],
-    'GET /api/v1/manifest': [{ access: 'anyone', unset: MANIFEST_MISSING }],
-    // Whoever comes first sets the manifest (clients verify it after); after that no one can.
-    'POST /api/v1/manifest': [
-      {
-        body: (ctx) => ctx.manifest,
-        access: { nobody: { status: 409, code: 'MANIFEST_ALREADY_SET' } },
-        unset: 'allowed',
-      },
-    ],
-    'GET /api/v1/secrets': [{ query: '?s=apiKey', access: { role: 'secretReader' }, unset: MANIFEST_MISSING }],
-    'POST /api/v1/secrets': [
-      {
-        body: () => JSON.stringify({ token: { type: 'plain', key: b64(Buffer.from('t0ken')) } }),
-        access: { role: 'secretWriter' },
-        unset: MANIFEST_MISSING,
-      },
-    ],
-    'GET /api/v1/volumes/key': [
-      { query: '?volume=data&action=seal', access: { role: 'dataSealer' }, unset: MANIFEST_MISSING },
-      { query: '?volume=data&action=open', access: { role: 'dataOpener' }, unset: MANIFEST_MISSING },
-    ],
-    'POST /api/v1/volumes/register': [
-      {
-        body: () => JSON.stringify({ volume: 'data', files: {} }),
-        access: { role: 'dataSealer' },
-        unset: MANIFEST_MISSING,
-      },
-    ],
-    // The MAA-compatible API (--maa) is anonymous, as Azure's: the evidence is what is judged.
-    'GET /certs': [{ access: 'anyone', unset: 'allowed' }],
-    'GET /.well-known/openid-configuration': [{ access: 'anyone', unset: 'allowed' }],
-    'POST /attest/SgxEnclave': [
-      {
-        query: API_VERSION,
-        body: async (ctx) => JSON.stringify({ quote: b64u(await sgxQuote(ctx)) }),
-        access: 'anyone',
-        unset: 'allowed',
-      },
-    ],
-    'POST /attest/OpenEnclave': [
-      {
-        query: API_VERSION,
-        body: async (ctx) => JSON.stringify({ report: b64u(openEnclaveReport(await sgxQuote(ctx))) }),
-        access: 'anyone',
-        unset: 'allowed',
-      },
-    ],
-    'POST /attest/SevSnpVm': [
-      {
-        query: API_VERSION,
-        body: () => JSON.stringify({ report: snpReportMember() }),
-        access: 'anyone',
-        unset: 'allowed',
-      },
-    ],
-  },
-  mesh: {
-    'POST /mesh/v1/nonce': [{ body: () => '{}', access: 'anyone', unset: 'allowed' }],
-    // The evidence is the credential of an activation, not the TLS client certificate.
-    'POST /mesh/v1/activate': [{ body: activationBody, access: 'anyone', unset: MANIFEST_MISSING }],
-    'POST /mesh/v1/volumes/commit': [
-      {
-        body: () => JSON.stringify({ volume: 'data', changes: [] }),
-        access: { service: 'app' },
-        unset: UNAUTHENTICATED,
-      },
-    ],
-  },
-};
-
 interface Credentials {
   cert: string;
   key: string;
+}
+
+const dir = tempDir('authorization');
+const simDir = join(dir, 'sim');
+const MRENCLAVE = new Uint8Array(32).fill(0x11);
+let coordinator: RunningCoordinator;
+let root: string;
+let evidence: EvidenceSource;
+/** The credentials of each caller (none for anonymous), by name. */
+const credentials = new Map<string, Credentials>();
+const users = new Map<string, Credentials>();
+/** Raised by every security-version update, so that each one raises it. */
+let securityVersion = 1;
+
+/** The manifest; `space` makes other bytes of the same manifest (the update proposed). */
+function manifest(space?: number): string {
+  const doc = {
+    Packages: {
+      app: { UniqueID: hex(MRENCLAVE), TEE: 'sim' },
+      signed: { SignerID: '22'.repeat(32), ProductID: 1, SecurityVersion: 1, TEE: 'sim' },
+    },
+    Marbles: { app: { Package: 'app' }, other: { Package: 'app' } },
+    Secrets: {
+      apiKey: { Type: 'symmetric-key', Size: 256, Shared: true },
+      token: { Type: 'plain', UserDefined: true },
+    },
+    Volumes: {
+      data: { Mode: 'read-write', Services: ['app'], Sealed: 'data.sealed', Path: 'run/data' },
+      code: { Mode: 'read-only', Services: ['app'], Sealed: 'code.sealed', Path: 'run/code' },
+    },
+    Users: Object.fromEntries(
+      [...users].map(([name, u]) => [name, { Certificate: u.cert, Roles: name in ROLES ? [name] : [] }]),
+    ),
+    Roles: ROLES,
+  };
+  return JSON.stringify(doc, null, space);
 }
 
 interface Answer {
@@ -217,6 +170,155 @@ function send(
   });
 }
 
+/** `route` (with its query) asked by the named caller of the table, at this coordinator. */
+function ask(caller: string, api: 'client' | 'mesh', route: string, body?: string): Promise<Answer> {
+  const [method, path] = route.split(' ') as [string, string];
+  return send(coordinator[api], root, credentials.get(caller), method, path, body);
+}
+
+const codeOf = (answer: Answer) => (JSON.parse(answer.body || '{}') as { code?: string }).code;
+
+/** Asks, and accepts a 2xx or the refusal `code` (for preparations that may find the state already there). */
+async function ensure(caller: string, route: string, body: string | undefined, code: ErrorCode): Promise<void> {
+  const answer = await ask(caller, 'client', route, body);
+  assert.ok((answer.status >= 200 && answer.status < 300) || codeOf(answer) === code, answer.body);
+}
+
+const PROPOSAL = () => manifest(2);
+const pendingUpdate = () => ensure('user manifestUpdater', 'POST /api/v1/update', PROPOSAL(), 'UPDATE_NOT_PENDING');
+const noPendingUpdate = () =>
+  ensure('user manifestUpdater', 'POST /api/v1/update/cancel', undefined, 'UPDATE_NOT_PENDING');
+const committed = async () => {
+  const answer = await ask('service app', 'mesh', 'POST /mesh/v1/volumes/commit', '{"volume":"data","changes":[]}');
+  assert.equal(answer.status, 200, answer.body);
+};
+
+const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+const b64u = (b: Uint8Array) => Buffer.from(b).toString('base64url');
+const sgxQuote = () => evidence.quote(new Uint8Array(64));
+
+async function activationBody(): Promise<string> {
+  const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const spki = new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' }));
+  const nonce = (JSON.parse((await ask('anonymous', 'mesh', 'POST /mesh/v1/nonce', '{}')).body) as { nonce: string })
+    .nonce;
+  const quote = await evidence.quote(bindingReportData(spki, new Uint8Array(Buffer.from(nonce, 'base64'))));
+  return JSON.stringify({ service: 'app', instanceId: 'matrix', nonce, evidence: b64(quote), publicKey: b64(spki) });
+}
+
+const API_VERSION = '?api-version=2022-08-01';
+const UPDATERS: Role[] = ['manifestUpdater', 'manifestApprover'];
+
+/** THE table: every route of each address, what is asked of it, and who may. */
+const TABLE: Record<'client' | 'mesh', Record<string, Case[]>> = {
+  client: {
+    'GET /api/v1/status': [{ access: 'anyone', unset: 'allowed' }],
+    'GET /api/v1/quote': [{ query: '?nonce=00ff', access: 'anyone', unset: 'allowed' }],
+    'GET /api/v1/certificate': [{ access: 'anyone', unset: 'allowed' }],
+    'GET /api/v1/openapi.json': [{ access: 'anyone', unset: 'allowed' }],
+    'GET /api/v1/manifest': [{ access: 'anyone', unset: MANIFEST_MISSING }],
+    // Whoever comes first sets the manifest (clients verify it after); after that no one can.
+    'POST /api/v1/manifest': [
+      { body: () => manifest(), access: { nobody: { status: 409, code: 'MANIFEST_ALREADY_SET' } }, unset: 'allowed' },
+    ],
+    'POST /api/v1/update': [
+      {
+        what: 'a security version, applied at once',
+        body: () => JSON.stringify({ Packages: { signed: { SecurityVersion: ++securityVersion } } }),
+        access: { roles: ['packageUpdater'] },
+        unset: MANIFEST_MISSING,
+      },
+      {
+        what: 'a whole manifest, proposed',
+        body: PROPOSAL,
+        prepare: noPendingUpdate,
+        access: { roles: UPDATERS },
+        unset: MANIFEST_MISSING,
+      },
+    ],
+    // Anyone may see what is pending, as anyone may see the manifest.
+    'GET /api/v1/update': [
+      { prepare: pendingUpdate, access: 'anyone', unset: { status: 409, code: 'UPDATE_NOT_PENDING' } },
+    ],
+    'POST /api/v1/update/acknowledge': [
+      { body: PROPOSAL, prepare: pendingUpdate, access: { roles: UPDATERS }, unset: MANIFEST_MISSING },
+    ],
+    'POST /api/v1/update/cancel': [{ prepare: pendingUpdate, access: { roles: UPDATERS }, unset: MANIFEST_MISSING }],
+    'GET /api/v1/secrets': [{ query: '?s=apiKey', access: { roles: ['secretReader'] }, unset: MANIFEST_MISSING }],
+    'POST /api/v1/secrets': [
+      {
+        body: () => JSON.stringify({ token: { type: 'plain', key: b64(Buffer.from('t0ken')) } }),
+        access: { roles: ['secretWriter'] },
+        unset: MANIFEST_MISSING,
+      },
+    ],
+    'GET /api/v1/volumes/key': [
+      {
+        query: '?volume=data&action=seal',
+        access: { roles: ['dataSealer', 'dataResealer'] },
+        unset: MANIFEST_MISSING,
+      },
+      { query: '?volume=data&action=open', access: { roles: ['dataOpener'] }, unset: MANIFEST_MISSING },
+    ],
+    'POST /api/v1/volumes/register': [
+      {
+        what: 'a read-only volume',
+        body: () => JSON.stringify({ volume: 'code', files: {} }),
+        access: { roles: ['codeSealer'] },
+        unset: MANIFEST_MISSING,
+      },
+      {
+        // What a service committed is replaced only with ResealVolume as well.
+        what: 'a read-write volume a service committed to',
+        body: () => JSON.stringify({ volume: 'data', files: {} }),
+        prepare: committed,
+        access: { roles: ['dataResealer'] },
+        unset: MANIFEST_MISSING,
+      },
+    ],
+    // The MAA-compatible API (--maa) is anonymous, as Azure's: the evidence is what is judged.
+    'GET /certs': [{ access: 'anyone', unset: 'allowed' }],
+    'GET /.well-known/openid-configuration': [{ access: 'anyone', unset: 'allowed' }],
+    'POST /attest/SgxEnclave': [
+      {
+        query: API_VERSION,
+        body: async () => JSON.stringify({ quote: b64u(await sgxQuote()) }),
+        access: 'anyone',
+        unset: 'allowed',
+      },
+    ],
+    'POST /attest/OpenEnclave': [
+      {
+        query: API_VERSION,
+        body: async () => JSON.stringify({ report: b64u(openEnclaveReport(await sgxQuote())) }),
+        access: 'anyone',
+        unset: 'allowed',
+      },
+    ],
+    'POST /attest/SevSnpVm': [
+      {
+        query: API_VERSION,
+        body: () => JSON.stringify({ report: snpReportMember() }),
+        access: 'anyone',
+        unset: 'allowed',
+      },
+    ],
+  },
+  mesh: {
+    'POST /mesh/v1/nonce': [{ body: () => '{}', access: 'anyone', unset: 'allowed' }],
+    'GET /mesh/v1/quote': [{ query: '?nonce=00ff', access: 'anyone', unset: 'allowed' }],
+    // The evidence is the credential of an activation, not the TLS client certificate.
+    'POST /mesh/v1/activate': [{ body: activationBody, access: 'anyone', unset: MANIFEST_MISSING }],
+    'POST /mesh/v1/volumes/commit': [
+      {
+        body: () => JSON.stringify({ volume: 'data', changes: [] }),
+        access: { service: 'app' },
+        unset: UNAUTHENTICATED,
+      },
+    ],
+  },
+};
+
 function assertOutcome(answer: Answer, outcome: Outcome): void {
   if (outcome === 'allowed') {
     assert.ok(answer.status >= 200 && answer.status < 300, `expected 2xx, got ${answer.status}: ${answer.body}`);
@@ -224,48 +326,20 @@ function assertOutcome(answer: Answer, outcome: Outcome): void {
   }
   assert.equal(answer.status, outcome.status, answer.body);
   assert.equal(answer.type, 'application/problem+json');
-  assert.equal((JSON.parse(answer.body) as { code: string }).code, outcome.code, answer.body);
+  assert.equal(codeOf(answer), outcome.code, answer.body);
 }
 
-const label = (route: string, c: Case) => `${route}${c.query ?? ''}`;
+const target = (route: string, c: Case) => `${route}${c.query ?? ''}`;
+const label = (route: string, c: Case) => `${target(route, c)}${c.what === undefined ? '' : ` (${c.what})`}`;
 const rows = (api: 'client' | 'mesh') =>
   Object.entries(TABLE[api]).flatMap(([route, cases]) => cases.map((c) => ({ route, c })));
-
-const dir = tempDir('authorization');
-const simDir = join(dir, 'sim');
-const MRENCLAVE = new Uint8Array(32).fill(0x11);
-let coordinator: RunningCoordinator;
-let root: string;
-let ctx: Context;
-/** The credentials of each caller (none for anonymous), by name. */
-const credentials = new Map<string, Credentials>();
-const users = new Map<string, Credentials>();
-
-function manifest(): string {
-  return JSON.stringify({
-    Packages: { app: { UniqueID: hex(MRENCLAVE), TEE: 'sim' } },
-    Marbles: { app: { Package: 'app' }, other: { Package: 'app' } },
-    Secrets: {
-      apiKey: { Type: 'symmetric-key', Size: 256, Shared: true },
-      token: { Type: 'plain', UserDefined: true },
-    },
-    Volumes: {
-      data: { Mode: 'read-write', Services: ['app'], Sealed: 'data.sealed', Path: 'run/data' },
-      code: { Mode: 'read-only', Services: ['app'], Sealed: 'code.sealed', Path: 'run/code' },
-    },
-    Users: Object.fromEntries(
-      [...users].map(([name, u]) => [name, { Certificate: u.cert, Roles: name in ROLES ? [name] : [] }]),
-    ),
-    Roles: ROLES,
-  });
-}
 
 /** Activates `service` at a coordinator (the workload's own code path) and returns its certificate and key. */
 async function activated(mesh: string, service: string): Promise<Credentials> {
   const to = parseAddress(mesh, 'mesh');
   const a = await activate(
     { post: async (path, body) => (await call(to, 'POST', path, { body: JSON.stringify(body) })).json() },
-    ctx.evidence,
+    evidence,
     { service },
   );
   return { cert: a.certChain, key: a.privateKey };
@@ -317,16 +391,7 @@ before(async () => {
   assert.equal(verified.code, 0, verified.stderr);
   root = readFileSync(rootFile, 'utf8');
   const platform = importSimState(JSON.parse(readFileSync(join(simDir, 'platform.json'), 'utf8')));
-  ctx = {
-    manifest: manifest(),
-    evidence: simEvidence(platform, { mrEnclave: MRENCLAVE }),
-    nonce: async () =>
-      (
-        JSON.parse((await send(coordinator.mesh, root, undefined, 'POST', '/mesh/v1/nonce', '{}')).body) as {
-          nonce: string;
-        }
-      ).nonce,
-  };
+  evidence = simEvidence(platform, { mrEnclave: MRENCLAVE });
 });
 after(() => coordinator.stop());
 
@@ -349,9 +414,7 @@ describe('the authorisation matrix', () => {
       .sort((a, b) => Number(a.route === 'POST /api/v1/manifest') - Number(b.route === 'POST /api/v1/manifest'));
     for (const { api, route, c } of ordered) {
       it(`${label(route, c)}: ${c.unset === 'allowed' ? 'allowed' : `${c.unset.status} ${c.unset.code}`}`, async () => {
-        const [method, path] = route.split(' ') as [string, string];
-        const body = await c.body?.(ctx);
-        assertOutcome(await send(coordinator[api], root, undefined, method, `${path}${c.query ?? ''}`, body), c.unset);
+        assertOutcome(await ask('anonymous', api, target(route, c), await c.body?.()), c.unset);
       });
     }
   });
@@ -364,7 +427,7 @@ describe('the authorisation matrix', () => {
       // Another coordinator on the same platform, with the same manifest: its own CA, the same names.
       const another = await startCoordinator(join(dir, 'another'), simDir);
       try {
-        await call(parseAddress(another.client, 'client'), 'POST', '/api/v1/manifest', { body: ctx.manifest });
+        await call(parseAddress(another.client, 'client'), 'POST', '/api/v1/manifest', { body: manifest() });
         credentials.set('service app of another coordinator', await activated(another.mesh, 'app'));
       } finally {
         await another.stop();
@@ -396,17 +459,8 @@ describe('the authorisation matrix', () => {
           for (const caller of CALLERS) {
             const outcome = expected(c.access, caller.who);
             it(`${caller.name}: ${outcome === 'allowed' ? 'allowed' : `${outcome.status} ${outcome.code}`}`, async () => {
-              const [method, path] = route.split(' ') as [string, string];
-              const body = await c.body?.(ctx);
-              const answer = await send(
-                coordinator[api],
-                root,
-                credentials.get(caller.name),
-                method,
-                `${path}${c.query ?? ''}`,
-                body,
-              );
-              assertOutcome(answer, outcome);
+              await c.prepare?.();
+              assertOutcome(await ask(caller.name, api, target(route, c), await c.body?.()), outcome);
             });
           }
         });
@@ -419,11 +473,27 @@ describe('the authorisation matrix', () => {
       ['client', 'mesh'],
       ['mesh', 'client'],
     ] as const) {
-      for (const route of Object.keys(TABLE[api])) {
-        const [method, path] = route.split(' ') as [string, string];
-        const answer = await send(coordinator[other], root, credentials.get('service app'), method, path, '{}');
-        assertOutcome(answer, { status: 404, code: 'NOT_FOUND' });
-      }
+      for (const route of Object.keys(TABLE[api]))
+        assertOutcome(await ask('service app', other, route, '{}'), { status: 404, code: 'NOT_FOUND' });
     }
+  });
+
+  it('a request target that is no URL is refused on both addresses, and the coordinator keeps serving', async () => {
+    for (const address of [coordinator.client, coordinator.mesh]) {
+      const { host, port } = parseAddress(address, 'address');
+      const received = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        const socket = tlsConnect({ host, port, ca: root }, () =>
+          socket.write('GET http://[/api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+        );
+        socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+      assert.match(received, /^HTTP\/1\.1 400 /);
+      assert.match(received, /"code":"REQUEST_INVALID"/);
+    }
+    assertOutcome(await ask('anonymous', 'client', 'GET /api/v1/status'), 'allowed');
+    assert.equal(coordinator.process.exitCode, null);
   });
 });

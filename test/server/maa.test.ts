@@ -17,6 +17,7 @@ import {
 interface Answer {
   status: number;
   type: string | undefined;
+  allow: string | undefined;
   body: Record<string, unknown>;
 }
 
@@ -32,6 +33,7 @@ function request(r: Running, method: string, path: string, body?: string): Promi
           resolve({
             status: res.statusCode ?? 0,
             type: res.headers['content-type'],
+            allow: res.headers['allow'],
             body: JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown>,
           }),
         );
@@ -194,6 +196,12 @@ describe('the MAA API', () => {
       'REQUEST_TOO_LARGE',
     ],
   ];
+  test("another method on an attestation path: 405 METHOD_NOT_ALLOWED in MAA's shape, Allow: POST", async () => {
+    const a = await request(r, 'GET', '/attest/SgxEnclave?api-version=2020-10-01');
+    assert.deepEqual([a.status, a.type, a.allow], [405, 'application/json', 'POST']);
+    assert.equal((a.body['error'] as Record<string, unknown>)['code'], 'METHOD_NOT_ALLOWED');
+  });
+
   for (const [what, path, body, status, code] of refusals) {
     test(`${what}: ${status} {"error":{"code":"${code}"}}`, async () => {
       const a = await request(r, 'POST', path, body);
