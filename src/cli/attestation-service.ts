@@ -1,5 +1,5 @@
 import { readdirSync, statSync } from 'node:fs';
-import https from 'node:https';
+import type https from 'node:https';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
@@ -14,7 +14,7 @@ import {
   type CollateralSource,
 } from '../attestation-service/index.js';
 import { pemCert } from '../pki/index.js';
-import { listen as listenAt, servingIdentity } from '../server/listen.js';
+import { httpsServer, listen as listenAt, servingIdentity } from '../server/listen.js';
 import { fileStore, sealingKey, underLock } from '../store/index.js';
 import { MAA_ERRORS, maaApi } from '../server/maa.js';
 import { MAX_BODY, router } from '../server/http.js';
@@ -193,7 +193,7 @@ export async function serveAttestation(
     ...(await servingIdentity(service.tls, 'cloister attestation service', hosts, Date.now() / 1000, false)),
     keepAliveTimeout: 30_000,
   };
-  const server = https.createServer(tls, router(maaApi(service), log, MAX_BODY, MAA_ERRORS));
+  const server = httpsServer(tls, router(maaApi(service), log, MAX_BODY, MAA_ERRORS));
   await listenAt(server, at.host, at.port);
   return { server, rootPem: pemCert(service.tls.rootCert), close: () => new Promise((r) => server.close(() => r())) };
 }

@@ -1,10 +1,10 @@
-import https from 'node:https';
+import type https from 'node:https';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { DcapVerifier, customRoot, type PreparedCollateral } from '../attest/index.js';
 import { Coordinator } from '../coordinator/coordinator.js';
-import { listen, servingIdentity } from '../server/listen.js';
+import { httpsServer, listen, servingIdentity } from '../server/listen.js';
 import { fileStore, sealingKey, underLock } from '../store/index.js';
 import { clientApi, meshApi } from '../server/api.js';
 import { MAX_BODY, PROBLEM_DETAILS, router } from '../server/http.js';
@@ -94,15 +94,13 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   // The TLS identity of both APIs: a fresh key each start, certified by the coordinator's CA.
   const tls = await servingIdentity(coordinator.ca, 'cloister coordinator', servingNames, Date.now() / 1000);
   const clientRoutes = maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator);
-  const clientServer = https.createServer(
+  const meshRoutes = meshApi(coordinator);
+  const clientServer = httpsServer(
     { ...tls, requestCert: true, rejectUnauthorized: false },
     router(clientRoutes, log, MAX_BODY, maaErrorsBeside(PROBLEM_DETAILS)),
   );
   // Activated services present their coordinator-issued certificate to commit volume files.
-  const meshServer = https.createServer(
-    { ...tls, requestCert: true, rejectUnauthorized: false },
-    router(meshApi(coordinator), log),
-  );
+  const meshServer = httpsServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(meshRoutes, log));
   await listen(clientServer, client.host, client.port);
   await listen(meshServer, mesh.host, mesh.port);
   log({
@@ -113,6 +111,8 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
     ...coordinator.status(),
     simulation: true,
     ...(maa ? { maaKid: maa.signingKey.kid } : {}),
+    // What each address serves (the authorisation test checks it has a row for every route).
+    routes: { client: Object.keys(clientRoutes), mesh: Object.keys(meshRoutes) },
   });
   return {
     maa,

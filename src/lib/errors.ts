@@ -100,6 +100,7 @@ export const ERROR_CODES = {
   REQUEST_INVALID: 'a request is malformed',
   REQUEST_TOO_LARGE: 'a request body exceeds the limit',
   NOT_FOUND: 'no such endpoint or resource',
+  METHOD_NOT_ALLOWED: 'the endpoint exists but does not accept this method',
   UNAUTHENTICATED: 'no known user certificate was presented',
   FORBIDDEN: "the user's roles do not allow this",
   NONCE_INVALID: 'the activation nonce is unknown, used or expired',

@@ -1,4 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
+import type { RequestListener } from 'node:http';
+import https from 'node:https';
 import type { Server } from 'node:net';
 import { isIP } from 'node:net';
 import { CloisterError } from '../lib/errors.js';
@@ -39,6 +41,34 @@ export async function servingIdentity(
     cert: servingChain(ca, leaf),
     key: pemPrivateKey(new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }))),
   };
+}
+
+/**
+ * How long a client may take, so that slow clients (slowloris, a body that stalls) cannot hold
+ * connections: Node's own defaults are 120 s for the TLS handshake, 60 s for the headers and
+ * 300 s for the request, checked every 30 s. Bodies here are at most a few MiB, so a request
+ * that has not arrived after 30 s is cut off (with Node's 408). These are `https.ServerOptions`
+ * members; a caller's options override them (tests make them small).
+ */
+export const SERVER_TIMEOUTS = {
+  handshakeTimeout: 10_000,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 5_000,
+  /** How often the headers and request timeouts are checked. */
+  connectionsCheckingInterval: 1_000,
+} as const satisfies https.ServerOptions;
+
+/**
+ * An HTTPS server with {@link SERVER_TIMEOUTS} (unless `options` says otherwise).
+ *
+ * @example
+ * ```ts
+ * const server = httpsServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(routes, log));
+ * ```
+ */
+export function httpsServer(options: https.ServerOptions, listener: RequestListener): https.Server {
+  return https.createServer({ ...SERVER_TIMEOUTS, ...options }, listener);
 }
 
 /** Listens, or fails with IO naming the address. */

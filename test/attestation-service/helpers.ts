@@ -6,6 +6,7 @@ import { createSimPlatform, simCollateral, type SimPlatform } from '../../src/at
 import { AttestationService, fixedCollateral, type CollateralSource } from '../../src/attestation-service/index.js';
 import { serveAttestation } from '../../src/cli/attestation-service.js';
 import { fileStore } from '../../src/store/index.js';
+import { pemCert } from '../../src/pki/index.js';
 import { freePort, tempDir } from '../e2e/harness.js';
 
 /**
@@ -142,4 +143,17 @@ export function openEnclaveReport(quote: Uint8Array): Uint8Array {
   header.writeUInt32LE(2, 4);
   header.writeBigUInt64LE(BigInt(quote.length), 8);
   return new Uint8Array(Buffer.concat([header, quote]));
+}
+
+/** A real SEV-SNP report of an Azure Genoa VM with its VCEK, ASK and ARK (from Trustee's tests). */
+export const SNP_VECTOR = 'snp/trustee-azure-genoa-vcek';
+
+/** The `report` member of /attest/SevSnpVm: base64url of JSON { SnpReport, VcekCertChain } (VCEK, ASK, ARK as PEM). */
+export function snpReportMember(report: Uint8Array = new Uint8Array(vectorFile(`${SNP_VECTOR}/report.bin`))): string {
+  const chain =
+    pemCert(new Uint8Array(vectorFile(`${SNP_VECTOR}/vcek.der`))) +
+    vectorFile(`${SNP_VECTOR}/ask.pem`).toString('latin1') +
+    vectorFile(`${SNP_VECTOR}/ark.pem`).toString('latin1');
+  const b64u = (b: Uint8Array | string) => Buffer.from(b).toString('base64url');
+  return b64u(JSON.stringify({ SnpReport: b64u(report), VcekCertChain: b64u(chain) }));
 }

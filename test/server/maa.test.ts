@@ -2,15 +2,22 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { DcapVerifier, SnpVerifier, parseJwks, verifyMaaTokenSync } from '../../src/attest/index.js';
-import { pemCert } from '../../src/pki/index.js';
 import { fixedCollateral } from '../../src/attestation-service/index.js';
-import { serve, vectorFile, vectorJson, type Running } from '../attestation-service/helpers.js';
+import {
+  SNP_VECTOR,
+  serve,
+  snpReportMember,
+  vectorFile,
+  vectorJson,
+  type Running,
+} from '../attestation-service/helpers.js';
 
 /** The MAA data-plane API over HTTPS, without the SDK: paths, api-versions, SevSnpVm bodies, MAA's error shape. */
 
 interface Answer {
   status: number;
   type: string | undefined;
+  allow: string | undefined;
   body: Record<string, unknown>;
 }
 
@@ -26,6 +33,7 @@ function request(r: Running, method: string, path: string, body?: string): Promi
           resolve({
             status: res.statusCode ?? 0,
             type: res.headers['content-type'],
+            allow: res.headers['allow'],
             body: JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown>,
           }),
         );
@@ -36,17 +44,8 @@ function request(r: Running, method: string, path: string, body?: string): Promi
   });
 }
 
-const SNP = 'snp/trustee-azure-genoa-vcek';
+const SNP = SNP_VECTOR;
 const b64u = (b: Uint8Array | string) => Buffer.from(b).toString('base64url');
-
-/** The `report` member of /attest/SevSnpVm: base64url of JSON { SnpReport, VcekCertChain } (VCEK, ASK, ARK as PEM). */
-function snpReportMember(report: Uint8Array = new Uint8Array(vectorFile(`${SNP}/report.bin`))): string {
-  const chain =
-    pemCert(new Uint8Array(vectorFile(`${SNP}/vcek.der`))) +
-    vectorFile(`${SNP}/ask.pem`).toString('latin1') +
-    vectorFile(`${SNP}/ark.pem`).toString('latin1');
-  return b64u(JSON.stringify({ SnpReport: b64u(report), VcekCertChain: b64u(chain) }));
-}
 
 describe('the MAA API', () => {
   const at = vectorJson<{ verify_at_unix: number }>(`${SNP}/expected.json`).verify_at_unix;
@@ -197,6 +196,12 @@ describe('the MAA API', () => {
       'REQUEST_TOO_LARGE',
     ],
   ];
+  test("another method on an attestation path: 405 METHOD_NOT_ALLOWED in MAA's shape, Allow: POST", async () => {
+    const a = await request(r, 'GET', '/attest/SgxEnclave?api-version=2020-10-01');
+    assert.deepEqual([a.status, a.type, a.allow], [405, 'application/json', 'POST']);
+    assert.equal((a.body['error'] as Record<string, unknown>)['code'], 'METHOD_NOT_ALLOWED');
+  });
+
   for (const [what, path, body, status, code] of refusals) {
     test(`${what}: ${status} {"error":{"code":"${code}"}}`, async () => {
       const a = await request(r, 'POST', path, body);

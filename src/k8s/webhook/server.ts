@@ -1,8 +1,8 @@
 import { readFileSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
-import https from 'node:https';
+import type https from 'node:https';
 import { router } from '../../server/http.js';
-import { listen } from '../../server/listen.js';
+import { httpsServer, listen } from '../../server/listen.js';
 import { CloisterError } from '../../lib/errors.js';
 import { answerReview } from './review.js';
 import type { InjectionConfig } from './mutate.js';
@@ -38,7 +38,7 @@ function readTls(o: WebhookOptions): { cert: Buffer; key: Buffer } {
  * ```
  */
 export async function startWebhook(o: WebhookOptions): Promise<{ server: https.Server; close(): Promise<void> }> {
-  const server = https.createServer(
+  const server = httpsServer(
     readTls(o),
     router(
       {
