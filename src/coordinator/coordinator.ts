@@ -62,6 +62,8 @@ export interface OwnEvidence {
  * manifest's RecoveryKeys, and the recovery data a coordinator in recovery mode checks secrets with.
  */
 export interface RecoveryVault {
+  /** The recovery data it keeps now (as `setRecovery` was last given it). */
+  readonly recoveryData: Uint8Array | undefined;
   setRecovery(recovery: { recoveryKey: Uint8Array; data: Uint8Array } | undefined): Promise<void>;
 }
 
@@ -134,7 +136,11 @@ export class Coordinator {
    */
   static async open(options: CoordinatorOptions): Promise<Coordinator> {
     const bytes = await options.store.read();
-    if (bytes) return new Coordinator(decodeState(bytes), options);
+    if (bytes) {
+      const coordinator = new Coordinator(decodeState(bytes), options);
+      await coordinator.syncVault();
+      return coordinator;
+    }
     const now = options.now?.() ?? Date.now() / 1000;
     const state: State = {
       version: 1,
@@ -201,23 +207,31 @@ export class Coordinator {
     return encodeRecoverySecrets(this.state.recovery);
   }
 
-  /**
-   * New recovery secrets for `m`'s RecoveryKeys (none: no recovery), the recovery key's wrapping of
-   * the state key kept by the vault first, so that a state never names secrets that open nothing.
-   */
-  private async makeRecovery(m: Manifest): Promise<RecoveryState | undefined> {
-    if (Object.keys(m.RecoveryKeys).length === 0) {
-      await this.options.vault?.setRecovery(undefined);
-      return undefined;
-    }
+  /** New recovery secrets for `m`'s RecoveryKeys (none: no recovery). */
+  private makeRecovery(m: Manifest): RecoveryState | undefined {
+    if (Object.keys(m.RecoveryKeys).length === 0) return undefined;
     if (!this.options.vault)
       throw new CloisterError(
         'RECOVERY_UNAVAILABLE',
         'this coordinator keeps no recovery key: RecoveryKeys cannot be used',
       );
     const { recoveryKey, secrets, data } = createRecovery(m.RecoveryKeys, m.Config.RecoveryThreshold);
-    await this.options.vault.setRecovery({ recoveryKey, data: encodeRecoveryData(data) });
-    return { secrets, data };
+    return { key: recoveryKey, secrets, data };
+  }
+
+  /**
+   * Makes the vault keep the recovery of the sealed state: after every persisted change of it, and
+   * at start, so that a crash between the two writes is mended by the next start (the state,
+   * written first, is what counts).
+   */
+  private async syncVault(): Promise<void> {
+    const vault = this.options.vault;
+    if (!vault) return;
+    const recovery = this.state.recovery;
+    const data = recovery && encodeRecoveryData(recovery.data);
+    const kept = vault.recoveryData;
+    if (data === undefined ? kept === undefined : kept !== undefined && equal(kept, data)) return;
+    await vault.setRecovery(recovery && data && { recoveryKey: recovery.key, data });
   }
 
   status(): {
@@ -268,7 +282,7 @@ export class Coordinator {
     const volumes = Object.fromEntries(
       Object.keys(parsed.manifest.Volumes).map((name) => [name, { key: new Uint8Array(randomBytes(32)), files: {} }]),
     );
-    const recovery = await this.makeRecovery(parsed.manifest);
+    const recovery = this.makeRecovery(parsed.manifest);
     const { recovery: _none, ...rest } = this.state;
     this.state = { ...rest, manifest: parsed.raw, secrets, volumes, previousSecrets: secrets };
     if (recovery) this.state.recovery = recovery;
@@ -278,6 +292,7 @@ export class Coordinator {
       recoveryKeys: Object.keys(parsed.manifest.RecoveryKeys),
     });
     await this.persist();
+    await this.syncVault();
     this.options.log({ level: 'info', event: 'manifest-set', fingerprint: parsed.fingerprint });
     return {
       fingerprint: parsed.fingerprint,
@@ -391,7 +406,7 @@ export class Coordinator {
     const sameRecovery =
       JSON.stringify([current.manifest.RecoveryKeys, current.manifest.Config.RecoveryThreshold]) ===
       JSON.stringify([proposed.manifest.RecoveryKeys, proposed.manifest.Config.RecoveryThreshold]);
-    const recovery = sameRecovery ? before.recovery : await this.makeRecovery(proposed.manifest);
+    const recovery = sameRecovery ? before.recovery : this.makeRecovery(proposed.manifest);
     const { recovery: _old, ...next } = carryOver(before, current.manifest, proposed, {
       secrets,
       volumeKey: () => new Uint8Array(randomBytes(32)),
@@ -401,6 +416,7 @@ export class Coordinator {
     this.parsed = proposed;
     this.record('update-applied', acknowledged, { services: Object.keys(proposed.manifest.Marbles) });
     await this.persist();
+    await this.syncVault();
     this.options.log({
       level: 'info',
       event: 'manifest-updated',

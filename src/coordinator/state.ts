@@ -38,6 +38,8 @@ export interface State {
 }
 
 export interface RecoveryState {
+  /** The recovery key the holders' secrets recombine (sealed here, so that the vault can be mended after a crash). */
+  key: Uint8Array;
   /** Each holder's secret, encrypted to the holder's RSA key (MarbleRun's RecoverySecrets). */
   secrets: Record<string, Uint8Array>;
   data: RecoveryData;
@@ -86,6 +88,7 @@ export function encodeState(s: State): Uint8Array {
     acknowledged: s.pendingUpdate.acknowledged,
   };
   const recovery = s.recovery && {
+    key: b64(s.recovery.key),
     secrets: Object.fromEntries(Object.entries(s.recovery.secrets).map(([k, v]) => [k, b64(v)])),
     data: s.recovery.data,
   };
@@ -130,9 +133,10 @@ function decodePending(value: unknown): PendingUpdate {
 }
 
 function decodeRecovery(value: unknown): RecoveryState {
-  const o = j.object(value, 'state.recovery', ['secrets', 'data']);
+  const o = j.object(value, 'state.recovery', ['key', 'secrets', 'data']);
   const secrets = j.object(o['secrets'], 'state.recovery.secrets');
   return {
+    key: bytes(o, 'key', 'state.recovery'),
     secrets: Object.fromEntries(
       Object.keys(secrets).map((holder) => [holder, bytes(secrets, holder, 'state.recovery.secrets')]),
     ),

@@ -30,7 +30,7 @@ export interface StateKeyring {
   readonly recoveryData: Uint8Array | undefined;
   /** Seals the state key under `recoveryKey` beside the recovery data (`undefined`: no recovery). Needs the state key. */
   setRecovery(recovery: { recoveryKey: Uint8Array; data: Uint8Array } | undefined): Promise<void>;
-  /** The state key the recovery key opens: STATE_KEY_INVALID when it opens nothing. */
+  /** The state key the recovery key opens: RECOVERY_FAILED when it opens nothing. */
   unwrap(recoveryKey: Uint8Array): Uint8Array;
   /** Seals the recovered state key under this platform's key: the data directory opens here from now on. */
   reseal(stateKey: Uint8Array): Promise<void>;
@@ -107,8 +107,12 @@ export async function openStateKey(dir: string, platformKey: Uint8Array): Promis
     }
   }
   return {
-    stateKey,
-    recoveryData: file.recovery?.data,
+    get stateKey() {
+      return stateKey;
+    },
+    get recoveryData() {
+      return file.recovery?.data;
+    },
     async setRecovery(recovery) {
       if (!stateKey) throw new CloisterError('STATE_KEY_INVALID', `${path}: the state key is locked`);
       file = {
