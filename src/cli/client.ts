@@ -107,16 +107,22 @@ export async function pinnedCall(o: Common, method: string, path: string, body?:
  * one does not fit, its unauthenticated status says whether that is why, and the error says so.
  */
 async function inRecoveryMode(o: Common, error: CloisterError): Promise<void> {
-  const status = await call(endpoint(o), 'GET', '/api/v1/status').then(
-    (r) => r.json<{ status?: string; message?: string }>(),
-    () => undefined,
-  );
-  if (status?.status === 'RecoveryMode')
+  const status = await recoveryStatus(o);
+  if (status)
     throw new CloisterError(
       'RECOVERY_MODE',
       `${o.coordinator} says (unverified: it serves under a temporary root until recovered): ${status.message ?? 'recovery mode'}`,
       { cause: error },
     );
+}
+
+/** The status of a coordinator in recovery mode (unauthenticated: it has no root to pin yet), else undefined. */
+async function recoveryStatus(o: Common): Promise<{ status: string; message?: string } | undefined> {
+  const status = await call(endpoint(o), 'GET', '/api/v1/status').then(
+    (r) => r.json<{ status?: string; message?: string }>(),
+    () => undefined,
+  );
+  return status?.status === 'RecoveryMode' ? { ...status, status: status.status } : undefined;
 }
 
 /** The options that say which coordinator identity to accept (`verify`, `recover`). */
@@ -318,6 +324,19 @@ export function registerClient(program: Command): void {
 
   clientOptions(program.command('status').description("the coordinator's state")).action(
     action(async (o: Common) => {
+      // MarbleRun's status says "recovery mode" too; here it is labelled unverified, as it is.
+      const recovering = await pinnedCall(o, 'GET', '/api/v1/status').then(
+        () => undefined,
+        async (error: unknown) => {
+          const status = error instanceof CloisterError && error.code === 'RECOVERY_MODE' && (await recoveryStatus(o));
+          if (!status) throw error;
+          return status;
+        },
+      );
+      if (recovering) {
+        print(o, { ...recovering, verified: false }, `RecoveryMode (unverified): ${recovering.message ?? ''}`);
+        return;
+      }
       const s = (await pinnedCall(o, 'GET', '/api/v1/status')).json<{
         status: string;
         simulation: boolean;

@@ -109,9 +109,19 @@ describe('recovery keys and the history', () => {
   after(() => c.stop('SIGKILL'));
 
   it('manifest set hands out one encrypted recovery secret per key holder, and they can be issued again', async () => {
-    const set = await cloister(['manifest', 'set', file('v1.json', manifest(128)), ...client()]);
+    // MarbleRun's command line: manifest set ... --recoverydata FILE.
+    const recoveryData = join(dir, 'recovery_data');
+    const set = await cloister([
+      'manifest',
+      'set',
+      file('v1.json', manifest(128)),
+      ...client(),
+      '--recoverydata',
+      recoveryData,
+    ]);
     assert.equal(set.code, 0, set.stdout + set.stderr);
-    recoverySecrets = (JSON.parse(set.stdout) as { RecoverySecrets: Record<string, string> }).RecoverySecrets;
+    recoverySecrets = (JSON.parse(readFileSync(recoveryData, 'utf8')) as { RecoverySecrets: Record<string, string> })
+      .RecoverySecrets;
     assert.deepEqual(Object.keys(recoverySecrets).sort(), [...holders]);
     const again = await cloister(['manifest', 'recovery-data', '--coordinator', c.client, '--root', rootFile]);
     assert.deepEqual(JSON.parse(again.stdout), { RecoverySecrets: recoverySecrets });
@@ -141,15 +151,21 @@ describe('recovery keys and the history', () => {
     c = await startCoordinator(dataDir, simDir);
     assert.match(c.log(), /"event":"recovery-mode"/);
     const status = await cloister(['status', ...client()]);
-    assert.equal(errorCode(status), 'RECOVERY_MODE', status.stdout);
+    assert.equal(status.code, 0, status.stdout);
+    const said = JSON.parse(status.stdout) as { status: string; verified: boolean };
+    assert.deepEqual([said.status, said.verified], ['RecoveryMode', false]);
     assert.equal(errorCode(await cloister(['secret', 'get', 'apiKey', ...asAdmin()])), 'RECOVERY_MODE');
   });
 
   it('forged and repeated secrets are refused; two of three holders recover every secret under the same root', async () => {
     assert.equal(errorCode(await recover(file('forged.bin', randomBytes(33)))), 'RECOVERY_SHARE_INVALID');
     assert.equal(errorCode(await recover(file('short.bin', randomBytes(32)))), 'RECOVERY_SHARE_INVALID');
-    // Alice decrypts her secret with openssl, as MarbleRun's documentation has it.
-    const encrypted = file('alice.enc', Buffer.from(recoverySecrets['alice'] ?? '', 'base64'));
+    // Alice extracts and decrypts her secret with jq and openssl, as MarbleRun's documentation has it.
+    const encrypted = join(dir, 'recovery_key_encrypted');
+    execFileSync('sh', [
+      '-c',
+      `jq -r '.RecoverySecrets.alice' '${join(dir, 'recovery_data')}' | openssl base64 -d -A > '${encrypted}'`,
+    ]);
     const decrypted = join(dir, 'alice.secret');
     execFileSync('openssl', [
       'pkeyutl',
