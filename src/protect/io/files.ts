@@ -1,16 +1,16 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { CloisterError } from '../lib/errors.js';
-import { HEADER_LENGTH, TAG_LENGTH } from './format.js';
-import { chunkError, lengthError, type ChunkContext } from './lib/chunks.js';
-import { ioError } from './lib/io.js';
-import { checkRoot, headerOf, verifyHeader } from './lib/opener.js';
-import { openParams, sealParams, toThreads } from './lib/options.js';
-import { ChunkPool, inline, shortError } from './lib/pool.js';
-import { runSpan, runsOf, type ChunkRun, type RunSpan } from './lib/runs.js';
-import { FileSealer } from './lib/sealer.js';
-import type { OpenOptions, OpenStreamResult, SealOptions, SealStreamResult, TransferOptions } from './types.js';
+import { CloisterError } from '../../lib/errors.js';
+import { HEADER_LENGTH, TAG_LENGTH } from '../format.js';
+import { chunkError, lengthError, type ChunkContext } from '../lib/chunks.js';
+import { ioError } from './errors.js';
+import { checkRoot, headerOf, verifyHeader } from '../lib/opener.js';
+import { openParams, sealParams } from '../lib/options.js';
+import { ChunkPool, inline, shortError, toThreads } from './pool.js';
+import { runSpan, runsOf, type ChunkRun, type RunSpan } from '../lib/runs.js';
+import { FileSealer } from '../lib/sealer.js';
+import type { OpenOptions, OpenStreamResult, SealOptions, SealStreamResult, TransferOptions } from '../types.js';
 
 /**
  * Sealing and opening from one file to another, for the CLI and `cloister run`. The file is cut

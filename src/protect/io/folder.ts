@@ -1,12 +1,12 @@
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fromHex, hex } from '../lib/bytes.js';
-import { CloisterError } from '../lib/errors.js';
-import { ioError } from './lib/io.js';
-import { pathProblem } from './lib/options.js';
+import { fromHex, hex } from '../../lib/bytes.js';
+import { CloisterError } from '../../lib/errors.js';
+import { ioError } from './errors.js';
+import { pathProblem } from '../lib/options.js';
 import { openWith, sealWith, withExecutors } from './files.js';
-import type { TransferOptions } from './types.js';
+import type { TransferOptions } from '../types.js';
 
 /**
  * Folder helpers for the CLI and `cloister run`: seal every file of a folder for a volume, or
