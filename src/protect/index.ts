@@ -20,6 +20,10 @@ export { sealToFile, openToFile } from './io/files.js';
 export {
   sealFolder,
   openFolder,
+  sealFiles,
+  syncFolders,
+  walkFolder,
+  type SealJob,
   type ProtectedEntry,
   type SealFolderOptions,
   type OpenFolderOptions,
