@@ -97,12 +97,30 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   // The route tables are filled below, and refilled when a coordinator in recovery mode is recovered.
   const clientRoutes: Record<string, Handler> = {};
   const meshRoutes: Record<string, Handler> = {};
+  // A client command pointed at the mesh address (or a service at the client address) is told where it is.
+  const servedAt = (prefix: string, api: string, address: string) => (path: string) =>
+    path.startsWith(prefix) ? `this is the coordinator's ${api}; ${prefix}* is served at ${address}` : undefined;
   const clientServer = httpsServer(
     { requestCert: true, rejectUnauthorized: false },
-    router(clientRoutes, log, MAX_BODY, maaErrorsBeside(PROBLEM_DETAILS)),
+    router(
+      clientRoutes,
+      log,
+      MAX_BODY,
+      maaErrorsBeside(PROBLEM_DETAILS),
+      servedAt('/mesh/', `client API (${o.clientAddr})`, `the mesh address ${o.meshAddr}`),
+    ),
   );
   // Activated services present their coordinator-issued certificate to commit volume files.
-  const meshServer = httpsServer({ requestCert: true, rejectUnauthorized: false }, router(meshRoutes, log));
+  const meshServer = httpsServer(
+    { requestCert: true, rejectUnauthorized: false },
+    router(
+      meshRoutes,
+      log,
+      MAX_BODY,
+      PROBLEM_DETAILS,
+      servedAt('/api/', `mesh API for services (${o.meshAddr})`, `the client address ${o.clientAddr} (--coordinator)`),
+    ),
+  );
   /** Serves `routes` under a fresh TLS key each start (or recovery), certified by `ca`. */
   const serve = async (
     ca: Coordinator['ca'],
