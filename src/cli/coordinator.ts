@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { DcapVerifier, customRoot, type PreparedCollateral } from '../attest/index.js';
 import { Coordinator, type CoordinatorOptions } from '../coordinator/coordinator.js';
-import { RecoveryMode } from '../coordinator/recovery-mode.js';
+import { RECOVERY_MESSAGE, RecoveryMode } from '../coordinator/recovery-mode.js';
 import { decodeRecoveryData } from '../coordinator/recovery.js';
 import { createCa } from '../pki/index.js';
 import { httpsServer, listen, servingIdentity } from '../server/listen.js';
@@ -98,8 +98,14 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   const clientRoutes: Record<string, Handler> = {};
   const meshRoutes: Record<string, Handler> = {};
   // A client command pointed at the mesh address (or a service at the client address) is told where it is.
+  // In recovery mode, any other endpoint is answered with what the coordinator waits for.
+  let recovering = false;
   const servedAt = (prefix: string, api: string, address: string) => (path: string) =>
-    path.startsWith(prefix) ? `this is the coordinator's ${api}; ${prefix}* is served at ${address}` : undefined;
+    recovering
+      ? RECOVERY_MESSAGE
+      : path.startsWith(prefix)
+        ? `this is the coordinator's ${api}; ${prefix}* is served at ${address}`
+        : undefined;
   const clientServer = httpsServer(
     { requestCert: true, rejectUnauthorized: false },
     router(
@@ -160,10 +166,12 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
         const coordinator = await recoverState(o.dataDir, keyring, recoveryKey, options);
         await coordinator.recovered(holders);
         await serveCoordinator(coordinator);
+        recovering = false;
         log({ level: 'info', event: 'serving', ...coordinator.status() });
       },
     });
     await serve(recovery.ca, recoveryApi(recovery));
+    recovering = true;
     status = recovery.status();
     log({ level: 'warn', event: 'recovery-mode', message: status['message'] });
   }

@@ -4,7 +4,9 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { call, parseAddress } from '../../src/cli/net.js';
 import { hex } from '../../src/lib/bytes.js';
+import { CloisterError } from '../../src/lib/errors.js';
 import { SIM_MRSIGNER } from '../../src/run/evidence.js';
 import { resolveProgram } from '../../src/run/measure.js';
 import {
@@ -155,6 +157,11 @@ describe('recovery keys and the history', () => {
     const said = JSON.parse(status.stdout) as { status: string; verified: boolean };
     assert.deepEqual([said.status, said.verified], ['RecoveryMode', false]);
     assert.equal(errorCode(await cloister(['secret', 'get', 'apiKey', ...asAdmin()])), 'RECOVERY_MODE');
+    // Asked directly (no pinned root to check), any other endpoint says what the coordinator waits for.
+    await assert.rejects(
+      () => call(parseAddress(c.client, 'client'), 'GET', '/api/v1/manifest'),
+      (e) => e instanceof CloisterError && e.code === 'NOT_FOUND' && /recovery mode/.test(e.message),
+    );
   });
 
   it('forged and repeated secrets are refused; two of three holders recover every secret under the same root', async () => {
