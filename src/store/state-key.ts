@@ -94,7 +94,19 @@ export async function openStateKey(dir: string, platformKey: Uint8Array): Promis
   let file: KeyFile;
   let stateKey: Uint8Array | undefined;
   if (bytes === undefined) {
-    const legacy = (await readIfExists(join(dir, STATE_FILE))) !== undefined;
+    const statePath = join(dir, STATE_FILE);
+    const legacy = await readIfExists(statePath);
+    // A state from before state keys: the platform key must open it (STATE_CORRUPT otherwise) before it is named its key.
+    if (legacy !== undefined)
+      try {
+        unseal(createSecretKey(platformKey), legacy, statePath);
+      } catch (cause) {
+        throw new CloisterError(
+          'STATE_CORRUPT',
+          `${statePath} does not open with the platform key, and ${path} (its state key) is missing: restore it`,
+          { path, cause },
+        );
+      }
     stateKey = legacy ? platformKey : new Uint8Array(randomBytes(32));
     file = { platform: sealKey(platformKey, stateKey), recovery: undefined };
     await write(dir, file);

@@ -25,6 +25,13 @@ describe('openStateKey', () => {
     assert.deepEqual((await openStateKey(dir, KEY)).stateKey, KEY);
   });
 
+  it('a state from before state keys that the platform key does not open is STATE_CORRUPT, and no key file is written', async () => {
+    const dir = await tempDir();
+    await fileStore({ dir, key: KEY }).write(utf8('{}'));
+    await assert.rejects(() => openStateKey(dir, new Uint8Array(32).fill(1)), code('STATE_CORRUPT'));
+    assert.deepEqual((await openStateKey(dir, KEY)).stateKey, KEY, 'the right key still opens it');
+  });
+
   it('another platform key leaves it locked; the recovery key opens it, a wrong one is RECOVERY_FAILED', async () => {
     const dir = await tempDir();
     const keyring = await openStateKey(dir, KEY);
