@@ -82,17 +82,23 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   );
   const keyring = await openStateKey(o.dataDir, key);
   const options = { own, verify, log, servingNames, vault: keyring };
-  // The attestation service keeps its keys in a sealed state of its own, under the same sealing key.
-  const maa = o.maa
-    ? await AttestationService.open({
-        instance: (o.maaInstanceUrl ?? `https://${o.clientAddr}`).replace(/\/+$/, ''),
-        store: fileStore({ dir: join(o.dataDir, 'maa'), key }),
-        dcap: verifier,
-        collateral: simulatedCollateral(verifier, platform),
-        ...servicePolicy(o.maaPolicy, true),
-        now: () => Date.now() / 1000,
-      })
-    : undefined;
+  // The attestation service keeps its keys in a sealed state of its own, under the same state key
+  // (so that it moves and recovers with the coordinator's; a data directory from before state keys
+  // has the platform key as its state key).
+  let maa: AttestationService | undefined;
+  const openMaa = async (stateKey: Uint8Array) => {
+    maa = o.maa
+      ? await AttestationService.open({
+          instance: (o.maaInstanceUrl ?? `https://${o.clientAddr}`).replace(/\/+$/, ''),
+          store: fileStore({ dir: join(o.dataDir, 'maa'), key: stateKey }),
+          dcap: verifier,
+          collateral: simulatedCollateral(verifier, platform),
+          ...servicePolicy(o.maaPolicy, true),
+          now: () => Date.now() / 1000,
+        })
+      : undefined;
+    return maa;
+  };
 
   // The route tables are filled below, and refilled when a coordinator in recovery mode is recovered.
   const clientRoutes: Record<string, Handler> = {};
@@ -142,9 +148,9 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
       Object.assign(table, next);
     }
   };
-  const serveCoordinator = async (coordinator: Coordinator) =>
+  const serveCoordinator = async (coordinator: Coordinator, service: AttestationService | undefined) =>
     serve(coordinator.ca, {
-      client: maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator),
+      client: service ? { ...clientApi(coordinator), ...maaApi(service) } : clientApi(coordinator),
       mesh: meshApi(coordinator),
     });
 
@@ -154,7 +160,7 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
       store: fileStore({ dir: o.dataDir, key: keyring.stateKey }),
       ...options,
     });
-    await serveCoordinator(coordinator);
+    await serveCoordinator(coordinator, await openMaa(keyring.stateKey));
     status = coordinator.status();
   } else {
     const recovery: RecoveryMode = new RecoveryMode({
@@ -163,9 +169,9 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
       ca: await createCa({ now: Date.now() / 1000 }),
       data: keyring.recoveryData && decodeRecoveryData(keyring.recoveryData),
       recover: async (recoveryKey, holders) => {
-        const coordinator = await recoverState(o.dataDir, keyring, recoveryKey, options);
+        const { coordinator, stateKey } = await recoverState(o.dataDir, keyring, recoveryKey, options);
         await coordinator.recovered(holders);
-        await serveCoordinator(coordinator);
+        await serveCoordinator(coordinator, await openMaa(stateKey));
         recovering = false;
         log({ level: 'info', event: 'serving', ...coordinator.status() });
       },
@@ -189,7 +195,9 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
     routes: { client: Object.keys(clientRoutes), mesh: Object.keys(meshRoutes) },
   });
   return {
-    maa,
+    get maa() {
+      return maa;
+    },
     client: clientServer,
     mesh: meshServer,
     close: async () => {
@@ -208,7 +216,7 @@ async function recoverState(
   keyring: StateKeyring,
   recoveryKey: Uint8Array,
   options: Omit<CoordinatorOptions, 'store'>,
-): Promise<Coordinator> {
+): Promise<{ coordinator: Coordinator; stateKey: Uint8Array }> {
   const stateKey = keyring.unwrap(recoveryKey);
   const store = fileStore({ dir, key: stateKey });
   try {
@@ -217,7 +225,7 @@ async function recoverState(
     throw new CloisterError('RECOVERY_FAILED', 'the recovered state key does not open the sealed state', { cause });
   }
   await keyring.reseal(stateKey);
-  return Coordinator.open({ store: fileStore({ dir, key: stateKey }), ...options });
+  return { coordinator: await Coordinator.open({ store: fileStore({ dir, key: stateKey }), ...options }), stateKey };
 }
 
 export function registerCoordinator(program: Command): void {
@@ -247,12 +255,11 @@ export function registerCoordinator(program: Command): void {
     .action(async (o: Options) => {
       try {
         const running = await startCoordinator(o);
-        const maa = running.maa;
-        if (maa)
+        if (o.maa)
           process.on(
             'SIGHUP',
             () =>
-              void maa.rotate().then(
+              void running.maa?.rotate().then(
                 (kid) => log({ level: 'info', event: 'rotated', kid }),
                 (e: unknown) => log({ level: 'error', event: 'rotation failed', message: String(e) }),
               ),

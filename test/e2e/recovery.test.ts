@@ -25,7 +25,7 @@ import { userCert } from './users.js';
  * a coordinator whose sealing key is gone starts in recovery mode and, after `cloister recover`
  * by two of three key holders (one decrypting with openssl as MarbleRun's documentation does,
  * one with --key), serves the same secrets under the same root; forged and repeated secrets are
- * refused; `cloister history verify` passes on the honest coordinator and refuses it once its
+ * refused (the attestation service's keys recover too); `cloister history verify` passes on the honest coordinator and refuses it once its
  * state file is replaced by an older copy (kill -9 between the steps), and a fork after that.
  */
 
@@ -38,6 +38,9 @@ const node = resolveProgram('node');
 const holders = ['alice', 'bob', 'carol'] as const;
 let c: RunningCoordinator;
 let admin: { cert: string; key: string };
+/** The attestation service's signing key id a coordinator log names (it recovers with the state). */
+const maaKid = (log: string) => /"maaKid":"([^"]+)"/.exec(log)?.[1];
+let firstKid: string | undefined;
 
 const file = (name: string, text: string | Uint8Array) => {
   writeFileSync(join(dir, name), text);
@@ -89,7 +92,7 @@ const recover = (secretFile: string, extra: string[] = []) =>
   cloister(['recover', secretFile, '--coordinator', c.client, '--simulation', '--sim-dir', simDir, '--json', ...extra]);
 const restart = async () => {
   await c.stop('SIGKILL');
-  c = await startCoordinator(dataDir, simDir);
+  c = await startCoordinator(dataDir, simDir, ['--maa']);
 };
 
 describe('recovery keys and the history', () => {
@@ -105,7 +108,9 @@ describe('recovery keys and the history', () => {
       writeFileSync(join(dir, `${h}.pub.pem`), pair.publicKey.export({ format: 'pem', type: 'spki' }));
       writeFileSync(join(dir, `${h}.key.pem`), pair.privateKey.export({ format: 'pem', type: 'pkcs8' }));
     }
-    c = await startCoordinator(dataDir, simDir);
+    c = await startCoordinator(dataDir, simDir, ['--maa']);
+    firstKid = maaKid(c.log());
+    assert.ok(firstKid);
     assert.equal((await pinRoot(c, simDir, rootFile)).code, 0);
   });
   after(() => c.stop('SIGKILL'));
@@ -150,7 +155,7 @@ describe('recovery keys and the history', () => {
   it('a coordinator whose sealing key is gone starts in recovery mode, serving status and attestation only', async () => {
     await c.stop('SIGKILL');
     rmSync(join(dataDir, 'sealing.key'));
-    c = await startCoordinator(dataDir, simDir);
+    c = await startCoordinator(dataDir, simDir, ['--maa']);
     assert.match(c.log(), /"event":"recovery-mode"/);
     const status = await cloister(['status', ...client()]);
     assert.equal(status.code, 0, status.stdout);
@@ -211,6 +216,7 @@ describe('recovery keys and the history', () => {
     await restart();
     assert.doesNotMatch(c.log(), /recovery-mode/);
     assert.equal(await secrets(), earlier);
+    assert.equal(maaKid(c.log()), firstKid, "the attestation service's keys recovered with the state");
   });
 
   it('after an update, .Previous.Secrets renders what a changed secret was before', async () => {
@@ -242,7 +248,7 @@ describe('recovery keys and the history', () => {
     assert.equal((await historyVerify()).code, 0);
     await c.stop('SIGKILL');
     copyFileSync(older, join(dataDir, 'state.sealed'));
-    c = await startCoordinator(dataDir, simDir);
+    c = await startCoordinator(dataDir, simDir, ['--maa']);
     const rolledBack = await historyVerify();
     assert.equal(errorCode(rolledBack), 'HISTORY_ROLLBACK', rolledBack.stdout);
     // Three changes on the restored state make its history longer again, but not the one seen.
