@@ -24,9 +24,10 @@ import { userCert } from './users.js';
  * Recovery keys, the history and previous secrets through the real CLI and coordinator processes:
  * a coordinator whose sealing key is gone starts in recovery mode and, after `cloister recover`
  * by two of three key holders (one decrypting with openssl as MarbleRun's documentation does,
- * one with --key), serves the same secrets under the same root; forged and repeated secrets are
- * refused (the attestation service's keys recover too); `cloister history verify` passes on the honest coordinator and refuses it once its
- * state file is replaced by an older copy (kill -9 between the steps), and a fork after that.
+ * one with --key), serves the same secrets under the same root (and the attestation service's
+ * keys); forged and repeated secrets are refused; `cloister history verify` passes on the honest
+ * coordinator and refuses it once its state file is replaced by an older copy (kill -9 between
+ * the steps), and a fork after that.
  */
 
 const dir = tempDir('recovery');
