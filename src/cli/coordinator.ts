@@ -9,6 +9,17 @@ import { fileStore, sealingKey, underLock } from '../store/index.js';
 import { clientApi, meshApi } from '../server/api.js';
 import { MAX_BODY, PROBLEM_DETAILS, router } from '../server/http.js';
 import { maaApi, maaErrorsBeside } from '../server/maa.js';
+import { dashboardApi } from '../server/dashboard.js';
+import {
+  attestationCounter,
+  gauge,
+  metricsRegistry,
+  outcomeCounter,
+  timedStore,
+  timedVerifier,
+  verificationMetrics,
+} from '../server/metrics.js';
+import { METRICS_OPTION, startMetrics } from './metrics.js';
 import { AttestationService } from '../attestation-service/index.js';
 import { servicePolicy, simulatedCollateral } from './attestation-service.js';
 import { join } from 'node:path';
@@ -36,6 +47,8 @@ interface Options {
   maa?: boolean;
   maaPolicy?: string;
   maaInstanceUrl?: string;
+  /** Serve Prometheus metrics over plain HTTP at this address (docs/metrics.md). */
+  metricsAddr?: string;
 }
 
 interface RunningCoordinator {
@@ -72,18 +85,60 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
     if (prepared?.collateral !== collateral) prepared = { collateral, value: verifier.prepare(await collateral) };
     return verifier.verify(evidence, { collateral: prepared.value, now: Date.now() / 1000, tee: 'sgx' });
   };
+  const registry = metricsRegistry('coordinator');
   const key = await sealingKey(o.dataDir);
-  const store = fileStore({ dir: o.dataDir, key });
+  const store = timedStore(fileStore({ dir: o.dataDir, key }), registry, 'coordinator');
   // The names it serves under (beyond localhost and the loopback and unspecified addresses) are its own.
   const servingNames = [client.host, mesh.host, ...o.dnsName].filter(
     (name) => !['localhost', '127.0.0.1', '::1', '0.0.0.0', '::'].includes(name.toLowerCase()),
   );
-  const coordinator = await Coordinator.open({ store, own, verify, log, servingNames });
+  const coordinator = await Coordinator.open({
+    store,
+    own,
+    verify: timedVerifier(verify, verificationMetrics(registry, 'mesh')),
+    log,
+    servingNames,
+  });
+  const services = () => (coordinator.status().manifestFingerprint ? Object.keys(coordinator.activations()) : []);
+  const activated = outcomeCounter(
+    registry,
+    'cloister_activations_total',
+    'Activation requests by the service they named (a name not in the manifest counts as (unknown)) and result: activated, or the error code of the refusal',
+    'service',
+    services,
+  );
+  gauge(
+    registry,
+    'cloister_activation_nonces_outstanding',
+    'Activation nonces issued, unexpired and not used yet',
+    () => coordinator.noncesOutstanding(),
+  );
+  gauge(
+    registry,
+    'cloister_service_activations',
+    'Activations of each service of the manifest since it was set (kept in the sealed state)',
+    () =>
+      services().length === 0
+        ? []
+        : Object.entries(coordinator.activations()).map(([service, value]) => ({ labels: { service }, value })),
+    ['service'],
+  );
+  gauge(
+    registry,
+    'cloister_manifest_info',
+    'Always 1 once a manifest is set: the fingerprint of the manifest the coordinator enforces',
+    () => {
+      const fingerprint = coordinator.status().manifestFingerprint;
+      return fingerprint ? [{ labels: { fingerprint }, value: 1 }] : [];
+    },
+    ['fingerprint'],
+  );
   // The attestation service keeps its keys in a sealed state of its own, under the same sealing key.
   const maa = o.maa
     ? await AttestationService.open({
         instance: (o.maaInstanceUrl ?? `https://${o.clientAddr}`).replace(/\/+$/, ''),
-        store: fileStore({ dir: join(o.dataDir, 'maa'), key }),
+        store: timedStore(fileStore({ dir: join(o.dataDir, 'maa'), key }), registry, 'attestation-service'),
+        verified: verificationMetrics(registry, 'maa'),
         dcap: verifier,
         collateral: simulatedCollateral(verifier, platform),
         ...servicePolicy(o.maaPolicy, true),
@@ -93,8 +148,14 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
 
   // The TLS identity of both APIs: a fresh key each start, certified by the coordinator's CA.
   const tls = await servingIdentity(coordinator.ca, 'cloister coordinator', servingNames, Date.now() / 1000);
-  const clientRoutes = maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator);
-  const meshRoutes = meshApi(coordinator);
+  // The dashboard's verdict on the coordinator's own evidence: the verifier of workloads, untimed (it is no activation).
+  const ownVerdict = async () => verify((await coordinator.quote()).evidence, 'sgx');
+  const clientRoutes = {
+    ...clientApi(coordinator),
+    ...dashboardApi(coordinator, ownVerdict),
+    ...(maa ? maaApi(maa, attestationCounter(registry)) : {}),
+  };
+  const meshRoutes = meshApi(coordinator, activated);
   const clientServer = httpsServer(
     { ...tls, requestCert: true, rejectUnauthorized: false },
     router(clientRoutes, log, MAX_BODY, maaErrorsBeside(PROBLEM_DETAILS)),
@@ -103,6 +164,7 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   const meshServer = httpsServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(meshRoutes, log));
   await listen(clientServer, client.host, client.port);
   await listen(meshServer, mesh.host, mesh.port);
+  const metrics = await startMetrics(o.metricsAddr, registry);
   log({
     level: 'info',
     event: 'listening',
@@ -112,14 +174,19 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
     simulation: true,
     ...(maa ? { maaKid: maa.signingKey.kid } : {}),
     // What each address serves (the authorisation test checks it has a row for every route).
-    routes: { client: Object.keys(clientRoutes), mesh: Object.keys(meshRoutes) },
+    routes: {
+      client: Object.keys(clientRoutes),
+      mesh: Object.keys(meshRoutes),
+      ...(metrics ? { metrics: metrics.routes } : {}),
+    },
+    ...(o.metricsAddr ? { metricsAddr: o.metricsAddr } : {}),
   });
   return {
     maa,
     client: clientServer,
     mesh: meshServer,
     close: async () => {
-      await Promise.all([clientServer, meshServer].map((s) => new Promise((r) => s.close(r))));
+      await Promise.all([...[clientServer, meshServer].map((s) => new Promise((r) => s.close(r))), metrics?.close()]);
     },
   };
 }
@@ -148,6 +215,7 @@ export function registerCoordinator(program: Command): void {
       '--maa-instance-url <url>',
       "the URL clients use for that API, its tokens' iss (default https://<client-addr>)",
     )
+    .option(...METRICS_OPTION)
     .action(async (o: Options) => {
       try {
         const running = await startCoordinator(o);
