@@ -25,8 +25,9 @@ dt { color: var(--muted); }
 dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12.5px; }
 table { width: 100%; border-collapse: collapse; margin-top: 6px; }
-th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
-th { color: var(--muted); font-weight: 600; font-size: 12px; }
+th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: break-word; }
+th { color: var(--muted); font-weight: 600; font-size: 12px; white-space: nowrap; }
+td.mono { overflow-wrap: anywhere; }
 td.count { font-variant-numeric: tabular-nums; font-weight: 600; }
 .status-UpToDate { color: var(--ok); font-weight: 600; }
 .status-other { color: var(--warn); font-weight: 600; }
