@@ -190,7 +190,10 @@ export function registerK8s(program: Command): void {
           );
           const metrics = await startMetrics(o.metricsAddr, registry);
           if (metrics) log({ level: 'info', event: 'metrics', metricsAddr: o.metricsAddr });
-          untilSignal(() => Promise.all([plugin.close(), metrics?.close()]));
+          untilSignal(() => {
+            plugin.close();
+            return metrics?.close();
+          });
         },
       ),
     );

@@ -30,7 +30,6 @@ let ca: string;
 let evidence: EvidenceSource;
 let reader: { cert: string; key: string };
 
-
 /** An activation request as a workload sends it, answered with its status and error code. */
 async function activation(
   service: string,

@@ -33,7 +33,7 @@ function chromiumPath(): { path: string } | { skip: string } {
     return { path: out.trim().split('\n').pop() as string };
   } catch (error) {
     const reason = `no Chromium: scripts/install-chromium.sh failed (${String((error as { stderr?: string }).stderr ?? error).trim()})`;
-    if (process.env['CLOISTER_REQUIRE_CHROMIUM']) throw new Error(reason);
+    if (process.env['CLOISTER_REQUIRE_CHROMIUM']) throw new Error(reason, { cause: error });
     return { skip: reason };
   }
 }
@@ -146,7 +146,7 @@ suiteUnless('skip' in CHROMIUM ? CHROMIUM.skip : false, 'the dashboard in a real
   });
   after(async () => {
     await browser?.close();
-    await Promise.all([main, hostile].map((r) => r?.coordinator.stop()));
+    for (const r of [main, hostile]) await r?.coordinator.stop();
   });
 
   it('loads over HTTPS with a strict policy, asks nothing of any other origin, and shows what the API and `cloister verify` say', async () => {
