@@ -139,14 +139,26 @@ function manifestView(m, activations, update, simulation) {
   ];
 }
 
+/** The fields of a history entry in the order shown; others follow, except the link to the entry before. */
+const HISTORY_FIELDS = ['seq', 'time', 'kind', 'by', 'manifest', 'details', 'hash'];
+
+function historyCell(name, value) {
+  if (name === 'time' && typeof value === 'number') return new Date(value * 1000).toISOString();
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join(', ') || '—';
+  if (typeof value === 'string' && /^[0-9a-f]{64}$/.test(value)) return value.slice(0, 16) + '…';
+  return text(value);
+}
+
 function historyView(body, simulation) {
-  const entries = Array.isArray(body) ? body : Object.values(body || {}).find(Array.isArray) || [];
-  const shown = entries.slice(-50);
-  const columns = [...new Set(shown.flatMap((entry) => (entry && typeof entry === 'object' ? Object.keys(entry) : [])))];
+  const entries = Array.isArray(body) ? body : (body && Array.isArray(body.entries) ? body.entries : Object.values(body || {}).find(Array.isArray)) || [];
+  const shown = entries.slice(-50).reverse();
+  const present = new Set(shown.flatMap((entry) => (entry && typeof entry === 'object' ? Object.keys(entry) : [])));
+  const columns = [...HISTORY_FIELDS.filter((name) => present.has(name)), ...[...present].filter((name) => !HISTORY_FIELDS.includes(name) && name !== 'prev')];
+  const head = body && body.head && typeof body.head === 'object' ? body.head : undefined;
   return [
     heading('History', simulation),
-    node('p', { class: 'note', 'data-field': 'history.count' }, entries.length + ' entries' + (entries.length > shown.length ? ', the latest ' + shown.length + ' shown' : '')),
-    table(columns.map((name) => [name, name, (entry) => text(entry[name]), 'mono']), shown),
+    node('p', { class: 'note', 'data-field': 'history.count' }, entries.length + ' entries' + (entries.length > shown.length ? ', the latest ' + shown.length + ' shown' : '') + ', newest first' + (head && head.hash ? '; head ' + String(head.hash).slice(0, 16) + '… (check it with cloister history verify)' : '')),
+    table(columns.map((name) => [name, name, (entry) => historyCell(name, entry[name]), name === 'details' || name === 'hash' || name === 'manifest' ? 'mono' : '']), shown),
   ];
 }
 
