@@ -3,6 +3,7 @@ import http from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Verdict } from '../attest/index.js';
 import { ATTEST_ENDPOINTS } from '../attestation-service/index.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
 import type { SealedStore } from '../store/index.js';
 import { router, type Handler } from './http.js';
 import { listen } from './listen.js';
@@ -196,6 +197,54 @@ export function gauge(
       else for (const v of value) this.set(v.labels, v.value);
     },
   });
+}
+
+/**
+ * The coordinator's own metrics, read from the coordinator being served (none in recovery mode):
+ * `cloister_activations_total{service,result}` (through the function returned, for the mesh API),
+ * `cloister_service_activations{service}`, `cloister_activation_nonces_outstanding` and
+ * `cloister_manifest_info{fingerprint}`.
+ *
+ * @example `const activated = coordinatorMetrics(registry, () => current); meshApi(coordinator, activated)`
+ */
+export function coordinatorMetrics(
+  registry: Registry,
+  current: () => Coordinator | undefined,
+): (service: string | undefined, result: string) => void {
+  const activations = (): Record<string, number> => {
+    const c = current();
+    return c?.status().manifestFingerprint ? c.activations() : {};
+  };
+  gauge(
+    registry,
+    'cloister_activation_nonces_outstanding',
+    'Activation nonces issued, unexpired and not used yet',
+    () => current()?.noncesOutstanding() ?? 0,
+  );
+  gauge(
+    registry,
+    'cloister_service_activations',
+    'Activations of each service of the manifest since it was set (kept in the sealed state)',
+    () => Object.entries(activations()).map(([service, value]) => ({ labels: { service }, value })),
+    ['service'],
+  );
+  gauge(
+    registry,
+    'cloister_manifest_info',
+    'Always 1 once a manifest is set: the fingerprint of the manifest the coordinator enforces',
+    () => {
+      const fingerprint = current()?.status().manifestFingerprint;
+      return fingerprint ? [{ labels: { fingerprint }, value: 1 }] : [];
+    },
+    ['fingerprint'],
+  );
+  return outcomeCounter(
+    registry,
+    'cloister_activations_total',
+    'Activation requests by the service they named (a name not in the manifest counts as (unknown)) and result: activated, or the error code of the refusal',
+    'service',
+    () => Object.keys(activations()),
+  );
 }
 
 /**

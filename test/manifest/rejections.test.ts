@@ -391,8 +391,8 @@ const RULES: Rule[] = [
   ['secret accessors are known', (m) => (env(m)['API_KEY'] = '{{ pem .Secrets.rsaCert.Key }}'), `${ENV}.API_KEY`],
   ['.MarbleRun values are known', (m) => (env(m)['API_KEY'] = '{{ pem .MarbleRun.RootCA.Private }}'), `${ENV}.API_KEY`],
   [
-    '.Previous is not supported',
-    (m) => (env(m)['API_KEY'] = '{{ hex .Previous.Secrets.secretAESKey }}'),
+    '.Previous has only the previous secrets',
+    (m) => (env(m)['API_KEY'] = '{{ pem .Previous.MarbleRun.RootCA.Cert }}'),
     `${ENV}.API_KEY`,
   ],
   [
