@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { pemCertificates } from '../../attest/lib/x509.js';
 import { hex } from '../../lib/bytes.js';
 import { FIELDS } from '../fields.js';
-import type { JsonReader } from '../../lib/json.js';
+import type { ManifestReader } from '../lib/go-json.js';
 import type { Package, ResourceType, Role, RoleAction, SecretSpec, User, Volume } from '../types.js';
 
 /**
@@ -38,7 +38,7 @@ const SECRET_ACTIONS: Partial<Record<RoleAction, { allowed: (s: SecretSpec) => b
 };
 
 function readRole(
-  r: JsonReader,
+  r: ManifestReader,
   v: unknown,
   path: string,
   sections: { Packages: Record<string, Package>; Secrets: Record<string, SecretSpec>; Volumes: Record<string, Volume> },
@@ -79,7 +79,7 @@ function readRole(
  * ```
  */
 export function readRoles(
-  r: JsonReader,
+  r: ManifestReader,
   v: unknown,
   packages: Record<string, Package>,
   secrets: Record<string, SecretSpec>,
@@ -89,8 +89,10 @@ export function readRoles(
 }
 
 /** The DER of the one PEM certificate of a user (MarbleRun "Users": "a PEM-encoded self-signed X.509 certificate"). */
-function userCertificate(r: JsonReader, v: unknown, path: string): { pem: string; der: Uint8Array } {
-  const pem = r.asName(v, path);
+function userCertificate(r: ManifestReader, v: unknown, path: string): { pem: string; der: Uint8Array } {
+  const pem = r.asString(v, path);
+  // MarbleRun: "manifest does not contain a certificate for user".
+  if (pem === '') throw r.fail(path, 'is required (a PEM certificate)');
   let ders: Uint8Array[];
   try {
     ders = pemCertificates(pem, path);
@@ -104,8 +106,10 @@ function userCertificate(r: JsonReader, v: unknown, path: string): { pem: string
     );
   }
   const [der, extra] = ders;
-  if (der === undefined || extra !== undefined)
-    throw r.fail(path, `must be exactly one PEM certificate, got ${ders.length}`);
+  if (der === undefined) throw r.fail(path, 'must be a PEM certificate, got none');
+  // MarbleRun (Go pem.Decode) takes the first block and ignores the rest.
+  if (extra !== undefined)
+    r.warn(path, `holds ${ders.length} certificates: only the first is the user's, as in MarbleRun`);
   return { pem, der };
 }
 
@@ -118,7 +122,7 @@ function userCertificate(r: JsonReader, v: unknown, path: string): { pem: string
  * const users = readUsers(r, { alice: { Certificate: pem, Roles: ['admin'] } }, roles);
  * ```
  */
-export function readUsers(r: JsonReader, v: unknown, roles: Record<string, Role>): Record<string, User> {
+export function readUsers(r: ManifestReader, v: unknown, roles: Record<string, Role>): Record<string, User> {
   const seen = new Map<string, string>();
   return r.map(v, 'Users', (x, path, name) => {
     const o = r.object(x, path, FIELDS.User);

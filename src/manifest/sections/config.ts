@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { FIELDS } from '../fields.js';
-import type { JsonReader } from '../../lib/json.js';
+import { jsonPath } from '../../lib/json.js';
+import type { ManifestReader } from '../lib/go-json.js';
 import type { FeatureGate, ManifestConfig, Role, SealMode, User } from '../types.js';
 
 /** MarbleRun "Config": `SealMode` values ("" means the default, ProductKey). */
@@ -18,7 +19,7 @@ const SPKI_PEM = /^\s*-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC
  * const keys = readRecoveryKeys(r, { admin: '-----BEGIN PUBLIC KEY-----\n...' });
  * ```
  */
-export function readRecoveryKeys(r: JsonReader, v: unknown): Record<string, string> {
+export function readRecoveryKeys(r: ManifestReader, v: unknown): Record<string, string> {
   return r.map(v, 'RecoveryKeys', (x, path) => {
     const pem = r.asString(x, path);
     let type: string | undefined;
@@ -45,7 +46,7 @@ export function readRecoveryKeys(r: JsonReader, v: unknown): Record<string, stri
  * ```
  */
 export function readConfig(
-  r: JsonReader,
+  r: ManifestReader,
   v: unknown,
   m: { users: Record<string, User>; roles: Record<string, Role>; recoveryKeys: Record<string, string> },
 ): ManifestConfig {
@@ -55,6 +56,12 @@ export function readConfig(
   r.assign(o, path, config, 'SealMode', (x, p) => r.asOneOf(x, p, SEAL_MODES));
   r.assign(o, path, config, 'FeatureGates', (x, p) => r.list(x, p, (e, q) => r.asOneOf(e, q, FEATURE_GATES, true)));
   r.assign(o, path, config, 'RotateRootSecret', (x, p) => r.asBoolean(x, p));
+  // Accepted as MarbleRun accepts them; cloister's coordinator has none of these features (docs/marblerun.md).
+  if (config.SealMode) r.warn(jsonPath(path, 'SealMode'), "ignored: cloister's store seals its state its own way");
+  config.FeatureGates?.forEach((gate, i) =>
+    r.warn(jsonPath(jsonPath(path, 'FeatureGates'), i), `${gate} is not implemented by cloister: ignored`),
+  );
+  if (config.RotateRootSecret) r.warn(jsonPath(path, 'RotateRootSecret'), 'not implemented by cloister: ignored');
 
   const updaters = Object.values(m.users).filter((u) =>
     u.Roles.some((name) => m.roles[name]?.Actions.includes('UpdateManifest')),
