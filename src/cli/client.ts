@@ -178,8 +178,9 @@ export function registerClient(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(
       action(async (file: string, o: { json?: boolean; simulation?: boolean }) => {
-        const { fingerprint, manifest: m } = parseManifest(readInput(file));
-        const warnings = o.simulation ? simulationWarnings(m) : [];
+        const { fingerprint, manifest: m, warnings: read } = parseManifest(readInput(file));
+        // What MarbleRun accepts but cloister ignores or cannot honour, then simulation's own.
+        const warnings = [...read, ...(o.simulation ? simulationWarnings(m) : [])];
         if (!o.json) for (const w of warnings) process.stderr.write(`cloister: warning: ${w}\n`);
         print(
           o,
@@ -195,7 +196,7 @@ export function registerClient(program: Command): void {
     clientOptions(manifest.command(name).argument('<file>').description(describe)).action(
       action(async (file: string, o: Common) => {
         const bytes = readInput(file);
-        const { fingerprint: local, manifest: parsed } = parseManifest(bytes);
+        const { fingerprint: local, manifest: parsed, warnings: read } = parseManifest(bytes);
         const remote = (
           await (name === 'set'
             ? pinnedCall(o, 'POST', '/api/v1/manifest', bytes)
@@ -209,7 +210,7 @@ export function registerClient(program: Command): void {
         // A simulation coordinator runs only simulated programs: say so before the first activation fails.
         const simulated =
           name === 'set' && (await pinnedCall(o, 'GET', '/api/v1/status')).json<{ simulation: boolean }>().simulation;
-        const warnings = simulated ? simulationWarnings(parsed) : [];
+        const warnings = [...(name === 'set' ? read : []), ...(simulated ? simulationWarnings(parsed) : [])];
         if (!o.json) for (const w of warnings) process.stderr.write(`cloister: warning: ${w}\n`);
         print(
           o,

@@ -5,7 +5,7 @@ import { ManifestReader } from './lib/go-json.js';
 import { readRoles, readUsers } from './sections/access.js';
 import { readConfig, readRecoveryKeys } from './sections/config.js';
 import { readMarbles } from './sections/marbles.js';
-import { checkPackages, readInfrastructures, readPackages } from './sections/packages.js';
+import { checkPackages, marblePackages, readInfrastructures, readPackages } from './sections/packages.js';
 import { readSecrets } from './sections/secrets.js';
 import { readTls } from './sections/tls.js';
 import { checkVolumeServices, readVolumes } from './sections/volumes.js';
@@ -55,7 +55,11 @@ export function parseManifest(input: Uint8Array | string): ParsedManifest {
   const o = r.object(jsonOf(r, raw), '', FIELDS.Manifest);
   const section = (key: (typeof FIELDS.Manifest)[number]): unknown => (Object.hasOwn(o, key) ? o[key] : {});
 
+  // MarbleRun's Check order: packages, Marbles, the packages Marbles use, then the other sections.
   const packages = readPackages(r, section('Packages'));
+  const used = marblePackages(section('Marbles'));
+  if (used.size === 0) throw r.fail('Marbles', 'must define at least one marble');
+  checkPackages(r, packages, used);
   readInfrastructures(r, section('Infrastructures'));
   const secrets = readSecrets(r, section('Secrets'));
   const volumes = readVolumes(r, section('Volumes'));
@@ -65,7 +69,6 @@ export function parseManifest(input: Uint8Array | string): ParsedManifest {
   const tls = readTls(r, section('TLS'), secrets);
   const marbles = readMarbles(r, section('Marbles'), { packages, secrets, tls });
   const config = readConfig(r, section('Config'), { users, roles, recoveryKeys });
-  checkPackages(r, packages, marbles);
   checkVolumeServices(r, volumes, marbles);
   return {
     manifest: {

@@ -3,7 +3,7 @@ import { FIELDS } from '../fields.js';
 import { jsonPath, type JsonObject } from '../../lib/json.js';
 import type { ManifestReader } from '../lib/go-json.js';
 import { MAX_RTMRS, PACKAGE_TEES, REFERENCE_VALUES, TEE_NAMES, type ReferenceName } from '../tee.js';
-import type { Marble, Package } from '../types.js';
+import type { Package } from '../types.js';
 
 const TCB_STATUSES = Object.keys(TCB_STATUS);
 
@@ -116,9 +116,24 @@ export function readPackages(r: ManifestReader, v: unknown): Record<string, Pack
   return packages;
 }
 
-/** MarbleRun's `Check` of the packages once the Marbles are known (it checks those a Marble uses). */
-export function checkPackages(r: ManifestReader, packages: Record<string, Package>, marbles: Record<string, Marble>) {
-  const used = new Set(Object.values(marbles).map((m) => m.Package));
+/**
+ * The packages the Marbles name, read ahead of the Marbles themselves: MarbleRun's `Check` looks
+ * at Marbles and their packages before any other section, so its first error is about them.
+ */
+export function marblePackages(v: unknown): Set<string> {
+  const names = new Set<string>();
+  if (typeof v !== 'object' || v === null) return names;
+  for (const marble of Object.values(v as Record<string, unknown>)) {
+    if (typeof marble !== 'object' || marble === null) continue;
+    const key = Object.keys(marble).find((k) => k.toLowerCase() === 'package');
+    const name = key === undefined ? '' : (marble as Record<string, unknown>)[key];
+    names.add(typeof name === 'string' ? name : '');
+  }
+  return names;
+}
+
+/** MarbleRun's `Check` of the packages the Marbles use (it checks no others). */
+export function checkPackages(r: ManifestReader, packages: Record<string, Package>, used: ReadonlySet<string>) {
   for (const [name, pkg] of Object.entries(packages)) checkIdentity(r, pkg, jsonPath('Packages', name), used.has(name));
 }
 
