@@ -158,7 +158,7 @@ export function subjectName(fields: SubjectFields, field: string): Uint8Array {
       const printable = attribute === 'Country' || attribute === 'SerialNumber';
       return der.sequence(der.oid(oid), tlv(printable ? PRINTABLE_STRING : UTF8_STRING, Buffer.from(v, 'utf8')));
     });
-    if (values.length > 0) rdns.push(tlv(TAG.SET, Buffer.concat(values.sort(Buffer.compare))));
+    if (values.length > 0) rdns.push(tlv(TAG.SET, Buffer.concat(values.sort((a, b) => Buffer.compare(a, b)))));
   }
   return der.sequence(...rdns);
 }
