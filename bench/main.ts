@@ -5,6 +5,7 @@ import { DcapVerifier, parseQuote } from '../src/attest/index.js';
 import { benchActivation } from './activation.js';
 import { benchSnp } from './snp.js';
 import { benchProtect } from './protect.js';
+import { benchProtectCli } from './protect-cli.js';
 import { benchMaa } from './maa.js';
 
 /**
@@ -37,7 +38,7 @@ interface PeerModule {
 
 const VECTORS = fileURLToPath(new URL('../../test/vectors/', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
-/** `BENCH_ONLY=dcap,snp,protect,activation,maa` runs some sections only. */
+/** `BENCH_ONLY=dcap,snp,protect,protect-cli,activation,maa` runs some sections only. */
 const only = process.env['BENCH_ONLY']?.split(',');
 const runs = (section: string) => !only || only.includes(section);
 const peer = createRequire(import.meta.url)('@phala/dcap-qvl') as PeerModule;
@@ -141,5 +142,6 @@ if (runs('dcap')) {
 
 if (runs('snp')) await benchSnp(SECONDS);
 if (runs('protect')) await benchProtect(SECONDS);
+if (runs('protect-cli')) await benchProtectCli();
 if (runs('activation')) await benchActivation();
 if (runs('maa')) await benchMaa();

@@ -1,11 +1,12 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { hex } from '../lib/bytes.js';
 import { claimText, TEE_KINDS } from '../attest/index.js';
 import { pemCertificates } from '../attest/lib/x509.js';
-import { parseManifest, simulationWarnings } from '../manifest/index.js';
+import { parseManifest, SECRET_TYPE_NAMES, simulationWarnings } from '../manifest/index.js';
 import { pemCert } from '../pki/index.js';
 import { measure, resolveProgram } from '../run/measure.js';
 import { attestCoordinator, expectationFrom, type ExpectationOptions } from './attest-coordinator.js';
@@ -69,11 +70,51 @@ function pinnedRoot(o: Common): string {
   return text;
 }
 
+/** What a PEM file that is not what was asked for holds instead, in words. */
+function pemContents(text: string): string {
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(text) || /Proc-Type: 4,ENCRYPTED/.test(text))
+    return 'holds an encrypted private key: give it without a passphrase (openssl pkey -in KEY -out KEY.plain)';
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) return 'holds a private key';
+  if (/-----BEGIN CERTIFICATE-----/.test(text)) return 'holds a certificate';
+  if (/-----BEGIN /.test(text)) return `holds a PEM ${/-----BEGIN ([A-Z0-9 ]+)-----/.exec(text)?.[1] ?? ''}`;
+  return 'is not PEM (no -----BEGIN line)';
+}
+
+/**
+ * The user's certificate and key for mutual TLS, checked here so that a wrong file is named and
+ * said wrong in words (OpenSSL would say `PEM routines::no start line`).
+ */
 function userTls(o: Common): { cert?: string; key?: string } {
   if (!o.cert !== !o.key) throw new CloisterError('USAGE', '--cert and --key go together');
-  return o.cert && o.key
-    ? { cert: Buffer.from(readInput(o.cert)).toString('utf8'), key: Buffer.from(readInput(o.key)).toString('utf8') }
-    : {};
+  if (!o.cert || !o.key) return {};
+  const [cert, key] = [Buffer.from(readInput(o.cert)).toString('utf8'), Buffer.from(readInput(o.key)).toString('utf8')];
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    const holds = pemContents(cert);
+    throw new CloisterError(
+      'USAGE',
+      `--cert ${o.cert} ${holds.startsWith('holds a certificate') ? 'holds a certificate that cannot be parsed' : holds}: --cert takes the user's certificate (PEM)`,
+      { path: o.cert },
+    );
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    const holds = pemContents(key);
+    throw new CloisterError(
+      'USAGE',
+      `--key ${o.key} ${holds === 'holds a private key' ? 'holds a private key that cannot be parsed' : holds}: --key takes the private key of --cert (PEM)`,
+      { path: o.key },
+    );
+  }
+  if (!certificate.checkPrivateKey(privateKey))
+    throw new CloisterError('USAGE', `--key ${o.key} is not the private key of the certificate in --cert ${o.cert}`, {
+      path: o.key,
+    });
+  return { cert, key };
 }
 
 function print(o: { json?: boolean }, value: unknown, text: string): void {
@@ -169,7 +210,9 @@ export function registerClient(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(action(verifyCoordinator));
 
-  const manifest = program.command('manifest').description('the manifest: check offline, set, get, compare');
+  const manifest = program
+    .command('manifest')
+    .description('the manifest: check offline, set, get, verify that the coordinator enforces a file, update');
   manifest
     .command('check')
     .argument('<file>')
@@ -190,7 +233,7 @@ export function registerClient(program: Command): void {
       }),
     );
   for (const [name, describe] of [
-    ['set', 'set the manifest (once)'],
+    ['set', 'set the first manifest (later changes: manifest update)'],
     ['verify', 'check that the coordinator enforces exactly this manifest'],
   ] as const) {
     clientOptions(manifest.command(name).argument('<file>').description(describe)).action(
@@ -224,8 +267,19 @@ export function registerClient(program: Command): void {
     .option('--out <file>', 'write it here (default: standard output)', '-')
     .action(
       action(async (o: Common & { out: string }) => {
-        const m = (await pinnedCall(o, 'GET', '/api/v1/manifest')).json<{ manifest: string }>();
-        writeOutput(o.out, Buffer.from(m.manifest, 'base64'));
+        const m = (await pinnedCall(o, 'GET', '/api/v1/manifest')).json<{ fingerprint: string; manifest: string }>();
+        const bytes = Buffer.from(m.manifest, 'base64');
+        // With --json the manifest goes inside the one object (as JSON), unless --out takes its exact bytes.
+        if (o.json && o.out === '-')
+          print(
+            o,
+            { ok: true, fingerprint: m.fingerprint, manifest: JSON.parse(bytes.toString('utf8')) as unknown },
+            '',
+          );
+        else {
+          writeOutput(o.out, bytes);
+          if (o.json) print(o, { ok: true, fingerprint: m.fingerprint, out: o.out }, '');
+        }
       }),
     );
 
@@ -287,7 +341,12 @@ export function registerClient(program: Command): void {
   const certificate = program.command('certificate').description("the coordinator's certificates");
   clientOptions(certificate.command('chain').description('print the intermediate and root certificates (PEM)')).action(
     action(async (o: Common) => {
-      process.stdout.write((await pinnedCall(o, 'GET', '/api/v1/certificate')).body);
+      const pem = (await pinnedCall(o, 'GET', '/api/v1/certificate')).body;
+      if (!o.json) process.stdout.write(pem);
+      else {
+        const [intermediate, root] = pemCertificates(pem.toString('utf8'), "the coordinator's answer").map(pemCert);
+        print(o, { ok: true, intermediate, root }, '');
+      }
     }),
   );
 
@@ -311,10 +370,14 @@ export function registerClient(program: Command): void {
         '--from <file>',
         'the value: raw bytes (plain, symmetric-key) or PEM certificate and key (cert-*)',
       )
-      .requiredOption('--type <type>', 'the secret type of the manifest'),
+      .addOption(
+        new Option('--type <type>', 'the secret type of the manifest').choices(SECRET_TYPE_NAMES).makeOptionMandatory(),
+      ),
   ).action(
     action(async (name: string, o: Common & { from: string; type: string }) => {
       const data = readInput(o.from);
+      if (data.length === 0 && o.type !== 'plain')
+        throw new CloisterError('USAGE', `--from ${o.from} is empty: a ${o.type} secret needs a value`);
       const text = Buffer.from(data).toString('utf8');
       const value: Record<string, string> = { type: o.type };
       if (o.type.startsWith('cert-')) {

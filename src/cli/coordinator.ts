@@ -95,12 +95,30 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   const tls = await servingIdentity(coordinator.ca, 'cloister coordinator', servingNames, Date.now() / 1000);
   const clientRoutes = maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator);
   const meshRoutes = meshApi(coordinator);
+  // A client command pointed at the mesh address (or a service at the client address) is told where it is.
+  const servedAt = (prefix: string, api: string, address: string) => (path: string) =>
+    path.startsWith(prefix) ? `this is the coordinator's ${api}; ${prefix}* is served at ${address}` : undefined;
   const clientServer = httpsServer(
     { ...tls, requestCert: true, rejectUnauthorized: false },
-    router(clientRoutes, log, MAX_BODY, maaErrorsBeside(PROBLEM_DETAILS)),
+    router(
+      clientRoutes,
+      log,
+      MAX_BODY,
+      maaErrorsBeside(PROBLEM_DETAILS),
+      servedAt('/mesh/', `client API (${o.clientAddr})`, `the mesh address ${o.meshAddr}`),
+    ),
   );
   // Activated services present their coordinator-issued certificate to commit volume files.
-  const meshServer = httpsServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(meshRoutes, log));
+  const meshServer = httpsServer(
+    { ...tls, requestCert: true, rejectUnauthorized: false },
+    router(
+      meshRoutes,
+      log,
+      MAX_BODY,
+      PROBLEM_DETAILS,
+      servedAt('/api/', `mesh API for services (${o.meshAddr})`, `the client address ${o.clientAddr} (--coordinator)`),
+    ),
+  );
   await listen(clientServer, client.host, client.port);
   await listen(meshServer, mesh.host, mesh.port);
   log({

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { parsePolicy } from '../attest/index.js';
@@ -196,7 +198,17 @@ export function registerK8s(program: Command): void {
         const { KubeConfig } = await import('@kubernetes/client-node');
         const kc = new KubeConfig();
         if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-        else kc.loadFromDefault();
+        else {
+          // loadFromDefault falls back to http://localhost:8080, which every check would then fail to reach.
+          const envConfig = process.env['KUBECONFIG'];
+          const inCluster = process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
+          if (!envConfig && !inCluster && !existsSync(join(homedir(), '.kube', 'config')))
+            throw new CloisterError(
+              'USAGE',
+              'no kubeconfig: give --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config (not in a pod, so no in-cluster account either)',
+            );
+          kc.loadFromDefault();
+        }
         const findings = await checkInstallation(kc, {
           namespace: o.namespace,
           ...(o.release ? { release: o.release } : {}),

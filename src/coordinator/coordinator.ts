@@ -14,6 +14,7 @@ import {
   type ParsedManifest,
   type ResourceType,
   type RoleAction,
+  type SecretSpec,
 } from '../manifest/index.js';
 import { certChain, createCa, generateSecret, issueLeaf, pemCert, type SecretValue } from '../pki/index.js';
 import {
@@ -639,9 +640,27 @@ export class Coordinator {
         throw new CloisterError('SECRET_INVALID', `secret "${name}" is not user-defined in the manifest`);
       if (spec.Type !== v.type)
         throw new CloisterError('SECRET_INVALID', `secret "${name}" must be of type ${spec.Type}`);
+      const problem = userSecretProblem(spec, v);
+      if (problem !== undefined) throw new CloisterError('SECRET_INVALID', `secret "${name}" ${problem}`);
     }
     this.state.userSecrets = { ...this.state.userSecrets, ...values };
     await this.persist();
     this.options.log({ level: 'info', event: 'secrets-set', user, secrets: Object.keys(values) });
   }
+}
+
+/**
+ * What is wrong with a user's value for a user-defined secret, if anything: a symmetric key must
+ * be there and of the manifest's Size, a certificate must come with its private key; a plain
+ * secret may be anything, even empty.
+ */
+function userSecretProblem(spec: SecretSpec, v: SecretValue): string | undefined {
+  if (v.type === 'symmetric-key') {
+    const bits = (v.key?.length ?? 0) * 8;
+    if (bits === 0) return 'is empty: a symmetric-key secret needs its key bytes';
+    if (spec.Size !== 0 && bits !== spec.Size) return `must be ${spec.Size} bits (the manifest's Size), not ${bits}`;
+  }
+  if (v.type.startsWith('cert-') && (!v.cert?.length || !v.private?.length))
+    return 'needs a certificate and its private key';
+  return undefined;
 }

@@ -143,6 +143,8 @@ export const ERROR_CODES = {
   PROTECTED_WRONG_KEY: 'a protected file was sealed under another volume key (or its key id was changed)',
   PROTECTED_FILE_SET:
     'the files of a protected folder differ from the record: one is missing, unrecorded or not a regular file',
+  VOLUME_FOLDER_IN_USE:
+    "a volume's plaintext folder is not a new or empty folder (it holds files cloister run did not put there)",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -173,6 +173,8 @@ export function router(
   log: (entry: Record<string, unknown>) => void,
   maxBody = MAX_BODY,
   style: ErrorStyle | ((path: string) => ErrorStyle) = PROBLEM_DETAILS,
+  /** What a 404 adds for a path this server does not serve: where it is served, when another address does. */
+  elsewhere: (path: string) => string | undefined = () => undefined,
 ) {
   const styleOf = typeof style === 'function' ? style : () => style;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -186,7 +188,10 @@ export function router(
         const allowed = Object.keys(routes)
           .filter((route) => route.endsWith(` ${path}`))
           .map((route) => route.slice(0, route.indexOf(' ')));
-        if (allowed.length === 0) throw new CloisterError('NOT_FOUND', `no such endpoint: ${path}`);
+        if (allowed.length === 0) {
+          const hint = elsewhere(path);
+          throw new CloisterError('NOT_FOUND', `no such endpoint: ${path}${hint === undefined ? '' : `: ${hint}`}`);
+        }
         throw new CloisterError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`, { expected: allowed });
       }
       const body = await readBody(req, maxBody);

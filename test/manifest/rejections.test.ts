@@ -410,6 +410,66 @@ const RULES: Rule[] = [
   ],
   ['a volume path has no ".."', (m) => (m['Volumes'] = { code: { ...VOLUME, Path: '../etc' } }), 'Volumes.code.Path'],
   [
+    'a volume Path of "/" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: '/' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Path of "." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: '.' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Path of "/.." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: '/..' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Path of "./" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: './' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Path of "//" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: '//' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Path of "a/.." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: 'a/..' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Sealed of "/" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: '/' } }),
+    'Volumes.code.Sealed',
+  ],
+  [
+    'a volume Sealed of "." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: '.' } }),
+    'Volumes.code.Sealed',
+  ],
+  [
+    'a volume Sealed of "/.." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: '/..' } }),
+    'Volumes.code.Sealed',
+  ],
+  [
+    'a volume Sealed of "./" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: './' } }),
+    'Volumes.code.Sealed',
+  ],
+  [
+    'a volume Sealed of "//" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: '//' } }),
+    'Volumes.code.Sealed',
+  ],
+  [
+    'a volume Sealed of "a/.." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: 'a/..' } }),
+    'Volumes.code.Sealed',
+  ],
+  [
     'a volume decrypts elsewhere than its sealed folder',
     (m) => (m['Volumes'] = { code: { ...VOLUME, Path: 'app.sealed/' } }),
     'Volumes.code.Path',

@@ -172,3 +172,31 @@ test('schema and validator agree on file names', () => {
     assert.equal(check(schema, m) === undefined, valid, JSON.stringify(name));
   }
 });
+
+test('schema and validator agree on volume folders', () => {
+  for (const name of [
+    '/',
+    '//',
+    '.',
+    './',
+    '/..',
+    'a/..',
+    '../a',
+    'a/../b',
+    'data',
+    'data/',
+    '/run/app',
+    'a/.b',
+    '..a',
+  ]) {
+    const m = marbleRunExample();
+    m['Volumes'] = { code: { Mode: 'read-only', Services: [], Sealed: 'code.sealed', Path: name } };
+    let valid = true;
+    try {
+      parse(m);
+    } catch {
+      valid = false;
+    }
+    assert.equal(check(schema, m) === undefined, valid, JSON.stringify(name));
+  }
+});
