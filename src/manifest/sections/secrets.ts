@@ -157,7 +157,10 @@ function readSecret(r: ManifestReader, v: unknown, path: string): SecretSpec {
   const sizePath = jsonPath(path, 'Size');
   if (spec.UserDefined) {
     if (type === 'symmetric-key' && !sizeAllowed(row.size, spec.Size))
-      r.warn(sizePath, `is not ${row.size.text}: no key a user uploads can have this size`);
+      r.warn(
+        sizePath,
+        `is not ${row.size.text}: MarbleRun refuses every upload of this secret (cloister takes a key of any length when Size is 0)`,
+      );
   } else if (row.userOnly) {
     throw r.fail(jsonPath(path, 'UserDefined'), `must be true: ${type} secrets are uploaded by users, never generated`);
   } else if (!sizeAllowed(row.size, spec.Size)) {
