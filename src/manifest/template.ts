@@ -309,7 +309,8 @@ export function checkAction(
       `template function "${a.func}" cannot encode ${what}${a.func === 'pem' ? ' (name .Cert, .Public or .Private)' : ''} (in ${show(a.text)})`,
     );
   if (ref.scope === 'MarbleRun') {
-    if (MARBLERUN_VALUES[ref.name]?.[ref.kind] === undefined || fn.plainOnly)
+    if (fn.plainOnly) throw fail(`template function "${a.func}" is only for plain secrets (in ${show(a.text)})`);
+    if (MARBLERUN_VALUES[ref.name]?.[ref.kind] === undefined)
       throw fail(
         `.MarbleRun.${ref.name} has no ${ref.kind === 'secret' ? 'public key' : ref.kind} (in ${show(a.text)})`,
       );
