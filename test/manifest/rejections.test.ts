@@ -505,6 +505,11 @@ const RULES: Rule[] = [
  * can hold the value).
  */
 const WARNED: Rule[] = [
+  [
+    'text around the PEM block of a user certificate (Go pem.Decode skips it)',
+    (m) => (node(m, ['Users', 'alice'])['Certificate'] = `subject=CN = alice\n${ALICE_CERT}`),
+    'Users.alice.Certificate',
+  ],
   ['unknown fields are ignored (Go encoding/json)', (m) => (m['Extra'] = 1), 'Extra'],
   [
     'Infrastructures are accepted and ignored',

@@ -1,5 +1,4 @@
 import { X509Certificate } from 'node:crypto';
-import { pemCertificates } from '../../attest/lib/x509.js';
 import { hex } from '../../lib/bytes.js';
 import { FIELDS } from '../fields.js';
 import type { ManifestReader } from '../lib/go-json.js';
@@ -88,28 +87,34 @@ export function readRoles(
   return r.map(v, 'Roles', (x, p) => readRole(r, x, p, { Packages: packages, Secrets: secrets, Volumes: volumes }));
 }
 
-/** The DER of the one PEM certificate of a user (MarbleRun "Users": "a PEM-encoded self-signed X.509 certificate"). */
+/** RFC 7468 block: its label, optional RFC 1421 headers, the base64 body. */
+const PEM_BLOCK = /-----BEGIN ([^-\r\n]*)-----\r?\n((?:[A-Za-z-]+:[^\r\n]*\r?\n)*)(?:\r?\n)?([\s\S]*?)-----END \1-----/;
+
+/**
+ * The DER of a user's certificate as MarbleRun reads it (`GenerateUsers`: Go's `pem.Decode`, then
+ * `x509.ParseCertificate`): the first PEM block, wherever it starts; text around it and further
+ * blocks are ignored, and reported.
+ */
 function userCertificate(r: ManifestReader, v: unknown, path: string): { pem: string; der: Uint8Array } {
   const pem = r.asString(v, path);
   // MarbleRun: "manifest does not contain a certificate for user".
   if (pem === '') throw r.fail(path, 'is required (a PEM certificate)');
-  let ders: Uint8Array[];
+  const block = PEM_BLOCK.exec(pem);
+  const body = block?.[3]?.replace(/[ \t\r\n]+/g, '') ?? '';
+  // MarbleRun: "received invalid certificate for user".
+  if (!block || !/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0)
+    throw r.fail(path, 'must be a PEM certificate (no PEM block found)');
+  const der = new Uint8Array(Buffer.from(body, 'base64'));
   try {
-    ders = pemCertificates(pem, path);
     // Any signature algorithm: MarbleRun's docs create user certificates with RSA.
-    for (const der of ders) new X509Certificate(der);
+    new X509Certificate(der);
   } catch (cause) {
-    throw r.fail(
-      path,
-      `must be one PEM certificate (${cause instanceof Error ? cause.message.replace(`${path}: `, '') : String(cause)})`,
-      cause,
-    );
+    throw r.fail(path, 'must be a PEM certificate (its first PEM block is no X.509 certificate)', cause);
   }
-  const [der, extra] = ders;
-  if (der === undefined) throw r.fail(path, 'must be a PEM certificate, got none');
-  // MarbleRun (Go pem.Decode) takes the first block and ignores the rest.
-  if (extra !== undefined)
-    r.warn(path, `holds ${ders.length} certificates: only the first is the user's, as in MarbleRun`);
+  if (block[1] !== 'CERTIFICATE')
+    r.warn(path, `its PEM block is "${block[1] ?? ''}", read as a certificate (as MarbleRun does)`);
+  if (pem.slice(0, block.index).trim() !== '' || pem.slice(block.index + block[0].length).trim() !== '')
+    r.warn(path, "holds more than one PEM certificate: only the first is the user's, as in MarbleRun");
   return { pem, der };
 }
 
