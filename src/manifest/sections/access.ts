@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { hex } from '../../lib/bytes.js';
 import { FIELDS } from '../fields.js';
+import { firstPemBlock } from '../lib/pem.js';
 import type { ManifestReader } from '../lib/go-json.js';
 import type { Package, ResourceType, Role, RoleAction, SecretSpec, User, Volume } from '../types.js';
 
@@ -87,9 +88,6 @@ export function readRoles(
   return r.map(v, 'Roles', (x, p) => readRole(r, x, p, { Packages: packages, Secrets: secrets, Volumes: volumes }));
 }
 
-/** RFC 7468 block: its label, optional RFC 1421 headers, the base64 body. */
-const PEM_BLOCK = /-----BEGIN ([^-\r\n]*)-----\r?\n((?:[A-Za-z-]+:[^\r\n]*\r?\n)*)(?:\r?\n)?([\s\S]*?)-----END \1-----/;
-
 /**
  * The DER of a user's certificate as MarbleRun reads it (`GenerateUsers`: Go's `pem.Decode`, then
  * `x509.ParseCertificate`): the first PEM block, wherever it starts; text around it and further
@@ -99,22 +97,19 @@ function userCertificate(r: ManifestReader, v: unknown, path: string): { pem: st
   const pem = r.asString(v, path);
   // MarbleRun: "manifest does not contain a certificate for user".
   if (pem === '') throw r.fail(path, 'is required (a PEM certificate)');
-  const block = PEM_BLOCK.exec(pem);
-  const body = block?.[3]?.replace(/[ \t\r\n]+/g, '') ?? '';
+  const block = firstPemBlock(pem);
   // MarbleRun: "received invalid certificate for user".
-  if (!block || !/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0)
-    throw r.fail(path, 'must be a PEM certificate (no PEM block found)');
-  const der = new Uint8Array(Buffer.from(body, 'base64'));
+  if (!block) throw r.fail(path, 'must be a PEM certificate (no PEM block found)');
+  const { der } = block;
   try {
     // Any signature algorithm: MarbleRun's docs create user certificates with RSA.
     new X509Certificate(der);
   } catch (cause) {
     throw r.fail(path, 'must be a PEM certificate (its first PEM block is no X.509 certificate)', cause);
   }
-  if (block[1] !== 'CERTIFICATE')
-    r.warn(path, `its PEM block is "${block[1] ?? ''}", read as a certificate (as MarbleRun does)`);
-  if (pem.slice(0, block.index).trim() !== '' || pem.slice(block.index + block[0].length).trim() !== '')
-    r.warn(path, "holds more than one PEM certificate: only the first is the user's, as in MarbleRun");
+  if (block.label !== 'CERTIFICATE')
+    r.warn(path, `its PEM block is "${block.label}", read as a certificate (as MarbleRun does)`);
+  if (block.extra) r.warn(path, "holds more than its first PEM block: only that is the user's, as in MarbleRun");
   return { pem, der };
 }
 

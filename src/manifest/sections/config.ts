@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { FIELDS } from '../fields.js';
+import { firstPemBlock } from '../lib/pem.js';
 import { jsonPath } from '../../lib/json.js';
 import type { ManifestReader } from '../lib/go-json.js';
 import type { FeatureGate, ManifestConfig, Role, SealMode, User } from '../types.js';
@@ -8,8 +9,6 @@ import type { FeatureGate, ManifestConfig, Role, SealMode, User } from '../types
 export const SEAL_MODES: readonly SealMode[] = ['', 'ProductKey', 'UniqueKey', 'Disabled'];
 /** MarbleRun "Config": `FeatureGates` values (matched case-insensitively, as MarbleRun does). */
 export const FEATURE_GATES: readonly FeatureGate[] = ['SignQuoteEndpoint', 'MonotonicCounter', 'AzureHSMSealing'];
-
-const SPKI_PEM = /^\s*-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*$/;
 
 /**
  * Reads MarbleRun's `RecoveryKeys`: PEM (SPKI) RSA public keys, used to encrypt recovery secrets.
@@ -22,15 +21,17 @@ const SPKI_PEM = /^\s*-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC
 export function readRecoveryKeys(r: ManifestReader, v: unknown): Record<string, string> {
   return r.map(v, 'RecoveryKeys', (x, path) => {
     const pem = r.asString(x, path);
+    // MarbleRun's ParseRSAPublicKeyFromPEM: the first PEM block, a "PUBLIC KEY", PKIX, RSA.
+    const block = firstPemBlock(pem);
+    if (block?.label !== 'PUBLIC KEY') throw r.fail(path, 'must be a PEM "PUBLIC KEY" block holding an RSA key');
     let type: string | undefined;
     try {
-      type = SPKI_PEM.test(pem)
-        ? createPublicKey({ key: pem, format: 'pem', type: 'spki' }).asymmetricKeyType
-        : undefined;
+      type = createPublicKey({ key: Buffer.from(block.der), format: 'der', type: 'spki' }).asymmetricKeyType;
     } catch (cause) {
       throw r.fail(path, 'is not a PEM public key', cause);
     }
-    if (type !== 'rsa') throw r.fail(path, 'must be one PEM "PUBLIC KEY" block holding an RSA key');
+    if (type !== 'rsa') throw r.fail(path, 'must be a PEM "PUBLIC KEY" block holding an RSA key');
+    if (block.extra) r.warn(path, 'holds more than its first PEM block: only that is read, as in MarbleRun');
     return pem;
   });
 }
