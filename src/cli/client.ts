@@ -11,6 +11,7 @@ import { pemCert } from '../pki/index.js';
 import { measure, resolveProgram } from '../run/measure.js';
 import { attestCoordinator, expectationFrom, type ExpectationOptions } from './attest-coordinator.js';
 import { call, parseAddress, type Endpoint } from './net.js';
+import { describeEntry, settingEntry, verifiedHistory } from './history-check.js';
 import { action, cloisterHome, readInput, writeOutput } from './io.js';
 
 /**
@@ -22,7 +23,7 @@ const DEFAULT_COORDINATOR = 'localhost:4433';
 const pinPath = (to: Endpoint) => cloisterHome('coordinators', `${to.host.replace(/[^\w.-]/g, '_')}_${to.port}.pem`);
 const collect = (v: string, all: string[]) => [...all, v];
 
-interface Common {
+export interface Common {
   coordinator: string;
   root?: string;
   cert?: string;
@@ -47,7 +48,7 @@ interface UpdateAnswer {
 const pinFile = (o: Common): string => o.root ?? pinPath(endpoint(o));
 
 /** The pinned root (PEM), or an error that says what the file holds instead. */
-function pinnedRoot(o: Common): string {
+export function pinnedRoot(o: Common): string {
   const path = pinFile(o);
   if (!existsSync(path))
     throw new CloisterError(
@@ -117,7 +118,7 @@ function userTls(o: Common): { cert?: string; key?: string } {
   return { cert, key };
 }
 
-function print(o: { json?: boolean }, value: unknown, text: string): void {
+export function print(o: { json?: boolean }, value: unknown, text: string): void {
   process.stdout.write(o.json ? `${JSON.stringify(value)}\n` : `${text}\n`);
 }
 
@@ -130,14 +131,53 @@ export async function pinnedCall(o: Common, method: string, path: string, body?:
   try {
     return await call(endpoint(o), method, path, { ca, ...(user ? userTls(o) : {}), body });
   } catch (error) {
-    if (error instanceof CloisterError && error.code === 'COORDINATOR_UNTRUSTED' && error.status === undefined)
+    if (error instanceof CloisterError && error.code === 'COORDINATOR_UNTRUSTED' && error.status === undefined) {
+      await inRecoveryMode(o, error);
       throw new CloisterError(
         'COORDINATOR_UNTRUSTED',
         `${o.coordinator} does not present the coordinator certificate of the root pinned in ${pinFile(o)} (${error.message}). If this coordinator was re-created on purpose, attest it again: cloister verify --coordinator ${o.coordinator} --force`,
         { cause: error },
       );
+    }
     throw error;
   }
+}
+
+/**
+ * A coordinator in recovery mode serves under a temporary root (its own is sealed): when the pinned
+ * one does not fit, its unauthenticated status says whether that is why, and the error says so.
+ */
+async function inRecoveryMode(o: Common, error: CloisterError): Promise<void> {
+  const status = await recoveryStatus(o);
+  if (status)
+    throw new CloisterError(
+      'RECOVERY_MODE',
+      `${o.coordinator} says (unverified: it serves under a temporary root until recovered): ${status.message ?? 'recovery mode'}`,
+      { cause: error },
+    );
+}
+
+/** The status of a coordinator in recovery mode (unauthenticated: it has no root to pin yet), else undefined. */
+async function recoveryStatus(o: Common): Promise<{ status: string; message?: string } | undefined> {
+  const status = await call(endpoint(o), 'GET', '/api/v1/status').then(
+    (r) => r.json<{ status?: string; message?: string }>(),
+    () => undefined,
+  );
+  return status?.status === 'RecoveryMode' ? { ...status, status: status.status } : undefined;
+}
+
+/** The options that say which coordinator identity to accept (`verify`, `recover`). */
+export function expectationOptions(c: Command): Command {
+  return c
+    .option('--simulation', 'accept a coordinator on the simulated platform (trusting the local simulation root)')
+    .option('--sim-dir <dir>', 'the simulated platform whose root to trust')
+    .option('--mrenclave <hex>', "the coordinator's expected MRENCLAVE")
+    .option('--mrsigner <hex>', "the coordinator's expected MRSIGNER")
+    .option(
+      '--policy <file>',
+      "the coordinator's expected identity and TCB as a JSON policy (as `cloister attest verify --policy`)",
+    )
+    .option('--accept-tcb <status>', 'a TCB status to accept besides UpToDate (repeatable)', collect, [] as string[]);
 }
 
 /** The options of commands that talk to the coordinator (and, for `user`, as a user of the manifest). */
@@ -190,21 +230,14 @@ async function verifyCoordinator(o: VerifyOptions): Promise<void> {
 }
 
 export function registerClient(program: Command): void {
-  program
-    .command('verify')
-    .description(
-      'attest the coordinator with a fresh nonce against an expected identity (--mrenclave, --mrsigner or --policy; --simulation accepts a simulated one) and pin its root certificate',
-    )
-    .option('--coordinator <host:port>', "the coordinator's client API", DEFAULT_COORDINATOR)
-    .option('--simulation', 'accept a coordinator on the simulated platform (trusting the local simulation root)')
-    .option('--sim-dir <dir>', 'the simulated platform whose root to trust')
-    .option('--mrenclave <hex>', "the coordinator's expected MRENCLAVE")
-    .option('--mrsigner <hex>', "the coordinator's expected MRSIGNER")
-    .option(
-      '--policy <file>',
-      "the coordinator's expected identity and TCB as a JSON policy (as `cloister attest verify --policy`)",
-    )
-    .option('--accept-tcb <status>', 'a TCB status to accept besides UpToDate (repeatable)', collect, [] as string[])
+  expectationOptions(
+    program
+      .command('verify')
+      .description(
+        'attest the coordinator with a fresh nonce against an expected identity (--mrenclave, --mrsigner or --policy; --simulation accepts a simulated one) and pin its root certificate',
+      )
+      .option('--coordinator <host:port>', "the coordinator's client API", DEFAULT_COORDINATOR),
+  )
     .option('--root-out <file>', 'where to write the pinned root (default: ~/.cloister/coordinators/HOST_PORT.pem)')
     .option('--force', 'replace a different root pinned before')
     .option('--json', 'print one JSON object')
@@ -236,15 +269,22 @@ export function registerClient(program: Command): void {
     ['set', 'set the first manifest (later changes: manifest update)'],
     ['verify', 'check that the coordinator enforces exactly this manifest'],
   ] as const) {
-    clientOptions(manifest.command(name).argument('<file>').description(describe)).action(
-      action(async (file: string, o: Common) => {
+    const command = clientOptions(manifest.command(name).argument('<file>').description(describe));
+    if (name === 'set')
+      command.option(
+        '--recoverydata <file>',
+        "write MarbleRun's RecoverySecrets here (default: in the output), each encrypted to its key holder",
+      );
+    command.action(
+      action(async (file: string, o: Common & { recoverydata?: string }) => {
         const bytes = readInput(file);
         const { fingerprint: local, manifest: parsed, warnings: read } = parseManifest(bytes);
-        const remote = (
+        const answer = (
           await (name === 'set'
             ? pinnedCall(o, 'POST', '/api/v1/manifest', bytes)
             : pinnedCall(o, 'GET', '/api/v1/manifest'))
-        ).json<{ fingerprint: string }>().fingerprint;
+        ).json<{ fingerprint: string; RecoverySecrets?: Record<string, string> }>();
+        const remote = answer.fingerprint;
         if (remote !== local)
           throw new CloisterError(
             'COORDINATOR_UNTRUSTED',
@@ -255,10 +295,24 @@ export function registerClient(program: Command): void {
           name === 'set' && (await pinnedCall(o, 'GET', '/api/v1/status')).json<{ simulation: boolean }>().simulation;
         const warnings = [...(name === 'set' ? read : []), ...(simulated ? simulationWarnings(parsed) : [])];
         if (!o.json) for (const w of warnings) process.stderr.write(`cloister: warning: ${w}\n`);
+        const recovery = answer.RecoverySecrets && { RecoverySecrets: answer.RecoverySecrets };
+        if (recovery && o.recoverydata !== undefined)
+          writeOutput(o.recoverydata, `${JSON.stringify(recovery)}\n`, 0o600);
+        // Which history entry set the enforced manifest (the history checked against the pinned root).
+        const setBy =
+          name === 'verify'
+            ? settingEntry(
+                (await verifiedHistory(pinnedRoot(o), () => pinnedCall(o, 'GET', '/api/v1/history'))).entries,
+                remote,
+              )
+            : undefined;
+        const shown = recovery && o.recoverydata === undefined ? recovery : {};
         print(
           o,
-          { ok: true, fingerprint: remote, ...(name === 'set' ? { warnings } : {}) },
-          name === 'set' ? `manifest set: ${remote}` : `the coordinator enforces this manifest: ${remote}`,
+          { ok: true, fingerprint: remote, ...(name === 'set' ? { warnings, ...shown } : { setBy: setBy ?? null }) },
+          name === 'set'
+            ? `manifest set: ${remote}${recovery ? (o.recoverydata === undefined ? `\n${JSON.stringify(recovery)}` : `\nrecovery secrets written to ${o.recoverydata}`) : ''}`
+            : `the coordinator enforces this manifest: ${remote}${setBy ? `\nset by history entry ${describeEntry(setBy)}` : ''}`,
         );
       }),
     );
@@ -325,6 +379,19 @@ export function registerClient(program: Command): void {
 
   clientOptions(program.command('status').description("the coordinator's state")).action(
     action(async (o: Common) => {
+      // MarbleRun's status says "recovery mode" too; here it is labelled unverified, as it is.
+      const recovering = await pinnedCall(o, 'GET', '/api/v1/status').then(
+        () => undefined,
+        async (error: unknown) => {
+          const status = error instanceof CloisterError && error.code === 'RECOVERY_MODE' && (await recoveryStatus(o));
+          if (!status) throw error;
+          return status;
+        },
+      );
+      if (recovering) {
+        print(o, { ...recovering, verified: false }, `RecoveryMode (unverified): ${recovering.message ?? ''}`);
+        return;
+      }
       const s = (await pinnedCall(o, 'GET', '/api/v1/status')).json<{
         status: string;
         simulation: boolean;

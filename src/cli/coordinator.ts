@@ -3,11 +3,14 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { DcapVerifier, customRoot, type PreparedCollateral } from '../attest/index.js';
-import { Coordinator } from '../coordinator/coordinator.js';
+import { Coordinator, type CoordinatorOptions } from '../coordinator/coordinator.js';
+import { RecoveryMode } from '../coordinator/recovery-mode.js';
+import { decodeRecoveryData } from '../coordinator/recovery.js';
+import { createCa } from '../pki/index.js';
 import { httpsServer, listen, servingIdentity } from '../server/listen.js';
-import { fileStore, sealingKey, underLock } from '../store/index.js';
-import { clientApi, meshApi } from '../server/api.js';
-import { MAX_BODY, PROBLEM_DETAILS, router } from '../server/http.js';
+import { fileStore, openStateKey, sealingKey, underLock, type StateKeyring } from '../store/index.js';
+import { clientApi, meshApi, recoveryApi } from '../server/api.js';
+import { MAX_BODY, PROBLEM_DETAILS, router, type Handler } from '../server/http.js';
 import { maaApi, maaErrorsBeside } from '../server/maa.js';
 import { AttestationService } from '../attestation-service/index.js';
 import { servicePolicy, simulatedCollateral } from './attestation-service.js';
@@ -73,12 +76,12 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
     return verifier.verify(evidence, { collateral: prepared.value, now: Date.now() / 1000, tee: 'sgx' });
   };
   const key = await sealingKey(o.dataDir);
-  const store = fileStore({ dir: o.dataDir, key });
   // The names it serves under (beyond localhost and the loopback and unspecified addresses) are its own.
   const servingNames = [client.host, mesh.host, ...o.dnsName].filter(
     (name) => !['localhost', '127.0.0.1', '::1', '0.0.0.0', '::'].includes(name.toLowerCase()),
   );
-  const coordinator = await Coordinator.open({ store, own, verify, log, servingNames });
+  const keyring = await openStateKey(o.dataDir, key);
+  const options = { own, verify, log, servingNames, vault: keyring };
   // The attestation service keeps its keys in a sealed state of its own, under the same sealing key.
   const maa = o.maa
     ? await AttestationService.open({
@@ -91,15 +94,14 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
       })
     : undefined;
 
-  // The TLS identity of both APIs: a fresh key each start, certified by the coordinator's CA.
-  const tls = await servingIdentity(coordinator.ca, 'cloister coordinator', servingNames, Date.now() / 1000);
-  const clientRoutes = maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator);
-  const meshRoutes = meshApi(coordinator);
+  // The route tables are filled below, and refilled when a coordinator in recovery mode is recovered.
+  const clientRoutes: Record<string, Handler> = {};
+  const meshRoutes: Record<string, Handler> = {};
   // A client command pointed at the mesh address (or a service at the client address) is told where it is.
   const servedAt = (prefix: string, api: string, address: string) => (path: string) =>
     path.startsWith(prefix) ? `this is the coordinator's ${api}; ${prefix}* is served at ${address}` : undefined;
   const clientServer = httpsServer(
-    { ...tls, requestCert: true, rejectUnauthorized: false },
+    { requestCert: true, rejectUnauthorized: false },
     router(
       clientRoutes,
       log,
@@ -110,7 +112,7 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   );
   // Activated services present their coordinator-issued certificate to commit volume files.
   const meshServer = httpsServer(
-    { ...tls, requestCert: true, rejectUnauthorized: false },
+    { requestCert: true, rejectUnauthorized: false },
     router(
       meshRoutes,
       log,
@@ -119,6 +121,52 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
       servedAt('/api/', `mesh API for services (${o.meshAddr})`, `the client address ${o.clientAddr} (--coordinator)`),
     ),
   );
+  /** Serves `routes` under a fresh TLS key each start (or recovery), certified by `ca`. */
+  const serve = async (
+    ca: Coordinator['ca'],
+    routes: { client: Record<string, Handler>; mesh: Record<string, Handler> },
+  ) => {
+    const tls = await servingIdentity(ca, 'cloister coordinator', servingNames, Date.now() / 1000);
+    for (const server of [clientServer, meshServer]) server.setSecureContext(tls);
+    for (const [table, next] of [
+      [clientRoutes, routes.client],
+      [meshRoutes, routes.mesh],
+    ] as const) {
+      for (const route of Object.keys(table)) delete table[route];
+      Object.assign(table, next);
+    }
+  };
+  const serveCoordinator = async (coordinator: Coordinator) =>
+    serve(coordinator.ca, {
+      client: maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator),
+      mesh: meshApi(coordinator),
+    });
+
+  let status: Record<string, unknown>;
+  if (keyring.stateKey) {
+    const coordinator = await Coordinator.open({
+      store: fileStore({ dir: o.dataDir, key: keyring.stateKey }),
+      ...options,
+    });
+    await serveCoordinator(coordinator);
+    status = coordinator.status();
+  } else {
+    const recovery: RecoveryMode = new RecoveryMode({
+      own,
+      log,
+      ca: await createCa({ now: Date.now() / 1000 }),
+      data: keyring.recoveryData && decodeRecoveryData(keyring.recoveryData),
+      recover: async (recoveryKey, holders) => {
+        const coordinator = await recoverState(o.dataDir, keyring, recoveryKey, options);
+        await coordinator.recovered(holders);
+        await serveCoordinator(coordinator);
+        log({ level: 'info', event: 'serving', ...coordinator.status() });
+      },
+    });
+    await serve(recovery.ca, recoveryApi(recovery));
+    status = recovery.status();
+    log({ level: 'warn', event: 'recovery-mode', message: status['message'] });
+  }
   await listen(clientServer, client.host, client.port);
   await listen(meshServer, mesh.host, mesh.port);
   log({
@@ -126,7 +174,7 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
     event: 'listening',
     client: o.clientAddr,
     mesh: o.meshAddr,
-    ...coordinator.status(),
+    ...status,
     simulation: true,
     ...(maa ? { maaKid: maa.signingKey.kid } : {}),
     // What each address serves (the authorisation test checks it has a row for every route).
@@ -140,6 +188,28 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
       await Promise.all([clientServer, meshServer].map((s) => new Promise((r) => s.close(r))));
     },
   };
+}
+
+/**
+ * Opens the state of `dir` with the recovery key: the state key it unwraps must open the sealed
+ * state (RECOVERY_FAILED otherwise, and nothing is written); then the state key is sealed under
+ * this platform's key, so that the next start needs no recovery.
+ */
+async function recoverState(
+  dir: string,
+  keyring: StateKeyring,
+  recoveryKey: Uint8Array,
+  options: Omit<CoordinatorOptions, 'store'>,
+): Promise<Coordinator> {
+  const stateKey = keyring.unwrap(recoveryKey);
+  const store = fileStore({ dir, key: stateKey });
+  try {
+    await store.read();
+  } catch (cause) {
+    throw new CloisterError('RECOVERY_FAILED', 'the recovered state key does not open the sealed state', { cause });
+  }
+  await keyring.reseal(stateKey);
+  return Coordinator.open({ store: fileStore({ dir, key: stateKey }), ...options });
 }
 
 export function registerCoordinator(program: Command): void {

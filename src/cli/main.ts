@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAttest } from './attest.js';
 import { registerSim } from './sim.js';
 import { registerClient, registerSimMeasure } from './client.js';
+import { registerLifecycle } from './lifecycle.js';
 import { registerCoordinator } from './coordinator.js';
 import { registerRun } from './run.js';
 import { registerProtect } from './protect.js';
@@ -27,6 +28,7 @@ export function program(json = false): Command {
   registerCoordinator(p);
   registerRun(p);
   registerClient(p);
+  registerLifecycle(p);
   registerProtect(p);
   registerK8s(p);
   registerAttestationService(p);

@@ -3,7 +3,8 @@ import { envText, type Fail } from './lib/value.js';
 import {
   checkAction,
   MARBLERUN_VALUES,
-  previousSecrets,
+  own,
+  previousSecret,
   spki,
   TEMPLATE_FUNCS,
   valueSegments,
@@ -49,9 +50,8 @@ function actionBytes(
     return bytes;
   }
   const { secret } = ref;
-  const values = ref.scope === 'Previous' ? previousSecrets(ctx) : ctx.secrets;
   const where = ref.scope === 'Previous' ? `previous secret "${secret}"` : `secret "${secret}"`;
-  const value = Object.hasOwn(values, secret) ? values[secret] : undefined;
+  const value = ref.scope === 'Previous' ? previousSecret(ctx, secret) : own(ctx.secrets, secret);
   if (value === undefined)
     throw fail(
       `${where} is not set${specs[secret]?.UserDefined ? ' (it is user-defined: set it with `cloister secret set`)' : ''}`,

@@ -102,18 +102,23 @@ export function spki(der: Uint8Array): Uint8Array {
   return new Uint8Array(new X509Certificate(der).publicKey.export({ type: 'spki', format: 'der' }));
 }
 
+/** The entry `name` of a record of secrets, if it has one. */
+export function own(pool: Readonly<Record<string, SecretValue>> | undefined, name: string): SecretValue | undefined {
+  return pool && Object.hasOwn(pool, name) ? pool[name] : undefined;
+}
+
 /**
- * `.Previous.Secrets`: the secrets of the manifest before the last update (MarbleRun
- * `TemplateSecrets.Previous`). Until the coordinator records them (the manifest lifecycle), they
- * are the current secrets, which is what MarbleRun renders before any update.
+ * `.Previous.Secrets.NAME`: the secret as it was before the last manifest update (MarbleRun
+ * `TemplateSecrets.Previous`), which the coordinator sends; a secret new in this manifest, or
+ * one before any update, is its own previous value (MarbleRun stores both when a manifest is set).
  *
  * @example
  * ```ts
- * previousSecrets(ctx).apiKey;   // the key a Marble had before the update
+ * previousSecret(ctx, 'apiKey');   // the key a Marble had before the update
  * ```
  */
-export function previousSecrets(ctx: RenderContext): Readonly<Record<string, SecretValue>> {
-  return ctx.previousSecrets ?? ctx.secrets;
+export function previousSecret(ctx: RenderContext, name: string): SecretValue | undefined {
+  return own(ctx.previousSecrets, name) ?? own(ctx.secrets, name);
 }
 
 /**

@@ -397,6 +397,8 @@ export interface SecretValue {
  */
 export interface RenderContext {
   secrets: Readonly<Record<string, SecretValue>>;
+  /** The secrets as they were before the last update (MarbleRun's `.Previous.Secrets`); absent ones are the current. */
+  previousSecrets?: Readonly<Record<string, SecretValue>>;
   /** DER. */
   rootCa: Uint8Array;
   /** DER. */
@@ -407,8 +409,6 @@ export interface RenderContext {
   coordinatorRoot?: Uint8Array;
   /** DER; `.MarbleRun.CoordinatorIntermediate.Cert`. */
   coordinatorIntermediate?: Uint8Array;
-  /** `.Previous.Secrets` (default: `secrets`; see template.ts `previousSecrets`). */
-  previousSecrets?: Readonly<Record<string, SecretValue>>;
 }
 
 /**

@@ -69,7 +69,7 @@ export async function activate(mesh: Mesh, evidence: EvidenceSource, options: Ac
     ...(options.ipAddresses ? { ipAddresses: options.ipAddresses } : {}),
   };
   const response = decodeActivationResponse(await mesh.post('/mesh/v1/activate', encodeActivationRequest(request)));
-  const { secrets, volumes } = openPayload(pkcs8, nonce, response.sealed);
+  const { secrets, volumes, previousSecrets } = openPayload(pkcs8, nonce, response.sealed);
   const [leaf, intermediate] = pemCertificates(response.certChain, 'activation.certChain');
   const [root] = pemCertificates(response.rootCa, 'activation.rootCa');
   if (!leaf || !intermediate || !root)
@@ -77,6 +77,7 @@ export async function activate(mesh: Mesh, evidence: EvidenceSource, options: Ac
   const { manifest } = parseManifest(response.manifest);
   const rendered = renderParameters(manifest, options.service, {
     secrets,
+    ...(previousSecrets ? { previousSecrets } : {}),
     rootCa: root,
     marbleCert: leaf,
     marbleKey: pkcs8,

@@ -178,31 +178,15 @@ describe("a newcomer's path", () => {
     ];
     writeFileSync(join(dir, 'empty'), '');
     writeFileSync(join(dir, 'eight'), '12345678');
-    const empty = await cloister([
-      'secret',
-      'set',
-      'key',
-      '--type',
-      'symmetric-key',
-      '--from',
-      join(dir, 'empty'),
-      ...as,
-    ]);
+    const set = (name: string, type: string, from: string) =>
+      cloister(['secret', 'set', name, '--type', type, '--from', join(dir, from), ...as]);
+    const empty = await set('key', 'symmetric-key', 'empty');
     assert.equal(empty.code, 2);
     assert.match(empty.stdout, /is empty: a symmetric-key secret needs a value/);
-    const short = await cloister([
-      'secret',
-      'set',
-      'key',
-      '--type',
-      'symmetric-key',
-      '--from',
-      join(dir, 'eight'),
-      ...as,
-    ]);
+    const short = await set('key', 'symmetric-key', 'eight');
     assert.equal(errorCode(short), 'SECRET_INVALID');
     assert.match(short.stdout, /\\"key\\" must be 128 bits \(the manifest's Size\), not 64/);
-    const plain = await cloister(['secret', 'set', 'note', '--type', 'plain', '--from', join(dir, 'empty'), ...as]);
+    const plain = await set('note', 'plain', 'empty');
     assert.equal(plain.code, 0, plain.stdout);
   });
 

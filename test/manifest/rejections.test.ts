@@ -373,6 +373,11 @@ const RULES: Rule[] = [
   ['secret accessors are known', (m) => (env(m)['API_KEY'] = '{{ pem .Secrets.rsaCert.Key }}'), `${ENV}.API_KEY`],
   ['.MarbleRun values are known', (m) => (env(m)['API_KEY'] = '{{ pem .MarbleRun.RootCA.Private }}'), `${ENV}.API_KEY`],
   [
+    '.Previous has only the previous secrets',
+    (m) => (env(m)['API_KEY'] = '{{ pem .Previous.MarbleRun.RootCA.Cert }}'),
+    `${ENV}.API_KEY`,
+  ],
+  [
     'templates apply to decoded data',
     (m) =>
       (files(m)['/tmp/pqr.ust'] = {

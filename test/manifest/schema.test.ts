@@ -146,6 +146,17 @@ test('documents the validator refuses for their shape, the schema refuses too', 
   }
 });
 
+/** Schema and validator both accept `m`, or both refuse it. */
+function assertAgree(m: Json, name: string): void {
+  let valid = true;
+  try {
+    parse(m);
+  } catch {
+    valid = false;
+  }
+  assert.equal(check(schema, m) === undefined, valid, JSON.stringify(name));
+}
+
 test('schema and validator agree on file names', () => {
   for (const name of [
     './a',
@@ -163,13 +174,7 @@ test('schema and validator agree on file names', () => {
   ]) {
     const m = marbleRunExample();
     node(m, ['Marbles', 'backendFirst', 'Parameters', 'Files'])[name] = 'x';
-    let valid = true;
-    try {
-      parse(m);
-    } catch {
-      valid = false;
-    }
-    assert.equal(check(schema, m) === undefined, valid, JSON.stringify(name));
+    assertAgree(m, name);
   }
 });
 
@@ -191,12 +196,6 @@ test('schema and validator agree on volume folders', () => {
   ]) {
     const m = marbleRunExample();
     m['Volumes'] = { code: { Mode: 'read-only', Services: [], Sealed: 'code.sealed', Path: name } };
-    let valid = true;
-    try {
-      parse(m);
-    } catch {
-      valid = false;
-    }
-    assert.equal(check(schema, m) === undefined, valid, JSON.stringify(name));
+    assertAgree(m, name);
   }
 });

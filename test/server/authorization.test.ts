@@ -217,6 +217,15 @@ const TABLE: Record<'client' | 'mesh', Record<string, Case[]>> = {
     'GET /api/v1/certificate': [{ access: 'anyone', unset: 'allowed' }],
     'GET /api/v1/openapi.json': [{ access: 'anyone', unset: 'allowed' }],
     'GET /api/v1/manifest': [{ access: 'anyone', unset: MANIFEST_MISSING }],
+    // The history is public (names and types, never values); its head is signed by the root key.
+    'GET /api/v1/history': [{ access: 'anyone', unset: 'allowed' }],
+    // Recovery secrets are encrypted to their holders, so anyone may fetch them; this manifest names no RecoveryKeys.
+    'GET /api/v1/recovery': [
+      {
+        access: { nobody: { status: 409, code: 'RECOVERY_UNAVAILABLE' } },
+        unset: { status: 409, code: 'RECOVERY_UNAVAILABLE' },
+      },
+    ],
     // Whoever comes first sets the manifest (clients verify it after); after that no one can.
     'POST /api/v1/manifest': [
       { body: () => manifest(), access: { nobody: { status: 409, code: 'MANIFEST_ALREADY_SET' } }, unset: 'allowed' },
