@@ -8,10 +8,20 @@ import { RecoveryMode } from '../coordinator/recovery-mode.js';
 import { decodeRecoveryData } from '../coordinator/recovery.js';
 import { createCa } from '../pki/index.js';
 import { httpsServer, listen, servingIdentity } from '../server/listen.js';
-import { fileStore, openStateKey, sealingKey, underLock, type StateKeyring } from '../store/index.js';
+import { fileStore, openStateKey, sealingKey, underLock, type SealedStore, type StateKeyring } from '../store/index.js';
 import { clientApi, meshApi, recoveryApi } from '../server/api.js';
 import { MAX_BODY, PROBLEM_DETAILS, router, type Handler } from '../server/http.js';
 import { maaApi, maaErrorsBeside } from '../server/maa.js';
+import { dashboardApi } from '../server/dashboard.js';
+import {
+  attestationCounter,
+  coordinatorMetrics,
+  metricsRegistry,
+  timedStore,
+  timedVerifier,
+  verificationMetrics,
+} from '../server/metrics.js';
+import { METRICS_OPTION, startMetrics } from './metrics.js';
 import { AttestationService } from '../attestation-service/index.js';
 import { servicePolicy, simulatedCollateral } from './attestation-service.js';
 import { join } from 'node:path';
@@ -39,6 +49,8 @@ interface Options {
   maa?: boolean;
   maaPolicy?: string;
   maaInstanceUrl?: string;
+  /** Serve Prometheus metrics over plain HTTP at this address (docs/metrics.md). */
+  metricsAddr?: string;
 }
 
 interface RunningCoordinator {
@@ -75,18 +87,30 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
     if (prepared?.collateral !== collateral) prepared = { collateral, value: verifier.prepare(await collateral) };
     return verifier.verify(evidence, { collateral: prepared.value, now: Date.now() / 1000, tee: 'sgx' });
   };
+  const registry = metricsRegistry('coordinator');
+  const timed = (store: SealedStore) => timedStore(store, registry, 'coordinator');
   const key = await sealingKey(o.dataDir);
   // The names it serves under (beyond localhost and the loopback and unspecified addresses) are its own.
   const servingNames = [client.host, mesh.host, ...o.dnsName].filter(
     (name) => !['localhost', '127.0.0.1', '::1', '0.0.0.0', '::'].includes(name.toLowerCase()),
   );
   const keyring = await openStateKey(o.dataDir, key);
-  const options = { own, verify, log, servingNames, vault: keyring };
+  const options = {
+    own,
+    verify: timedVerifier(verify, verificationMetrics(registry, 'mesh')),
+    log,
+    servingNames,
+    vault: keyring,
+  };
+  /** The coordinator being served: none in recovery mode, until it is recovered. */
+  let current: Coordinator | undefined;
+  const activated = coordinatorMetrics(registry, () => current);
   // The attestation service keeps its keys in a sealed state of its own, under the same sealing key.
   const maa = o.maa
     ? await AttestationService.open({
         instance: (o.maaInstanceUrl ?? `https://${o.clientAddr}`).replace(/\/+$/, ''),
-        store: fileStore({ dir: join(o.dataDir, 'maa'), key }),
+        store: timedStore(fileStore({ dir: join(o.dataDir, 'maa'), key }), registry, 'attestation-service'),
+        verified: verificationMetrics(registry, 'maa'),
         dcap: verifier,
         collateral: simulatedCollateral(verifier, platform),
         ...servicePolicy(o.maaPolicy, true),
@@ -136,16 +160,25 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
       Object.assign(table, next);
     }
   };
-  const serveCoordinator = async (coordinator: Coordinator) =>
-    serve(coordinator.ca, {
-      client: maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator),
-      mesh: meshApi(coordinator),
+  const attested = attestationCounter(registry);
+  const serveCoordinator = async (coordinator: Coordinator) => {
+    current = coordinator;
+    // The dashboard's verdict on the coordinator's own evidence: the verifier of workloads, untimed (it is no activation).
+    const ownVerdict = async () => verify((await coordinator.quote()).evidence, 'sgx');
+    await serve(coordinator.ca, {
+      client: {
+        ...clientApi(coordinator),
+        ...dashboardApi(coordinator, ownVerdict),
+        ...(maa ? maaApi(maa, attested) : {}),
+      },
+      mesh: meshApi(coordinator, activated),
     });
+  };
 
   let status: Record<string, unknown>;
   if (keyring.stateKey) {
     const coordinator = await Coordinator.open({
-      store: fileStore({ dir: o.dataDir, key: keyring.stateKey }),
+      store: timed(fileStore({ dir: o.dataDir, key: keyring.stateKey })),
       ...options,
     });
     await serveCoordinator(coordinator);
@@ -157,7 +190,7 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
       ca: await createCa({ now: Date.now() / 1000 }),
       data: keyring.recoveryData && decodeRecoveryData(keyring.recoveryData),
       recover: async (recoveryKey, holders) => {
-        const coordinator = await recoverState(o.dataDir, keyring, recoveryKey, options);
+        const coordinator = await recoverState(o.dataDir, keyring, recoveryKey, options, timed);
         await coordinator.recovered(holders);
         await serveCoordinator(coordinator);
         log({ level: 'info', event: 'serving', ...coordinator.status() });
@@ -169,6 +202,7 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   }
   await listen(clientServer, client.host, client.port);
   await listen(meshServer, mesh.host, mesh.port);
+  const metrics = await startMetrics(o.metricsAddr, registry);
   log({
     level: 'info',
     event: 'listening',
@@ -178,14 +212,19 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
     simulation: true,
     ...(maa ? { maaKid: maa.signingKey.kid } : {}),
     // What each address serves (the authorisation test checks it has a row for every route).
-    routes: { client: Object.keys(clientRoutes), mesh: Object.keys(meshRoutes) },
+    routes: {
+      client: Object.keys(clientRoutes),
+      mesh: Object.keys(meshRoutes),
+      ...(metrics ? { metrics: metrics.routes } : {}),
+    },
+    ...(o.metricsAddr ? { metricsAddr: o.metricsAddr } : {}),
   });
   return {
     maa,
     client: clientServer,
     mesh: meshServer,
     close: async () => {
-      await Promise.all([clientServer, meshServer].map((s) => new Promise((r) => s.close(r))));
+      await Promise.all([...[clientServer, meshServer].map((s) => new Promise((r) => s.close(r))), metrics?.close()]);
     },
   };
 }
@@ -200,6 +239,7 @@ async function recoverState(
   keyring: StateKeyring,
   recoveryKey: Uint8Array,
   options: Omit<CoordinatorOptions, 'store'>,
+  timed: (store: SealedStore) => SealedStore,
 ): Promise<Coordinator> {
   const stateKey = keyring.unwrap(recoveryKey);
   const store = fileStore({ dir, key: stateKey });
@@ -209,7 +249,7 @@ async function recoverState(
     throw new CloisterError('RECOVERY_FAILED', 'the recovered state key does not open the sealed state', { cause });
   }
   await keyring.reseal(stateKey);
-  return Coordinator.open({ store: fileStore({ dir, key: stateKey }), ...options });
+  return Coordinator.open({ store: timed(fileStore({ dir, key: stateKey })), ...options });
 }
 
 export function registerCoordinator(program: Command): void {
@@ -236,6 +276,7 @@ export function registerCoordinator(program: Command): void {
       '--maa-instance-url <url>',
       "the URL clients use for that API, its tokens' iss (default https://<client-addr>)",
     )
+    .option(...METRICS_OPTION)
     .action(async (o: Options) => {
       try {
         const running = await startCoordinator(o);

@@ -440,6 +440,18 @@ export class Coordinator {
     return this.nonces.issue(this.options.now());
   }
 
+  /** How many activation nonces are issued, unexpired and unused (for the metrics). */
+  noncesOutstanding(): number {
+    return this.nonces.outstanding(this.options.now());
+  }
+
+  /** Activations so far of each service of the manifest (0 for those never activated); MANIFEST_MISSING before one is set. */
+  activations(): Record<string, number> {
+    return Object.fromEntries(
+      Object.keys(this.manifest().manifest.Marbles).map((service) => [service, this.state.activations[service] ?? 0]),
+    );
+  }
+
   private refuse(service: string, message: string, cause?: unknown): never {
     this.options.log({ level: 'warn', event: 'activation-refused', service, message });
     throw new CloisterError('ACTIVATION_REFUSED', `${service}: ${message}`, { cause });

@@ -99,13 +99,30 @@ export function clientApi(c: Coordinator): Record<string, Handler> {
   };
 }
 
-export function meshApi(c: Coordinator): Record<string, Handler> {
+/**
+ * The mesh API. `activated`, when given, hears of every activation request: the service it named
+ * (undefined when the request did not decode) and `activated` or the refusal's error code.
+ */
+export function meshApi(
+  c: Coordinator,
+  activated?: (service: string | undefined, result: string) => void,
+): Record<string, Handler> {
   return {
     'POST /mesh/v1/nonce': () => ({ json: { nonce: b64(c.nonce()) } }),
     'GET /mesh/v1/quote': quote(c),
-    'POST /mesh/v1/activate': async (req) => ({
-      json: encodeActivationResponse((await c.activate(decodeActivationRequest(req.json()))).response),
-    }),
+    'POST /mesh/v1/activate': async (req) => {
+      let service: string | undefined;
+      try {
+        const request = decodeActivationRequest(req.json());
+        service = request.service;
+        const { response } = await c.activate(request);
+        activated?.(service, 'activated');
+        return { json: encodeActivationResponse(response) };
+      } catch (error) {
+        activated?.(service, error instanceof CloisterError ? error.code : 'INTERNAL');
+        throw error;
+      }
+    },
     'POST /mesh/v1/volumes/commit': async (req) => {
       const { volume, changes } = decodeCommit(req.json());
       return { json: { files: await c.commitFiles(req.clientCert, volume, changes) } };

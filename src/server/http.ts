@@ -17,7 +17,10 @@ export interface Request {
   json(): unknown;
 }
 
-export type Reply = { status?: number; json: unknown } | { status?: number; text: string; type: string };
+/** A handler's answer; `headers` are added to the answer's own (content type and length). */
+export type Reply = { status?: number; headers?: Record<string, string> } & (
+  { json: unknown } | { text: string; type: string }
+);
 
 export const MAX_BODY = 1 << 20;
 export type Handler = (req: Request) => Promise<Reply> | Reply;
@@ -212,6 +215,7 @@ export function router(
       const isJson = 'json' in reply;
       const text = isJson ? JSON.stringify(reply.json) : reply.text;
       res.writeHead(reply.status ?? 200, {
+        ...reply.headers,
         'content-type': isJson ? 'application/json' : reply.type,
         'content-length': Buffer.byteLength(text),
       });

@@ -129,6 +129,51 @@ export const OPENAPI = {
         },
       },
     },
+    '/api/v1/attestation': {
+      get: {
+        summary:
+          "The coordinator's own evidence as its verifier judges it now, and the root `cloister verify` pins (for the dashboard; clients attest with /api/v1/quote)",
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: {
+              tee: { type: 'string' },
+              simulation: { type: 'boolean' },
+              tcbStatus: { type: 'string' },
+              advisoryIds: { type: 'array', items: { type: 'string' } },
+              identity: {
+                type: 'object',
+                description: 'mrenclave, mrsigner, isvProdId, isvSvn (SGX) or the TEE kind’s identity claims',
+              },
+              root: {
+                type: 'object',
+                properties: { subject: { type: 'string' }, sha256: { type: 'string' }, notAfter: { type: 'string' } },
+              },
+            },
+          }),
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/activations': {
+      get: {
+        summary: 'Activations so far of each service of the manifest',
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: { activations: { type: 'object', additionalProperties: { type: 'integer' } } },
+          }),
+          ...errors,
+        },
+      },
+    },
+    '/dashboard': {
+      get: {
+        summary:
+          'The read-only web dashboard (HTML, inline style and script, strict Content-Security-Policy); also at /',
+        responses: { '200': { description: 'OK', content: { 'text/html': {} } } },
+      },
+    },
     '/api/v1/certificate': {
       get: {
         summary: 'Intermediate and root certificates (PEM)',
