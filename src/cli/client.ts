@@ -254,8 +254,9 @@ export function registerClient(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(
       action(async (file: string, o: { json?: boolean; simulation?: boolean }) => {
-        const { fingerprint, manifest: m } = parseManifest(readInput(file));
-        const warnings = o.simulation ? simulationWarnings(m) : [];
+        const { fingerprint, manifest: m, warnings: read } = parseManifest(readInput(file));
+        // What MarbleRun accepts but cloister ignores or cannot honour, then simulation's own.
+        const warnings = [...read, ...(o.simulation ? simulationWarnings(m) : [])];
         if (!o.json) for (const w of warnings) process.stderr.write(`cloister: warning: ${w}\n`);
         print(
           o,
@@ -277,7 +278,7 @@ export function registerClient(program: Command): void {
     command.action(
       action(async (file: string, o: Common & { recoverydata?: string }) => {
         const bytes = readInput(file);
-        const { fingerprint: local, manifest: parsed } = parseManifest(bytes);
+        const { fingerprint: local, manifest: parsed, warnings: read } = parseManifest(bytes);
         const answer = (
           await (name === 'set'
             ? pinnedCall(o, 'POST', '/api/v1/manifest', bytes)
@@ -292,7 +293,7 @@ export function registerClient(program: Command): void {
         // A simulation coordinator runs only simulated programs: say so before the first activation fails.
         const simulated =
           name === 'set' && (await pinnedCall(o, 'GET', '/api/v1/status')).json<{ simulation: boolean }>().simulation;
-        const warnings = simulated ? simulationWarnings(parsed) : [];
+        const warnings = [...(name === 'set' ? read : []), ...(simulated ? simulationWarnings(parsed) : [])];
         if (!o.json) for (const w of warnings) process.stderr.write(`cloister: warning: ${w}\n`);
         const recovery = answer.RecoverySecrets && { RecoverySecrets: answer.RecoverySecrets };
         if (recovery && o.recoverydata !== undefined)

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
 import { parsePolicy } from '../attest/index.js';
@@ -9,6 +9,7 @@ import type { FileRecord } from '../protocol/index.js';
 import { activate } from '../run/activate.js';
 import { simEvidence } from '../run/evidence.js';
 import { launch } from '../run/launch.js';
+import { instanceIdFromFile, marbleEnvironment } from '../run/marble-env.js';
 import { measure, resolveProgram } from '../run/measure.js';
 import type { SimPlatform } from '../attest/sim/index.js';
 import { attestCoordinator } from './attest-coordinator.js';
@@ -19,7 +20,7 @@ import { parseCount, readJson, reportError } from './io.js';
 /** `cloister run`: attest, receive identity, secrets and configuration, then run the unmodified program. */
 
 interface Options {
-  service: string;
+  service?: string;
   coordinator?: string;
   instanceId?: string;
   simDir?: string;
@@ -83,16 +84,18 @@ export function registerRun(program: Command): void {
     .description(
       'run an unmodified program as a service: attest, receive identity, secrets and configuration, then exec it',
     )
-    .addOption(
-      new Option('--service <name>', 'the service (Marble) of the manifest this program is')
-        .env('CLOISTER_SERVICE')
-        .makeOptionMandatory(),
+    .option(
+      '--service <name>',
+      'the service (Marble) of the manifest this program is (default: $CLOISTER_SERVICE or $EDG_MARBLE_TYPE)',
     )
     .option(
       '--coordinator <host:port>',
       "the coordinator's mesh address (default: $CLOISTER_COORDINATOR, $EDG_MARBLE_COORDINATOR_ADDR or localhost:2001)",
     )
-    .option('--instance-id <id>', 'a stable id of this instance (default: $CLOISTER_INSTANCE_ID or a random UUID)')
+    .option(
+      '--instance-id <id>',
+      'a stable id of this instance (default: $CLOISTER_INSTANCE_ID, the UUID in $EDG_MARBLE_UUID_FILE, created there if missing, or a random UUID)',
+    )
     .option('--sim-dir <dir>', "the simulated platform that signs this program's evidence")
     .option('--sim-svn <n>', 'the security version (ISVSVN) of the simulated enclave, as its signer would set it', '0')
     .option(
@@ -112,7 +115,7 @@ export function registerRun(program: Command): void {
     )
     .option(
       '--dns-name <name>',
-      "DNS name for this service's certificate (repeatable; default: the comma-separated $CLOISTER_DNS_NAMES)",
+      "DNS name for this service's certificate (repeatable; default: the comma-separated $CLOISTER_DNS_NAMES or $EDG_MARBLE_DNS_NAMES)",
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
@@ -121,14 +124,16 @@ export function registerRun(program: Command): void {
     .argument('[args...]', 'its arguments')
     .action(async (prog: string, args: string[], o: Options) => {
       try {
+        // MarbleRun's premain environment, so a Marble's deployment runs unchanged (run/marble-env.ts).
+        const marble = marbleEnvironment(process.env);
+        const service = o.service ?? marble.service;
+        if (service === undefined)
+          throw new CloisterError(
+            'USAGE',
+            'cloister run needs --service NAME (or $CLOISTER_SERVICE, $EDG_MARBLE_TYPE)',
+          );
         const programPath = resolveProgram(prog);
-        const to = parseAddress(
-          o.coordinator ??
-            process.env['CLOISTER_COORDINATOR'] ??
-            process.env['EDG_MARBLE_COORDINATOR_ADDR'] ??
-            'localhost:2001',
-          '--coordinator',
-        );
+        const to = parseAddress(o.coordinator ?? marble.coordinator ?? 'localhost:2001', '--coordinator');
         const platform = loadPlatform(o.simDir ?? defaultSimDir());
         const { ca, trust } = await coordinatorRoot(o, to, platform);
         if (trust === 'insecure-trust-first-use')
@@ -144,13 +149,13 @@ export function registerRun(program: Command): void {
           isvSvn: parseCount(o.simSvn ?? '0', '--sim-svn', 0),
         });
         const activated = await activate(mesh, evidence, {
-          service: o.service,
-          instanceId: o.instanceId ?? process.env['CLOISTER_INSTANCE_ID'],
-          dnsNames:
-            o.dnsName.length > 0 ? o.dnsName : (process.env['CLOISTER_DNS_NAMES'] ?? '').split(',').filter(Boolean),
+          service,
+          instanceId:
+            o.instanceId ?? marble.instanceId ?? (marble.uuidFile ? instanceIdFromFile(marble.uuidFile) : undefined),
+          dnsNames: o.dnsName.length > 0 ? o.dnsName : marble.dnsNames,
         });
         const status = await launch(activated, {
-          service: o.service,
+          service,
           program: prog,
           programPath,
           args,

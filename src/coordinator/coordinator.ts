@@ -557,6 +557,7 @@ export class Coordinator {
         rootCa: this.state.ca.rootCert,
         marbleCert: cert,
         marbleKey: new Uint8Array(),
+        coordinatorIntermediate: this.state.ca.intermediateCert,
       });
     } catch (cause) {
       this.refuse(r.service, (cause as Error).message, cause);

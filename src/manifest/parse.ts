@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { FIELDS } from './fields.js';
-import { JsonReader } from '../lib/json.js';
+import type { JsonReader } from '../lib/json.js';
+import { ManifestReader } from './lib/go-json.js';
 import { readRoles, readUsers } from './sections/access.js';
 import { readConfig, readRecoveryKeys } from './sections/config.js';
 import { readMarbles } from './sections/marbles.js';
-import { readPackages } from './sections/packages.js';
+import { checkPackages, marblePackages, readInfrastructures, readPackages } from './sections/packages.js';
 import { readSecrets } from './sections/secrets.js';
 import { readTls } from './sections/tls.js';
 import { checkVolumeServices, readVolumes } from './sections/volumes.js';
@@ -33,9 +34,10 @@ function jsonOf(r: JsonReader, raw: Uint8Array): unknown {
 }
 
 /**
- * Parses and validates a manifest: every section of MarbleRun's manifest ("Defining a manifest")
- * with its cross-references, cloister's TEE reference values, and the template dry run. Unknown
- * fields are errors. The fingerprint is the SHA-256 of the exact bytes (a string is taken as its
+ * Parses and validates a manifest as MarbleRun does (its Go types decoded by `encoding/json`,
+ * `Manifest.Check`, secret generation and `TemplateDryRun`; see lib/go-json.ts and
+ * docs/marblerun.md), with cloister's TEE reference values and volumes. What MarbleRun accepts
+ * but cloister ignores or cannot honour is accepted and listed in `warnings`. The fingerprint is the SHA-256 of the exact bytes (a string is taken as its
  * UTF-8 bytes), so any change, even in whitespace, changes it.
  *
  * @throws CloisterError `MANIFEST_INVALID`, with `path` the JSON path of the offending value
@@ -48,12 +50,17 @@ function jsonOf(r: JsonReader, raw: Uint8Array): unknown {
  * ```
  */
 export function parseManifest(input: Uint8Array | string): ParsedManifest {
-  const r = new JsonReader('MANIFEST_INVALID', '');
+  const r = new ManifestReader();
   const raw = bytesOf(r, input);
   const o = r.object(jsonOf(r, raw), '', FIELDS.Manifest);
   const section = (key: (typeof FIELDS.Manifest)[number]): unknown => (Object.hasOwn(o, key) ? o[key] : {});
 
+  // MarbleRun's Check order: packages, Marbles, the packages Marbles use, then the other sections.
   const packages = readPackages(r, section('Packages'));
+  const used = marblePackages(section('Marbles'));
+  if (used.size === 0) throw r.fail('Marbles', 'must define at least one marble');
+  checkPackages(r, packages, used);
+  readInfrastructures(r, section('Infrastructures'));
   const secrets = readSecrets(r, section('Secrets'));
   const volumes = readVolumes(r, section('Volumes'));
   const roles = readRoles(r, section('Roles'), packages, secrets, volumes);
@@ -77,5 +84,6 @@ export function parseManifest(input: Uint8Array | string): ParsedManifest {
     },
     fingerprint: createHash('sha256').update(raw).digest('hex'),
     raw,
+    warnings: r.warnings,
   };
 }

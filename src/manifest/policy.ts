@@ -1,18 +1,17 @@
 import type { Policy } from '../attest/policy.js';
 import { DEFAULT_ACCEPTED_STATUSES, TCB_STATUS, type TcbStatus } from '../attest/tcb-status.js';
 import { CloisterError } from '../lib/errors.js';
-import { jsonPath } from '../lib/json.js';
 import { PACKAGE_TEES, REFERENCE_VALUES, type ReferenceName } from './tee.js';
 import type { Manifest, Package } from './types.js';
 
-function tcbStatuses(list: readonly string[]): TcbStatus[] {
-  return list.map((s, i) => {
-    if (!Object.hasOwn(TCB_STATUS, s))
-      throw new CloisterError('MANIFEST_INVALID', `${jsonPath('AcceptedTCBStatuses', i)}: unknown TCB status "${s}"`, {
-        path: jsonPath('AcceptedTCBStatuses', i),
-      });
-    return s as TcbStatus;
-  });
+/**
+ * MarbleRun (ego's tcb.CheckStatus): UpToDate is always accepted, and a listed status no
+ * platform reports is accepted by the manifest check (with a warning) but matches nothing.
+ */
+function tcbStatuses(list: readonly string[] | undefined): TcbStatus[] {
+  if (list === undefined || list.length === 0) return [...DEFAULT_ACCEPTED_STATUSES];
+  const known = list.filter((s): s is TcbStatus => Object.hasOwn(TCB_STATUS, s));
+  return [...new Set<TcbStatus>(['UpToDate', ...known])];
 }
 
 /**
@@ -46,7 +45,7 @@ export function packagePolicy(pkg: Package): Policy {
     }
   }
   return {
-    acceptedTcbStatuses: tcbStatuses(pkg.AcceptedTCBStatuses ?? DEFAULT_ACCEPTED_STATUSES),
+    acceptedTcbStatuses: tcbStatuses(pkg.AcceptedTCBStatuses),
     acceptedAdvisories: [...(pkg.AcceptedAdvisories ?? [])],
     allowDebug: pkg.Debug,
     allowSimulation: PACKAGE_TEES[pkg.TEE].simulation,

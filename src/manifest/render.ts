@@ -3,6 +3,8 @@ import { envText, type Fail } from './lib/value.js';
 import {
   checkAction,
   MARBLERUN_VALUES,
+  own,
+  previousSecret,
   spki,
   TEMPLATE_FUNCS,
   valueSegments,
@@ -12,15 +14,18 @@ import {
 } from './template.js';
 import type { Manifest, RenderContext, Rendered, SecretSpec, SecretValue, Value } from './types.js';
 
-/** Where each kind of value sits in a {@link SecretValue}. */
+/**
+ * Where each member sits in a {@link SecretValue} (MarbleRun `manifest.Secret`): a symmetric key
+ * or plain data is both its `Private` and its `Public`, and a secret itself encodes as `Public`.
+ */
 const SECRET_VALUE_PARTS: Readonly<
   Record<ValueKind, { get: (s: SecretValue) => Uint8Array | undefined; what: string }>
 > = {
-  key: { get: (s) => s.key, what: 'key' },
-  cert: { get: (s) => s.cert, what: 'certificate' },
+  secret: { get: (s) => s.key ?? s.public ?? (s.cert && spki(s.cert)), what: 'public key' },
+  Cert: { get: (s) => s.cert, what: 'certificate' },
   // MarbleRun derives the public key of an uploaded certificate.
-  public: { get: (s) => s.public ?? (s.cert && spki(s.cert)), what: 'public key' },
-  private: { get: (s) => s.private, what: 'private key' },
+  Public: { get: (s) => s.key ?? s.public ?? (s.cert && spki(s.cert)), what: 'public key' },
+  Private: { get: (s) => s.key ?? s.private, what: 'private key' },
 };
 
 function guarded(get: () => Uint8Array | undefined, fail: Fail, what: string): Uint8Array | undefined {
@@ -33,38 +38,36 @@ function guarded(get: () => Uint8Array | undefined, fail: Fail, what: string): U
 
 function actionBytes(
   a: Action,
-  kind: ValueKind,
   specs: Readonly<Record<string, SecretSpec>>,
   ctx: RenderContext,
   fail: Fail,
 ): Uint8Array {
-  if ('marbleRun' in a.ref) {
-    const name = a.ref.marbleRun;
-    const bytes = guarded(() => MARBLERUN_VALUES[name].get(ctx), fail, `.MarbleRun.${name}`);
-    if (bytes === undefined) throw fail(`.MarbleRun.${name} is not available`);
+  const { ref } = a;
+  if (ref.scope === 'MarbleRun') {
+    const get = MARBLERUN_VALUES[ref.name]?.[ref.kind];
+    const bytes = get && guarded(() => get(ctx), fail, `.MarbleRun.${ref.name}`);
+    if (bytes === undefined) throw fail(`.MarbleRun.${ref.name}.${ref.kind} is not available`);
     return bytes;
   }
-  const { secret, previous } = a.ref;
-  // MarbleRun: a secret new in this manifest is its own previous value.
-  const from = (pool: Readonly<Record<string, SecretValue>> | undefined) =>
-    pool && Object.hasOwn(pool, secret) ? pool[secret] : undefined;
-  const value = (previous ? from(ctx.previousSecrets) : undefined) ?? from(ctx.secrets);
+  const { secret } = ref;
+  const where = ref.scope === 'Previous' ? `previous secret "${secret}"` : `secret "${secret}"`;
+  const value = ref.scope === 'Previous' ? previousSecret(ctx, secret) : own(ctx.secrets, secret);
   if (value === undefined)
     throw fail(
-      `secret "${secret}" is not set${specs[secret]?.UserDefined ? ' (it is user-defined: set it with `cloister secret set`)' : ''}`,
+      `${where} is not set${specs[secret]?.UserDefined ? ' (it is user-defined: set it with `cloister secret set`)' : ''}`,
     );
   const declared = specs[secret]?.Type;
   if (value.type !== declared)
-    throw fail(`secret "${secret}" holds a ${String(value.type)} value, but the manifest declares ${String(declared)}`);
-  const part = SECRET_VALUE_PARTS[kind];
-  const bytes = guarded(() => part.get(value), fail, `secret "${secret}"`);
-  if (bytes === undefined) throw fail(`secret "${secret}" has no ${part.what}`);
+    throw fail(`${where} holds a ${String(value.type)} value, but the manifest declares ${String(declared)}`);
+  const part = SECRET_VALUE_PARTS[ref.kind];
+  const bytes = guarded(() => part.get(value), fail, where);
+  if (bytes === undefined || bytes.length === 0) throw fail(`${where} has no ${part.what}`);
   return bytes;
 }
 
 function renderAction(a: Action, target: Target, m: Manifest, ctx: RenderContext, fail: Fail): Uint8Array {
-  const kind = checkAction(a, target, m.Secrets, fail);
-  return TEMPLATE_FUNCS[a.func].encode(actionBytes(a, kind, m.Secrets, ctx, fail), kind);
+  checkAction(a, target, m.Secrets, fail);
+  return TEMPLATE_FUNCS[a.func].encode(actionBytes(a, m.Secrets, ctx, fail), a.ref.kind);
 }
 
 function renderValue(v: Value, target: Target, m: Manifest, ctx: RenderContext, fail: Fail): Uint8Array {
@@ -137,7 +140,7 @@ export function referencedSecrets(m: Manifest, marble: string): string[] {
   const names = new Set<string>();
   eachValue(new JsonReader('MANIFEST_TEMPLATE', ''), m, marble, (_target, _name, value, fail) => {
     for (const s of valueSegments(value, fail))
-      if (!(s instanceof Uint8Array) && 'secret' in s.ref) names.add(s.ref.secret);
+      if (!(s instanceof Uint8Array) && s.ref.scope !== 'MarbleRun') names.add(s.ref.secret);
   });
   return [...names].sort();
 }

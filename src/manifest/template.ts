@@ -1,25 +1,34 @@
 import { X509Certificate } from 'node:crypto';
 import { decodeData, type Fail } from './lib/value.js';
 import { SECRET_TYPES } from './secret-types.js';
-import type { RenderContext, SecretSpec, SecretType, Value } from './types.js';
+import type { RenderContext, SecretSpec, SecretValue, Value } from './types.js';
 
 /**
- * MarbleRun's template subset (MarbleRun docs, "Defining a manifest", "Templates" and "Injecting
- * custom secrets"): `{{ FUNC .Secrets.NAME }}`, `{{ FUNC .Secrets.NAME.Cert|Public|Private }}`
- * and `{{ FUNC .MarbleRun.RootCA.Cert }}` and friends. Only whitespace may surround the function
- * and the reference inside the braces; anything else is an error naming the offending text.
+ * MarbleRun's templates (MarbleRun docs, "Defining a manifest", "Templates"; its
+ * `coordinator/manifest` package: `ManifestFileTemplateFuncMap`, `ManifestEnvTemplateFuncMap`,
+ * `TemplateSecrets`, `TemplateDryRun`) are Go `text/template`s executed over
+ * `{ Secrets, MarbleRun, Previous.Secrets }`. cloister reads the part of that language such a
+ * template uses: actions `{{ FUNC REF }}` and `{{ REF | FUNC }}`, the trim markers `{{- ` and
+ * ` -}}`, and comments `{{/* ... *\/}}`. Any other action is refused, naming it.
  */
 
 /** Where a value is delivered. */
 export type Target = 'Files' | 'Env';
 
-/** What a reference yields: a symmetric key or plain data, a DER certificate, an SPKI or a PKCS#8 key. */
-export type ValueKind = 'key' | 'cert' | 'public' | 'private';
+/**
+ * What a reference names: a secret itself (Go's `manifest.Secret`, which the functions encode as
+ * its `Public` member), or one of its members `Cert` (DER), `Public` (SPKI, or a symmetric key or
+ * plain data), `Private` (PKCS#8, or the same key or data).
+ */
+export type ValueKind = 'secret' | 'Cert' | 'Public' | 'Private';
 
+const PARTS: readonly ValueKind[] = ['Cert', 'Public', 'Private'];
+
+/** MarbleRun's `EncodeSecretDataToPem`: the block type by the Go type of the value. */
 const PEM_LABELS: Readonly<Partial<Record<ValueKind, string>>> = {
-  cert: 'CERTIFICATE',
-  public: 'PUBLIC KEY',
-  private: 'PRIVATE KEY',
+  Cert: 'CERTIFICATE',
+  Public: 'PUBLIC KEY',
+  Private: 'PRIVATE KEY',
 };
 
 /** RFC 7468 textual encoding, laid out as Go's pem.EncodeToMemory does (64 columns). */
@@ -34,68 +43,52 @@ function pem(label: string, der: Uint8Array): Uint8Array {
 }
 
 const ascii = (text: string) => new TextEncoder().encode(text);
-const ANY_KIND = ['key', 'cert', 'public', 'private'] as const;
 const BOTH: readonly Target[] = ['Files', 'Env'];
+const ANY: readonly ValueKind[] = ['secret', 'Cert', 'Public', 'Private'];
 
 /**
  * Template functions: where each may be used (MarbleRun: `raw` only in Files, `string` only in
- * Env), which values it takes, and how it encodes them.
+ * Env), which values it takes (MarbleRun's `EncodeSecretDataTo*`), and how it encodes them.
  *
  * @example
  * ```ts
- * TEMPLATE_FUNCS.hex.encode(new Uint8Array([1, 255]), 'key');   // bytes of '01ff'
+ * TEMPLATE_FUNCS.hex.encode(new Uint8Array([1, 255]), 'Public');   // bytes of '01ff'
  * ```
  */
 export const TEMPLATE_FUNCS = {
+  // Only a certificate or a key member: a secret itself is "invalid secret type for pem encoding".
   pem: {
     targets: BOTH,
-    kinds: ['cert', 'public', 'private'],
-    types: undefined,
+    kinds: PARTS,
+    plainOnly: false,
     encode: (b: Uint8Array, kind: ValueKind) => pem(PEM_LABELS[kind] ?? '', b),
   },
   hex: {
     targets: BOTH,
-    kinds: ANY_KIND,
-    types: undefined,
+    kinds: ANY,
+    plainOnly: false,
     encode: (b: Uint8Array) => ascii(Buffer.from(b).toString('hex')),
   },
   base64: {
     targets: BOTH,
-    kinds: ANY_KIND,
-    types: undefined,
+    kinds: ANY,
+    plainOnly: false,
     encode: (b: Uint8Array) => ascii(Buffer.from(b).toString('base64')),
   },
-  raw: { targets: ['Files'], kinds: ANY_KIND, types: undefined, encode: (b: Uint8Array) => b },
-  // MarbleRun: "only secrets of type plain are allowed to use string encoding"; NUL bytes are refused when rendering.
-  string: { targets: ['Env'], kinds: ['key'], types: ['plain'], encode: (b: Uint8Array) => b },
+  raw: { targets: ['Files'], kinds: ANY, plainOnly: false, encode: (b: Uint8Array) => b },
+  // "only secrets of type plain are allowed to use string encoding"; NUL bytes are refused when rendering.
+  string: { targets: ['Env'], kinds: ['secret'], plainOnly: true, encode: (b: Uint8Array) => b },
 } as const satisfies Record<
   string,
   {
     targets: readonly Target[];
     kinds: readonly ValueKind[];
-    types: readonly SecretType[] | undefined;
+    plainOnly: boolean;
     encode: (b: Uint8Array, kind: ValueKind) => Uint8Array;
   }
 >;
 
 type TemplateFunc = keyof typeof TEMPLATE_FUNCS;
-
-/**
- * Accessors after `.Secrets.NAME`: none (the key of a symmetric-key or plain secret, the public
- * key of a certificate secret, as MarbleRun does), or one of a certificate secret's parts.
- *
- * @example
- * ```ts
- * SECRET_PARTS.Private;   // 'private': {{ pem .Secrets.tls.Private }} is a PKCS#8 key
- * ```
- */
-const SECRET_PARTS = {
-  Cert: 'cert',
-  Public: 'public',
-  Private: 'private',
-} as const satisfies Record<string, ValueKind>;
-
-type SecretPart = keyof typeof SECRET_PARTS;
 
 /**
  * The SPKI DER of a DER certificate (any key type). Throws node's error on a non-certificate.
@@ -109,33 +102,53 @@ export function spki(der: Uint8Array): Uint8Array {
   return new Uint8Array(new X509Certificate(der).publicKey.export({ type: 'spki', format: 'der' }));
 }
 
+/** The entry `name` of a record of secrets, if it has one. */
+export function own(pool: Readonly<Record<string, SecretValue>> | undefined, name: string): SecretValue | undefined {
+  return pool && Object.hasOwn(pool, name) ? pool[name] : undefined;
+}
+
 /**
- * Values under `.MarbleRun` (MarbleRun "Templates": "named keys and certificates always available").
+ * `.Previous.Secrets.NAME`: the secret as it was before the last manifest update (MarbleRun
+ * `TemplateSecrets.Previous`), which the coordinator sends; a secret new in this manifest, or
+ * one before any update, is its own previous value (MarbleRun stores both when a manifest is set).
  *
  * @example
  * ```ts
- * MARBLERUN_VALUES['RootCA.Cert'].get(ctx);   // ctx.rootCa
+ * previousSecret(ctx, 'apiKey');   // the key a Marble had before the update
  * ```
  */
-export const MARBLERUN_VALUES = {
-  'RootCA.Cert': { kind: 'cert', get: (c: RenderContext) => c.rootCa },
-  'MarbleCert.Cert': { kind: 'cert', get: (c: RenderContext) => c.marbleCert },
-  'MarbleCert.Public': { kind: 'public', get: (c: RenderContext) => spki(c.marbleCert) },
-  'MarbleCert.Private': { kind: 'private', get: (c: RenderContext) => c.marbleKey },
-} as const satisfies Record<string, { kind: ValueKind; get: (c: RenderContext) => Uint8Array }>;
+export function previousSecret(ctx: RenderContext, name: string): SecretValue | undefined {
+  return own(ctx.previousSecrets, name) ?? own(ctx.secrets, name);
+}
 
-type MarbleRunValue = keyof typeof MARBLERUN_VALUES;
+/**
+ * Values under `.MarbleRun` (MarbleRun `ReservedSecrets`), each with the members it has: RootCA,
+ * CoordinatorRoot and CoordinatorIntermediate a certificate only, MarbleCert also its keys.
+ *
+ * @example
+ * ```ts
+ * MARBLERUN_VALUES.RootCA.Cert?.(ctx);   // ctx.rootCa
+ * ```
+ */
+export const MARBLERUN_VALUES: Readonly<
+  Record<string, Partial<Record<ValueKind, (c: RenderContext) => Uint8Array | undefined>>>
+> = {
+  RootCA: { Cert: (c) => c.rootCa },
+  MarbleCert: {
+    Cert: (c) => c.marbleCert,
+    Public: (c) => spki(c.marbleCert),
+    secret: (c) => spki(c.marbleCert),
+    Private: (c) => c.marbleKey,
+  },
+  // cloister's root is the coordinator's root; MarbleRun's RootCA is a self-signed copy of its intermediate.
+  CoordinatorRoot: { Cert: (c) => c.coordinatorRoot ?? c.rootCa },
+  CoordinatorIntermediate: { Cert: (c) => c.coordinatorIntermediate },
+};
 
-/** MarbleRun references cloister does not provide, with what to say. */
-const NOT_PROVIDED: ReadonlyArray<[prefix: string, why: string]> = [
-  ['.Previous.', 'only the secrets of the previous manifest are provided: .Previous.Secrets.NAME'],
-  ['.MarbleRun.CoordinatorRoot.', 'not provided by cloister; use .MarbleRun.RootCA.Cert'],
-  ['.MarbleRun.CoordinatorIntermediate.', 'not provided by cloister; use .MarbleRun.RootCA.Cert'],
-  ['.MarbleRun.SealKey', 'not provided by cloister; declare a symmetric-key secret'],
-];
-
-/** A secret, of the enforced manifest or (`previous`, MarbleRun's `.Previous.Secrets`) as before the last update. */
-type Reference = { secret: string; part: SecretPart | undefined; previous: boolean } | { marbleRun: MarbleRunValue };
+/** What an action refers to. */
+export type Reference =
+  | { scope: 'Secrets' | 'Previous'; secret: string; kind: ValueKind }
+  | { scope: 'MarbleRun'; name: string; kind: ValueKind };
 
 /** One `{{ ... }}` action. */
 export interface Action {
@@ -148,10 +161,12 @@ export interface Action {
 /** Literal bytes, or an action to replace. */
 type Segment = Uint8Array | Action;
 
-const ACTION = /^[ \t\r\n]*([A-Za-z0-9_]+)[ \t\r\n]+(\.[A-Za-z0-9_.]*)[ \t\r\n]*$/;
-const SECRET_REF = /^(\.Previous)?\.Secrets\.([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z]+))?$/;
+// Go text/template identifiers (letters, digits, underscores; not starting with a digit).
+const IDENT = '[A-Za-z_][A-Za-z0-9_]*';
+const FIELD_CHAIN = new RegExp(`^(?:\\.${IDENT})+$`);
+const FUNC_NAME = new RegExp(`^${IDENT}$`);
 const EXPECTED =
-  'expected {{ FUNC .Secrets.NAME }}, {{ FUNC .Secrets.NAME.Cert|Public|Private }} or {{ FUNC .MarbleRun.RootCA.Cert|MarbleCert.Cert|MarbleCert.Public|MarbleCert.Private }} with FUNC one of ' +
+  'expected {{ FUNC REF }} or {{ REF | FUNC }} with REF one of .Secrets.NAME[.Cert|.Public|.Private], .Previous.Secrets.NAME[...], .MarbleRun.RootCA.Cert, .MarbleRun.MarbleCert[.Cert|.Public|.Private], .MarbleRun.CoordinatorRoot.Cert, .MarbleRun.CoordinatorIntermediate.Cert and FUNC one of ' +
   Object.keys(TEMPLATE_FUNCS).join(', ');
 
 function show(text: string): string {
@@ -159,38 +174,58 @@ function show(text: string): string {
   return JSON.stringify(`{{${t}}}`);
 }
 
-function parseReference(ref: string, text: string, fail: Fail): Reference {
-  const secret = SECRET_REF.exec(ref);
-  if (secret) {
-    const [, previous, name = '', part] = secret;
-    const from = { secret: name, previous: previous !== undefined };
-    if (part === undefined) return { ...from, part: undefined };
-    if (Object.hasOwn(SECRET_PARTS, part)) return { ...from, part: part as SecretPart };
-    throw fail(`unknown accessor .${part} in ${show(text)} (known: ${Object.keys(SECRET_PARTS).join(', ')})`);
-  }
-  const name = ref.startsWith('.MarbleRun.') ? ref.slice('.MarbleRun.'.length) : '';
-  if (Object.hasOwn(MARBLERUN_VALUES, name)) return { marbleRun: name as MarbleRunValue };
-  const known = NOT_PROVIDED.find(([prefix]) => ref.startsWith(prefix));
-  throw fail(
-    known ? `${ref}: ${known[1]} (in ${show(text)})` : `unknown reference ${ref} in ${show(text)}: ${EXPECTED}`,
-  );
+function parseReference(chain: string, text: string, fail: Fail): Reference {
+  const fields = chain.slice(1).split('.');
+  const kindOf = (rest: string[]): ValueKind => {
+    const [part, extra] = rest;
+    if (part === undefined) return 'secret';
+    if (extra === undefined && (PARTS as readonly string[]).includes(part)) return part as ValueKind;
+    throw fail(`unknown accessor .${rest.join('.')} in ${show(text)} (known: ${PARTS.join(', ')})`);
+  };
+  const [top, second, third, ...rest] = fields;
+  if (top === 'Secrets' && second !== undefined)
+    return { scope: 'Secrets', secret: second, kind: kindOf(third === undefined ? [] : [third, ...rest]) };
+  if (top === 'Previous' && second === 'Secrets' && third !== undefined)
+    return { scope: 'Previous', secret: third, kind: kindOf(rest) };
+  if (top === 'MarbleRun' && second !== undefined && Object.hasOwn(MARBLERUN_VALUES, second))
+    return { scope: 'MarbleRun', name: second, kind: kindOf(third === undefined ? [] : [third, ...rest]) };
+  throw fail(`unknown reference ${chain} in ${show(text)}: ${EXPECTED}`);
 }
 
+/** The words of one command of a pipeline (Go: space-separated operands). */
+const words = (command: string) =>
+  command
+    .trim()
+    .split(/[ \t\r\n]+/)
+    .filter(Boolean);
+
 function parseAction(text: string, fail: Fail): Action {
-  const m = ACTION.exec(text);
-  if (!m) throw fail(`unsupported template action ${show(text)}: ${EXPECTED}`);
-  const [, func = '', ref = ''] = m;
+  const commands = text.split('|').map(words);
+  let func: string | undefined;
+  let chain: string | undefined;
+  const [first, second, extra] = commands;
+  if (extra === undefined && first?.length === 2 && second === undefined) [func, chain] = first;
+  else if (extra === undefined && first?.length === 1 && second?.length === 1) [[chain], [func]] = [first, second];
+  else if (extra === undefined && first?.length === 1 && second === undefined && FIELD_CHAIN.test(first[0] ?? ''))
+    throw fail(
+      `${show(text)} prints Go's default formatting of a value, which cloister does not reproduce: name a function (${EXPECTED})`,
+    );
+  if (func === undefined || chain === undefined || !FUNC_NAME.test(func) || !FIELD_CHAIN.test(chain))
+    throw fail(`unsupported template action ${show(text)}: ${EXPECTED}`);
   if (!Object.hasOwn(TEMPLATE_FUNCS, func))
     throw fail(
       `unknown template function "${func}" in ${show(text)} (known: ${Object.keys(TEMPLATE_FUNCS).join(', ')})`,
     );
-  return { text, func: func as TemplateFunc, ref: parseReference(ref, text, fail) };
+  return { text, func: func as TemplateFunc, ref: parseReference(chain, text, fail) };
 }
+
+const SPACE = [0x20, 0x09, 0x0d, 0x0a];
 
 /**
  * Splits template bytes into literal bytes and actions. Templates apply to the decoded data
  * (MarbleRun decodes base64 and hex before templating), so this works on bytes; action text is
- * ASCII.
+ * ASCII. Go's trim markers remove the white space before `{{- ` and after ` -}}`; comments
+ * `{{/* ... *\/}}` render nothing.
  *
  * @example
  * ```ts
@@ -201,15 +236,33 @@ export function parseTemplate(data: Uint8Array, fail: Fail): Segment[] {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const out: Segment[] = [];
   let pos = 0;
+  let trimNext = false;
+  const literal = (from: number, to: number, trimEnd: boolean) => {
+    let [start, end] = [from, to];
+    if (trimNext) while (start < end && SPACE.includes(buf[start] ?? 0)) start++;
+    if (trimEnd) while (end > start && SPACE.includes(buf[end - 1] ?? 0)) end--;
+    if (end > start) out.push(data.subarray(start, end));
+  };
   for (let open = buf.indexOf('{{', pos); open >= 0; open = buf.indexOf('{{', pos)) {
     const close = buf.indexOf('}}', open + 2);
-    const text = buf.toString('latin1', open + 2, close < 0 ? buf.length : close);
+    let text = buf.toString('latin1', open + 2, close < 0 ? buf.length : close);
     if (close < 0) throw fail(`unclosed template action ${JSON.stringify(`{{${text.slice(0, 77)}`)}`);
-    if (open > pos) out.push(data.subarray(pos, open));
-    out.push(parseAction(text, fail));
+    // Go: "{{- " and " -}}" (the marker and one white-space character) trim; "{{-3}}" is a number.
+    const trimBefore = /^-[ \t\r\n]/.test(text);
+    const trimAfter = /[ \t\r\n]-$/.test(text);
+    literal(pos, open, trimBefore);
+    text = text.slice(trimBefore ? 2 : 0, trimAfter ? -2 : undefined);
+    trimNext = trimAfter;
+    const inner = text.trim();
+    if (inner.startsWith('/*')) {
+      if (!inner.endsWith('*/') || inner.length < 4 || text !== inner)
+        throw fail(`unsupported template comment ${show(text)}: write {{/* ... */}}`);
+    } else {
+      out.push(parseAction(text, fail));
+    }
     pos = close + 2;
   }
-  if (pos < data.length) out.push(data.subarray(pos));
+  literal(pos, data.length, false);
   return out;
 }
 
@@ -226,14 +279,20 @@ export function valueSegments(v: Value, fail: Fail): Segment[] {
   return v.NoTemplates ? [bytes] : parseTemplate(bytes, fail);
 }
 
+/** A secret's members that MarbleRun fills when it generates one of this type: all of them but a symmetric key's certificate. */
+function generatedHas(spec: SecretSpec, kind: ValueKind): boolean {
+  return kind !== 'Cert' || SECRET_TYPES[spec.Type].cert;
+}
+
 /**
- * The template dry run of one action (MarbleRun: `TemplateDryRun`): the function may be used in
- * `target`, the secret exists, the accessor fits its type, and the function takes that value.
- * Returns the kind of value the action encodes.
+ * The template dry run of one action (MarbleRun `TemplateDryRun`, run with the generated secrets
+ * and, for user-defined ones, a placeholder in every member): the function exists in `target`,
+ * it takes the value named, and the value is not empty. Returns a warning when MarbleRun accepts
+ * the action but the value will never be there (a certificate of a user-defined symmetric key).
  *
  * @example
  * ```ts
- * checkAction(action, 'Env', manifest.Secrets, fail);   // 'cert' for {{ pem .Secrets.tls.Cert }}
+ * checkAction(action, 'Env', manifest.Secrets, fail);   // undefined for {{ pem .Secrets.tls.Cert }}
  * ```
  */
 export function checkAction(
@@ -241,34 +300,41 @@ export function checkAction(
   target: Target,
   secrets: Readonly<Record<string, SecretSpec>>,
   fail: Fail,
-): ValueKind {
+): string | undefined {
   const fn = TEMPLATE_FUNCS[a.func];
   const targets: readonly Target[] = fn.targets;
+  // Go: the function is not in this target's FuncMap.
   if (!targets.includes(target))
     throw fail(`template function "${a.func}" is only available in ${targets.join(' and ')} (in ${show(a.text)})`);
-  let kind: ValueKind;
-  let type: SecretType | undefined;
-  if ('marbleRun' in a.ref) {
-    kind = MARBLERUN_VALUES[a.ref.marbleRun].kind;
-  } else {
-    const { secret, part } = a.ref;
-    const spec = Object.hasOwn(secrets, secret) ? secrets[secret] : undefined;
-    if (spec === undefined) throw fail(`unknown secret "${secret}"`);
-    // A manifest built by code rather than parsed may carry a type the table lacks.
-    if (!Object.hasOwn(SECRET_TYPES, spec.Type))
-      throw fail(`secret "${secret}" has an unknown type "${String(spec.Type)}"`);
-    type = spec.Type;
-    const cert = SECRET_TYPES[type].cert;
-    if (part !== undefined && !cert)
-      throw fail(`.${part} applies only to certificate secrets; "${secret}" is ${type} (in ${show(a.text)})`);
-    kind = part !== undefined ? SECRET_PARTS[part] : cert ? 'public' : 'key';
-  }
+  const { ref } = a;
   const kinds: readonly ValueKind[] = fn.kinds;
-  const types: readonly SecretType[] | undefined = fn.types;
-  if (!kinds.includes(kind) || (types !== undefined && (type === undefined || !types.includes(type)))) {
+  const what = ref.kind === 'secret' ? 'a secret itself' : `.${ref.kind}`;
+  if (!kinds.includes(ref.kind))
     throw fail(
-      `template function "${a.func}" cannot encode ${type === undefined ? 'this value' : `a ${type} secret's ${kind}`} (in ${show(a.text)})`,
+      `template function "${a.func}" cannot encode ${what}${a.func === 'pem' ? ' (name .Cert, .Public or .Private)' : ''} (in ${show(a.text)})`,
     );
+  if (ref.scope === 'MarbleRun') {
+    if (fn.plainOnly) throw fail(`template function "${a.func}" is only for plain secrets (in ${show(a.text)})`);
+    if (MARBLERUN_VALUES[ref.name]?.[ref.kind] === undefined)
+      throw fail(
+        `.MarbleRun.${ref.name} has no ${ref.kind === 'secret' ? 'public key' : ref.kind} (in ${show(a.text)})`,
+      );
+    return undefined;
   }
-  return kind;
+  const spec = Object.hasOwn(secrets, ref.secret) ? secrets[ref.secret] : undefined;
+  // MarbleRun: a missing map entry is an empty secret, "tried to parse secret with empty value".
+  if (spec === undefined) throw fail(`unknown secret "${ref.secret}"`);
+  // A manifest built by code rather than parsed may carry a type the table lacks.
+  if (!Object.hasOwn(SECRET_TYPES, spec.Type))
+    throw fail(`secret "${ref.secret}" has an unknown type "${String(spec.Type)}"`);
+  if (fn.plainOnly && spec.Type !== 'plain')
+    throw fail(
+      `template function "${a.func}" is only for plain secrets; "${ref.secret}" is ${spec.Type} (in ${show(a.text)})`,
+    );
+  if (generatedHas(spec, ref.kind)) return undefined;
+  if (!spec.UserDefined)
+    throw fail(
+      `.${ref.kind} applies only to certificate secrets; "${ref.secret}" is ${spec.Type} (in ${show(a.text)})`,
+    );
+  return `${show(a.text)}: a ${spec.Type} secret has no certificate; MarbleRun accepts this for a user-defined secret, but rendering fails unless one is uploaded`;
 }

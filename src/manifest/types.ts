@@ -135,6 +135,9 @@ export interface CertSubject {
   Country?: string[];
   Province?: string[];
   Locality?: string[];
+  StreetAddress?: string[];
+  PostalCode?: string[];
+  SerialNumber?: string;
 }
 
 /**
@@ -148,8 +151,20 @@ export interface CertSubject {
  */
 export interface CertTemplate {
   Subject?: CertSubject;
+  /** Absent: `localhost` (MarbleRun's default); `[]`: none. */
   DNSNames?: string[];
+  /** Absent: the loopback addresses (MarbleRun's default); `[]`: none. */
   IPAddresses?: string[];
+  /** A CA certificate (basicConstraints cA), which may sign others. */
+  IsCA?: boolean;
+  /** A CA's pathLenConstraint (Go: MaxPathLen, with MaxPathLenZero for 0); absent: none. */
+  MaxPathLen?: number;
+  /** Go `x509.KeyUsage` bits (RFC 5280 §4.2.1.3 order: bit 0 digitalSignature ... bit 8 decipherOnly); absent: the default. */
+  KeyUsage?: number;
+  /** Go `x509.ExtKeyUsage` values (0 any, 1 serverAuth, 2 clientAuth, ...); absent: serverAuth and clientAuth; `[]`: none. */
+  ExtKeyUsage?: number[];
+  /** End of validity, Unix seconds (excludes `ValidFor`). */
+  NotAfter?: number;
 }
 
 /**
@@ -345,6 +360,11 @@ export interface ParsedManifest {
   fingerprint: string;
   /** The exact bytes (UTF-8 of a string input). */
   raw: Uint8Array;
+  /**
+   * What MarbleRun accepts but cloister ignores or cannot honour, and values that can never
+   * match, each "JSON path: why" (`manifest check` prints them).
+   */
+  warnings: string[];
 }
 
 /**
@@ -385,6 +405,10 @@ export interface RenderContext {
   marbleCert: Uint8Array;
   /** PKCS#8 DER. */
   marbleKey: Uint8Array;
+  /** DER; `.MarbleRun.CoordinatorRoot.Cert` (default: `rootCa`). */
+  coordinatorRoot?: Uint8Array;
+  /** DER; `.MarbleRun.CoordinatorIntermediate.Cert`. */
+  coordinatorIntermediate?: Uint8Array;
 }
 
 /**

@@ -1,5 +1,11 @@
 import { caSigner, CLOCK_SKEW, unixTime, type CaBundle, type Issuer } from './ca.js';
-import { profileExtensions, signCertificate, subjectName, type SubjectFields } from './lib/certificate.js';
+import {
+  profileExtensions,
+  signCertificate,
+  subjectName,
+  templateExtensions,
+  type SubjectFields,
+} from './lib/certificate.js';
 import { invalid, subjectKey, type SubjectKey } from './lib/keys.js';
 import { ipAddressBytes } from '../lib/ip.js';
 
@@ -81,6 +87,18 @@ export interface LeafTemplate {
   readonly clientAuth: boolean | undefined;
   /** How the request names its fields in errors. */
   readonly fields: { subject: string; dnsNames: string; ipAddresses: string; validDays: string };
+  /**
+   * A manifest secret's certificate (MarbleRun's `Cert`): basic constraints, key usage bits and
+   * extended key usage OIDs as given, instead of the TLS leaf profile; `notAfter` (Unix seconds)
+   * instead of `validDays`.
+   */
+  readonly template?: {
+    readonly ca: boolean;
+    readonly pathLength: number | undefined;
+    readonly keyUsage: number;
+    readonly extKeyUsages: readonly string[];
+    readonly notAfter: number | undefined;
+  };
 }
 
 /**
@@ -99,19 +117,27 @@ export async function issueCertificate(
   issuer: Issuer = 'intermediate',
 ): Promise<Uint8Array> {
   const now = unixTime(t.now);
-  if (!Number.isSafeInteger(t.validDays) || t.validDays < 1)
+  const notAfter = t.template?.notAfter;
+  if (notAfter === undefined && (!Number.isSafeInteger(t.validDays) || t.validDays < 1))
     throw invalid(t.fields.validDays, 'must be a positive whole number of days', t.validDays);
+  if (notAfter !== undefined && !(Number.isSafeInteger(notAfter) && notAfter > now))
+    throw invalid('Cert.NotAfter', 'must be a time after now', notAfter);
   const subject = subjectName(t.subject, t.fields.subject);
-  const extensions = profileExtensions({
-    ca: false,
-    key: t.key,
+  const sans = {
     dnsNames: names(t.dnsNames, t.fields.dnsNames, dnsName),
     ipAddresses: names(t.ipAddresses, t.fields.ipAddresses, ipAddress),
-    serverAuth: flag(t.serverAuth, 'serverAuth'),
-    clientAuth: flag(t.clientAuth, 'clientAuth'),
-  });
+  };
+  const extensions = t.template
+    ? templateExtensions({ ...t.template, ...sans })
+    : profileExtensions({
+        ca: false,
+        key: t.key,
+        ...sans,
+        serverAuth: flag(t.serverAuth, 'serverAuth'),
+        clientAuth: flag(t.clientAuth, 'clientAuth'),
+      });
   return signCertificate(
-    { subject, key: t.key, notBefore: now - CLOCK_SKEW, notAfter: now + t.validDays * DAY, extensions },
+    { subject, key: t.key, notBefore: now - CLOCK_SKEW, notAfter: notAfter ?? now + t.validDays * DAY, extensions },
     await caSigner(ca, issuer),
   );
 }

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { CaBundle } from './ca.js';
 import { issueCertificate } from './issue.js';
 import type { SubjectFields } from './lib/certificate.js';
-import { generateKeys, invalid, RSA_MIN_BITS, subjectKey, type KeySpec } from './lib/keys.js';
-import type { SecretValue } from '../manifest/types.js';
+import { generateKeys, invalid, RSA_MIN_BITS, SECRET_KEY_KINDS, subjectKey, type KeySpec } from './lib/keys.js';
+import { EXT_KEY_USAGES } from '../manifest/secret-types.js';
+import type { CertTemplate, SecretValue } from '../manifest/types.js';
 
 /** A secret's value is the manifest's SecretValue: key bytes, or DER certificate and keys. */
 export type { SecretValue };
@@ -18,11 +19,11 @@ export type { SecretValue };
  */
 export interface SecretRequest {
   Type: SecretValue['type'];
-  /** Bits: key length (symmetric-key), modulus (cert-rsa), curve (cert-ecdsa: 256 or 384); 0 for cert-ed25519. */
+  /** Bits: key length (symmetric-key), modulus (cert-rsa), curve (cert-ecdsa: 224, 256, 384 or 521); 0 for cert-ed25519. */
   Size: number;
-  /** Certificate validity in days; 0 means 365, as in MarbleRun. */
+  /** Certificate validity in days; 0 means 365, as in MarbleRun (unless Cert.NotAfter is set). */
   ValidFor: number;
-  Cert?: { Subject?: SubjectFields; DNSNames?: string[]; IPAddresses?: string[] };
+  Cert?: CertTemplate & { Subject?: SubjectFields };
 }
 
 type CertType = Exclude<SecretValue['type'], 'symmetric-key' | 'plain'>;
@@ -34,6 +35,10 @@ const DEFAULT_VALID_DAYS = 365;
 const DEFAULT_DNS_NAMES = ['localhost'];
 const DEFAULT_IP_ADDRESSES = ['127.0.0.1', '::1'];
 const DEFAULT_COMMON_NAME = 'cloister Generated Certificate';
+/** Go x509.KeyUsageDigitalSignature and KeyUsageCertSign (RFC 5280 §4.2.1.3 bits 0 and 5). */
+const DIGITAL_SIGNATURE = 1;
+const KEY_CERT_SIGN = 32;
+const KEY_ENCIPHERMENT = 4;
 
 /** The key each certificate secret type gets for a `Size`, or why the size is refused (one table, STYLE 5). */
 const CERT_KEYS: Record<CertType, (size: number) => KeySpec | string> = {
@@ -41,12 +46,10 @@ const CERT_KEYS: Record<CertType, (size: number) => KeySpec | string> = {
     Number.isSafeInteger(size) && size >= RSA_MIN_BITS && size <= MAX_RSA_BITS
       ? { type: 'rsa', bits: size }
       : `must be ${RSA_MIN_BITS}..${MAX_RSA_BITS} bits`,
-  'cert-ecdsa': (size) =>
-    size === 256
-      ? { type: 'ec', curve: 'P-256' }
-      : size === 384
-        ? { type: 'ec', curve: 'P-384' }
-        : 'must be 256 (P-256) or 384 (P-384)',
+  'cert-ecdsa': (size) => {
+    const curve = ({ 224: 'P-224', 256: 'P-256', 384: 'P-384', 521: 'P-521' } as const)[size];
+    return curve ? { type: 'ec', curve } : 'must be 224 (P-224), 256 (P-256), 384 (P-384) or 521 (P-521)';
+  },
   'cert-ed25519': (size) => (size === 0 || size === 256 ? { type: 'ed25519' } : 'must be 0 (or 256) for Ed25519'),
 };
 
@@ -82,8 +85,10 @@ export async function generateSecret(request: SecretRequest, ca: CaBundle, now: 
   const commonName =
     cert.Subject?.CommonName ?? (dnsNames.length === 1 ? dnsNames[0] : undefined) ?? DEFAULT_COMMON_NAME;
   const pair = await generateKeys(spec);
+  const key = subjectKey(pair.spki, 'public', SECRET_KEY_KINDS);
+  const isCa = cert.IsCA === true;
   const der = await issueCertificate(ca, {
-    key: subjectKey(pair.spki, 'public'),
+    key,
     subject: { ...cert.Subject, CommonName: commonName },
     dnsNames,
     ipAddresses: cert.IPAddresses ?? DEFAULT_IP_ADDRESSES,
@@ -96,6 +101,22 @@ export async function generateSecret(request: SecretRequest, ca: CaBundle, now: 
       dnsNames: 'Cert.DNSNames',
       ipAddresses: 'Cert.IPAddresses',
       validDays: 'ValidFor',
+    },
+    // MarbleRun's generateCertificateForSecret: the manifest's KeyUsage and ExtKeyUsage, or its
+    // defaults (serverAuth + clientAuth; digitalSignature, with keyCertSign only for a CA here:
+    // RFC 5280 §4.2.1.3 reserves it for CAs, and keyEncipherment for RSA as cloister's leaves).
+    template: {
+      ca: isCa,
+      pathLength: cert.MaxPathLen,
+      keyUsage:
+        cert.KeyUsage ??
+        DIGITAL_SIGNATURE | (isCa ? KEY_CERT_SIGN : 0) | (key.kind.keyEncipherment ? KEY_ENCIPHERMENT : 0),
+      extKeyUsages: (cert.ExtKeyUsage ?? [1, 2]).map((usage, i) => {
+        const oid = EXT_KEY_USAGES[usage];
+        if (oid === undefined) throw invalid(`Cert.ExtKeyUsage[${i}]`, 'is not a Go x509.ExtKeyUsage', usage);
+        return oid;
+      }),
+      notAfter: cert.NotAfter,
     },
   });
   return { type, cert: der, private: pair.pkcs8, public: pair.spki };

@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { CloisterError } from '../lib/errors.js';
 import { parseManifest, renderParameters, type Rendered } from '../manifest/index.js';
 import { pemCertificates } from '../attest/lib/x509.js';
-import { pemPrivateKey } from '../pki/index.js';
+import { pemCert, pemPrivateKey } from '../pki/index.js';
 import {
   bindingReportData,
   decodeActivationResponse,
@@ -27,6 +27,8 @@ export interface Activated {
   rendered: Rendered;
   /** PEM leaf ‖ intermediate ‖ root. */
   certChain: string;
+  /** PEM leaf ‖ intermediate: MarbleRun's MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN. */
+  marbleChain: string;
   rootCa: string;
   privateKey: string;
   instanceId: string;
@@ -68,9 +70,10 @@ export async function activate(mesh: Mesh, evidence: EvidenceSource, options: Ac
   };
   const response = decodeActivationResponse(await mesh.post('/mesh/v1/activate', encodeActivationRequest(request)));
   const { secrets, volumes, previousSecrets } = openPayload(pkcs8, nonce, response.sealed);
-  const [leaf] = pemCertificates(response.certChain, 'activation.certChain');
+  const [leaf, intermediate] = pemCertificates(response.certChain, 'activation.certChain');
   const [root] = pemCertificates(response.rootCa, 'activation.rootCa');
-  if (!leaf || !root) throw new CloisterError('COORDINATOR_ERROR', 'activation: certificate chain missing');
+  if (!leaf || !intermediate || !root)
+    throw new CloisterError('COORDINATOR_ERROR', 'activation: certificate chain missing');
   const { manifest } = parseManifest(response.manifest);
   const rendered = renderParameters(manifest, options.service, {
     secrets,
@@ -78,10 +81,13 @@ export async function activate(mesh: Mesh, evidence: EvidenceSource, options: Ac
     rootCa: root,
     marbleCert: leaf,
     marbleKey: pkcs8,
+    coordinatorRoot: root,
+    coordinatorIntermediate: intermediate,
   });
   return {
     rendered,
     certChain: response.certChain,
+    marbleChain: pemCert(leaf) + pemCert(intermediate),
     rootCa: response.rootCa,
     privateKey: pemPrivateKey(pkcs8),
     instanceId,

@@ -50,7 +50,12 @@ export function writeFiles(files: Record<string, Uint8Array>, cwd: string): void
   }
 }
 
-/** The environment of the program: the caller's, the manifest's, then the identity (MarbleRun's names and cloister's). */
+/**
+ * The environment of the program: the caller's, the manifest's, then the identity under
+ * MarbleRun's names (the Marble's certificate and the intermediate, its key, the root; MarbleRun's
+ * `MARBLE_PREDEFINED_ROOT_CA` is the certificate the Marbles' certificates chain to, cloister's
+ * root) and cloister's.
+ */
 export function programEnv(
   a: Activated,
   service: string,
@@ -60,9 +65,10 @@ export function programEnv(
   return {
     ...base,
     ...a.rendered.env,
-    MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN: a.certChain,
+    MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN: a.marbleChain,
     MARBLE_PREDEFINED_PRIVATE_KEY: a.privateKey,
     MARBLE_PREDEFINED_ROOT_CA: a.rootCa,
+    MARBLE_PREDEFINED_COORDINATOR_ROOT_CA: a.rootCa,
     CLOISTER_CERT_CHAIN: a.certChain,
     CLOISTER_PRIVATE_KEY: a.privateKey,
     CLOISTER_ROOT_CA: a.rootCa,

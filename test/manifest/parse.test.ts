@@ -48,8 +48,8 @@ test('defaults are filled in', () => {
     Marbles: { a: { Package: 'p' } },
     Secrets: {
       sym: { Type: 'symmetric-key', Size: 128 },
-      rsa: { Type: 'cert-rsa' },
-      ec: { Type: 'cert-ecdsa' },
+      rsa: { Type: 'cert-rsa', Size: 2048 },
+      ec: { Type: 'cert-ecdsa', Size: 256 },
       ed: { Type: 'cert-ed25519' },
       up: { Type: 'cert-rsa', UserDefined: true },
       plain: { Type: 'plain', UserDefined: true },
@@ -67,7 +67,8 @@ test('defaults are filled in', () => {
     rsa: { Type: 'cert-rsa', Size: 2048, Shared: false, UserDefined: false, ValidFor: 365 },
     ec: { Type: 'cert-ecdsa', Size: 256, Shared: false, UserDefined: false, ValidFor: 365 },
     ed: { Type: 'cert-ed25519', Size: 0, Shared: false, UserDefined: false, ValidFor: 365 },
-    up: { Type: 'cert-rsa', Size: 2048, Shared: false, UserDefined: true, ValidFor: 0 },
+    // MarbleRun has no default sizes; an uploaded secret's Size is not checked.
+    up: { Type: 'cert-rsa', Size: 0, Shared: false, UserDefined: true, ValidFor: 0 },
     plain: { Type: 'plain', Size: 0, Shared: false, UserDefined: true, ValidFor: 0 },
   });
   for (const section of ['Users', 'Roles', 'RecoveryKeys', 'TLS'] as const) assert.deepEqual(plain(m[section]), {});

@@ -39,13 +39,22 @@ const CTX: RenderContext = {
   rootCa: der(BOB_CERT),
   marbleCert: der(ADMIN_CERT),
   marbleKey: MARBLE_KEY,
+  coordinatorIntermediate: der(ALICE_CERT),
 };
 
 /** Each reference and the bytes (and PEM label) it stands for. */
 const REFERENCES: Record<string, { bytes: Uint8Array; label: string | undefined; plain?: true }> = {
   '.Secrets.sym': { bytes: SYM, label: undefined },
   '.Secrets.word': { bytes: PLAIN, label: undefined, plain: true },
-  '.Secrets.tls': { bytes: spki(ALICE_CERT), label: 'PUBLIC KEY' },
+  // A secret itself encodes as its Public member, but is no PEM block (MarbleRun: "invalid secret type for pem encoding").
+  '.Secrets.tls': { bytes: spki(ALICE_CERT), label: undefined },
+  // A symmetric key or plain data is both the Private and the Public member (MarbleRun's Secret).
+  '.Secrets.sym.Private': { bytes: SYM, label: 'PRIVATE KEY' },
+  '.Secrets.word.Public': { bytes: PLAIN, label: 'PUBLIC KEY' },
+  '.Previous.Secrets.tls.Cert': { bytes: der(ALICE_CERT), label: 'CERTIFICATE' },
+  '.MarbleRun.CoordinatorRoot.Cert': { bytes: der(BOB_CERT), label: 'CERTIFICATE' },
+  '.MarbleRun.CoordinatorIntermediate.Cert': { bytes: der(ALICE_CERT), label: 'CERTIFICATE' },
+  '.MarbleRun.MarbleCert': { bytes: spki(ADMIN_CERT), label: undefined },
   '.Secrets.tls.Cert': { bytes: der(ALICE_CERT), label: 'CERTIFICATE' },
   '.Secrets.tls.Public': { bytes: spki(ALICE_CERT), label: 'PUBLIC KEY' },
   '.Secrets.tls.Private': { bytes: CERT_PRIVATE, label: 'PRIVATE KEY' },
@@ -80,7 +89,7 @@ function manifest(files: Record<string, unknown>, env: Record<string, unknown>, 
     Secrets: {
       sym: { Type: 'symmetric-key', Size: 32 },
       word: { Type: 'plain', UserDefined: true },
-      tls: { Type: 'cert-rsa', Shared: true },
+      tls: { Type: 'cert-rsa', Size: 2048, Shared: true },
       upload: { Type: 'cert-ecdsa', UserDefined: true },
     },
   };

@@ -47,6 +47,8 @@ describe('generateSecret', () => {
   const certCases: [SecretRequest['Type'], number, string, Record<string, unknown>][] = [
     ['cert-ecdsa', 256, 'ec', { namedCurve: 'prime256v1' }],
     ['cert-ecdsa', 384, 'ec', { namedCurve: 'secp384r1' }],
+    ['cert-ecdsa', 224, 'ec', { namedCurve: 'secp224r1' }],
+    ['cert-ecdsa', 521, 'ec', { namedCurve: 'secp521r1' }],
     ['cert-ed25519', 0, 'ed25519', {}],
     ['cert-rsa', 2048, 'rsa', { modulusLength: 2048, publicExponent: 65537n }],
     ['cert-rsa', 3072, 'rsa', { modulusLength: 3072, publicExponent: 65537n }],
@@ -100,11 +102,11 @@ describe('generateSecret', () => {
     assert.equal(cert.subjectAltName, 'DNS:db.internal, DNS:db, IP Address:10.0.0.7, IP Address:FD00:0:0:0:0:0:0:7');
     assert.deepEqual(parsed(cert.raw).subjectName.toJSON(), [
       { C: ['DE'] },
-      { O: ['Acme, Inc.'] },
-      { O: ['Ünïcode GmbH'] },
-      { OU: ['Ops'] },
-      { L: ['München'] },
       { ST: ['Bayern'] },
+      { L: ['München'] },
+      // Go writes a list as one multi-valued RDN (pkix.Name.ToRDNSequence).
+      { O: ['Acme, Inc.', 'Ünïcode GmbH'] },
+      { OU: ['Ops'] },
       { CN: ['db.internal'] },
     ]);
     const usages = parsed(cert.raw).getExtension(px.ExtendedKeyUsageExtension)?.usages ?? [];
@@ -146,8 +148,8 @@ describe('generateSecret', () => {
       [{ Type: 'plain', Size: 0, ValidFor: 0 }, 'Type'],
       [{ Type: 'cert-dsa' as SecretRequest['Type'], Size: 2048, ValidFor: 0 }, 'Type'],
       [{ Type: 'toString' as SecretRequest['Type'], Size: 2048, ValidFor: 0 }, 'Type'],
-      [{ Type: 'cert-ecdsa', Size: 521, ValidFor: 0 }, 'Size'],
-      [{ Type: 'cert-ecdsa', Size: 224, ValidFor: 0 }, 'Size'],
+      [{ Type: 'cert-ecdsa', Size: 0, ValidFor: 0 }, 'Size'],
+      [{ Type: 'cert-ecdsa', Size: 512, ValidFor: 0 }, 'Size'],
       [{ Type: 'cert-rsa', Size: 1024, ValidFor: 0 }, 'Size'],
       [{ Type: 'cert-rsa', Size: 16_384, ValidFor: 0 }, 'Size'],
       [{ Type: 'cert-ed25519', Size: 128, ValidFor: 0 }, 'Size'],

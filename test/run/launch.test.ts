@@ -16,6 +16,7 @@ function activated(rendered: Partial<Activated['rendered']> = {}): Activated {
   return {
     rendered: { files: {}, env: {}, argv: [], ...rendered },
     certChain: 'CHAIN',
+    marbleChain: 'LEAF+INTERMEDIATE',
     rootCa: 'ROOT',
     privateKey: 'KEY',
     instanceId: 'i-1',
@@ -65,7 +66,9 @@ test("the environment: the caller's, then the manifest's, then the identity unde
   assert.equal(env['FROM_CALLER'], 'caller');
   assert.equal(env['SHADOWED'], 'manifest');
   assert.equal(env['MARBLE_PREDEFINED_ROOT_CA'], 'ROOT', 'the manifest cannot replace the identity');
-  assert.equal(env['MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN'], 'CHAIN');
+  // MarbleRun's chain is the Marble's certificate and the intermediate; cloister's has the root too.
+  assert.equal(env['MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN'], 'LEAF+INTERMEDIATE');
+  assert.equal(env['MARBLE_PREDEFINED_COORDINATOR_ROOT_CA'], 'ROOT');
   assert.equal(env['MARBLE_PREDEFINED_PRIVATE_KEY'], 'KEY');
   assert.equal(env['CLOISTER_SERVICE'], 'api');
   assert.equal(env['CLOISTER_INSTANCE_ID'], 'i-1');

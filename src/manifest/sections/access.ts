@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
-import { pemCertificates } from '../../attest/lib/x509.js';
 import { hex } from '../../lib/bytes.js';
 import { FIELDS } from '../fields.js';
-import type { JsonReader } from '../../lib/json.js';
+import { firstPemBlock } from '../lib/pem.js';
+import type { ManifestReader } from '../lib/go-json.js';
 import type { Package, ResourceType, Role, RoleAction, SecretSpec, User, Volume } from '../types.js';
 
 /**
@@ -38,7 +38,7 @@ const SECRET_ACTIONS: Partial<Record<RoleAction, { allowed: (s: SecretSpec) => b
 };
 
 function readRole(
-  r: JsonReader,
+  r: ManifestReader,
   v: unknown,
   path: string,
   sections: { Packages: Record<string, Package>; Secrets: Record<string, SecretSpec>; Volumes: Record<string, Volume> },
@@ -79,7 +79,7 @@ function readRole(
  * ```
  */
 export function readRoles(
-  r: JsonReader,
+  r: ManifestReader,
   v: unknown,
   packages: Record<string, Package>,
   secrets: Record<string, SecretSpec>,
@@ -88,24 +88,28 @@ export function readRoles(
   return r.map(v, 'Roles', (x, p) => readRole(r, x, p, { Packages: packages, Secrets: secrets, Volumes: volumes }));
 }
 
-/** The DER of the one PEM certificate of a user (MarbleRun "Users": "a PEM-encoded self-signed X.509 certificate"). */
-function userCertificate(r: JsonReader, v: unknown, path: string): { pem: string; der: Uint8Array } {
-  const pem = r.asName(v, path);
-  let ders: Uint8Array[];
+/**
+ * The DER of a user's certificate as MarbleRun reads it (`GenerateUsers`: Go's `pem.Decode`, then
+ * `x509.ParseCertificate`): the first PEM block, wherever it starts; text around it and further
+ * blocks are ignored, and reported.
+ */
+function userCertificate(r: ManifestReader, v: unknown, path: string): { pem: string; der: Uint8Array } {
+  const pem = r.asString(v, path);
+  // MarbleRun: "manifest does not contain a certificate for user".
+  if (pem === '') throw r.fail(path, 'is required (a PEM certificate)');
+  const block = firstPemBlock(pem);
+  // MarbleRun: "received invalid certificate for user".
+  if (!block) throw r.fail(path, 'must be a PEM certificate (no PEM block found)');
+  const { der } = block;
   try {
-    ders = pemCertificates(pem, path);
     // Any signature algorithm: MarbleRun's docs create user certificates with RSA.
-    for (const der of ders) new X509Certificate(der);
+    new X509Certificate(der);
   } catch (cause) {
-    throw r.fail(
-      path,
-      `must be one PEM certificate (${cause instanceof Error ? cause.message.replace(`${path}: `, '') : String(cause)})`,
-      cause,
-    );
+    throw r.fail(path, 'must be a PEM certificate (its first PEM block is no X.509 certificate)', cause);
   }
-  const [der, extra] = ders;
-  if (der === undefined || extra !== undefined)
-    throw r.fail(path, `must be exactly one PEM certificate, got ${ders.length}`);
+  if (block.label !== 'CERTIFICATE')
+    r.warn(path, `its PEM block is "${block.label}", read as a certificate (as MarbleRun does)`);
+  if (block.extra) r.warn(path, "holds more than its first PEM block: only that is the user's, as in MarbleRun");
   return { pem, der };
 }
 
@@ -118,7 +122,7 @@ function userCertificate(r: JsonReader, v: unknown, path: string): { pem: string
  * const users = readUsers(r, { alice: { Certificate: pem, Roles: ['admin'] } }, roles);
  * ```
  */
-export function readUsers(r: JsonReader, v: unknown, roles: Record<string, Role>): Record<string, User> {
+export function readUsers(r: ManifestReader, v: unknown, roles: Record<string, Role>): Record<string, User> {
   const seen = new Map<string, string>();
   return r.map(v, 'Users', (x, path, name) => {
     const o = r.object(x, path, FIELDS.User);

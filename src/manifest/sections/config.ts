@@ -1,14 +1,14 @@
 import { createPublicKey } from 'node:crypto';
 import { FIELDS } from '../fields.js';
-import type { JsonReader } from '../../lib/json.js';
+import { firstPemBlock } from '../lib/pem.js';
+import { jsonPath } from '../../lib/json.js';
+import type { ManifestReader } from '../lib/go-json.js';
 import type { FeatureGate, ManifestConfig, Role, SealMode, User } from '../types.js';
 
 /** MarbleRun "Config": `SealMode` values ("" means the default, ProductKey). */
 export const SEAL_MODES: readonly SealMode[] = ['', 'ProductKey', 'UniqueKey', 'Disabled'];
 /** MarbleRun "Config": `FeatureGates` values (matched case-insensitively, as MarbleRun does). */
 export const FEATURE_GATES: readonly FeatureGate[] = ['SignQuoteEndpoint', 'MonotonicCounter', 'AzureHSMSealing'];
-
-const SPKI_PEM = /^\s*-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----\s*$/;
 
 /**
  * Reads MarbleRun's `RecoveryKeys`: PEM (SPKI) RSA public keys, used to encrypt recovery secrets.
@@ -18,18 +18,20 @@ const SPKI_PEM = /^\s*-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC
  * const keys = readRecoveryKeys(r, { admin: '-----BEGIN PUBLIC KEY-----\n...' });
  * ```
  */
-export function readRecoveryKeys(r: JsonReader, v: unknown): Record<string, string> {
+export function readRecoveryKeys(r: ManifestReader, v: unknown): Record<string, string> {
   return r.map(v, 'RecoveryKeys', (x, path) => {
     const pem = r.asString(x, path);
+    // MarbleRun's ParseRSAPublicKeyFromPEM: the first PEM block, a "PUBLIC KEY", PKIX, RSA.
+    const block = firstPemBlock(pem);
+    if (block?.label !== 'PUBLIC KEY') throw r.fail(path, 'must be a PEM "PUBLIC KEY" block holding an RSA key');
     let type: string | undefined;
     try {
-      type = SPKI_PEM.test(pem)
-        ? createPublicKey({ key: pem, format: 'pem', type: 'spki' }).asymmetricKeyType
-        : undefined;
+      type = createPublicKey({ key: Buffer.from(block.der), format: 'der', type: 'spki' }).asymmetricKeyType;
     } catch (cause) {
       throw r.fail(path, 'is not a PEM public key', cause);
     }
-    if (type !== 'rsa') throw r.fail(path, 'must be one PEM "PUBLIC KEY" block holding an RSA key');
+    if (type !== 'rsa') throw r.fail(path, 'must be a PEM "PUBLIC KEY" block holding an RSA key');
+    if (block.extra) r.warn(path, 'holds more than its first PEM block: only that is read, as in MarbleRun');
     return pem;
   });
 }
@@ -45,7 +47,7 @@ export function readRecoveryKeys(r: JsonReader, v: unknown): Record<string, stri
  * ```
  */
 export function readConfig(
-  r: JsonReader,
+  r: ManifestReader,
   v: unknown,
   m: { users: Record<string, User>; roles: Record<string, Role>; recoveryKeys: Record<string, string> },
 ): ManifestConfig {
@@ -55,6 +57,12 @@ export function readConfig(
   r.assign(o, path, config, 'SealMode', (x, p) => r.asOneOf(x, p, SEAL_MODES));
   r.assign(o, path, config, 'FeatureGates', (x, p) => r.list(x, p, (e, q) => r.asOneOf(e, q, FEATURE_GATES, true)));
   r.assign(o, path, config, 'RotateRootSecret', (x, p) => r.asBoolean(x, p));
+  // Accepted as MarbleRun accepts them; cloister's coordinator has none of these features (docs/marblerun.md).
+  if (config.SealMode) r.warn(jsonPath(path, 'SealMode'), "ignored: cloister's store seals its state its own way");
+  config.FeatureGates?.forEach((gate, i) =>
+    r.warn(jsonPath(jsonPath(path, 'FeatureGates'), i), `${gate} is not implemented by cloister: ignored`),
+  );
+  if (config.RotateRootSecret) r.warn(jsonPath(path, 'RotateRootSecret'), 'not implemented by cloister: ignored');
 
   const updaters = Object.values(m.users).filter((u) =>
     u.Roles.some((name) => m.roles[name]?.Actions.includes('UpdateManifest')),

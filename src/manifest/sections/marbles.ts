@@ -1,5 +1,6 @@
 import { FIELDS } from '../fields.js';
-import { jsonPath, type JsonReader } from '../../lib/json.js';
+import { jsonPath } from '../../lib/json.js';
+import type { ManifestReader } from '../lib/go-json.js';
 import { ENCODING_NAMES, envText, type Fail } from '../lib/value.js';
 import { checkAction, valueSegments, type Target } from '../template.js';
 import type { Marble, Package, Parameters, SecretSpec, TlsTag, Value } from '../types.js';
@@ -10,14 +11,14 @@ import { otherServiceOf } from '../names.js';
 const HOST_NAME =
   /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
 
-function dnsName(r: JsonReader, v: unknown, path: string): string {
+function dnsName(r: ManifestReader, v: unknown, path: string): string {
   const name = r.asString(v, path);
   if (name.includes('*')) throw r.fail(path, 'must not be a wildcard: each name a service may claim is listed');
   if (!HOST_NAME.test(name)) throw r.fail(path, 'must be a DNS host name');
   return name;
 }
 
-function ipAddress(r: JsonReader, v: unknown, path: string): string {
+function ipAddress(r: ManifestReader, v: unknown, path: string): string {
   const address = r.asString(v, path);
   if (ipAddressBytes(address) === undefined) throw r.fail(path, 'must be an IPv4 or IPv6 address');
   return address;
@@ -27,7 +28,7 @@ function ipAddress(r: JsonReader, v: unknown, path: string): string {
  * cloister's rule for file names: absolute or relative, no NUL, no `..` segment (a file must not
  * escape the directory `cloister run` writes relative paths to), and a file name at the end.
  */
-function checkFileName(r: JsonReader, name: string, path: string): void {
+function checkFileName(r: ManifestReader, name: string, path: string): void {
   const segments = name.split('/');
   const last = segments[segments.length - 1] ?? '';
   if (name.includes('\0') || segments.includes('..') || last === '' || last === '.')
@@ -35,17 +36,18 @@ function checkFileName(r: JsonReader, name: string, path: string): void {
 }
 
 /** environ(7): a name is not empty and holds neither "=" nor NUL. */
-function checkEnvName(r: JsonReader, name: string, path: string): void {
+function checkEnvName(r: ManifestReader, name: string, path: string): void {
   if (name.includes('=') || name.includes('\0'))
     throw r.fail(path, 'an environment variable name must not contain "=" or NUL');
 }
 
 /**
  * MarbleRun "Files and Env": a string, or `{ Data, Encoding, NoTemplates }` (Encoding matched
- * case-insensitively, "" meaning string). The template dry run runs here.
+ * case-insensitively, "" meaning string; Data "" when absent). MarbleRun's `File.UnmarshalJSON`
+ * refuses `null`. The template dry run runs here.
  */
 function readValue(
-  r: JsonReader,
+  r: ManifestReader,
   v: unknown,
   path: string,
   target: Target,
@@ -62,7 +64,7 @@ function readValue(
       );
     const o = r.object(v, path, FIELDS.Value);
     value = {
-      Data: r.required(o, path, 'Data', (x, p) => r.asString(x, p)),
+      Data: r.optional(o, path, 'Data', (x, p) => r.asString(x, p)) ?? '',
       Encoding:
         r.optional(o, path, 'Encoding', (x, p) => (x === '' ? 'string' : r.asOneOf(x, p, ENCODING_NAMES, true))) ??
         'string',
@@ -75,13 +77,14 @@ function readValue(
     if (segment instanceof Uint8Array) {
       if (target === 'Env') envText(segment, fail);
     } else {
-      checkAction(segment, target, secrets, fail);
+      const warning = checkAction(segment, target, secrets, fail);
+      if (warning !== undefined) r.warn(path, warning);
     }
   }
   return value;
 }
 
-function readParameters(r: JsonReader, v: unknown, path: string, secrets: Record<string, SecretSpec>): Parameters {
+function readParameters(r: ManifestReader, v: unknown, path: string, secrets: Record<string, SecretSpec>): Parameters {
   const o = r.object(v, path, FIELDS.Parameters);
   const values = (target: Target, check: (name: string, path: string) => void) =>
     r.optional(o, path, target, (x, p) =>
@@ -115,7 +118,7 @@ function readParameters(r: JsonReader, v: unknown, path: string, secrets: Record
  * ```
  */
 export function readMarbles(
-  r: JsonReader,
+  r: ManifestReader,
   v: unknown,
   m: { packages: Record<string, Package>; secrets: Record<string, SecretSpec>; tls: Record<string, TlsTag> },
 ): Record<string, Marble> {
@@ -129,6 +132,13 @@ export function readMarbles(
         readParameters(r, {}, jsonPath(path, 'Parameters'), m.secrets),
       TLS: r.optional(o, path, 'TLS', (y, p) => r.list(y, p, (e, q) => r.asEntry(e, q, m.tls, 'TLS tag'))) ?? [],
     };
+    // MarbleRun: leave the Marble's name out of the derivation of its unique secrets. cloister
+    // generates each instance's unique secrets at random instead of deriving them: nothing to leave out.
+    if (r.optional(o, path, 'DisableSecretBinding', (y, p) => r.asBoolean(y, p)) === true)
+      r.warn(
+        jsonPath(path, 'DisableSecretBinding'),
+        "ignored: cloister generates unique secrets per instance, it derives none from the Marble's name",
+      );
     r.assign(o, path, marble, 'DNSNames', (y, p) => r.list(y, p, (e, q) => dnsName(r, e, q)));
     r.assign(o, path, marble, 'IPAddresses', (y, p) => r.list(y, p, (e, q) => ipAddress(r, e, q)));
     return marble;

@@ -1,6 +1,6 @@
 import { isAbsolute, normalize, resolve, sep } from 'node:path';
 import { FIELDS } from '../fields.js';
-import type { JsonReader } from '../../lib/json.js';
+import type { ManifestReader } from '../lib/go-json.js';
 import type { Marble, Volume } from '../types.js';
 
 const MODES = ['read-only', 'read-write'] as const;
@@ -10,7 +10,7 @@ const MODES = ['read-only', 'read-write'] as const;
  * service's working folder (relative paths are taken from it), since cloister run decrypts into
  * the plaintext folder and removes what it put there when the program exits.
  */
-function folder(r: JsonReader, v: unknown, path: string): string {
+function folder(r: ManifestReader, v: unknown, path: string): string {
   const s = r.asName(v, path);
   if (s.includes('\0') || s.split(/[\\/]/).includes('..'))
     throw r.fail(path, 'must be a folder path without ".." segments');
@@ -29,9 +29,10 @@ function folder(r: JsonReader, v: unknown, path: string): string {
  * readVolumes(r, { code: { Mode: 'read-only', Services: ['backend'], Sealed: 'app.sealed', Path: 'app' } });
  * ```
  */
-export function readVolumes(r: JsonReader, v: unknown): Record<string, Volume> {
+export function readVolumes(r: ManifestReader, v: unknown): Record<string, Volume> {
   return r.map(v, 'Volumes', (x, p) => {
-    const o = r.object(x, p, FIELDS.Volume);
+    // cloister's own section: an unknown field is an error, not a warning.
+    const o = r.object(x, p, FIELDS.Volume, true);
     const volume: Volume = {
       Mode: r.required(o, p, 'Mode', (m, q) => r.asOneOf(m, q, MODES)),
       Services: r.optional(o, p, 'Services', (s, q) => r.asStrings(s, q)) ?? [],
@@ -48,7 +49,7 @@ export function readVolumes(r: JsonReader, v: unknown): Record<string, Volume> {
 
 /** Every service a volume names exists (checked once the Marbles are read). */
 export function checkVolumeServices(
-  r: JsonReader,
+  r: ManifestReader,
   volumes: Record<string, Volume>,
   marbles: Record<string, Marble>,
 ): void {

@@ -113,22 +113,26 @@ export async function signCertificate(template: CertificateTemplate, issuer: Sig
 export type SubjectFields = CertSubject;
 
 /**
- * Subject attributes with their X.520 OIDs, in the order Go's crypto/x509 writes them, so a
- * MarbleRun manifest yields the same distinguished name.
+ * Subject attributes with their X.520 OIDs, in the order Go's `pkix.Name.ToRDNSequence` writes
+ * them, so a MarbleRun manifest yields the same distinguished name.
  */
 const SUBJECT_ATTRIBUTES = [
   ['Country', '2.5.4.6'],
+  ['Province', '2.5.4.8'],
+  ['Locality', '2.5.4.7'],
+  ['StreetAddress', '2.5.4.9'],
+  ['PostalCode', '2.5.4.17'],
   ['Organization', '2.5.4.10'],
   ['OrganizationalUnit', '2.5.4.11'],
-  ['Locality', '2.5.4.7'],
-  ['Province', '2.5.4.8'],
   ['CommonName', '2.5.4.3'],
+  ['SerialNumber', '2.5.4.5'],
 ] as const;
 
 /**
- * A distinguished name, one attribute per RDN. RFC 5280 §4.1.2.4 / Appendix A: countryName is a
- * two-letter PrintableString, every other attribute a UTF8String (never re-parsed as DN text, so
- * commas, quotes and backslashes are plain characters).
+ * A distinguished name: one RDN per attribute, holding all its values (multi-valued, as Go writes
+ * a list; X.690 §11.6: the SET OF sorted). RFC 5280 §4.1.2.4 / Appendix A: countryName and
+ * serialNumber are PrintableStrings, every other attribute a UTF8String (never re-parsed as DN
+ * text, so commas, quotes and backslashes are plain characters).
  *
  * @example
  * ```ts
@@ -140,14 +144,17 @@ export function subjectName(fields: SubjectFields, field: string): Uint8Array {
   for (const [attribute, oid] of SUBJECT_ATTRIBUTES) {
     const value: unknown = fields[attribute];
     const list: readonly unknown[] = value === undefined ? [] : Array.isArray(value) ? value : [value];
-    list.forEach((v, i) => {
+    const values = list.map((v, i) => {
       const path = Array.isArray(value) ? `${field}.${attribute}[${i}]` : `${field}.${attribute}`;
       if (typeof v !== 'string' || v === '') throw invalid(path, 'must be a non-empty string', v);
       if (attribute === 'Country' && !/^[A-Za-z]{2}$/.test(v))
         throw invalid(path, 'must be a two-letter country code (ISO 3166)', v);
-      const text = tlv(attribute === 'Country' ? PRINTABLE_STRING : UTF8_STRING, Buffer.from(v, 'utf8'));
-      rdns.push(tlv(TAG.SET, der.sequence(der.oid(oid), text)));
+      if (attribute === 'SerialNumber' && !/^[A-Za-z0-9 '()+,\-./:=?]+$/.test(v))
+        throw invalid(path, 'must be a PrintableString (RFC 5280 Appendix A: X520SerialNumber)', v);
+      const printable = attribute === 'Country' || attribute === 'SerialNumber';
+      return der.sequence(der.oid(oid), tlv(printable ? PRINTABLE_STRING : UTF8_STRING, Buffer.from(v, 'utf8')));
     });
+    if (values.length > 0) rdns.push(tlv(TAG.SET, Buffer.concat(values.sort((a, b) => Buffer.compare(a, b)))));
   }
   return der.sequence(...rdns);
 }
@@ -250,6 +257,53 @@ export function profileExtensions(profile: Profile): Uint8Array[] {
       ? []
       : [subjectAltName(profile.dnsNames, profile.ipAddresses)]),
   ];
+}
+
+/**
+ * The extensions of a certificate a manifest describes (MarbleRun's `Cert`, read into Go's
+ * x509 template): basicConstraints (critical, cA with its pathLenConstraint when `ca`), keyUsage
+ * (critical) when any bit is set, extKeyUsage when any purpose is listed (§4.2.1.12), and the SANs.
+ *
+ * @example
+ * ```ts
+ * templateExtensions({ ca: false, keyUsage: 1, extKeyUsages: ['1.3.6.1.5.5.7.3.1'], dnsNames: ['db'], ipAddresses: [] });
+ * ```
+ */
+export function templateExtensions(t: {
+  ca: boolean;
+  pathLength?: number | undefined;
+  /** RFC 5280 §4.2.1.3 bits, bit 0 digitalSignature (the numbering of Go's x509.KeyUsage). */
+  keyUsage: number;
+  extKeyUsages: readonly string[];
+  dnsNames: readonly string[];
+  ipAddresses: readonly Uint8Array[];
+}): Uint8Array[] {
+  const TRUE = Uint8Array.of(TAG.BOOLEAN, 1, 0xff);
+  const constraints = t.ca
+    ? extension(
+        OID_BASIC_CONSTRAINTS,
+        der.sequence(TRUE, ...(t.pathLength === undefined ? [] : [der.integer(t.pathLength)])),
+        true,
+      )
+    : LEAF_CONSTRAINTS;
+  return [
+    constraints,
+    ...(t.keyUsage === 0 ? [] : [keyUsageMask(t.keyUsage)]),
+    ...(t.extKeyUsages.length === 0
+      ? []
+      : [extension(OID_EXT_KEY_USAGE, der.sequence(...t.extKeyUsages.map((oid) => der.oid(oid))))]),
+    ...(t.dnsNames.length + t.ipAddresses.length === 0 ? [] : [subjectAltName(t.dnsNames, t.ipAddresses)]),
+  ];
+}
+
+/** keyUsage of any of the nine bits (a mask, bit i = §4.2.1.3 bit i), trailing zero bits removed (X.690 §11.2.2). */
+function keyUsageMask(mask: number): Uint8Array {
+  const last = 31 - Math.clz32(mask);
+  const octets = new Uint8Array(1 + Math.ceil((last + 1) / 8));
+  octets[0] = (octets.length - 1) * 8 - (last + 1);
+  for (let bit = 0; bit <= last; bit++)
+    if (mask & (1 << bit)) octets[1 + (bit >> 3)] = (octets[1 + (bit >> 3)] ?? 0) | (0x80 >> (bit & 7));
+  return extension(OID_KEY_USAGE, tlv(TAG.BIT_STRING, octets), true);
 }
 
 /**

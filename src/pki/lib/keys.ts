@@ -31,6 +31,16 @@ export const KEY_KINDS: readonly KeyKind[] = [
   { name: 'Ed25519', type: 'ed25519', keyEncipherment: false },
 ];
 
+/**
+ * Certificates of manifest secrets may also hold the curves MarbleRun's `cert-ecdsa` sizes 224 and
+ * 521 name (Go's elliptic.P224 and P521); workload identities stay with {@link KEY_KINDS}.
+ */
+export const SECRET_KEY_KINDS: readonly KeyKind[] = [
+  ...KEY_KINDS,
+  { name: 'P-224', type: 'ec', curve: 'secp224r1', keyEncipherment: false },
+  { name: 'P-521', type: 'ec', curve: 'secp521r1', keyEncipherment: false },
+];
+
 /** NIST SP 800-131A: RSA moduli below 2048 bits are disallowed for signatures and key transport. */
 export const RSA_MIN_BITS = 2048;
 
@@ -53,7 +63,7 @@ export interface SubjectKey {
  * const key = subjectKey(request.publicKey, 'publicKey'); // key.kind.name === 'Ed25519'
  * ```
  */
-export function subjectKey(spki: Uint8Array, field: string): SubjectKey {
+export function subjectKey(spki: Uint8Array, field: string, kinds: readonly KeyKind[] = KEY_KINDS): SubjectKey {
   if (!(spki instanceof Uint8Array)) throw invalid(field, 'must be the DER bytes of a SubjectPublicKeyInfo');
   const bytes = new Uint8Array(spki); // a copy: the caller may reuse its buffer while issuance awaits
   let key: KeyObject;
@@ -63,8 +73,8 @@ export function subjectKey(spki: Uint8Array, field: string): SubjectKey {
     throw new CloisterError('PKI_INVALID', `${field}: is not a DER SubjectPublicKeyInfo`, { field, cause });
   }
   const curve = key.asymmetricKeyDetails?.namedCurve;
-  const kind = KEY_KINDS.find((k) => k.type === key.asymmetricKeyType && k.curve === curve);
-  const allowed = KEY_KINDS.map((k) => k.name).join(', ');
+  const kind = kinds.find((k) => k.type === key.asymmetricKeyType && k.curve === curve);
+  const allowed = kinds.map((k) => k.name).join(', ');
   if (kind === undefined)
     throw invalid(
       field,
@@ -113,7 +123,8 @@ export function keyIdentifier(spki: Uint8Array, field = 'subjectPublicKeyInfo'):
 }
 
 /** What to generate: an RSA modulus size, an EC curve (WebCrypto name) or Ed25519. */
-export type KeySpec = { type: 'rsa'; bits: number } | { type: 'ec'; curve: 'P-256' | 'P-384' } | { type: 'ed25519' };
+export type KeySpec =
+  { type: 'rsa'; bits: number } | { type: 'ec'; curve: 'P-224' | 'P-256' | 'P-384' | 'P-521' } | { type: 'ed25519' };
 
 /** A generated key pair: SPKI DER public key, PKCS#8 DER private key. */
 export interface KeyPairDer {
