@@ -12,7 +12,7 @@ import { maaApi, maaErrorsBeside } from '../server/maa.js';
 import { AttestationService } from '../attestation-service/index.js';
 import { servicePolicy, simulatedCollateral } from './attestation-service.js';
 import { join } from 'node:path';
-import { simEvidence } from '../run/evidence.js';
+import { simEvidence } from '../evidence/sim.js';
 import { measure } from '../run/measure.js';
 import { defaultSimDir, initPlatform } from './sim.js';
 import { parseAddress } from './net.js';

@@ -7,7 +7,7 @@ import { pemCertificates } from '../attest/lib/x509.js';
 import { pemCert } from '../pki/index.js';
 import type { FileRecord } from '../protocol/index.js';
 import { activate } from '../run/activate.js';
-import { simEvidence } from '../run/evidence.js';
+import { simEvidence } from '../evidence/sim.js';
 import { launch } from '../run/launch.js';
 import { measure, resolveProgram } from '../run/measure.js';
 import type { SimPlatform } from '../attest/sim/index.js';

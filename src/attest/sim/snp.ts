@@ -58,7 +58,12 @@ export interface SimSnpState {
 
 const DAY = 86_400;
 const PSS = { name: 'RSA-PSS', saltLength: 48 } as const;
-const RSA = { name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-384' } as const;
+const RSA = {
+  name: 'RSA-PSS',
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: 'SHA-384',
+} as const;
 const P384 = { name: 'ECDSA', namedCurve: 'P-384' } as const;
 const amdName = (cn: string) => `OU=Engineering, C=US, L=Santa Clara, ST=CA, O=Advanced Micro Devices, CN=${cn}`;
 
@@ -88,7 +93,8 @@ export async function createSimSnpPlatform(options: { now: number; validDays?: n
   ]);
   const line = PRODUCT_LINES[SIM_SNP.product];
   const usage = KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign;
-  const serial = () => `${(((randomBytes(1)[0] as number) & 0x3f) | 0x40).toString(16)}${randomBytes(15).toString('hex')}`;
+  const serial = () =>
+    `${(((randomBytes(1)[0] as number) & 0x3f) | 0x40).toString(16)}${randomBytes(15).toString('hex')}`;
   const arkCert = await X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: serial(),
