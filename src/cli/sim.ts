@@ -20,7 +20,17 @@ import {
 } from '../attest/sim/index.js';
 import { emulateDevAttestation, emulateTsm, type Served } from '../evidence/emulate.js';
 import { SIM_MRSIGNER } from '../evidence/sim.js';
-import { action, cloisterHome, log, parseCount, parseHex, readJson, untilSignal, writeOutput } from './io.js';
+import {
+  action,
+  cloisterHome,
+  log,
+  parseCount,
+  parseHex,
+  readInput,
+  readJson,
+  untilSignal,
+  writeOutput,
+} from './io.js';
 import { pemCert } from '../pki/pem.js';
 
 /** `cloister sim`: the simulated SGX/TDX platform kept in a data directory (DESIGN.md "The simulated TEE"). */
@@ -74,6 +84,12 @@ export async function snpPlatform(dir: string, now: number): Promise<SimSnpPlatf
   return snp;
 }
 
+/** The simulated SEV-SNP platform's ARK (DER) in `dir`, when one was made there. */
+export function simulatedArk(dir: string): Uint8Array | undefined {
+  const f = files(dir);
+  return existsSync(f.snp) ? importSimSnpState(readJson(f.snp)).ark.der : undefined;
+}
+
 /** What a simulated guest measures to when no value is given: a name's hash, so it is stable and visibly simulated. */
 const simulatedMeasurement = (name: string, bytes: number) =>
   new Uint8Array(
@@ -97,6 +113,9 @@ interface EmulateOptions {
   isvSvn: string;
   concurrentWriter?: boolean;
   stale?: boolean;
+  outblob?: string;
+  auxblob?: string;
+  quote?: string;
   json?: boolean;
 }
 
@@ -111,7 +130,18 @@ async function startEmulators(o: EmulateOptions): Promise<{ served: Served[]; id
   if (o.tsmRoot !== undefined) {
     if (o.provider !== 'tdx' && o.provider !== 'snp') throw new CloisterError('USAGE', '--provider: tdx or snp');
     const common = { root: o.tsmRoot, concurrentWriter: o.concurrentWriter, stale: o.stale, onError };
-    if (o.provider === 'tdx') {
+    if (o.outblob !== undefined) {
+      // Recorded evidence, answered to every request (format tests with the vectors of real platforms).
+      const outblob = readInput(o.outblob);
+      const auxblob = o.auxblob === undefined ? undefined : readInput(o.auxblob);
+      served.push(
+        emulateTsm({
+          ...common,
+          provider: o.provider === 'tdx' ? 'tdx_guest' : 'sev_guest',
+          answer: () => Promise.resolve({ outblob, auxblob }),
+        }),
+      );
+    } else if (o.provider === 'tdx') {
       const mrTd = o.mrtd ? parseHex(o.mrtd, '--mrtd', 48, true) : simulatedMeasurement('TD', 48);
       const rtmr = o.rtmr.map((r, i) => parseHex(r, `--rtmr[${i}]`, 48, true));
       identity['mrtd'] = hexOf(mrTd);
@@ -158,10 +188,11 @@ async function startEmulators(o: EmulateOptions): Promise<{ served: Served[]; id
     };
     identity['mrenclave'] = hexOf(id.mrEnclave);
     identity['mrsigner'] = hexOf(id.mrSigner);
+    const recorded = o.quote === undefined ? undefined : readInput(o.quote);
     served.push(
       emulateDevAttestation({
         dir: o.devAttestation,
-        quote: (reportData) => simQuote(platform, { ...id, reportData }),
+        quote: (reportData) => recorded ?? simQuote(platform, { ...id, reportData }),
         onError,
       }),
     );
@@ -322,6 +353,9 @@ export function registerSim(program: Command): Command {
       'configfs-tsm: another process writes each entry right after the guest (generation moves)',
     )
     .option('--stale', 'configfs-tsm: a broken provider answering every request with its first report')
+    .option('--outblob <file>', 'configfs-tsm: answer every request with these bytes (recorded evidence)')
+    .option('--auxblob <file>', 'configfs-tsm: with --outblob, this auxblob (an SEV-SNP certificate table)')
+    .option('--quote <file>', '/dev/attestation: answer every request with this quote (recorded evidence)')
     .option('--json', 'errors as one JSON object')
     .action(
       action(async (o: EmulateOptions) => {
