@@ -66,7 +66,7 @@ export function devAttestationProvider(dir: string = DEV_ATTESTATION): EvidenceP
     trustRoot: undefined,
     collateral: () => Promise.resolve(undefined),
     quote(reportData) {
-      if (reportData.length !== 64) throw new CloisterError('USAGE', 'report data must be 64 bytes');
+      if (reportData.length !== 64) return Promise.reject(new CloisterError('USAGE', 'report data must be 64 bytes'));
       const request = async () => {
         files.write(join(dir, 'user_report_data'), reportData);
         const quote = files.read(join(dir, 'quote'), QUOTE_MAX);
