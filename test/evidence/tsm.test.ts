@@ -9,7 +9,7 @@ import { pemCertificates } from '../../src/attest/lib/x509.js';
 import { CloisterError } from '../../src/lib/errors.js';
 import { hex } from '../../src/lib/bytes.js';
 import { tsmProvider, tsmReport } from '../../src/evidence/index.js';
-import { tempDir } from '../e2e/harness.js';
+import { cloister, tempDir } from '../e2e/harness.js';
 import { collateralJson, quoteBytes, verifyAt, TDX_V4 } from '../attest/dcap/helpers.js';
 import { MILAN, bytes, expectedOf, text } from '../attest/snp/helpers.js';
 import { startEmulator, type Emulator } from './emulator.js';
@@ -151,5 +151,11 @@ describe('configfs-tsm provider', () => {
     assert.deepEqual(report, bytes(`${MILAN}/report.bin`));
     const verdict = new SnpVerifier().verify(report, certs, { now: expectedOf(MILAN).verify_at_unix });
     assert.equal(verdict.simulation, false);
+    // `cloister attest verify` takes the provider's output as it is: the table stands in for --certs.
+    writeFileSync(join(dir, 'snp-evidence.bin'), evidence);
+    const at = String(expectedOf(MILAN).verify_at_unix);
+    const cli = await cloister(['attest', 'verify', join(dir, 'snp-evidence.bin'), '--at', at, '--json']);
+    assert.equal(cli.code, 0, cli.stdout + cli.stderr);
+    assert.equal((JSON.parse(cli.stdout) as { tee: string }).tee, 'snp');
   });
 });
