@@ -8,10 +8,10 @@ import { CloisterError } from '../../lib/errors.js';
  */
 
 export interface AttributeFiles {
-  read(path: string, max: number): Uint8Array;
-  write(path: string, value: Uint8Array): void;
+  read: (path: string, max: number) => Uint8Array;
+  write: (path: string, value: Uint8Array) => void;
   /** EVIDENCE_UNAVAILABLE for a failed operation on `path`. */
-  unavailable(path: string, cause: unknown, doing: string): CloisterError;
+  unavailable: (path: string, cause: unknown, doing: string) => CloisterError;
 }
 
 /**
@@ -50,7 +50,7 @@ export function attributeFiles(name: string, missing: string, denied: string): A
   };
   return {
     unavailable,
-    read(path, max) {
+    read: (path, max) => {
       const fd = open(path, constants.O_RDONLY, 'reading');
       return guarded(path, fd, 'reading', () => {
         const buf = Buffer.alloc(max + 1);
@@ -62,7 +62,7 @@ export function attributeFiles(name: string, missing: string, denied: string): A
         return new Uint8Array(buf.subarray(0, length));
       });
     },
-    write(path, value) {
+    write: (path, value) => {
       const fd = open(path, constants.O_WRONLY, 'writing');
       guarded(path, fd, 'writing', () => {
         if (writeSync(fd, value) !== value.length)
