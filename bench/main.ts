@@ -6,6 +6,7 @@ import { benchActivation } from './activation.js';
 import { benchSnp } from './snp.js';
 import { benchProtect } from './protect.js';
 import { benchMaa } from './maa.js';
+import { benchEvidence } from './evidence.js';
 
 /**
  * `npm run bench`: DCAP quote verifications per second on one core (this process's main
@@ -37,7 +38,7 @@ interface PeerModule {
 
 const VECTORS = fileURLToPath(new URL('../../test/vectors/', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
-/** `BENCH_ONLY=dcap,snp,protect,activation,maa` runs some sections only. */
+/** `BENCH_ONLY=dcap,snp,protect,activation,maa,evidence` runs some sections only. */
 const only = process.env['BENCH_ONLY']?.split(',');
 const runs = (section: string) => !only || only.includes(section);
 const peer = createRequire(import.meta.url)('@phala/dcap-qvl') as PeerModule;
@@ -143,3 +144,4 @@ if (runs('snp')) await benchSnp(SECONDS);
 if (runs('protect')) await benchProtect(SECONDS);
 if (runs('activation')) await benchActivation();
 if (runs('maa')) await benchMaa();
+if (runs('evidence')) await benchEvidence(SECONDS);

@@ -84,10 +84,14 @@ export async function snpPlatform(dir: string, now: number): Promise<SimSnpPlatf
   return snp;
 }
 
-/** The simulated SEV-SNP platform's ARK (DER) in `dir`, when one was made there. */
+const arks = new Map<string, Uint8Array>();
+
+/** The simulated SEV-SNP platform's ARK (DER) in `dir`, when one was made there (read once it is). */
 export function simulatedArk(dir: string): Uint8Array | undefined {
   const f = files(dir);
-  return existsSync(f.snp) ? importSimSnpState(readJson(f.snp)).ark.der : undefined;
+  let ark = arks.get(f.snp);
+  if (!ark && existsSync(f.snp)) arks.set(f.snp, (ark = importSimSnpState(readJson(f.snp)).ark.der));
+  return ark;
 }
 
 /** What a simulated guest measures to when no value is given: a name's hash, so it is stable and visibly simulated. */
