@@ -5,6 +5,7 @@ import { DcapVerifier, parseQuote } from '../src/attest/index.js';
 import { benchActivation } from './activation.js';
 import { benchSnp } from './snp.js';
 import { benchProtect } from './protect.js';
+import { benchProtectCli } from './protect-cli.js';
 import { benchMaa } from './maa.js';
 import { benchEvidence } from './evidence.js';
 
@@ -38,7 +39,7 @@ interface PeerModule {
 
 const VECTORS = fileURLToPath(new URL('../../test/vectors/', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
-/** `BENCH_ONLY=dcap,snp,protect,activation,maa,evidence` runs some sections only. */
+/** `BENCH_ONLY=dcap,snp,protect,protect-cli,activation,maa,evidence` runs some sections only. */
 const only = process.env['BENCH_ONLY']?.split(',');
 const runs = (section: string) => !only || only.includes(section);
 const peer = createRequire(import.meta.url)('@phala/dcap-qvl') as PeerModule;
@@ -142,6 +143,7 @@ if (runs('dcap')) {
 
 if (runs('snp')) await benchSnp(SECONDS);
 if (runs('protect')) await benchProtect(SECONDS);
+if (runs('protect-cli')) await benchProtectCli();
 if (runs('activation')) await benchActivation();
 if (runs('maa')) await benchMaa();
 if (runs('evidence')) await benchEvidence(SECONDS);

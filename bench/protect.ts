@@ -127,7 +127,7 @@ const cpuSeconds = {
   },
 };
 
-/** The reads and writes of file-to-file sealing and opening: 4 MiB (src/protect/files.ts). */
+/** The reads and writes of file-to-file sealing and opening: 4 MiB (src/protect/io/files.ts). */
 const RUN = 4 << 20;
 
 /** Copies `from` to `to` with reads and writes of the size file-to-file sealing uses, one after the other, no crypto. */

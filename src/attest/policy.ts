@@ -148,8 +148,18 @@ export function parsePolicy(input: unknown): Policy {
     'maxVmpl',
     'allowMigrationAgent',
   ];
-  for (const key of Object.keys(o))
-    if (!known.includes(key)) throw j.fail(`policy.${key}`, `unknown field (known: ${known.join(', ')})`);
+  // Manifests spell their fields in PascalCase (AcceptedTCBStatuses); a policy's are camelCase.
+  const fold = (key: string) => key.toLowerCase().replace(/_/g, '');
+  for (const key of Object.keys(o)) {
+    if (known.includes(key)) continue;
+    const meant = known.find((k) => fold(k) === fold(key));
+    throw j.fail(
+      `policy.${key}`,
+      meant !== undefined
+        ? `unknown field: policy files spell it "${meant}" (camelCase, unlike a manifest's PascalCase)`
+        : `unknown field (known: ${known.join(', ')})`,
+    );
+  }
   const strings = (key: string) =>
     j.array(o, key).map((v, i) => {
       if (typeof v !== 'string') throw j.fail(`policy.${key}[${i}]`, 'must be a string');

@@ -1,9 +1,8 @@
-import 'reflect-metadata'; // @peculiar/x509 needs the Reflect metadata API before it loads.
 import { createHash, createPrivateKey, KeyObject, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
-import { X509CertificateGenerator } from '@peculiar/x509';
 import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
 import type { CaBundle } from '../pki/index.js';
+import { peculiar } from '../pki/lib/peculiar.js';
 
 /**
  * The token-signing keys of the attestation service and its sealed state. Each key is RSA 2048
@@ -55,6 +54,7 @@ const YEAR = 365 * 86_400;
  * @example `const key = await createSigningKey('https://attest.example:8443', Date.now() / 1000)`
  */
 export async function createSigningKey(instance: string, now: number): Promise<SigningKey> {
+  const { X509CertificateGenerator } = await peculiar();
   const keys = await webcrypto.subtle.generateKey(RSA, true, ['sign', 'verify']);
   const start = Math.floor(now) - 3600;
   const serial = randomBytes(16);

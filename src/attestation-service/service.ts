@@ -121,6 +121,8 @@ export interface AttestationServiceOptions {
   now: () => number;
   /** Token lifetime in seconds; default 8 hours, as MAA's. */
   tokenLifetime?: number;
+  /** Hears of every verification: the TEE kind, its time in seconds, its verdict (none when the evidence was refused). */
+  verified?: (tee: 'sgx' | 'snp', seconds: number, verdict: Verdict | undefined) => void;
 }
 
 /** An attestation's outcome: a token, or the evidence's refusal (a typed error, never a bare false). */
@@ -306,13 +308,26 @@ export class AttestationService {
     now: number,
   ): Promise<{ verdict: Verdict; collateral: Record<string, string> }> {
     const set = await this.o.collateral(quote, now);
-    const verdict = this.o.dcap.verify(quote, { collateral: set.prepared, now, tee: 'sgx' });
+    const verdict = this.timed('sgx', () => this.o.dcap.verify(quote, { collateral: set.prepared, now, tee: 'sgx' }));
     return { verdict, collateral: { ...set.hashes, quotehash: sha256(quote) } };
   }
 
   private verifySnp(evidence: Uint8Array, now: number): Verdict {
     const { report, certs } = snpEvidence(evidence);
-    return this.o.snp.verify(report, certs, { now });
+    return this.timed('snp', () => this.o.snp.verify(report, certs, { now }));
+  }
+
+  /** Runs a verification, telling `verified` how long it took and what it concluded. */
+  private timed(tee: 'sgx' | 'snp', verify: () => Verdict): Verdict {
+    const start = performance.now();
+    try {
+      const verdict = verify();
+      this.o.verified?.(tee, (performance.now() - start) / 1000, verdict);
+      return verdict;
+    } catch (error) {
+      this.o.verified?.(tee, (performance.now() - start) / 1000, undefined);
+      throw error;
+    }
   }
 
   /** MAA's bindings (runtime data in the report data; init-time data in CONFIGID or HOST_DATA), then the policy. */

@@ -18,6 +18,8 @@ import { httpsServer, listen as listenAt, servingIdentity } from '../server/list
 import { fileStore, sealingKey, underLock } from '../store/index.js';
 import { MAA_ERRORS, maaApi } from '../server/maa.js';
 import { MAX_BODY, router } from '../server/http.js';
+import { attestationCounter, metricsRegistry, timedStore, verificationMetrics } from '../server/metrics.js';
+import { METRICS_OPTION, startMetrics } from './metrics.js';
 import { defaultSimDir, initPlatform } from './sim.js';
 import { parseAddress } from './net.js';
 import { action, cloisterHome, log, parseTime, readInput, readJson, untilSignal, writeOutput } from './io.js';
@@ -41,6 +43,8 @@ export interface AttestationServiceCliOptions {
   dnsName: string[];
   /** Testing only: the service's clock stands still at this time (ISO-8601 or Unix seconds). */
   fixedTime?: string | undefined;
+  /** Serve Prometheus metrics over plain HTTP at this address (docs/metrics.md). */
+  metricsAddr?: string | undefined;
 }
 
 /** `--collateral PATH` (repeatable): QuoteCollateralV3 files, or folders of them (every `*.json`). */
@@ -160,9 +164,25 @@ async function openAttestationService(o: AttestationServiceCliOptions): Promise<
   const { policy, policyText } = servicePolicy(o.policy, sim !== undefined);
   const instance = (o.instanceUrl ?? `https://${o.listen}`).replace(/\/+$/, '');
 
-  const store = fileStore({ dir: o.dataDir, key: await sealingKey(o.dataDir) });
-  const service = await AttestationService.open({ instance, store, dcap, collateral, policy, policyText, now });
-  const served = await serveAttestation(service, o.listen, o.dnsName);
+  const registry = metricsRegistry('attestation-service');
+  const store = timedStore(
+    fileStore({ dir: o.dataDir, key: await sealingKey(o.dataDir) }),
+    registry,
+    'attestation-service',
+  );
+  const verified = verificationMetrics(registry, 'maa');
+  const service = await AttestationService.open({
+    instance,
+    store,
+    dcap,
+    collateral,
+    policy,
+    policyText,
+    now,
+    verified,
+  });
+  const served = await serveAttestation(service, o.listen, o.dnsName, attestationCounter(registry));
+  const metrics = await startMetrics(o.metricsAddr, registry);
   writeOutput(join(o.dataDir, 'tls-root.pem'), served.rootPem);
   log({
     level: 'info',
@@ -172,8 +192,16 @@ async function openAttestationService(o: AttestationServiceCliOptions): Promise<
     kid: service.signingKey.kid,
     simulation: sim !== undefined,
     fixedTime: fixed,
+    ...(o.metricsAddr ? { metricsAddr: o.metricsAddr } : {}),
   });
-  return { service, instance, ...served };
+  return {
+    service,
+    instance,
+    ...served,
+    close: async () => {
+      await Promise.all([served.close(), metrics?.close()]);
+    },
+  };
 }
 
 /**
@@ -186,6 +214,7 @@ export async function serveAttestation(
   service: AttestationService,
   listen: string,
   dnsNames: readonly string[] = [],
+  attested?: (endpoint: string, result: string) => void,
 ): Promise<{ server: https.Server; rootPem: string; close(): Promise<void> }> {
   const at = parseAddress(listen, '--listen');
   const hosts = [at.host, new URL(service.instance).hostname.replace(/^\[|\]$/g, ''), ...dnsNames];
@@ -193,7 +222,7 @@ export async function serveAttestation(
     ...(await servingIdentity(service.tls, 'cloister attestation service', hosts, Date.now() / 1000, false)),
     keepAliveTimeout: 30_000,
   };
-  const server = httpsServer(tls, router(maaApi(service), log, MAX_BODY, MAA_ERRORS));
+  const server = httpsServer(tls, router(maaApi(service, attested), log, MAX_BODY, MAA_ERRORS));
   await listenAt(server, at.host, at.port);
   return { server, rootPem: pemCert(service.tls.rootCert), close: () => new Promise((r) => server.close(() => r())) };
 }
@@ -242,6 +271,7 @@ export function registerAttestationService(program: Command): void {
       '--fixed-time <time>',
       'TESTING ONLY: the clock stands still at this time (ISO-8601 or Unix seconds), for evidence whose collateral has expired',
     )
+    .option(...METRICS_OPTION)
     .action(
       action(async (o: AttestationServiceCliOptions) => {
         const running = await startAttestationService(o);

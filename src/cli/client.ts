@@ -1,15 +1,17 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { hex } from '../lib/bytes.js';
 import { claimText, TEE_KINDS } from '../attest/index.js';
 import { pemCertificates } from '../attest/lib/x509.js';
-import { parseManifest, simulationWarnings } from '../manifest/index.js';
+import { parseManifest, SECRET_TYPE_NAMES, simulationWarnings } from '../manifest/index.js';
 import { pemCert } from '../pki/index.js';
 import { measure, resolveProgram } from '../run/measure.js';
 import { attestCoordinator, expectationFrom, type ExpectationOptions } from './attest-coordinator.js';
 import { call, parseAddress, type Endpoint } from './net.js';
+import { describeEntry, settingEntry, verifiedHistory } from './history-check.js';
 import { action, cloisterHome, readInput, writeOutput } from './io.js';
 
 /**
@@ -21,7 +23,7 @@ const DEFAULT_COORDINATOR = 'localhost:4433';
 const pinPath = (to: Endpoint) => cloisterHome('coordinators', `${to.host.replace(/[^\w.-]/g, '_')}_${to.port}.pem`);
 const collect = (v: string, all: string[]) => [...all, v];
 
-interface Common {
+export interface Common {
   coordinator: string;
   root?: string;
   cert?: string;
@@ -46,7 +48,7 @@ interface UpdateAnswer {
 const pinFile = (o: Common): string => o.root ?? pinPath(endpoint(o));
 
 /** The pinned root (PEM), or an error that says what the file holds instead. */
-function pinnedRoot(o: Common): string {
+export function pinnedRoot(o: Common): string {
   const path = pinFile(o);
   if (!existsSync(path))
     throw new CloisterError(
@@ -69,14 +71,54 @@ function pinnedRoot(o: Common): string {
   return text;
 }
 
-function userTls(o: Common): { cert?: string; key?: string } {
-  if (!o.cert !== !o.key) throw new CloisterError('USAGE', '--cert and --key go together');
-  return o.cert && o.key
-    ? { cert: Buffer.from(readInput(o.cert)).toString('utf8'), key: Buffer.from(readInput(o.key)).toString('utf8') }
-    : {};
+/** What a PEM file that is not what was asked for holds instead, in words. */
+function pemContents(text: string): string {
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(text) || /Proc-Type: 4,ENCRYPTED/.test(text))
+    return 'holds an encrypted private key: give it without a passphrase (openssl pkey -in KEY -out KEY.plain)';
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) return 'holds a private key';
+  if (/-----BEGIN CERTIFICATE-----/.test(text)) return 'holds a certificate';
+  if (/-----BEGIN /.test(text)) return `holds a PEM ${/-----BEGIN ([A-Z0-9 ]+)-----/.exec(text)?.[1] ?? ''}`;
+  return 'is not PEM (no -----BEGIN line)';
 }
 
-function print(o: { json?: boolean }, value: unknown, text: string): void {
+/**
+ * The user's certificate and key for mutual TLS, checked here so that a wrong file is named and
+ * said wrong in words (OpenSSL would say `PEM routines::no start line`).
+ */
+function userTls(o: Common): { cert?: string; key?: string } {
+  if (!o.cert !== !o.key) throw new CloisterError('USAGE', '--cert and --key go together');
+  if (!o.cert || !o.key) return {};
+  const [cert, key] = [Buffer.from(readInput(o.cert)).toString('utf8'), Buffer.from(readInput(o.key)).toString('utf8')];
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    const holds = pemContents(cert);
+    throw new CloisterError(
+      'USAGE',
+      `--cert ${o.cert} ${holds.startsWith('holds a certificate') ? 'holds a certificate that cannot be parsed' : holds}: --cert takes the user's certificate (PEM)`,
+      { path: o.cert },
+    );
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    const holds = pemContents(key);
+    throw new CloisterError(
+      'USAGE',
+      `--key ${o.key} ${holds === 'holds a private key' ? 'holds a private key that cannot be parsed' : holds}: --key takes the private key of --cert (PEM)`,
+      { path: o.key },
+    );
+  }
+  if (!certificate.checkPrivateKey(privateKey))
+    throw new CloisterError('USAGE', `--key ${o.key} is not the private key of the certificate in --cert ${o.cert}`, {
+      path: o.key,
+    });
+  return { cert, key };
+}
+
+export function print(o: { json?: boolean }, value: unknown, text: string): void {
   process.stdout.write(o.json ? `${JSON.stringify(value)}\n` : `${text}\n`);
 }
 
@@ -89,14 +131,53 @@ export async function pinnedCall(o: Common, method: string, path: string, body?:
   try {
     return await call(endpoint(o), method, path, { ca, ...(user ? userTls(o) : {}), body });
   } catch (error) {
-    if (error instanceof CloisterError && error.code === 'COORDINATOR_UNTRUSTED' && error.status === undefined)
+    if (error instanceof CloisterError && error.code === 'COORDINATOR_UNTRUSTED' && error.status === undefined) {
+      await inRecoveryMode(o, error);
       throw new CloisterError(
         'COORDINATOR_UNTRUSTED',
         `${o.coordinator} does not present the coordinator certificate of the root pinned in ${pinFile(o)} (${error.message}). If this coordinator was re-created on purpose, attest it again: cloister verify --coordinator ${o.coordinator} --force`,
         { cause: error },
       );
+    }
     throw error;
   }
+}
+
+/**
+ * A coordinator in recovery mode serves under a temporary root (its own is sealed): when the pinned
+ * one does not fit, its unauthenticated status says whether that is why, and the error says so.
+ */
+async function inRecoveryMode(o: Common, error: CloisterError): Promise<void> {
+  const status = await recoveryStatus(o);
+  if (status)
+    throw new CloisterError(
+      'RECOVERY_MODE',
+      `${o.coordinator} says (unverified: it serves under a temporary root until recovered): ${status.message ?? 'recovery mode'}`,
+      { cause: error },
+    );
+}
+
+/** The status of a coordinator in recovery mode (unauthenticated: it has no root to pin yet), else undefined. */
+async function recoveryStatus(o: Common): Promise<{ status: string; message?: string } | undefined> {
+  const status = await call(endpoint(o), 'GET', '/api/v1/status').then(
+    (r) => r.json<{ status?: string; message?: string }>(),
+    () => undefined,
+  );
+  return status?.status === 'RecoveryMode' ? { ...status, status: status.status } : undefined;
+}
+
+/** The options that say which coordinator identity to accept (`verify`, `recover`). */
+export function expectationOptions(c: Command): Command {
+  return c
+    .option('--simulation', 'accept a coordinator on the simulated platform (trusting the local simulation root)')
+    .option('--sim-dir <dir>', 'the simulated platform whose root to trust')
+    .option('--mrenclave <hex>', "the coordinator's expected MRENCLAVE")
+    .option('--mrsigner <hex>', "the coordinator's expected MRSIGNER")
+    .option(
+      '--policy <file>',
+      "the coordinator's expected identity and TCB as a JSON policy (as `cloister attest verify --policy`)",
+    )
+    .option('--accept-tcb <status>', 'a TCB status to accept besides UpToDate (repeatable)', collect, [] as string[]);
 }
 
 /** The options of commands that talk to the coordinator (and, for `user`, as a user of the manifest). */
@@ -149,27 +230,22 @@ async function verifyCoordinator(o: VerifyOptions): Promise<void> {
 }
 
 export function registerClient(program: Command): void {
-  program
-    .command('verify')
-    .description(
-      'attest the coordinator with a fresh nonce against an expected identity (--mrenclave, --mrsigner or --policy; --simulation accepts a simulated one) and pin its root certificate',
-    )
-    .option('--coordinator <host:port>', "the coordinator's client API", DEFAULT_COORDINATOR)
-    .option('--simulation', 'accept a coordinator on the simulated platform (trusting the local simulation root)')
-    .option('--sim-dir <dir>', 'the simulated platform whose root to trust')
-    .option('--mrenclave <hex>', "the coordinator's expected MRENCLAVE")
-    .option('--mrsigner <hex>', "the coordinator's expected MRSIGNER")
-    .option(
-      '--policy <file>',
-      "the coordinator's expected identity and TCB as a JSON policy (as `cloister attest verify --policy`)",
-    )
-    .option('--accept-tcb <status>', 'a TCB status to accept besides UpToDate (repeatable)', collect, [] as string[])
+  expectationOptions(
+    program
+      .command('verify')
+      .description(
+        'attest the coordinator with a fresh nonce against an expected identity (--mrenclave, --mrsigner or --policy; --simulation accepts a simulated one) and pin its root certificate',
+      )
+      .option('--coordinator <host:port>', "the coordinator's client API", DEFAULT_COORDINATOR),
+  )
     .option('--root-out <file>', 'where to write the pinned root (default: ~/.cloister/coordinators/HOST_PORT.pem)')
     .option('--force', 'replace a different root pinned before')
     .option('--json', 'print one JSON object')
     .action(action(verifyCoordinator));
 
-  const manifest = program.command('manifest').description('the manifest: check offline, set, get, compare');
+  const manifest = program
+    .command('manifest')
+    .description('the manifest: check offline, set, get, verify that the coordinator enforces a file, update');
   manifest
     .command('check')
     .argument('<file>')
@@ -189,18 +265,25 @@ export function registerClient(program: Command): void {
       }),
     );
   for (const [name, describe] of [
-    ['set', 'set the manifest (once)'],
+    ['set', 'set the first manifest (later changes: manifest update)'],
     ['verify', 'check that the coordinator enforces exactly this manifest'],
   ] as const) {
-    clientOptions(manifest.command(name).argument('<file>').description(describe)).action(
-      action(async (file: string, o: Common) => {
+    const command = clientOptions(manifest.command(name).argument('<file>').description(describe));
+    if (name === 'set')
+      command.option(
+        '--recoverydata <file>',
+        "write MarbleRun's RecoverySecrets here (default: in the output), each encrypted to its key holder",
+      );
+    command.action(
+      action(async (file: string, o: Common & { recoverydata?: string }) => {
         const bytes = readInput(file);
         const { fingerprint: local, manifest: parsed } = parseManifest(bytes);
-        const remote = (
+        const answer = (
           await (name === 'set'
             ? pinnedCall(o, 'POST', '/api/v1/manifest', bytes)
             : pinnedCall(o, 'GET', '/api/v1/manifest'))
-        ).json<{ fingerprint: string }>().fingerprint;
+        ).json<{ fingerprint: string; RecoverySecrets?: Record<string, string> }>();
+        const remote = answer.fingerprint;
         if (remote !== local)
           throw new CloisterError(
             'COORDINATOR_UNTRUSTED',
@@ -211,10 +294,24 @@ export function registerClient(program: Command): void {
           name === 'set' && (await pinnedCall(o, 'GET', '/api/v1/status')).json<{ simulation: boolean }>().simulation;
         const warnings = simulated ? simulationWarnings(parsed) : [];
         if (!o.json) for (const w of warnings) process.stderr.write(`cloister: warning: ${w}\n`);
+        const recovery = answer.RecoverySecrets && { RecoverySecrets: answer.RecoverySecrets };
+        if (recovery && o.recoverydata !== undefined)
+          writeOutput(o.recoverydata, `${JSON.stringify(recovery)}\n`, 0o600);
+        // Which history entry set the enforced manifest (the history checked against the pinned root).
+        const setBy =
+          name === 'verify'
+            ? settingEntry(
+                (await verifiedHistory(pinnedRoot(o), () => pinnedCall(o, 'GET', '/api/v1/history'))).entries,
+                remote,
+              )
+            : undefined;
+        const shown = recovery && o.recoverydata === undefined ? recovery : {};
         print(
           o,
-          { ok: true, fingerprint: remote, ...(name === 'set' ? { warnings } : {}) },
-          name === 'set' ? `manifest set: ${remote}` : `the coordinator enforces this manifest: ${remote}`,
+          { ok: true, fingerprint: remote, ...(name === 'set' ? { warnings, ...shown } : { setBy: setBy ?? null }) },
+          name === 'set'
+            ? `manifest set: ${remote}${recovery ? (o.recoverydata === undefined ? `\n${JSON.stringify(recovery)}` : `\nrecovery secrets written to ${o.recoverydata}`) : ''}`
+            : `the coordinator enforces this manifest: ${remote}${setBy ? `\nset by history entry ${describeEntry(setBy)}` : ''}`,
         );
       }),
     );
@@ -223,8 +320,19 @@ export function registerClient(program: Command): void {
     .option('--out <file>', 'write it here (default: standard output)', '-')
     .action(
       action(async (o: Common & { out: string }) => {
-        const m = (await pinnedCall(o, 'GET', '/api/v1/manifest')).json<{ manifest: string }>();
-        writeOutput(o.out, Buffer.from(m.manifest, 'base64'));
+        const m = (await pinnedCall(o, 'GET', '/api/v1/manifest')).json<{ fingerprint: string; manifest: string }>();
+        const bytes = Buffer.from(m.manifest, 'base64');
+        // With --json the manifest goes inside the one object (as JSON), unless --out takes its exact bytes.
+        if (o.json && o.out === '-')
+          print(
+            o,
+            { ok: true, fingerprint: m.fingerprint, manifest: JSON.parse(bytes.toString('utf8')) as unknown },
+            '',
+          );
+        else {
+          writeOutput(o.out, bytes);
+          if (o.json) print(o, { ok: true, fingerprint: m.fingerprint, out: o.out }, '');
+        }
       }),
     );
 
@@ -270,6 +378,19 @@ export function registerClient(program: Command): void {
 
   clientOptions(program.command('status').description("the coordinator's state")).action(
     action(async (o: Common) => {
+      // MarbleRun's status says "recovery mode" too; here it is labelled unverified, as it is.
+      const recovering = await pinnedCall(o, 'GET', '/api/v1/status').then(
+        () => undefined,
+        async (error: unknown) => {
+          const status = error instanceof CloisterError && error.code === 'RECOVERY_MODE' && (await recoveryStatus(o));
+          if (!status) throw error;
+          return status;
+        },
+      );
+      if (recovering) {
+        print(o, { ...recovering, verified: false }, `RecoveryMode (unverified): ${recovering.message ?? ''}`);
+        return;
+      }
       const s = (await pinnedCall(o, 'GET', '/api/v1/status')).json<{
         status: string;
         simulation: boolean;
@@ -286,7 +407,12 @@ export function registerClient(program: Command): void {
   const certificate = program.command('certificate').description("the coordinator's certificates");
   clientOptions(certificate.command('chain').description('print the intermediate and root certificates (PEM)')).action(
     action(async (o: Common) => {
-      process.stdout.write((await pinnedCall(o, 'GET', '/api/v1/certificate')).body);
+      const pem = (await pinnedCall(o, 'GET', '/api/v1/certificate')).body;
+      if (!o.json) process.stdout.write(pem);
+      else {
+        const [intermediate, root] = pemCertificates(pem.toString('utf8'), "the coordinator's answer").map(pemCert);
+        print(o, { ok: true, intermediate, root }, '');
+      }
     }),
   );
 
@@ -310,10 +436,14 @@ export function registerClient(program: Command): void {
         '--from <file>',
         'the value: raw bytes (plain, symmetric-key) or PEM certificate and key (cert-*)',
       )
-      .requiredOption('--type <type>', 'the secret type of the manifest'),
+      .addOption(
+        new Option('--type <type>', 'the secret type of the manifest').choices(SECRET_TYPE_NAMES).makeOptionMandatory(),
+      ),
   ).action(
     action(async (name: string, o: Common & { from: string; type: string }) => {
       const data = readInput(o.from);
+      if (data.length === 0 && o.type !== 'plain')
+        throw new CloisterError('USAGE', `--from ${o.from} is empty: a ${o.type} secret needs a value`);
       const text = Buffer.from(data).toString('utf8');
       const value: Record<string, string> = { type: o.type };
       if (o.type.startsWith('cert-')) {

@@ -4,12 +4,25 @@ import { Option, type Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { DcapVerifier, customRoot } from '../attest/index.js';
 import { simCollateral, type SimPlatform } from '../attest/sim/index.js';
-import { Coordinator } from '../coordinator/coordinator.js';
+import { Coordinator, type CoordinatorOptions } from '../coordinator/coordinator.js';
+import { RecoveryMode } from '../coordinator/recovery-mode.js';
+import { decodeRecoveryData } from '../coordinator/recovery.js';
+import { createCa } from '../pki/index.js';
 import { httpsServer, listen, servingIdentity } from '../server/listen.js';
-import { fileStore, sealingKey, underLock } from '../store/index.js';
-import { clientApi, meshApi } from '../server/api.js';
-import { MAX_BODY, PROBLEM_DETAILS, router } from '../server/http.js';
+import { fileStore, openStateKey, sealingKey, underLock, type SealedStore, type StateKeyring } from '../store/index.js';
+import { clientApi, meshApi, recoveryApi } from '../server/api.js';
+import { MAX_BODY, PROBLEM_DETAILS, router, type Handler } from '../server/http.js';
 import { maaApi, maaErrorsBeside } from '../server/maa.js';
+import { dashboardApi } from '../server/dashboard.js';
+import {
+  attestationCounter,
+  coordinatorMetrics,
+  metricsRegistry,
+  timedStore,
+  timedVerifier,
+  verificationMetrics,
+} from '../server/metrics.js';
+import { METRICS_OPTION, startMetrics } from './metrics.js';
 import { AttestationService } from '../attestation-service/index.js';
 import { servicePolicy, simulatedCollateral } from './attestation-service.js';
 import { join } from 'node:path';
@@ -47,6 +60,8 @@ interface Options {
   maa?: boolean;
   maaPolicy?: string;
   maaInstanceUrl?: string;
+  /** Serve Prometheus metrics over plain HTTP at this address (docs/metrics.md). */
+  metricsAddr?: string;
 }
 
 interface RunningCoordinator {
@@ -130,13 +145,24 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
       throw new CloisterError('ACTIVATION_REFUSED', `the package is for ${tee}, the evidence is ${verdict.tee}`);
     return verdict;
   };
+  const registry = metricsRegistry('coordinator');
+  const timed = (store: SealedStore) => timedStore(store, registry, 'coordinator');
   const key = await sealingKey(o.dataDir);
-  const store = fileStore({ dir: o.dataDir, key });
   // The names it serves under (beyond localhost and the loopback and unspecified addresses) are its own.
   const servingNames = [client.host, mesh.host, ...o.dnsName].filter(
     (name) => !['localhost', '127.0.0.1', '::1', '0.0.0.0', '::'].includes(name.toLowerCase()),
   );
-  const coordinator = await Coordinator.open({ store, own, verify, log, servingNames });
+  const keyring = await openStateKey(o.dataDir, key);
+  const options = {
+    own,
+    verify: timedVerifier(verify, verificationMetrics(registry, 'mesh')),
+    log,
+    servingNames,
+    vault: keyring,
+  };
+  /** The coordinator being served: none in recovery mode, until it is recovered. */
+  let current: Coordinator | undefined;
+  const activated = coordinatorMetrics(registry, () => current);
   // The attestation service keeps its keys in a sealed state of its own, under the same sealing key.
   if (o.maa && !sim)
     throw new CloisterError(
@@ -147,7 +173,8 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
     o.maa && sim
       ? await AttestationService.open({
           instance: (o.maaInstanceUrl ?? `https://${o.clientAddr}`).replace(/\/+$/, ''),
-          store: fileStore({ dir: join(o.dataDir, 'maa'), key }),
+          store: timedStore(fileStore({ dir: join(o.dataDir, 'maa'), key }), registry, 'attestation-service'),
+          verified: verificationMetrics(registry, 'maa'),
           dcap: sim.dcap,
           collateral: simulatedCollateral(sim.dcap, sim.platform),
           ...servicePolicy(o.maaPolicy, true),
@@ -155,38 +182,139 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
         })
       : undefined;
 
-  // The TLS identity of both APIs: a fresh key each start, certified by the coordinator's CA.
-  const tls = await servingIdentity(coordinator.ca, 'cloister coordinator', servingNames, Date.now() / 1000);
-  const clientRoutes = maa ? { ...clientApi(coordinator), ...maaApi(maa) } : clientApi(coordinator);
-  const meshRoutes = meshApi(coordinator);
+  // The route tables are filled below, and refilled when a coordinator in recovery mode is recovered.
+  const clientRoutes: Record<string, Handler> = {};
+  const meshRoutes: Record<string, Handler> = {};
+  // A client command pointed at the mesh address (or a service at the client address) is told where it is.
+  const servedAt = (prefix: string, api: string, address: string) => (path: string) =>
+    path.startsWith(prefix) ? `this is the coordinator's ${api}; ${prefix}* is served at ${address}` : undefined;
   const clientServer = httpsServer(
-    { ...tls, requestCert: true, rejectUnauthorized: false },
-    router(clientRoutes, log, MAX_BODY, maaErrorsBeside(PROBLEM_DETAILS)),
+    { requestCert: true, rejectUnauthorized: false },
+    router(
+      clientRoutes,
+      log,
+      MAX_BODY,
+      maaErrorsBeside(PROBLEM_DETAILS),
+      servedAt('/mesh/', `client API (${o.clientAddr})`, `the mesh address ${o.meshAddr}`),
+    ),
   );
   // Activated services present their coordinator-issued certificate to commit volume files.
-  const meshServer = httpsServer({ ...tls, requestCert: true, rejectUnauthorized: false }, router(meshRoutes, log));
+  const meshServer = httpsServer(
+    { requestCert: true, rejectUnauthorized: false },
+    router(
+      meshRoutes,
+      log,
+      MAX_BODY,
+      PROBLEM_DETAILS,
+      servedAt('/api/', `mesh API for services (${o.meshAddr})`, `the client address ${o.clientAddr} (--coordinator)`),
+    ),
+  );
+  /** Serves `routes` under a fresh TLS key each start (or recovery), certified by `ca`. */
+  const serve = async (
+    ca: Coordinator['ca'],
+    routes: { client: Record<string, Handler>; mesh: Record<string, Handler> },
+  ) => {
+    const tls = await servingIdentity(ca, 'cloister coordinator', servingNames, Date.now() / 1000);
+    for (const server of [clientServer, meshServer]) server.setSecureContext(tls);
+    for (const [table, next] of [
+      [clientRoutes, routes.client],
+      [meshRoutes, routes.mesh],
+    ] as const) {
+      for (const route of Object.keys(table)) delete table[route];
+      Object.assign(table, next);
+    }
+  };
+  const attested = attestationCounter(registry);
+  const serveCoordinator = async (coordinator: Coordinator) => {
+    current = coordinator;
+    // The dashboard's verdict on the coordinator's own evidence: the verifier of workloads, untimed (it is no activation).
+    const ownVerdict = async () => verify((await coordinator.quote()).evidence, 'sgx');
+    await serve(coordinator.ca, {
+      client: {
+        ...clientApi(coordinator),
+        ...dashboardApi(coordinator, ownVerdict),
+        ...(maa ? maaApi(maa, attested) : {}),
+      },
+      mesh: meshApi(coordinator, activated),
+    });
+  };
+
+  let status: Record<string, unknown>;
+  if (keyring.stateKey) {
+    const coordinator = await Coordinator.open({
+      store: timed(fileStore({ dir: o.dataDir, key: keyring.stateKey })),
+      ...options,
+    });
+    await serveCoordinator(coordinator);
+    status = coordinator.status();
+  } else {
+    const recovery: RecoveryMode = new RecoveryMode({
+      own,
+      log,
+      ca: await createCa({ now: Date.now() / 1000 }),
+      data: keyring.recoveryData && decodeRecoveryData(keyring.recoveryData),
+      recover: async (recoveryKey, holders) => {
+        const coordinator = await recoverState(o.dataDir, keyring, recoveryKey, options, timed);
+        await coordinator.recovered(holders);
+        await serveCoordinator(coordinator);
+        log({ level: 'info', event: 'serving', ...coordinator.status() });
+      },
+    });
+    await serve(recovery.ca, recoveryApi(recovery));
+    status = recovery.status();
+    log({ level: 'warn', event: 'recovery-mode', message: status['message'] });
+  }
   await listen(clientServer, client.host, client.port);
   await listen(meshServer, mesh.host, mesh.port);
+  const metrics = await startMetrics(o.metricsAddr, registry);
   log({
     level: 'info',
     event: 'listening',
     client: o.clientAddr,
     mesh: o.meshAddr,
-    ...coordinator.status(),
+    ...status,
     simulation: own.simulation,
     evidence: own.source,
     ...(maa ? { maaKid: maa.signingKey.kid } : {}),
     // What each address serves (the authorisation test checks it has a row for every route).
-    routes: { client: Object.keys(clientRoutes), mesh: Object.keys(meshRoutes) },
+    routes: {
+      client: Object.keys(clientRoutes),
+      mesh: Object.keys(meshRoutes),
+      ...(metrics ? { metrics: metrics.routes } : {}),
+    },
+    ...(o.metricsAddr ? { metricsAddr: o.metricsAddr } : {}),
   });
   return {
     maa,
     client: clientServer,
     mesh: meshServer,
     close: async () => {
-      await Promise.all([clientServer, meshServer].map((s) => new Promise((r) => s.close(r))));
+      await Promise.all([...[clientServer, meshServer].map((s) => new Promise((r) => s.close(r))), metrics?.close()]);
     },
   };
+}
+
+/**
+ * Opens the state of `dir` with the recovery key: the state key it unwraps must open the sealed
+ * state (RECOVERY_FAILED otherwise, and nothing is written); then the state key is sealed under
+ * this platform's key, so that the next start needs no recovery.
+ */
+async function recoverState(
+  dir: string,
+  keyring: StateKeyring,
+  recoveryKey: Uint8Array,
+  options: Omit<CoordinatorOptions, 'store'>,
+  timed: (store: SealedStore) => SealedStore,
+): Promise<Coordinator> {
+  const stateKey = keyring.unwrap(recoveryKey);
+  const store = fileStore({ dir, key: stateKey });
+  try {
+    await store.read();
+  } catch (cause) {
+    throw new CloisterError('RECOVERY_FAILED', 'the recovered state key does not open the sealed state', { cause });
+  }
+  await keyring.reseal(stateKey);
+  return Coordinator.open({ store: timed(fileStore({ dir, key: stateKey })), ...options });
 }
 
 export function registerCoordinator(program: Command): void {
@@ -240,6 +368,7 @@ export function registerCoordinator(program: Command): void {
       '--maa-instance-url <url>',
       "the URL clients use for that API, its tokens' iss (default https://<client-addr>)",
     )
+    .option(...METRICS_OPTION)
     .action(async (o: Options) => {
       try {
         const running = await startCoordinator(o);

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { parsePolicy } from '../attest/index.js';
@@ -8,6 +10,9 @@ import { SGX_RESOURCES, type CoordinatorTrust, type ResourceProvider } from '../
 import { startWebhook } from '../k8s/webhook/server.js';
 import { DEVICE_PLUGIN_DIR } from '../k8s/device-plugin/api.js';
 import { startDevicePlugin } from '../k8s/device-plugin/plugin.js';
+import { Counter } from 'prom-client';
+import { gauge, metricsRegistry } from '../server/metrics.js';
+import { METRICS_OPTION, startMetrics } from './metrics.js';
 import { installLauncher } from '../k8s/launcher.js';
 import { checkInstallation } from '../k8s/check.js';
 import { parseAddress } from './net.js';
@@ -66,6 +71,7 @@ export function registerK8s(program: Command): void {
       '--coordinator-policy <file>',
       'the policy (JSON, as `cloister attest verify --policy`) injected pods attest the coordinator against',
     )
+    .option(...METRICS_OPTION)
     .action(
       action(
         async (o: {
@@ -81,6 +87,7 @@ export function registerK8s(program: Command): void {
           simHostPath?: string;
           coordinatorRoot?: string;
           coordinatorPolicy?: string;
+          metricsAddr?: string;
         }) => {
           parseAddress(o.coordinator, '--coordinator');
           const trust = injectedTrust(o.coordinatorRoot, o.coordinatorPolicy);
@@ -95,6 +102,13 @@ export function registerK8s(program: Command): void {
             ...(o.imagePullPolicy !== undefined ? { imagePullPolicy: o.imagePullPolicy } : {}),
             ...(o.simHostPath !== undefined ? { simHostPath: o.simHostPath } : {}),
           };
+          const registry = metricsRegistry('webhook');
+          const reviewed = new Counter({
+            name: 'cloister_admission_reviews_total',
+            help: 'AdmissionReviews answered, by result: patched (cloister injected), unchanged, or the error code of a refused request',
+            labelNames: ['result'],
+            registers: [registry],
+          });
           const hook = await startWebhook({
             config,
             certFile: o.tlsCert,
@@ -102,9 +116,11 @@ export function registerK8s(program: Command): void {
             host: at.host,
             port: at.port,
             log,
+            reviewed: (result) => reviewed.inc({ result }),
           });
-          log({ level: 'info', event: 'listening', listen: o.listen, ...config });
-          untilSignal(() => hook.close());
+          const metrics = await startMetrics(o.metricsAddr, registry);
+          log({ level: 'info', event: 'listening', listen: o.listen, metricsAddr: o.metricsAddr, ...config });
+          untilSignal(() => Promise.all([hook.close(), metrics?.close()]));
         },
       ),
     );
@@ -131,6 +147,7 @@ export function registerK8s(program: Command): void {
     )
     .option('--sysfs <dir>', 'the sysfs root', '/sys')
     .option('--poll-ms <ms>', 'how often the kubelet socket and device nodes are checked', '1000')
+    .option(...METRICS_OPTION)
     .action(
       action(
         async (o: {
@@ -143,7 +160,15 @@ export function registerK8s(program: Command): void {
           hostDevDir?: string;
           sysfs: string;
           pollMs: string;
+          metricsAddr?: string;
         }) => {
+          const registry = metricsRegistry('device-plugin');
+          const events = new Counter({
+            name: 'cloister_device_plugin_events_total',
+            help: 'Registrations with the kubelet and Allocate calls (allocated or refused), by resource',
+            labelNames: ['resource', 'event'],
+            registers: [registry],
+          });
           const plugin = await startDevicePlugin({
             provider: provider(o.resources, '--resources', ['azure', 'intel']) as 'azure' | 'intel',
             enclaveLimit: parseCount(o.enclaveLimit, '--enclave-limit'),
@@ -154,9 +179,23 @@ export function registerK8s(program: Command): void {
             sysfsRoot: o.sysfs,
             pollMs: parseCount(o.pollMs, '--poll-ms', 50),
             log,
+            observe: (event, resource) => events.inc({ resource, event }),
             ...(o.epcMib !== undefined ? { epcMiB: parseCount(o.epcMib, '--epc-mib', 0) } : {}),
           });
-          untilSignal(() => plugin.close());
+          gauge(
+            registry,
+            'cloister_device_plugin_devices',
+            'Devices of each resource as the kubelet was last told, by health (Healthy, Unhealthy)',
+            () =>
+              plugin.devices().map(({ resource, count, health }) => ({ labels: { resource, health }, value: count })),
+            ['resource', 'health'],
+          );
+          const metrics = await startMetrics(o.metricsAddr, registry);
+          if (metrics) log({ level: 'info', event: 'metrics', metricsAddr: o.metricsAddr });
+          untilSignal(() => {
+            plugin.close();
+            return metrics?.close();
+          });
         },
       ),
     );
@@ -196,7 +235,17 @@ export function registerK8s(program: Command): void {
         const { KubeConfig } = await import('@kubernetes/client-node');
         const kc = new KubeConfig();
         if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-        else kc.loadFromDefault();
+        else {
+          // loadFromDefault falls back to http://localhost:8080, which every check would then fail to reach.
+          const envConfig = process.env['KUBECONFIG'];
+          const inCluster = process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
+          if (!envConfig && !inCluster && !existsSync(join(homedir(), '.kube', 'config')))
+            throw new CloisterError(
+              'USAGE',
+              'no kubeconfig: give --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config (not in a pod, so no in-cluster account either)',
+            );
+          kc.loadFromDefault();
+        }
         const findings = await checkInstallation(kc, {
           namespace: o.namespace,
           ...(o.release ? { release: o.release } : {}),

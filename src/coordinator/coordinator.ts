@@ -14,6 +14,7 @@ import {
   type ParsedManifest,
   type ResourceType,
   type RoleAction,
+  type SecretSpec,
 } from '../manifest/index.js';
 import { certChain, createCa, generateSecret, issueLeaf, pemCert, type SecretValue } from '../pki/index.js';
 import {
@@ -29,7 +30,16 @@ import {
 import type { SealedStore } from '../store/index.js';
 import { NonceBook } from './nonces.js';
 import { approvers, carryOver, readSecurityUpdate, withSecurityVersions } from './updates.js';
-import { decodeState, encodeState, type State, type VolumeState } from './state.js';
+import { decodeState, encodeState, type RecoveryState, type State, type VolumeState } from './state.js';
+import {
+  append,
+  signHead,
+  type HistoryDetails,
+  type HistoryEntry,
+  type HistoryHead,
+  type HistoryKind,
+} from './history.js';
+import { createRecovery, encodeRecoveryData } from './recovery.js';
 
 /**
  * The coordinator's state machine: manifest lifecycle, workload activation, secrets and users.
@@ -48,6 +58,16 @@ export interface OwnEvidence {
   trustRoot: Uint8Array | undefined;
 }
 
+/**
+ * Where the state key is kept (store/state-key.ts): the coordinator hands it the recovery key of a
+ * manifest's RecoveryKeys, and the recovery data a coordinator in recovery mode checks secrets with.
+ */
+export interface RecoveryVault {
+  /** The recovery data it keeps now (as `setRecovery` was last given it). */
+  readonly recoveryData: Uint8Array | undefined;
+  setRecovery(recovery: { recoveryKey: Uint8Array; data: Uint8Array } | undefined): Promise<void>;
+}
+
 /** Verifies a workload's evidence (signatures, chains, collateral) and returns the verdict. */
 export type EvidenceVerifier = (evidence: Uint8Array, tee: string) => Promise<Verdict>;
 
@@ -59,6 +79,14 @@ export interface CoordinatorOptions {
   log?: (entry: Record<string, unknown>) => void;
   /** The names and addresses the coordinator serves under: no workload may have them in its certificate. */
   servingNames?: readonly string[];
+  /** Keeps the recovery key's wrapping of the state key; without it, RecoveryKeys are refused. */
+  vault?: RecoveryVault;
+}
+
+/** What `manifest set` (and an update that changes RecoveryKeys) answers: MarbleRun's RecoverySecrets, base64. */
+export interface ManifestSet {
+  fingerprint: string;
+  RecoverySecrets?: Record<string, string>;
 }
 
 /** Where a manifest update stands. */
@@ -71,6 +99,8 @@ export interface UpdateStatus {
   missing: string[];
   /** How many acknowledgements it needs (Config.UpdateThreshold, else every such user). */
   required?: number;
+  /** New recovery secrets, when an applied update changed RecoveryKeys or RecoveryThreshold. */
+  RecoverySecrets?: Record<string, string>;
 }
 
 /** An activation's answer for the workload, and the verdict its evidence got. */
@@ -85,7 +115,8 @@ export class Coordinator {
   private state: State;
   private parsed: ParsedManifest | undefined;
   private readonly nonces = new NonceBook(NONCE_TTL);
-  private readonly options: Required<Omit<CoordinatorOptions, 'store' | 'own' | 'verify'>> & CoordinatorOptions;
+  private readonly options: Required<Omit<CoordinatorOptions, 'store' | 'own' | 'verify' | 'vault'>> &
+    CoordinatorOptions;
   private writing: Promise<void> = Promise.resolve();
   private pending: Promise<void> | undefined;
 
@@ -106,7 +137,11 @@ export class Coordinator {
    */
   static async open(options: CoordinatorOptions): Promise<Coordinator> {
     const bytes = await options.store.read();
-    if (bytes) return new Coordinator(decodeState(bytes), options);
+    if (bytes) {
+      const coordinator = new Coordinator(decodeState(bytes), options);
+      await coordinator.syncVault();
+      return coordinator;
+    }
     const now = options.now?.() ?? Date.now() / 1000;
     const state: State = {
       version: 1,
@@ -117,6 +152,8 @@ export class Coordinator {
       userSecrets: {},
       activations: {},
       volumes: {},
+      previousSecrets: {},
+      history: [],
     };
     await options.store.write(encodeState(state));
     return new Coordinator(state, options);
@@ -139,6 +176,63 @@ export class Coordinator {
 
   get ca() {
     return this.state.ca;
+  }
+
+  /** Appends a history entry to the state (persisted with the change it records). */
+  private record(kind: HistoryKind, by: string[], details?: HistoryDetails, manifest = this.parsed?.fingerprint): void {
+    this.state = {
+      ...this.state,
+      history: append(this.state.history, { kind, by, manifest, ...(details ? { details } : {}) }, this.options.now()),
+    };
+  }
+
+  /** The history and its head, signed with the root key (the identity the coordinator's evidence binds). */
+  history(): { entries: HistoryEntry[]; head: HistoryHead } {
+    return { entries: this.state.history, head: signHead(this.state.history, this.state.ca.rootKey) };
+  }
+
+  /** Records that key holders recovered this state on a new platform (after a coordinator in recovery mode opened it). */
+  async recovered(holders: string[]): Promise<void> {
+    this.record('recovered', holders);
+    await this.persist();
+    this.options.log({ level: 'info', event: 'recovered', holders });
+  }
+
+  /** MarbleRun's RecoverySecrets again, for the key holders (encrypted to them: nothing for anyone else). */
+  recoverySecrets(): Record<string, string> {
+    if (!this.state.recovery)
+      throw new CloisterError(
+        'RECOVERY_UNAVAILABLE',
+        'the manifest names no RecoveryKeys: there are no recovery secrets',
+      );
+    return encodeRecoverySecrets(this.state.recovery);
+  }
+
+  /** New recovery secrets for `m`'s RecoveryKeys (none: no recovery). */
+  private makeRecovery(m: Manifest): RecoveryState | undefined {
+    if (Object.keys(m.RecoveryKeys).length === 0) return undefined;
+    if (!this.options.vault)
+      throw new CloisterError(
+        'RECOVERY_UNAVAILABLE',
+        'this coordinator keeps no recovery key: RecoveryKeys cannot be used',
+      );
+    const { recoveryKey, secrets, data } = createRecovery(m.RecoveryKeys, m.Config.RecoveryThreshold);
+    return { key: recoveryKey, secrets, data };
+  }
+
+  /**
+   * Makes the vault keep the recovery of the sealed state: after every persisted change of it, and
+   * at start, so that a crash between the two writes is mended by the next start (the state,
+   * written first, is what counts).
+   */
+  private async syncVault(): Promise<void> {
+    const vault = this.options.vault;
+    if (!vault) return;
+    const recovery = this.state.recovery;
+    const data = recovery && encodeRecoveryData(recovery.data);
+    const kept = vault.recoveryData;
+    if (data === undefined ? kept === undefined : kept !== undefined && equal(kept, data)) return;
+    await vault.setRecovery(recovery && data && { recoveryKey: recovery.key, data });
   }
 
   status(): {
@@ -176,8 +270,8 @@ export class Coordinator {
     return secrets;
   }
 
-  /** Sets the manifest (once) and generates its secrets. */
-  async setManifest(bytes: Uint8Array): Promise<string> {
+  /** Sets the manifest (once), generates its secrets and, for its RecoveryKeys, the recovery secrets. */
+  async setManifest(bytes: Uint8Array): Promise<ManifestSet> {
     if (this.parsed)
       throw new CloisterError(
         'MANIFEST_ALREADY_SET',
@@ -189,11 +283,22 @@ export class Coordinator {
     const volumes = Object.fromEntries(
       Object.keys(parsed.manifest.Volumes).map((name) => [name, { key: new Uint8Array(randomBytes(32)), files: {} }]),
     );
-    this.state = { ...this.state, manifest: parsed.raw, secrets, volumes };
+    const recovery = this.makeRecovery(parsed.manifest);
+    const { recovery: _none, ...rest } = this.state;
+    this.state = { ...rest, manifest: parsed.raw, secrets, volumes, previousSecrets: secrets };
+    if (recovery) this.state.recovery = recovery;
     this.parsed = parsed;
+    this.record('manifest-set', [], {
+      services: Object.keys(parsed.manifest.Marbles),
+      recoveryKeys: Object.keys(parsed.manifest.RecoveryKeys),
+    });
     await this.persist();
+    await this.syncVault();
     this.options.log({ level: 'info', event: 'manifest-set', fingerprint: parsed.fingerprint });
-    return parsed.fingerprint;
+    return {
+      fingerprint: parsed.fingerprint,
+      ...(recovery ? { RecoverySecrets: encodeRecoverySecrets(recovery) } : {}),
+    };
   }
 
   /**
@@ -210,6 +315,7 @@ export class Coordinator {
       const parsed = parseManifest(withSecurityVersions(current.raw, versions));
       this.state = { ...this.state, manifest: parsed.raw };
       this.parsed = parsed;
+      this.record('security-versions-updated', [user], { versions });
       await this.persist();
       this.options.log({
         level: 'info',
@@ -228,6 +334,7 @@ export class Coordinator {
         `an update (${parseManifest(this.state.pendingUpdate.manifest).fingerprint}) is pending already: acknowledge or cancel it first`,
       );
     this.state = { ...this.state, pendingUpdate: { manifest: proposed.raw, acknowledged: [] } };
+    this.record('update-proposed', [user], {}, proposed.fingerprint);
     return this.acknowledge(user, proposed);
   }
 
@@ -250,6 +357,7 @@ export class Coordinator {
     const fingerprint = parseManifest(this.pendingUpdate().manifest).fingerprint;
     const { pendingUpdate: _cancelled, ...rest } = this.state;
     this.state = rest;
+    this.record('update-cancelled', [user], {}, fingerprint);
     await this.persist();
     this.options.log({ level: 'info', event: 'update-cancelled', user, fingerprint });
   }
@@ -275,6 +383,7 @@ export class Coordinator {
 
   private async acknowledge(user: string, proposed: ParsedManifest): Promise<UpdateStatus> {
     const pending = this.pendingUpdate();
+    this.record('update-acknowledged', [user], {}, proposed.fingerprint);
     const acknowledged = pending.acknowledged.includes(user) ? pending.acknowledged : [...pending.acknowledged, user];
     const current = this.manifest();
     const { users, threshold } = approvers(current.manifest);
@@ -294,12 +403,21 @@ export class Coordinator {
     const kept = (name: string) =>
       JSON.stringify(current.manifest.Secrets[name]) === JSON.stringify(proposed.manifest.Secrets[name]);
     const secrets = await this.sharedSecrets(proposed.manifest, kept);
-    this.state = carryOver(this.state, current.manifest, proposed, {
+    const before = this.state;
+    const sameRecovery =
+      JSON.stringify([current.manifest.RecoveryKeys, current.manifest.Config.RecoveryThreshold]) ===
+      JSON.stringify([proposed.manifest.RecoveryKeys, proposed.manifest.Config.RecoveryThreshold]);
+    const recovery = sameRecovery ? before.recovery : this.makeRecovery(proposed.manifest);
+    const { recovery: _old, ...next } = carryOver(before, current.manifest, proposed, {
       secrets,
       volumeKey: () => new Uint8Array(randomBytes(32)),
     });
+    this.state = { ...next, previousSecrets: previousSecrets(before, next, proposed.manifest) };
+    if (recovery) this.state.recovery = recovery;
     this.parsed = proposed;
+    this.record('update-applied', acknowledged, { services: Object.keys(proposed.manifest.Marbles) });
     await this.persist();
+    await this.syncVault();
     this.options.log({
       level: 'info',
       event: 'manifest-updated',
@@ -307,12 +425,31 @@ export class Coordinator {
       acknowledged,
       fingerprint: proposed.fingerprint,
     });
-    return { applied: true, fingerprint: proposed.fingerprint, acknowledged, missing: [], required: threshold };
+    return {
+      applied: true,
+      fingerprint: proposed.fingerprint,
+      acknowledged,
+      missing: [],
+      required: threshold,
+      ...(recovery && !sameRecovery ? { RecoverySecrets: encodeRecoverySecrets(recovery) } : {}),
+    };
   }
 
   /** A fresh single-use activation nonce (nothing is stored until it is used: coordinator/nonces.ts). */
   nonce(): Uint8Array {
     return this.nonces.issue(this.options.now());
+  }
+
+  /** How many activation nonces are issued, unexpired and unused (for the metrics). */
+  noncesOutstanding(): number {
+    return this.nonces.outstanding(this.options.now());
+  }
+
+  /** Activations so far of each service of the manifest (0 for those never activated); MANIFEST_MISSING before one is set. */
+  activations(): Record<string, number> {
+    return Object.fromEntries(
+      Object.keys(this.manifest().manifest.Marbles).map((service) => [service, this.state.activations[service] ?? 0]),
+    );
   }
 
   private refuse(service: string, message: string, cause?: unknown): never {
@@ -407,9 +544,16 @@ export class Coordinator {
       now,
     });
     // The dry run of the coordinator: a missing user-defined secret fails here, not in the workload.
+    const previousSecrets = Object.fromEntries(
+      Object.keys(secrets).flatMap((name) => {
+        const value = this.state.previousSecrets[name];
+        return value ? [[name, value]] : [];
+      }),
+    );
     try {
       renderParameters(m, r.service, {
         secrets,
+        previousSecrets,
         rootCa: this.state.ca.rootCert,
         marbleCert: cert,
         marbleKey: new Uint8Array(),
@@ -431,7 +575,7 @@ export class Coordinator {
         certChain: certChain(this.state.ca, cert),
         rootCa: pemCert(this.state.ca.rootCert),
         manifest: this.manifest().raw,
-        sealed: sealPayload(r.publicKey, r.nonce, { secrets, volumes: this.grants(m, r.service) }),
+        sealed: sealPayload(r.publicKey, r.nonce, { secrets, volumes: this.grants(m, r.service), previousSecrets }),
         tcbStatus: verdict.tcbStatus,
         simulation: verdict.simulation,
       },
@@ -500,6 +644,7 @@ export class Coordinator {
     // What services committed is theirs: replacing it (a rollback to what the user sealed) needs a role that says so.
     if (spec.Mode === 'read-write' && state.committed) this.authorize(clientCert, 'ResealVolume', [name], 'Volumes');
     this.state.volumes = { ...this.state.volumes, [name]: { key: state.key, files: { ...files } } };
+    this.record('volume-sealed', [user], { volume: name, files: Object.keys(files) });
     await this.persist();
     this.options.log({ level: 'info', event: 'volume-sealed', volume: name, user, files: Object.keys(files).length });
   }
@@ -638,9 +783,49 @@ export class Coordinator {
         throw new CloisterError('SECRET_INVALID', `secret "${name}" is not user-defined in the manifest`);
       if (spec.Type !== v.type)
         throw new CloisterError('SECRET_INVALID', `secret "${name}" must be of type ${spec.Type}`);
+      const problem = userSecretProblem(spec, v);
+      if (problem !== undefined) throw new CloisterError('SECRET_INVALID', `secret "${name}" ${problem}`);
     }
     this.state.userSecrets = { ...this.state.userSecrets, ...values };
+    // Names and types only: a secret's value never enters the history.
+    this.record('secrets-written', [user], {
+      secrets: Object.fromEntries(Object.entries(values).map(([name, v]) => [name, v.type])),
+    });
     await this.persist();
     this.options.log({ level: 'info', event: 'secrets-set', user, secrets: Object.keys(values) });
   }
+}
+
+const encodeRecoverySecrets = (r: RecoveryState): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(r.secrets).map(([holder, bytes]) => [holder, Buffer.from(bytes).toString('base64')]),
+  );
+
+/**
+ * MarbleRun's previous secrets after an update: each secret of the new manifest as it was before
+ * (shared or user-defined), or as it is now when it is new.
+ */
+function previousSecrets(before: State, after: State, m: Manifest): Record<string, SecretValue> {
+  const out: Record<string, SecretValue> = {};
+  for (const name of Object.keys(m.Secrets)) {
+    const value = before.secrets[name] ?? before.userSecrets[name] ?? after.secrets[name] ?? after.userSecrets[name];
+    if (value) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * What is wrong with a user's value for a user-defined secret, if anything: a symmetric key must
+ * be there and of the manifest's Size, a certificate must come with its private key; a plain
+ * secret may be anything, even empty.
+ */
+function userSecretProblem(spec: SecretSpec, v: SecretValue): string | undefined {
+  if (v.type === 'symmetric-key') {
+    const bits = (v.key?.length ?? 0) * 8;
+    if (bits === 0) return 'is empty: a symmetric-key secret needs its key bytes';
+    if (spec.Size !== 0 && bits !== spec.Size) return `must be ${spec.Size} bits (the manifest's Size), not ${bits}`;
+  }
+  if (v.type.startsWith('cert-') && (!v.cert?.length || !v.private?.length))
+    return 'needs a certificate and its private key';
+  return undefined;
 }

@@ -18,6 +18,8 @@ export class NonceBook {
   /** Redeemed nonces (hex) and when they expire, Unix seconds. */
   private readonly redeemed = new Map<string, number>();
   private readonly ttl: number;
+  /** How many nonces issued in each second (Unix) are not redeemed yet: at most TTL + 2 entries. */
+  private readonly unredeemed = new Map<number, number>();
 
   constructor(ttlSeconds: number) {
     this.ttl = ttlSeconds;
@@ -32,6 +34,13 @@ export class NonceBook {
     const body = Buffer.alloc(STAMP + RANDOM);
     body.writeBigUInt64BE(BigInt(Math.floor(now)));
     randomBytes(RANDOM).copy(body, STAMP);
+    const second = Math.floor(now);
+    this.unredeemed.set(second, (this.unredeemed.get(second) ?? 0) + 1);
+    for (const [stamp] of this.unredeemed) {
+      // Seconds in the order they were issued: stop at the first live one.
+      if (stamp + this.ttl >= now) break;
+      this.unredeemed.delete(stamp);
+    }
     return new Uint8Array(Buffer.concat([body, this.mac(body)]));
   }
 
@@ -53,6 +62,18 @@ export class NonceBook {
       this.redeemed.delete(used);
     }
     this.redeemed.set(id, issued + this.ttl);
+    const left = this.unredeemed.get(issued);
+    if (left !== undefined) this.unredeemed.set(issued, left - 1);
     return true;
+  }
+
+  /** How many nonces were issued, are unexpired at `now` and not redeemed yet (the metric of what clients hold). */
+  outstanding(now: number): number {
+    let total = 0;
+    for (const [second, count] of this.unredeemed) {
+      if (second + this.ttl < now) this.unredeemed.delete(second);
+      else total += count;
+    }
+    return total;
   }
 }

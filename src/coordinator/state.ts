@@ -2,6 +2,8 @@ import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
 import type { CaBundle, SecretValue } from '../pki/index.js';
 import { decodeFileRecords, decodeSecrets, encodeSecrets, type FileRecord } from '../protocol/index.js';
+import { decodeHistory, type HistoryEntry } from './history.js';
+import { decodeRecoveryData, type RecoveryData } from './recovery.js';
 
 /**
  * The coordinator's whole durable state, kept as one JSON document inside the sealed store. Byte
@@ -24,6 +26,23 @@ export interface State {
   volumes: Record<string, VolumeState>;
   /** A full manifest update waiting for acknowledgements (coordinator/updates.ts). */
   pendingUpdate?: PendingUpdate;
+  /**
+   * MarbleRun's previous secrets: each secret's value under the manifest before the last update
+   * (its current value when it is new, or before any update), for `{{ .Previous.Secrets.NAME }}`.
+   */
+  previousSecrets: Record<string, SecretValue>;
+  /** The hash-chained history of changes (coordinator/history.ts). */
+  history: HistoryEntry[];
+  /** The recovery secrets handed out for the manifest's RecoveryKeys (re-issued on request), and their data. */
+  recovery?: RecoveryState;
+}
+
+export interface RecoveryState {
+  /** The recovery key the holders' secrets recombine (sealed here, so that the vault can be mended after a crash). */
+  key: Uint8Array;
+  /** Each holder's secret, encrypted to the holder's RSA key (MarbleRun's RecoverySecrets). */
+  secrets: Record<string, Uint8Array>;
+  data: RecoveryData;
 }
 
 export interface PendingUpdate {
@@ -68,7 +87,19 @@ export function encodeState(s: State): Uint8Array {
     manifest: b64(s.pendingUpdate.manifest),
     acknowledged: s.pendingUpdate.acknowledged,
   };
-  return new Uint8Array(Buffer.from(JSON.stringify(pending ? { ...doc, pendingUpdate: pending } : doc), 'utf8'));
+  const recovery = s.recovery && {
+    key: b64(s.recovery.key),
+    secrets: Object.fromEntries(Object.entries(s.recovery.secrets).map(([k, v]) => [k, b64(v)])),
+    data: s.recovery.data,
+  };
+  const full = {
+    ...doc,
+    previousSecrets: encodeSecrets(s.previousSecrets),
+    history: s.history,
+    ...(pending ? { pendingUpdate: pending } : {}),
+    ...(recovery ? { recovery } : {}),
+  };
+  return new Uint8Array(Buffer.from(JSON.stringify(full), 'utf8'));
 }
 
 const j = new JsonReader('STATE_CORRUPT', 'state');
@@ -98,6 +129,18 @@ function decodePending(value: unknown): PendingUpdate {
   return {
     manifest: bytes(o, 'manifest', 'state.pendingUpdate'),
     acknowledged: j.asStrings(o['acknowledged'], 'state.pendingUpdate.acknowledged'),
+  };
+}
+
+function decodeRecovery(value: unknown): RecoveryState {
+  const o = j.object(value, 'state.recovery', ['key', 'secrets', 'data']);
+  const secrets = j.object(o['secrets'], 'state.recovery.secrets');
+  return {
+    key: bytes(o, 'key', 'state.recovery'),
+    secrets: Object.fromEntries(
+      Object.keys(secrets).map((holder) => [holder, bytes(secrets, holder, 'state.recovery.secrets')]),
+    ),
+    data: decodeRecoveryData(o['data'], 'state.recovery.data'),
   };
 }
 
@@ -131,5 +174,9 @@ export function decodeState(data: Uint8Array): State {
     activations: activations as Record<string, number>,
     volumes: decodeVolumes(o['volumes'] ?? {}),
     ...(j.has(o, 'pendingUpdate') ? { pendingUpdate: decodePending(o['pendingUpdate']) } : {}),
+    // States written before previous secrets and history existed have neither.
+    previousSecrets: j.has(o, 'previousSecrets') ? decodeSecrets(j, o['previousSecrets'], 'state.previousSecrets') : {},
+    history: decodeHistory(o['history'] ?? [], 'STATE_CORRUPT', 'state.history'),
+    ...(j.has(o, 'recovery') ? { recovery: decodeRecovery(o['recovery']) } : {}),
   };
 }

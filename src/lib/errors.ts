@@ -97,6 +97,14 @@ export const ERROR_CODES = {
   UPDATE_INVALID: 'a manifest update is malformed or breaks a rule (an unknown package, a lower security version)',
   UPDATE_NOT_PENDING: 'no manifest update is pending (or a different one is)',
   UPDATE_MISMATCH: 'an acknowledgement is for other bytes than the pending update',
+  RECOVERY_MODE: 'the coordinator cannot open its state key: it serves status and attestation only until recovered',
+  RECOVERY_UNAVAILABLE: 'there is nothing to recover (not in recovery mode, or the state has no recovery keys)',
+  RECOVERY_SHARE_INVALID: 'a recovery secret is not one issued to a holder of this state (wrong length, forged)',
+  RECOVERY_SHARE_USED: "a holder's recovery secret was uploaded already",
+  RECOVERY_FAILED: 'the recovery secrets combine to a key that does not open the sealed state',
+  HISTORY_INVALID: "a history's chain, head or signature does not verify",
+  HISTORY_ROLLBACK: 'a coordinator presents a shorter history than one seen before (an older state restored)',
+  HISTORY_FORK: 'a coordinator presents a history that does not contain the head seen before',
   REQUEST_INVALID: 'a request is malformed',
   REQUEST_TOO_LARGE: 'a request body exceeds the limit',
   NOT_FOUND: 'no such endpoint or resource',
@@ -148,6 +156,8 @@ export const ERROR_CODES = {
   PROTECTED_WRONG_KEY: 'a protected file was sealed under another volume key (or its key id was changed)',
   PROTECTED_FILE_SET:
     'the files of a protected folder differ from the record: one is missing, unrecorded or not a regular file',
+  VOLUME_FOLDER_IN_USE:
+    "a volume's plaintext folder is not a new or empty folder (it holds files cloister run did not put there)",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,6 +4,7 @@
  * clock.
  */
 export { parseManifest } from './parse.js';
+export { SECRET_TYPE_NAMES } from './secret-types.js';
 export { packagePolicy, simulationWarnings } from './policy.js';
 export { dnsNameProblem, ipAddressProblem, isServiceName } from './names.js';
 export { renderParameters, referencedSecrets } from './render.js';

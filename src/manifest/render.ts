@@ -44,8 +44,11 @@ function actionBytes(
     if (bytes === undefined) throw fail(`.MarbleRun.${name} is not available`);
     return bytes;
   }
-  const { secret } = a.ref;
-  const value = Object.hasOwn(ctx.secrets, secret) ? ctx.secrets[secret] : undefined;
+  const { secret, previous } = a.ref;
+  // MarbleRun: a secret new in this manifest is its own previous value.
+  const from = (pool: Readonly<Record<string, SecretValue>> | undefined) =>
+    pool && Object.hasOwn(pool, secret) ? pool[secret] : undefined;
+  const value = (previous ? from(ctx.previousSecrets) : undefined) ?? from(ctx.secrets);
   if (value === undefined)
     throw fail(
       `secret "${secret}" is not set${specs[secret]?.UserDefined ? ' (it is user-defined: set it with `cloister secret set`)' : ''}`,

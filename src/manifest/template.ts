@@ -128,13 +128,14 @@ type MarbleRunValue = keyof typeof MARBLERUN_VALUES;
 
 /** MarbleRun references cloister does not provide, with what to say. */
 const NOT_PROVIDED: ReadonlyArray<[prefix: string, why: string]> = [
-  ['.Previous.', 'secrets of a previous manifest are not supported by cloister'],
+  ['.Previous.', 'only the secrets of the previous manifest are provided: .Previous.Secrets.NAME'],
   ['.MarbleRun.CoordinatorRoot.', 'not provided by cloister; use .MarbleRun.RootCA.Cert'],
   ['.MarbleRun.CoordinatorIntermediate.', 'not provided by cloister; use .MarbleRun.RootCA.Cert'],
   ['.MarbleRun.SealKey', 'not provided by cloister; declare a symmetric-key secret'],
 ];
 
-type Reference = { secret: string; part: SecretPart | undefined } | { marbleRun: MarbleRunValue };
+/** A secret, of the enforced manifest or (`previous`, MarbleRun's `.Previous.Secrets`) as before the last update. */
+type Reference = { secret: string; part: SecretPart | undefined; previous: boolean } | { marbleRun: MarbleRunValue };
 
 /** One `{{ ... }}` action. */
 export interface Action {
@@ -148,7 +149,7 @@ export interface Action {
 type Segment = Uint8Array | Action;
 
 const ACTION = /^[ \t\r\n]*([A-Za-z0-9_]+)[ \t\r\n]+(\.[A-Za-z0-9_.]*)[ \t\r\n]*$/;
-const SECRET_REF = /^\.Secrets\.([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z]+))?$/;
+const SECRET_REF = /^(\.Previous)?\.Secrets\.([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z]+))?$/;
 const EXPECTED =
   'expected {{ FUNC .Secrets.NAME }}, {{ FUNC .Secrets.NAME.Cert|Public|Private }} or {{ FUNC .MarbleRun.RootCA.Cert|MarbleCert.Cert|MarbleCert.Public|MarbleCert.Private }} with FUNC one of ' +
   Object.keys(TEMPLATE_FUNCS).join(', ');
@@ -161,9 +162,10 @@ function show(text: string): string {
 function parseReference(ref: string, text: string, fail: Fail): Reference {
   const secret = SECRET_REF.exec(ref);
   if (secret) {
-    const [, name = '', part] = secret;
-    if (part === undefined) return { secret: name, part: undefined };
-    if (Object.hasOwn(SECRET_PARTS, part)) return { secret: name, part: part as SecretPart };
+    const [, previous, name = '', part] = secret;
+    const from = { secret: name, previous: previous !== undefined };
+    if (part === undefined) return { ...from, part: undefined };
+    if (Object.hasOwn(SECRET_PARTS, part)) return { ...from, part: part as SecretPart };
     throw fail(`unknown accessor .${part} in ${show(text)} (known: ${Object.keys(SECRET_PARTS).join(', ')})`);
   }
   const name = ref.startsWith('.MarbleRun.') ? ref.slice('.MarbleRun.'.length) : '';

@@ -377,6 +377,8 @@ export interface SecretValue {
  */
 export interface RenderContext {
   secrets: Readonly<Record<string, SecretValue>>;
+  /** The secrets as they were before the last update (MarbleRun's `.Previous.Secrets`); absent ones are the current. */
+  previousSecrets?: Readonly<Record<string, SecretValue>>;
   /** DER. */
   rootCa: Uint8Array;
   /** DER. */

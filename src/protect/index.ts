@@ -1,7 +1,8 @@
 /**
  * Protected files (docs/protected-files.md): files encrypted and authenticated chunk by chunk
- * under a volume key, bound to their path and version, with a root hash to pin. Pure except
- * the stream adapters (node:stream) and the file and folder helpers (node:fs).
+ * under a volume key, bound to their path and version, with a root hash to pin. The format and
+ * the chunk crypto are pure (with stream adapters over node:stream); io/ is the edge that reads
+ * and writes files and folders and runs chunks on worker threads.
  */
 export { sealFile } from './seal.js';
 export { openFile } from './open.js';
@@ -15,15 +16,19 @@ export {
   type ProtectedHeader,
 } from './format.js';
 export { createSealStream, createOpenStream, type SealStream, type OpenStream } from './stream.js';
-export { sealToFile, openToFile } from './files.js';
+export { sealToFile, openToFile } from './io/files.js';
 export {
   sealFolder,
   openFolder,
+  sealFiles,
+  syncFolders,
+  walkFolder,
+  type SealJob,
   type ProtectedEntry,
   type SealFolderOptions,
   type OpenFolderOptions,
   type FolderRecord,
-} from './folder.js';
+} from './io/folder.js';
 export { pathProblem } from './lib/options.js';
 export type {
   FileKeyOptions,

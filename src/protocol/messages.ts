@@ -62,6 +62,8 @@ export interface ActivationPayload {
   secrets: Record<string, SecretValue>;
   /** The volumes the service may open. */
   volumes: Record<string, VolumeGrant>;
+  /** Those secrets as they were before the last manifest update (MarbleRun's `.Previous.Secrets`). */
+  previousSecrets?: Record<string, SecretValue>;
 }
 
 /** One file of a `POST /mesh/v1/volumes/commit`: compare-and-swap on its version. */
@@ -219,15 +221,19 @@ export function encodePayload(p: ActivationPayload): JsonObject {
   return {
     secrets: encodeSecrets(p.secrets),
     volumes: Object.fromEntries(Object.entries(p.volumes).map(([name, g]) => [name, encodeGrant(g)])),
+    ...(p.previousSecrets ? { previousSecrets: encodeSecrets(p.previousSecrets) } : {}),
   };
 }
 
 export function decodePayload(value: unknown): ActivationPayload {
   const r = responses;
-  const o = r.object(value, 'payload', ['secrets', 'volumes']);
+  const o = r.object(value, 'payload', ['secrets', 'volumes', 'previousSecrets']);
   return {
     secrets: decodeSecrets(r, o['secrets'], 'payload.secrets'),
     volumes: r.map(o['volumes'], 'payload.volumes', (v, p) => decodeGrant(r, v, p)),
+    ...(r.has(o, 'previousSecrets')
+      ? { previousSecrets: decodeSecrets(r, o['previousSecrets'], 'payload.previousSecrets') }
+      : {}),
   };
 }
 

@@ -67,13 +67,14 @@ export async function activate(mesh: Mesh, evidence: EvidenceProvider, options: 
     ...(options.ipAddresses ? { ipAddresses: options.ipAddresses } : {}),
   };
   const response = decodeActivationResponse(await mesh.post('/mesh/v1/activate', encodeActivationRequest(request)));
-  const { secrets, volumes } = openPayload(pkcs8, nonce, response.sealed);
+  const { secrets, volumes, previousSecrets } = openPayload(pkcs8, nonce, response.sealed);
   const [leaf] = pemCertificates(response.certChain, 'activation.certChain');
   const [root] = pemCertificates(response.rootCa, 'activation.rootCa');
   if (!leaf || !root) throw new CloisterError('COORDINATOR_ERROR', 'activation: certificate chain missing');
   const { manifest } = parseManifest(response.manifest);
   const rendered = renderParameters(manifest, options.service, {
     secrets,
+    ...(previousSecrets ? { previousSecrets } : {}),
     rootCa: root,
     marbleCert: leaf,
     marbleKey: pkcs8,

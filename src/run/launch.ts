@@ -82,16 +82,16 @@ async function closeVolumes(volumes: Unlocked[], o: LaunchOptions): Promise<void
     let changes: FileChange[] = [];
     try {
       if (volume.grant.mode === 'read-write') {
-        changes = sealChanges(volume);
+        changes = await sealChanges(volume);
         if (changes.length > 0) {
-          finishCommit(volume, await o.commit(volume.name, changes), changes);
+          await finishCommit(volume, await o.commit(volume.name, changes), changes);
           changes = [];
         }
       }
     } catch (error) {
       failure ??= error instanceof Error ? error : new Error(String(error));
     } finally {
-      discard(volume, changes);
+      await discard(volume, changes);
     }
   }
   if (failure) throw failure;
@@ -108,7 +108,7 @@ async function closeVolumes(volumes: Unlocked[], o: LaunchOptions): Promise<void
  */
 export async function launch(a: Activated, o: LaunchOptions): Promise<number> {
   writeFiles(a.rendered.files, o.cwd);
-  const volumes = unlockVolumes(a.volumes, o.cwd);
+  const volumes = await unlockVolumes(a.volumes, o.cwd);
   // Argv from the manifest replaces the arguments; its first element is argv[0] (MarbleRun).
   const argv = a.rendered.argv.length > 0 ? a.rendered.argv.slice(1) : o.args;
   const child = spawn(isAbsolute(o.program) || o.program.includes('/') ? o.programPath : o.program, argv, {

@@ -2,6 +2,7 @@ import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
 import { pemCert } from '../pki/index.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
+import type { RecoveryMode } from '../coordinator/recovery-mode.js';
 import {
   decodeActivationRequest,
   decodeCommit,
@@ -32,7 +33,7 @@ function secretNames(req: Request): string[] {
 
 /** The coordinator's evidence for a client's nonce (both APIs serve it: workloads attest the coordinator too). */
 const quote =
-  (c: Coordinator): Handler =>
+  (c: Coordinator | RecoveryMode): Handler =>
   async (req) => {
     const nonce = req.query.get('nonce') ?? '';
     if (!/^([0-9a-fA-F]{2}){0,64}$/.test(nonce))
@@ -57,7 +58,9 @@ export function clientApi(c: Coordinator): Record<string, Handler> {
       const m = c.manifest();
       return { json: { fingerprint: m.fingerprint, manifest: b64(m.raw) } };
     },
-    'POST /api/v1/manifest': async (req) => ({ json: { fingerprint: await c.setManifest(req.body) } }),
+    'POST /api/v1/manifest': async (req) => ({ json: await c.setManifest(req.body) }),
+    'GET /api/v1/history': () => ({ json: c.history() }),
+    'GET /api/v1/recovery': () => ({ json: { RecoverySecrets: c.recoverySecrets() } }),
     'POST /api/v1/update': async (req) => ({ json: await c.applyUpdate(req.clientCert, req.body) }),
     'GET /api/v1/update': () => {
       const { manifest, ...status } = c.updateStatus();
@@ -96,16 +99,48 @@ export function clientApi(c: Coordinator): Record<string, Handler> {
   };
 }
 
-export function meshApi(c: Coordinator): Record<string, Handler> {
+/**
+ * The mesh API. `activated`, when given, hears of every activation request: the service it named
+ * (undefined when the request did not decode) and `activated` or the refusal's error code.
+ */
+export function meshApi(
+  c: Coordinator,
+  activated?: (service: string | undefined, result: string) => void,
+): Record<string, Handler> {
   return {
     'POST /mesh/v1/nonce': () => ({ json: { nonce: b64(c.nonce()) } }),
     'GET /mesh/v1/quote': quote(c),
-    'POST /mesh/v1/activate': async (req) => ({
-      json: encodeActivationResponse((await c.activate(decodeActivationRequest(req.json()))).response),
-    }),
+    'POST /mesh/v1/activate': async (req) => {
+      let service: string | undefined;
+      try {
+        const request = decodeActivationRequest(req.json());
+        service = request.service;
+        const { response } = await c.activate(request);
+        activated?.(service, 'activated');
+        return { json: encodeActivationResponse(response) };
+      } catch (error) {
+        activated?.(service, error instanceof CloisterError ? error.code : 'INTERNAL');
+        throw error;
+      }
+    },
     'POST /mesh/v1/volumes/commit': async (req) => {
       const { volume, changes } = decodeCommit(req.json());
       return { json: { files: await c.commitFiles(req.clientCert, volume, changes) } };
     },
+  };
+}
+
+/**
+ * What a coordinator in recovery mode serves: its status (which says so), its evidence, and the
+ * upload of a key holder's decrypted recovery secret (the raw bytes as the body).
+ */
+export function recoveryApi(r: RecoveryMode): { client: Record<string, Handler>; mesh: Record<string, Handler> } {
+  return {
+    client: {
+      'GET /api/v1/status': () => ({ json: r.status() }),
+      'GET /api/v1/quote': quote(r),
+      'POST /api/v1/recover': async (req) => ({ json: await r.submit(req.body) }),
+    },
+    mesh: { 'GET /mesh/v1/quote': quote(r) },
   };
 }

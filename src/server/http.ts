@@ -17,7 +17,10 @@ export interface Request {
   json(): unknown;
 }
 
-export type Reply = { status?: number; json: unknown } | { status?: number; text: string; type: string };
+/** A handler's answer; `headers` are added to the answer's own (content type and length). */
+export type Reply = { status?: number; headers?: Record<string, string> } & (
+  { json: unknown } | { text: string; type: string }
+);
 
 export const MAX_BODY = 1 << 20;
 export type Handler = (req: Request) => Promise<Reply> | Reply;
@@ -47,6 +50,11 @@ const PUBLIC_STATUS: Partial<Record<ErrorCode, number>> = {
   UPDATE_INVALID: 400,
   UPDATE_NOT_PENDING: 409,
   UPDATE_MISMATCH: 409,
+  RECOVERY_MODE: 503,
+  RECOVERY_UNAVAILABLE: 409,
+  RECOVERY_SHARE_INVALID: 403,
+  RECOVERY_SHARE_USED: 409,
+  RECOVERY_FAILED: 403,
 };
 
 const ORIGIN = 'https://cloister.invalid';
@@ -173,6 +181,8 @@ export function router(
   log: (entry: Record<string, unknown>) => void,
   maxBody = MAX_BODY,
   style: ErrorStyle | ((path: string) => ErrorStyle) = PROBLEM_DETAILS,
+  /** What a 404 adds for a path this server does not serve: where it is served, when another address does. */
+  elsewhere: (path: string) => string | undefined = () => undefined,
 ) {
   const styleOf = typeof style === 'function' ? style : () => style;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -186,7 +196,10 @@ export function router(
         const allowed = Object.keys(routes)
           .filter((route) => route.endsWith(` ${path}`))
           .map((route) => route.slice(0, route.indexOf(' ')));
-        if (allowed.length === 0) throw new CloisterError('NOT_FOUND', `no such endpoint: ${path}`);
+        if (allowed.length === 0) {
+          const hint = elsewhere(path);
+          throw new CloisterError('NOT_FOUND', `no such endpoint: ${path}${hint === undefined ? '' : `: ${hint}`}`);
+        }
         throw new CloisterError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`, { expected: allowed });
       }
       const body = await readBody(req, maxBody);
@@ -202,6 +215,7 @@ export function router(
       const isJson = 'json' in reply;
       const text = isJson ? JSON.stringify(reply.json) : reply.text;
       res.writeHead(reply.status ?? 200, {
+        ...reply.headers,
         'content-type': isJson ? 'application/json' : reply.type,
         'content-length': Buffer.byteLength(text),
       });

@@ -50,19 +50,30 @@ function apiVersion(req: Request): void {
 }
 
 /**
- * The routes of the MAA-compatible API over a service.
+ * The routes of the MAA-compatible API over a service. `attested`, when given, hears of every
+ * attestation request: its endpoint and `issued` or the error code of the refusal.
  *
  * @example `https.createServer(tls, router(maaApi(service), log, MAX_BODY, MAA_ERRORS))`
  */
-export function maaApi(service: AttestationService): Record<string, Handler> {
+export function maaApi(
+  service: AttestationService,
+  attested?: (endpoint: string, result: string) => void,
+): Record<string, Handler> {
   const routes: Record<string, Handler> = {
     'GET /certs': () => ({ json: service.jwks() }),
     'GET /.well-known/openid-configuration': () => ({ json: service.openIdConfiguration() }),
   };
   for (const endpoint of ATTEST_ENDPOINTS) {
     routes[`POST /attest/${endpoint}`] = async (req) => {
-      apiVersion(req);
-      const outcome = await service.attest(endpoint, req.json());
+      let outcome: Awaited<ReturnType<AttestationService['attest']>>;
+      try {
+        apiVersion(req);
+        outcome = await service.attest(endpoint, req.json());
+      } catch (error) {
+        attested?.(endpoint, error instanceof CloisterError ? error.code : 'INTERNAL');
+        throw error;
+      }
+      attested?.(endpoint, 'refused' in outcome ? outcome.refused.code : 'issued');
       if ('refused' in outcome)
         return { status: 400, json: { error: { code: outcome.refused.code, message: outcome.refused.message } } };
       return { json: { token: outcome.token } };

@@ -26,10 +26,12 @@ const secret = {
     public: b64,
   },
 };
+const recoverySecrets = { type: 'object', additionalProperties: b64 };
 const status = {
   type: 'object',
   properties: {
-    status: { enum: ['AcceptingManifest', 'AcceptingMarbles'] },
+    // RecoveryMode: the state key cannot be opened on this platform (docs/recovery.md).
+    status: { enum: ['AcceptingManifest', 'AcceptingMarbles', 'RecoveryMode'] },
     simulation: { type: 'boolean' },
     tee: { type: 'string' },
     manifestFingerprint: { type: 'string' },
@@ -78,9 +80,98 @@ export const OPENAPI = {
         },
       },
       post: {
-        summary: 'Set the manifest (once)',
+        summary:
+          "Set the manifest (once); with RecoveryKeys, MarbleRun's RecoverySecrets (each encrypted to its holder)",
         requestBody: { content: { 'application/json': { schema: { type: 'object' } } } },
-        responses: { '200': json({ type: 'object', properties: { fingerprint: { type: 'string' } } }), ...errors },
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: { fingerprint: { type: 'string' }, RecoverySecrets: recoverySecrets },
+          }),
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/history': {
+      get: {
+        summary: 'The hash-chained history of changes and its head, signed by the root key (docs/history.md)',
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: {
+              entries: { type: 'array', items: { type: 'object' } },
+              head: {
+                type: 'object',
+                properties: { size: { type: 'integer' }, hash: { type: 'string' }, signature: b64 },
+              },
+            },
+          }),
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/recovery': {
+      get: {
+        summary: 'The recovery secrets again, for their holders',
+        responses: { '200': json({ type: 'object', properties: { RecoverySecrets: recoverySecrets } }), ...errors },
+      },
+    },
+    '/api/v1/recover': {
+      post: {
+        summary: "A key holder's decrypted recovery secret (raw bytes), in recovery mode only",
+        requestBody: { content: { 'application/octet-stream': {} } },
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: { holder: { type: 'string' }, remaining: { type: 'integer' }, recovered: { type: 'boolean' } },
+          }),
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/attestation': {
+      get: {
+        summary:
+          "The coordinator's own evidence as its verifier judges it now, and the root `cloister verify` pins (for the dashboard; clients attest with /api/v1/quote)",
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: {
+              tee: { type: 'string' },
+              simulation: { type: 'boolean' },
+              tcbStatus: { type: 'string' },
+              advisoryIds: { type: 'array', items: { type: 'string' } },
+              identity: {
+                type: 'object',
+                description: 'mrenclave, mrsigner, isvProdId, isvSvn (SGX) or the TEE kind’s identity claims',
+              },
+              root: {
+                type: 'object',
+                properties: { subject: { type: 'string' }, sha256: { type: 'string' }, notAfter: { type: 'string' } },
+              },
+            },
+          }),
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/activations': {
+      get: {
+        summary: 'Activations so far of each service of the manifest',
+        responses: {
+          '200': json({
+            type: 'object',
+            properties: { activations: { type: 'object', additionalProperties: { type: 'integer' } } },
+          }),
+          ...errors,
+        },
+      },
+    },
+    '/dashboard': {
+      get: {
+        summary:
+          'The read-only web dashboard (HTML, inline style and script, strict Content-Security-Policy); also at /',
+        responses: { '200': { description: 'OK', content: { 'text/html': {} } } },
       },
     },
     '/api/v1/certificate': {

@@ -2,10 +2,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cloister, freePort, tempDir, type Result } from '../e2e/harness.js';
+import { scrape } from '../e2e/scrape.js';
 
 /**
  * `cloister attestation-service` as a real process, and the documented SDK example
@@ -19,6 +21,7 @@ const simDir = join(dir, 'sim');
 const dataDir = join(dir, 'data');
 let service: ChildProcess;
 let instance: string;
+let metrics: string;
 let log = '';
 
 function runExample(...args: string[]): Promise<Result> {
@@ -50,6 +53,7 @@ const waitForLog = (text: string) =>
 before(async () => {
   const listen = `127.0.0.1:${await freePort()}`;
   instance = `https://${listen}`;
+  metrics = `127.0.0.1:${await freePort()}`;
   writeFileSync(join(dir, 'policy.json'), JSON.stringify({ acceptedTcbStatuses: ['UpToDate'] }));
   service = spawn(process.execPath, [
     fileURLToPath(new URL('../../../bin/cloister.js', import.meta.url)),
@@ -63,6 +67,8 @@ before(async () => {
     simDir,
     '--policy',
     join(dir, 'policy.json'),
+    '--metrics-addr',
+    metrics,
   ]);
   service.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   await waitForLog('"event":"listening"');
@@ -169,6 +175,48 @@ test('SIGHUP rotates the key: both keys in /certs, the example (a new client) ve
   const r = await runExample(join(dir, 'q2.bin'));
   assert.equal(r.code, 0, r.stderr);
   assert.equal((JSON.parse(r.stdout) as { kid: string }).kid, kids[0]);
+});
+
+test('metrics, scraped at --metrics-addr: attestations by endpoint and result, verification time and TCB status by TEE kind, commits', async () => {
+  const refused = await new Promise<number>((resolve, reject) => {
+    const { hostname, port } = new URL(instance);
+    const req = request(
+      {
+        host: hostname,
+        port,
+        method: 'POST',
+        path: '/attest/SgxEnclave?api-version=2022-08-01',
+        ca: readFileSync(join(dataDir, 'tls-root.pem')),
+        headers: { 'content-type': 'application/json' },
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify({ quote: Buffer.alloc(600, 1).toString('base64url') }));
+  });
+  assert.equal(refused, 400);
+  const s = await scrape(metrics);
+  assert.equal(s.status, 200);
+  assert.equal(s.value('cloister_build_info', { component: 'attestation-service' }), 1);
+  // The two tokens of the example runs above, and the garbage just sent.
+  assert.equal(s.value('cloister_attestations_total', { endpoint: 'SgxEnclave', result: 'issued' }), 2);
+  const refusals = s.samples.filter((x) => x.name === 'cloister_attestations_total' && x.labels['result'] !== 'issued');
+  assert.deepEqual(
+    refusals.map((x) => [x.labels['endpoint'], x.value]),
+    [['SgxEnclave', 1]],
+  );
+  assert.match(refusals[0]?.labels['result'] ?? '', /^[A-Z_]+$/);
+  assert.equal(
+    s.value('cloister_evidence_verification_seconds_count', { api: 'maa', tee: 'sgx', result: 'verified' }),
+    2,
+  );
+  assert.equal(s.value('cloister_tcb_status_total', { api: 'maa', tee: 'sgx', status: 'UpToDate' }), 2);
+  // The sealed state written at first start, and once more by the rotation.
+  assert.equal(s.value('cloister_store_commit_seconds_count', { store: 'attestation-service' }), 2);
 });
 
 /** GET a path of the service trusting its root (the service's CA is in the data folder). */

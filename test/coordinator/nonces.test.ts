@@ -29,3 +29,22 @@ test('forged, edited, truncated and foreign nonces are refused', () => {
   assert.equal(book.redeem(new NonceBook(120).issue(NOW), NOW), false, "another coordinator's");
   assert.equal(book.redeem(nonce, NOW), true, 'the original still works once');
 });
+
+test('outstanding: nonces issued, unexpired and not redeemed; a refused or replayed one changes nothing', () => {
+  const book = new NonceBook(120);
+  assert.equal(book.outstanding(NOW), 0);
+  const [first, second] = [book.issue(NOW), book.issue(NOW + 10)];
+  book.issue(NOW + 10);
+  assert.equal(book.outstanding(NOW + 10), 3);
+  assert.equal(book.redeem(first, NOW + 20), true);
+  assert.equal(book.redeem(first, NOW + 21), false);
+  const forged = new Uint8Array(second);
+  forged[0] = (forged[0] ?? 0) ^ 1;
+  assert.equal(book.redeem(forged, NOW + 21), false);
+  assert.equal(book.outstanding(NOW + 21), 2);
+  // NOW + 10's two expire after NOW + 130.
+  assert.equal(book.outstanding(NOW + 130), 2);
+  assert.equal(book.outstanding(NOW + 131), 0);
+  assert.equal(book.redeem(second, NOW + 131), false, 'expired');
+  assert.equal(book.outstanding(NOW + 131), 0);
+});

@@ -34,6 +34,8 @@ test('a full update keeps unchanged secrets and volumes, regenerates changed one
     activations: { api: 2, gone: 1 },
     volumes: { data: { key: new Uint8Array(32).fill(5), files: { a: { version: 2, root: '00'.repeat(32) } } } },
     pendingUpdate: { manifest: new Uint8Array([1]), acknowledged: ['x'] },
+    previousSecrets: {},
+    history: [],
   };
   const next = parse({
     Packages: { app: pkg },

@@ -147,7 +147,7 @@ describe('protected volumes, end to end', () => {
     assert.match((await run('app')).stderr, /PROTECTED_INTEGRITY.*app\.txt/);
     writeFileSync(at('code.sealed', 'lib', 'app.txt'), code);
     writeFileSync(at('code.sealed', 'extra.txt'), 'x');
-    assert.match((await run('app')).stderr, /PROTECTED_INTEGRITY.*extra\.txt/);
+    assert.match((await run('app')).stderr, /PROTECTED_FILE_SET.*not recorded: extra\.txt/);
     writeFileSync(at('code.sealed', 'extra.txt'), '');
     (await import('node:fs')).rmSync(at('code.sealed', 'extra.txt'));
     assert.equal((await run('app')).code, 0);
@@ -170,6 +170,26 @@ describe('protected volumes, end to end', () => {
     assert.doesNotMatch(wrong.stdout, /started/);
   });
 
+  it('a manifest volume at "/" is refused, and cloister run never clears a folder it did not fill', async () => {
+    const manifest = JSON.parse(readFileSync(at('manifest.json'), 'utf8')) as { Volumes: Record<string, object> };
+    manifest.Volumes['code'] = { ...manifest.Volumes['code'], Path: '/' };
+    writeFileSync(at('root-volume.json'), JSON.stringify(manifest));
+    const check = await cloister(['manifest', 'check', at('root-volume.json'), '--json']);
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /Volumes\.code\.Path: must name a folder below the root or the working folder/);
+    mkdirSync(at('run', 'code'), { recursive: true });
+    writeFileSync(at('run', 'code', 'notes.txt'), 'mine');
+    const refused = await run('app');
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /VOLUME_FOLDER_IN_USE: volume code: .*run\/code holds files cloister run did not put there/,
+    );
+    assert.deepEqual(readdirSync(at('run', 'code')), ['notes.txt']);
+    (await import('node:fs')).rmSync(at('run', 'code'), { recursive: true });
+    assert.equal((await run('app')).code, 0);
+  });
+
   it('a crash between commit and rename recovers the committed copy', async () => {
     const platform = importSimState(JSON.parse(readFileSync(join(simDir, 'platform.json'), 'utf8')));
     const mesh = parseAddress(c.mesh, 'mesh');
@@ -178,10 +198,10 @@ describe('protected volumes, end to end', () => {
       simEvidence(platform, { mrEnclave: measure(node) }),
       { service: 'app' },
     );
-    const [, data] = unlockVolumes(a.volumes, dir);
+    const [, data] = await unlockVolumes(a.volumes, dir);
     assert.ok(data);
     writeFileSync(join(data.plainDir, 'counter.txt'), '100');
-    const changes = sealChanges(data);
+    const changes = await sealChanges(data);
     await call(mesh, 'POST', '/mesh/v1/volumes/commit', {
       cert: a.certChain,
       key: a.privateKey,

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as Grpc from '@grpc/grpc-js';
@@ -7,7 +8,8 @@ import { loadApi, type DevicePluginApi } from '../../src/k8s/device-plugin/api.j
 import { startDevicePlugin, readEpcMiB } from '../../src/k8s/device-plugin/plugin.js';
 import { allocation, deviceList, epcMiBFromSysfs, pluginResources } from '../../src/k8s/device-plugin/sgx.js';
 import { CloisterError } from '../../src/lib/errors.js';
-import { tempDir } from '../e2e/harness.js';
+import { BIN, freePort, tempDir } from '../e2e/harness.js';
+import { scrape } from '../e2e/scrape.js';
 
 /**
  * The device plugin over real gRPC on Unix sockets, against a registration server that stands in
@@ -208,5 +210,62 @@ describe('SGX device plugin over gRPC', () => {
     assert.ok(before >= 1);
     assert.ok(existsSync(join(dir, 'cloister-kubernetes-azure-com-sgx-epc-mem-in-MiB.sock')));
     assert.ok(log.some((e) => e['event'] === 'registered'));
+  });
+});
+
+describe('cloister device-plugin as a process: its metrics, scraped', () => {
+  let api: DevicePluginApi;
+  let child: ChildProcess;
+  let kubelet: Awaited<ReturnType<typeof fakeKubelet>>;
+  let metrics: string;
+  const dir = tempDir('dp-metrics');
+  const dev = tempDir('dev-metrics');
+
+  before(async () => {
+    api = await loadApi();
+    writeFileSync(join(dev, 'sgx_enclave'), '');
+    kubelet = await fakeKubelet(api, dir);
+    metrics = `127.0.0.1:${await freePort()}`;
+    child = spawn(process.execPath, [
+      BIN,
+      'device-plugin',
+      '--plugin-dir',
+      dir,
+      '--dev-dir',
+      dev,
+      '--epc-mib',
+      '8',
+      '--poll-ms',
+      '50',
+      '--metrics-addr',
+      metrics,
+    ]);
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr?.on('data', (d: Buffer) => {
+        log += d.toString();
+        if (log.includes('"event":"metrics"')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`device-plugin exited ${code}: ${log}`)));
+    });
+  });
+  after(() => {
+    child.kill('SIGKILL');
+    kubelet.stop();
+  });
+
+  it('registrations, allocations (allocated and refused) and devices by health; build info', async () => {
+    const resource = 'kubernetes.azure.com/sgx_epc_mem_in_MiB';
+    await until(() => kubelet.registrations.length === 1, 'the registration');
+    const { client, unary } = pluginClient(api, join(dir, 'cloister-kubernetes-azure-com-sgx-epc-mem-in-MiB.sock'));
+    await unary('Allocate', { container_requests: [{ devicesIDs: ['epc-mib-00'] }] });
+    await assert.rejects(unary('Allocate', { container_requests: [{ devicesIDs: ['epc-mib-99'] }] }));
+    client.close();
+    const s = await scrape(metrics);
+    assert.equal(s.value('cloister_build_info', { component: 'device-plugin' }), 1);
+    assert.equal(s.value('cloister_device_plugin_events_total', { resource, event: 'registered' }), 1);
+    assert.equal(s.value('cloister_device_plugin_events_total', { resource, event: 'allocated' }), 1);
+    assert.equal(s.value('cloister_device_plugin_events_total', { resource, event: 'refused' }), 1);
+    assert.equal(s.value('cloister_device_plugin_devices', { resource, health: 'Healthy' }), 8);
   });
 });

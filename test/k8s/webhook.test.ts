@@ -7,12 +7,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { certChain, createCa, issueLeaf, pemCert, pemPrivateKey } from '../../src/pki/index.js';
 import { BIN, cloister, freePort, tempDir } from '../e2e/harness.js';
+import { scrape } from '../e2e/scrape.js';
 
 /** `cloister webhook` as a process, answering AdmissionReviews over real TLS as the API server sends them. */
 
 const dir = tempDir('webhook');
 let child: ChildProcess;
 let port: number;
+let metrics: string;
 let ca: string;
 
 function post(path: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -64,6 +66,7 @@ describe('cloister webhook', () => {
     // Any certificate serves as the coordinator root to hand to pods; this one is at hand.
     writeFileSync(join(dir, 'coordinator-root.pem'), ca);
     port = await freePort();
+    metrics = `127.0.0.1:${await freePort()}`;
     child = spawn(process.execPath, [
       BIN,
       'webhook',
@@ -81,6 +84,8 @@ describe('cloister webhook', () => {
       '16',
       '--coordinator-root',
       join(dir, 'coordinator-root.pem'),
+      '--metrics-addr',
+      metrics,
     ]);
     let log = '';
     await new Promise<void>((resolve, reject) => {
@@ -137,6 +142,29 @@ describe('cloister webhook', () => {
     assert.equal(r.status, 400);
     assert.equal(r.json['code'], 'REQUEST_INVALID');
     assert.match(String(r.json['detail']), /AdmissionReview/);
+  });
+
+  it('metrics, scraped at --metrics-addr: reviews by result (patched, unchanged, the code of a refusal), build info', async () => {
+    const review = (kind: string, object: unknown) =>
+      JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: { uid: 'm', kind: { kind }, object },
+      });
+    const before = await scrape(metrics);
+    const count = (s: typeof before, result: string) => s.value('cloister_admission_reviews_total', { result }) ?? 0;
+    const labelled = {
+      metadata: { labels: { 'cloister.dev/service': 'api' } },
+      spec: { containers: [{ name: 'c', image: 'i' }] },
+    };
+    assert.equal((await post('/mutate', review('Pod', labelled))).status, 200);
+    assert.equal((await post('/mutate', review('Deployment', {}))).status, 200);
+    assert.equal((await post('/mutate', '{"kind":"Pod"}')).status, 400);
+    const after = await scrape(metrics);
+    assert.equal(after.status, 200);
+    assert.equal(after.value('cloister_build_info', { component: 'webhook' }), 1);
+    for (const result of ['patched', 'unchanged', 'REQUEST_INVALID'])
+      assert.equal(count(after, result), count(before, result) + 1, result);
   });
 
   it('takes a renewed certificate without a restart', async () => {

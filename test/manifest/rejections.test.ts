@@ -391,8 +391,8 @@ const RULES: Rule[] = [
   ['secret accessors are known', (m) => (env(m)['API_KEY'] = '{{ pem .Secrets.rsaCert.Key }}'), `${ENV}.API_KEY`],
   ['.MarbleRun values are known', (m) => (env(m)['API_KEY'] = '{{ pem .MarbleRun.RootCA.Private }}'), `${ENV}.API_KEY`],
   [
-    '.Previous is not supported',
-    (m) => (env(m)['API_KEY'] = '{{ hex .Previous.Secrets.secretAESKey }}'),
+    '.Previous has only the previous secrets',
+    (m) => (env(m)['API_KEY'] = '{{ pem .Previous.MarbleRun.RootCA.Cert }}'),
     `${ENV}.API_KEY`,
   ],
   [
@@ -438,6 +438,66 @@ const RULES: Rule[] = [
     'Volumes.code.Services[0]',
   ],
   ['a volume path has no ".."', (m) => (m['Volumes'] = { code: { ...VOLUME, Path: '../etc' } }), 'Volumes.code.Path'],
+  [
+    'a volume Path of "/" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: '/' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Path of "." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: '.' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Path of "/.." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: '/..' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Path of "./" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: './' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Path of "//" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: '//' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Path of "a/.." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Path: 'a/..' } }),
+    'Volumes.code.Path',
+  ],
+  [
+    'a volume Sealed of "/" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: '/' } }),
+    'Volumes.code.Sealed',
+  ],
+  [
+    'a volume Sealed of "." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: '.' } }),
+    'Volumes.code.Sealed',
+  ],
+  [
+    'a volume Sealed of "/.." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: '/..' } }),
+    'Volumes.code.Sealed',
+  ],
+  [
+    'a volume Sealed of "./" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: './' } }),
+    'Volumes.code.Sealed',
+  ],
+  [
+    'a volume Sealed of "//" is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: '//' } }),
+    'Volumes.code.Sealed',
+  ],
+  [
+    'a volume Sealed of "a/.." is refused (the root or the working folder itself)',
+    (m) => (m['Volumes'] = { code: { ...VOLUME, Sealed: 'a/..' } }),
+    'Volumes.code.Sealed',
+  ],
   [
     'a volume decrypts elsewhere than its sealed folder',
     (m) => (m['Volumes'] = { code: { ...VOLUME, Path: 'app.sealed/' } }),

@@ -277,3 +277,17 @@ test('render refuses: a template an unvalidated manifest got wrong', () => {
     'Marbles.m.Parameters.Env.X',
   );
 });
+
+test('.Previous.Secrets renders the secret as before the last update, and the current one when it has none', () => {
+  const before = bytes(0x0a, 0x0b);
+  const doc = manifest(
+    {},
+    { OLD: '{{ hex .Previous.Secrets.sym }}', NEW: '{{ hex .Secrets.sym }}', W: '{{ string .Previous.Secrets.word }}' },
+  );
+  const r = renderParameters(parse(doc).manifest, 'm', {
+    ...CTX,
+    previousSecrets: { sym: { type: 'symmetric-key', key: before } },
+  });
+  assert.deepEqual([r.env['OLD'], r.env['NEW'], r.env['W']], ['0a0b', '0001feff', 'hunter2 ✓']);
+  assert.deepEqual(referencedSecrets(parse(doc).manifest, 'm'), ['sym', 'word']);
+});

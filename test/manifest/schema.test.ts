@@ -150,6 +150,17 @@ test('documents the validator refuses for their shape, the schema refuses too', 
   }
 });
 
+/** Schema and validator both accept `m`, or both refuse it. */
+function assertAgree(m: Json, name: string): void {
+  let valid = true;
+  try {
+    parse(m);
+  } catch {
+    valid = false;
+  }
+  assert.equal(check(schema, m) === undefined, valid, JSON.stringify(name));
+}
+
 test('schema and validator agree on file names', () => {
   for (const name of [
     './a',
@@ -167,12 +178,28 @@ test('schema and validator agree on file names', () => {
   ]) {
     const m = marbleRunExample();
     node(m, ['Marbles', 'backendFirst', 'Parameters', 'Files'])[name] = 'x';
-    let valid = true;
-    try {
-      parse(m);
-    } catch {
-      valid = false;
-    }
-    assert.equal(check(schema, m) === undefined, valid, JSON.stringify(name));
+    assertAgree(m, name);
+  }
+});
+
+test('schema and validator agree on volume folders', () => {
+  for (const name of [
+    '/',
+    '//',
+    '.',
+    './',
+    '/..',
+    'a/..',
+    '../a',
+    'a/../b',
+    'data',
+    'data/',
+    '/run/app',
+    'a/.b',
+    '..a',
+  ]) {
+    const m = marbleRunExample();
+    m['Volumes'] = { code: { Mode: 'read-only', Services: [], Sealed: 'code.sealed', Path: name } };
+    assertAgree(m, name);
   }
 });

@@ -4,12 +4,12 @@ import { closeSync, openSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Executors, openWith, sealWith } from '../../src/protect/files.js';
+import { Executors, openWith, sealWith } from '../../src/protect/io/files.js';
 import { openFile, openFolder, openToFile, sealFile, sealFolder, sealToFile } from '../../src/protect/index.js';
 import { readHeader } from '../../src/protect/format.js';
 import { verifyHeader } from '../../src/protect/lib/opener.js';
 import { openParams } from '../../src/protect/lib/options.js';
-import { ChunkPool } from '../../src/protect/lib/pool.js';
+import { ChunkPool } from '../../src/protect/io/pool.js';
 import { openRun, runSpan, runsOf, sealRun } from '../../src/protect/lib/runs.js';
 import { HEADER, KEY, TAG, bytesOf, chunksOf, code, flip, sealIndependently, tempDir } from './helpers.js';
 

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, webcrypto, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import type { SimEvidence as EvidenceSource } from '../../src/evidence/sim.js';
 import { call, parseAddress } from '../../src/cli/net.js';
 import { pemPrivateKey } from '../../src/pki/index.js';
 import { openEnclaveReport, snpReportMember } from '../attestation-service/helpers.js';
-import { cloister, startCoordinator, tempDir, type RunningCoordinator } from '../e2e/harness.js';
+import { cloister, freePort, startCoordinator, tempDir, type RunningCoordinator } from '../e2e/harness.js';
 import { userCert } from '../e2e/users.js';
 
 /**
@@ -112,6 +113,8 @@ const dir = tempDir('authorization');
 const simDir = join(dir, 'sim');
 const MRENCLAVE = new Uint8Array(32).fill(0x11);
 let coordinator: RunningCoordinator;
+/** The coordinator's metrics address (plain HTTP: no caller presents anything there). */
+let metricsAddress: string;
 let root: string;
 let evidence: EvidenceSource;
 /** The credentials of each caller (none for anonymous), by name. */
@@ -170,9 +173,27 @@ function send(
   });
 }
 
+/** The addresses of a coordinator: its client and mesh APIs (HTTPS), and its metrics (HTTP). */
+type Api = 'client' | 'mesh' | 'metrics';
+const APIS: readonly Api[] = ['client', 'mesh', 'metrics'];
+
+function sendPlain(address: string, method: string, path: string, body?: string): Promise<Answer> {
+  const { host, port } = parseAddress(address, 'address');
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host, port, method, path, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** `route` (with its query) asked by the named caller of the table, at this coordinator. */
-function ask(caller: string, api: 'client' | 'mesh', route: string, body?: string): Promise<Answer> {
+function ask(caller: string, api: Api, route: string, body?: string): Promise<Answer> {
   const [method, path] = route.split(' ') as [string, string];
+  if (api === 'metrics') return sendPlain(metricsAddress, method, path, body);
   return send(coordinator[api], root, credentials.get(caller), method, path, body);
 }
 
@@ -210,13 +231,27 @@ const API_VERSION = '?api-version=2022-08-01';
 const UPDATERS: Role[] = ['manifestUpdater', 'manifestApprover'];
 
 /** THE table: every route of each address, what is asked of it, and who may. */
-const TABLE: Record<'client' | 'mesh', Record<string, Case[]>> = {
+const TABLE: Record<Api, Record<string, Case[]>> = {
   client: {
     'GET /api/v1/status': [{ access: 'anyone', unset: 'allowed' }],
+    // The dashboard and what it reads: what anyone may read of the API anyway (docs/dashboard.md).
+    'GET /': [{ access: 'anyone', unset: 'allowed' }],
+    'GET /dashboard': [{ access: 'anyone', unset: 'allowed' }],
+    'GET /api/v1/attestation': [{ access: 'anyone', unset: 'allowed' }],
+    'GET /api/v1/activations': [{ access: 'anyone', unset: MANIFEST_MISSING }],
     'GET /api/v1/quote': [{ query: '?nonce=00ff', access: 'anyone', unset: 'allowed' }],
     'GET /api/v1/certificate': [{ access: 'anyone', unset: 'allowed' }],
     'GET /api/v1/openapi.json': [{ access: 'anyone', unset: 'allowed' }],
     'GET /api/v1/manifest': [{ access: 'anyone', unset: MANIFEST_MISSING }],
+    // The history is public (names and types, never values); its head is signed by the root key.
+    'GET /api/v1/history': [{ access: 'anyone', unset: 'allowed' }],
+    // Recovery secrets are encrypted to their holders, so anyone may fetch them; this manifest names no RecoveryKeys.
+    'GET /api/v1/recovery': [
+      {
+        access: { nobody: { status: 409, code: 'RECOVERY_UNAVAILABLE' } },
+        unset: { status: 409, code: 'RECOVERY_UNAVAILABLE' },
+      },
+    ],
     // Whoever comes first sets the manifest (clients verify it after); after that no one can.
     'POST /api/v1/manifest': [
       { body: () => manifest(), access: { nobody: { status: 409, code: 'MANIFEST_ALREADY_SET' } }, unset: 'allowed' },
@@ -317,6 +352,10 @@ const TABLE: Record<'client' | 'mesh', Record<string, Case[]>> = {
       },
     ],
   },
+  // Plain HTTP on an address of its own, for Prometheus: no secret is there (test/e2e/metrics.test.ts), anyone who reaches it reads it.
+  metrics: {
+    'GET /metrics': [{ access: 'anyone', unset: 'allowed' }],
+  },
 };
 
 function assertOutcome(answer: Answer, outcome: Outcome): void {
@@ -331,8 +370,7 @@ function assertOutcome(answer: Answer, outcome: Outcome): void {
 
 const target = (route: string, c: Case) => `${route}${c.query ?? ''}`;
 const label = (route: string, c: Case) => `${target(route, c)}${c.what === undefined ? '' : ` (${c.what})`}`;
-const rows = (api: 'client' | 'mesh') =>
-  Object.entries(TABLE[api]).flatMap(([route, cases]) => cases.map((c) => ({ route, c })));
+const rows = (api: Api) => Object.entries(TABLE[api]).flatMap(([route, cases]) => cases.map((c) => ({ route, c })));
 
 /** Activates `service` at a coordinator (the workload's own code path) and returns its certificate and key. */
 async function activated(mesh: string, service: string): Promise<Credentials> {
@@ -376,7 +414,8 @@ before(async () => {
   for (const name of [...Object.keys(ROLES), 'nobody']) users.set(name, await userCert(name));
   for (const [name, u] of users) credentials.set(`user ${name}`, u);
   credentials.set('a look-alike of user secretReader', await userCert('secretReader'));
-  coordinator = await startCoordinator(join(dir, 'data'), simDir, ['--maa']);
+  metricsAddress = `127.0.0.1:${await freePort()}`;
+  coordinator = await startCoordinator(join(dir, 'data'), simDir, ['--maa', '--metrics-addr', metricsAddress]);
   const rootFile = join(dir, 'root.pem');
   const verified = await cloister([
     'verify',
@@ -401,17 +440,17 @@ describe('the authorisation matrix', () => {
       .log()
       .split('\n')
       .filter((line) => line.includes('"event":"listening"'))
-      .map((line) => JSON.parse(line) as { routes: Record<'client' | 'mesh', string[]> })[0];
+      .map((line) => JSON.parse(line) as { routes: Record<Api, string[]> })[0];
     assert.ok(listening, coordinator.log());
-    for (const api of ['client', 'mesh'] as const)
+    for (const api of APIS)
       assert.deepEqual(Object.keys(TABLE[api]).sort(), [...listening.routes[api]].sort(), `the ${api} API`);
   });
 
   describe('before the manifest is set: anonymous', () => {
     // Setting the manifest changes every other answer: it comes last.
-    const ordered = (['client', 'mesh'] as const)
-      .flatMap((api) => rows(api).map((row) => ({ api, ...row })))
-      .sort((a, b) => Number(a.route === 'POST /api/v1/manifest') - Number(b.route === 'POST /api/v1/manifest'));
+    const ordered = APIS.flatMap((api) => rows(api).map((row) => ({ api, ...row }))).sort(
+      (a, b) => Number(a.route === 'POST /api/v1/manifest') - Number(b.route === 'POST /api/v1/manifest'),
+    );
     for (const { api, route, c } of ordered) {
       it(`${label(route, c)}: ${c.unset === 'allowed' ? 'allowed' : `${c.unset.status} ${c.unset.code}`}`, async () => {
         assertOutcome(await ask('anonymous', api, target(route, c), await c.body?.()), c.unset);
@@ -453,7 +492,7 @@ describe('the authorisation matrix', () => {
       assert.notEqual(lookAlike.publicKey.export({ format: 'jwk' }).x, user.publicKey.export({ format: 'jwk' }).x);
     });
 
-    for (const api of ['client', 'mesh'] as const) {
+    for (const api of APIS) {
       for (const { route, c } of rows(api)) {
         describe(label(route, c), () => {
           for (const caller of CALLERS) {
@@ -468,14 +507,11 @@ describe('the authorisation matrix', () => {
     }
   });
 
-  it('each address serves only its own API: a client route on the mesh address is 404, and the other way round', async () => {
-    for (const [api, other] of [
-      ['client', 'mesh'],
-      ['mesh', 'client'],
-    ] as const) {
-      for (const route of Object.keys(TABLE[api]))
-        assertOutcome(await ask('service app', other, route, '{}'), { status: 404, code: 'NOT_FOUND' });
-    }
+  it('each address serves only its own API: a route of one address is 404 on the others', async () => {
+    for (const api of APIS)
+      for (const other of APIS.filter((a) => a !== api))
+        for (const route of Object.keys(TABLE[api]))
+          assertOutcome(await ask('service app', other, route, '{}'), { status: 404, code: 'NOT_FOUND' });
   });
 
   it('a request target that is no URL is refused on both addresses, and the coordinator keeps serving', async () => {

@@ -1,9 +1,8 @@
-import 'reflect-metadata'; // @peculiar/x509 needs the Reflect metadata API before it loads.
 import { sign, webcrypto } from 'node:crypto';
-import { AuthorityKeyIdentifierExtension, Extension, Name, X509CrlGenerator } from '@peculiar/x509';
 import { hex } from '../../lib/bytes.js';
 import { iso } from '../lib/chain.js';
 import { OID } from '../lib/x509.js';
+import { peculiar } from '../../pki/lib/peculiar.js';
 import type { TcbStatus } from '../tcb-status.js';
 import { der } from '../../lib/der-writer.js';
 import { SIM, type SimIdentity, type SimPlatform } from './platform.js';
@@ -53,6 +52,7 @@ async function crl(
   nextUpdate: number,
   revoked: readonly string[],
 ): Promise<string> {
+  const { AuthorityKeyIdentifierExtension, Extension, Name, X509CrlGenerator } = await peculiar();
   const signingKey = await webcrypto.subtle.importKey(
     'pkcs8',
     issuer.key.export({ format: 'der', type: 'pkcs8' }),

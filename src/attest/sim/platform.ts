@@ -1,14 +1,5 @@
-import 'reflect-metadata'; // @peculiar/x509 needs the Reflect metadata API before it loads.
 import { createHash, createPrivateKey, createPublicKey, KeyObject, randomBytes, webcrypto } from 'node:crypto';
-import {
-  AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
-  Extension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  SubjectKeyIdentifierExtension,
-  X509CertificateGenerator,
-} from '@peculiar/x509';
+import type { Extension } from '@peculiar/x509';
 import { CloisterError } from '../../lib/errors.js';
 import { equal } from '../../lib/bytes.js';
 import { JsonReader } from '../../lib/json.js';
@@ -17,6 +8,7 @@ import { verifyChain } from '../lib/chain.js';
 import { KEY_USAGE, OID, parseCertificate, pemCertificates, type Certificate } from '../lib/x509.js';
 import { sgxExtensionValue } from './pck.js';
 import { pemCert } from '../../pki/pem.js';
+import { peculiar } from '../../pki/lib/peculiar.js';
 
 /**
  * The simulated SGX/TDX platform of DESIGN.md "The simulated TEE": a simulation root CA, a PCK CA
@@ -144,6 +136,15 @@ export async function createSimPlatform(options: SimPlatformOptions): Promise<Si
   // Backdated an hour so that a verifier whose clock lags slightly still accepts fresh evidence.
   const start = Math.floor(now) - 3600;
   const validity = { notBefore: new Date(start * 1000), notAfter: new Date((start + validDays * DAY) * 1000) };
+  const {
+    AuthorityKeyIdentifierExtension,
+    BasicConstraintsExtension,
+    Extension,
+    KeyUsageFlags,
+    KeyUsagesExtension,
+    SubjectKeyIdentifierExtension,
+    X509CertificateGenerator,
+  } = await peculiar();
   const generate = () => webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
   const [rootKeys, caKeys, pckKeys, tcbKeys, akKeys] = await Promise.all([
     generate(),

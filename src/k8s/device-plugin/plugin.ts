@@ -34,6 +34,15 @@ export interface DevicePluginOptions extends PluginSettings {
   /** How often sockets and device nodes are checked, in milliseconds. */
   pollMs: number;
   log: (entry: Record<string, unknown>) => void;
+  /** Hears of each registration with the kubelet and each Allocate, allocated or refused (for the metrics). */
+  observe?: (event: 'registered' | 'allocated' | 'refused', resource: string) => void;
+}
+
+/** One resource's devices as the kubelet was last told: how many, and their health. */
+export interface DeviceState {
+  resource: string;
+  count: number;
+  health: string;
 }
 
 /** Sum of `node*\/x86/sgx_total_bytes` below the sysfs root. */
@@ -81,6 +90,10 @@ class ResourceServer {
     this.socket = join(o.pluginDir, socketName(resource));
   }
 
+  get state(): DeviceState {
+    return { resource: this.resource.name, count: this.#devices.length, health: this.#devices[0]?.health ?? 'none' };
+  }
+
   update(present: ReadonlySet<SgxDevice>): void {
     const devices = deviceList(this.resource, present);
     if (devices[0]?.health === this.#devices[0]?.health && devices.length === this.#devices.length) return;
@@ -112,6 +125,7 @@ class ResourceServer {
             message: (error as Error).message,
           });
           callback({ code: grpc.status.INVALID_ARGUMENT, details: (error as Error).message });
+          if (call.getPath().endsWith('/Allocate')) this.o.observe?.('refused', this.resource.name);
         }
       };
     server.addService(this.api.devicePlugin.service, {
@@ -133,6 +147,7 @@ class ResourceServer {
           resource: this.resource.name,
           containers: req.container_requests.map((c) => c.devicesIDs.length),
         });
+        this.o.observe?.('allocated', this.resource.name);
         return { container_responses };
       }),
       PreStartContainer: unary(() => ({})),
@@ -190,6 +205,7 @@ class ResourceServer {
       socket: this.socket,
       devices: this.#devices.length,
     });
+    this.o.observe?.('registered', this.resource.name);
   }
 
   stop(): void {
@@ -210,7 +226,7 @@ class ResourceServer {
  */
 export async function startDevicePlugin(
   o: DevicePluginOptions,
-): Promise<{ close(): void; resources: PluginResource[] }> {
+): Promise<{ close(): void; resources: PluginResource[]; devices(): DeviceState[] }> {
   const api = await loadApi();
   const epcMiB = o.epcMiB ?? (o.provider === 'azure' ? readEpcMiB(o.sysfsRoot) : 0);
   let present = presentDevices(o.devDir);
@@ -247,6 +263,7 @@ export async function startDevicePlugin(
   const timer = setInterval(() => void check(), o.pollMs);
   return {
     resources: servers.map((s) => s.resource),
+    devices: () => servers.map((s) => s.state),
     close() {
       clearInterval(timer);
       for (const s of servers) {

@@ -16,6 +16,8 @@ export interface WebhookOptions {
   host: string;
   port: number;
   log: (entry: Record<string, unknown>) => void;
+  /** Hears of each review: `patched`, `unchanged`, or the error code of a refused request (for the metrics). */
+  reviewed?: (result: string) => void;
 }
 
 function readTls(o: WebhookOptions): { cert: Buffer; key: Buffer } {
@@ -43,7 +45,14 @@ export async function startWebhook(o: WebhookOptions): Promise<{ server: https.S
     router(
       {
         'POST /mutate': (req) => {
-          const a = answerReview(req.json(), o.config);
+          let a: ReturnType<typeof answerReview>;
+          try {
+            a = answerReview(req.json(), o.config);
+          } catch (error) {
+            o.reviewed?.(error instanceof CloisterError ? error.code : 'INTERNAL');
+            throw error;
+          }
+          o.reviewed?.(a.patched ? 'patched' : 'unchanged');
           if (a.service !== undefined)
             o.log({ level: 'info', event: 'admission', service: a.service, patched: a.patched });
           return { json: a.review };

@@ -55,6 +55,11 @@ function readValue(
   if (typeof v === 'string') {
     value = { Data: v, Encoding: 'string', NoTemplates: false };
   } else {
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw r.fail(
+        path,
+        `must be a string or an object { Data, Encoding, NoTemplates }${typeof v === 'number' || typeof v === 'boolean' ? `: write ${JSON.stringify(String(v))} for this value` : ''}`,
+      );
     const o = r.object(v, path, FIELDS.Value);
     value = {
       Data: r.required(o, path, 'Data', (x, p) => r.asString(x, p)),

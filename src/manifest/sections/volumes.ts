@@ -5,12 +5,19 @@ import type { Marble, Volume } from '../types.js';
 
 const MODES = ['read-only', 'read-write'] as const;
 
-/** A folder path: no NUL, no `..` segment (relative paths are taken from the service's working folder). */
+/**
+ * A folder path: no NUL, no `..` segment, and a folder of its own: not the root and not the
+ * service's working folder (relative paths are taken from it), since cloister run decrypts into
+ * the plaintext folder and removes what it put there when the program exits.
+ */
 function folder(r: JsonReader, v: unknown, path: string): string {
   const s = r.asName(v, path);
-  if (s.includes('\0') || normalize(s).split(/[\\/]/).includes('..'))
+  if (s.includes('\0') || s.split(/[\\/]/).includes('..'))
     throw r.fail(path, 'must be a folder path without ".." segments');
-  return isAbsolute(s) ? normalize(s) : s;
+  const normal = normalize(s).replace(/\/+$/, '');
+  if (normal === '' || normal === '.')
+    throw r.fail(path, `must name a folder below the root or the working folder, not "${s}" itself`);
+  return isAbsolute(s) ? normal : s;
 }
 
 /**

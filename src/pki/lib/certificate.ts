@@ -1,22 +1,12 @@
-import 'reflect-metadata'; // @peculiar/x509 needs the Reflect metadata API before it loads.
 import { createPrivateKey, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
-import {
-  AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
-  SubjectKeyIdentifierExtension,
-  ExtendedKeyUsage,
-  ExtendedKeyUsageExtension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  X509Certificate,
-  type Extension,
-} from '@peculiar/x509';
+import type { X509Certificate } from '@peculiar/x509';
 import { equal } from '../../lib/bytes.js';
 import type { CertSubject } from '../../manifest/types.js';
 import { der, tlv } from '../../lib/der-writer.js';
 import { TAG } from '../../lib/der.js';
 import { CloisterError } from '../../lib/errors.js';
 import { invalid, keyIdentifier, type SubjectKey } from './keys.js';
+import { peculiar } from './peculiar.js';
 
 /**
  * Certificate assembly shared by the CA and leaf issuance: names, profiles, validity, serials,
@@ -39,7 +29,13 @@ export interface Signer {
 
 /** A {@link Signer} for a name, imported key, key identifier (hex) and end of validity. @example `signer(name, signingKey(pkcs8), keyId, notAfter)` */
 export function signer(name: Uint8Array, key: KeyObject, keyId: string, notAfter: number): Signer {
-  return { name, key, authorityKeyId: new Uint8Array(new AuthorityKeyIdentifierExtension(keyId).rawData), notAfter };
+  // §4.2.1.1: AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING }.
+  return {
+    name,
+    key,
+    authorityKeyId: extension(OID_AKI, der.sequence(tlv(0x80, Buffer.from(keyId, 'hex')))),
+    notAfter,
+  };
 }
 
 /** What a certificate says about its subject; issuer, serial, SKI and AKI are added by {@link signCertificate}. */
@@ -159,27 +155,52 @@ export function subjectName(fields: SubjectFields, field: string): Uint8Array {
 const PRINTABLE_STRING = 0x13;
 const UTF8_STRING = 0x0c;
 const OID_SKI = '2.5.29.14';
+const OID_KEY_USAGE = '2.5.29.15';
 const OID_SAN = '2.5.29.17';
+const OID_BASIC_CONSTRAINTS = '2.5.29.19';
+const OID_AKI = '2.5.29.35';
+const OID_EXT_KEY_USAGE = '2.5.29.37';
+/** §4.2.1.12: id-kp-serverAuth, id-kp-clientAuth. */
+const KP = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2' } as const;
 
 /** An Extension element (RFC 5280 §4.1): id, criticality when true, the DER value wrapped in an OCTET STRING. */
 function extension(oid: string, value: Uint8Array, critical = false): Uint8Array {
   return der.sequence(der.oid(oid), ...(critical ? [Uint8Array.of(TAG.BOOLEAN, 1, 0xff)] : []), der.octets(value));
 }
 
+/**
+ * §4.2.1.3 keyUsage, a named BIT STRING (X.690 §11.2.2: trailing zero bits removed, their count in
+ * the first octet): digitalSignature (0), keyEncipherment (2), keyCertSign (5), cRLSign (6).
+ */
+const keyUsage = (bits: number[]): Uint8Array => {
+  const byte = bits.reduce((b, bit) => b | (0x80 >> bit), 0);
+  const unused = Math.min(...bits.map((bit) => 7 - bit));
+  return extension(OID_KEY_USAGE, tlv(TAG.BIT_STRING, Uint8Array.of(unused, byte)), true);
+};
+/** §4.2.1.9 basicConstraints: cA (DEFAULT FALSE, so omitted for leaves) and pathLenConstraint; critical. */
+const basicConstraints = (pathLength?: number): Uint8Array =>
+  extension(
+    OID_BASIC_CONSTRAINTS,
+    pathLength === undefined
+      ? der.sequence()
+      : der.sequence(Uint8Array.of(TAG.BOOLEAN, 1, 0xff), der.integer(pathLength)),
+    true,
+  );
+
 // The constant extensions, encoded once: issuance is on the hot path of activation.
-const raw = (e: Extension): Uint8Array => new Uint8Array(e.rawData);
-const CA_KEY_USAGE = raw(new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true));
-const LEAF_CONSTRAINTS = raw(new BasicConstraintsExtension(false, undefined, true));
-const LEAF_KEY_USAGE = {
-  signing: raw(new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true)),
-  withEncipherment: raw(new KeyUsagesExtension(KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment, true)),
-};
+const CA_KEY_USAGE = keyUsage([5, 6]);
+const LEAF_CONSTRAINTS = basicConstraints();
+const LEAF_KEY_USAGE = { signing: keyUsage([0]), withEncipherment: keyUsage([0, 2]) };
 /** extKeyUsage by `serverAuth/clientAuth`; neither has no entry. */
-const EXTENDED_KEY_USAGES: Partial<Record<string, Uint8Array>> = {
-  'true/true': raw(new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth], false)),
-  'true/false': raw(new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth], false)),
-  'false/true': raw(new ExtendedKeyUsageExtension([ExtendedKeyUsage.clientAuth], false)),
-};
+const EXTENDED_KEY_USAGES: Partial<Record<string, Uint8Array>> = Object.fromEntries(
+  (
+    [
+      ['true/true', [KP.serverAuth, KP.clientAuth]],
+      ['true/false', [KP.serverAuth]],
+      ['false/true', [KP.clientAuth]],
+    ] as const
+  ).map(([key, purposes]) => [key, extension(OID_EXT_KEY_USAGE, der.sequence(...purposes.map((p) => der.oid(p))))]),
+);
 
 /** GeneralNames (§4.2.1.6): dNSName [2] IA5String, iPAddress [7] of 4 or 16 octets. */
 function subjectAltName(dnsNames: readonly string[], ipAddresses: readonly Uint8Array[]): Uint8Array {
@@ -217,7 +238,7 @@ export type Profile =
  * ```
  */
 export function profileExtensions(profile: Profile): Uint8Array[] {
-  if (profile.ca) return [raw(new BasicConstraintsExtension(true, profile.pathLength, true)), CA_KEY_USAGE];
+  if (profile.ca) return [basicConstraints(profile.pathLength), CA_KEY_USAGE];
   const purposes = EXTENDED_KEY_USAGES[`${profile.serverAuth}/${profile.clientAuth}`];
   // An empty extKeyUsage is not allowed (SIZE (1..MAX)) and omitting it would allow any purpose.
   if (purposes === undefined) throw invalid('serverAuth', 'a certificate needs serverAuth, clientAuth or both');
@@ -241,6 +262,7 @@ export function profileExtensions(profile: Profile): Uint8Array[] {
  * ```
  */
 export async function loadSigner(certDer: Uint8Array, pkcs8: Uint8Array, field: string): Promise<Signer> {
+  const { BasicConstraintsExtension, SubjectKeyIdentifierExtension, X509Certificate } = await peculiar();
   let cert: X509Certificate;
   let key: KeyObject;
   try {

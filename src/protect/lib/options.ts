@@ -2,7 +2,6 @@ import { CloisterError } from '../../lib/errors.js';
 import { DEFAULT_CHUNK_SIZE, MAX_LENGTH, MAX_VERSION, isChunkSize, CHUNK_SIZE_BOUNDS } from '../format.js';
 import type { FileKeyOptions, OpenOptions, SealOptions } from '../types.js';
 import { hashPath } from './keys.js';
-import { MAX_THREADS, defaultThreads } from './pool.js';
 
 /**
  * Validation of the options of sealing and opening, once at the boundary: every refusal is
@@ -15,7 +14,7 @@ const MAX_PATH_BYTES = 4096;
 /** Lone UTF-16 surrogates would be encoded as U+FFFD, so two different paths could hash alike. */
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
-const refuse = (field: string, message: string, actual?: unknown): CloisterError =>
+export const refuse = (field: string, message: string, actual?: unknown): CloisterError =>
   new CloisterError('PROTECTED_OPTIONS_INVALID', `${field}: ${message}`, { field, actual });
 
 /** A file's validated identity: the raw volume key, its path hash and the name errors use. */
@@ -87,14 +86,6 @@ export function toChunkSize(value: number | undefined): number {
 export function toLength(value: number, field: string): number {
   if (!Number.isSafeInteger(value) || value < 0 || value > MAX_LENGTH)
     throw refuse(field, 'must be a non-negative safe integer', value);
-  return value;
-}
-
-/** The worker threads of file-to-file sealing and opening: 0 (the calling thread only) ..= 16; the default when undefined. */
-export function toThreads(value: unknown): number {
-  if (value === undefined) return defaultThreads();
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_THREADS)
-    throw refuse('threads', `must be an integer from 0 to ${MAX_THREADS}`, value);
   return value;
 }
 

@@ -1,16 +1,16 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { CloisterError } from '../lib/errors.js';
-import { HEADER_LENGTH, TAG_LENGTH } from './format.js';
-import { chunkError, lengthError, type ChunkContext } from './lib/chunks.js';
-import { ioError } from './lib/io.js';
-import { checkRoot, headerOf, verifyHeader } from './lib/opener.js';
-import { openParams, sealParams, toThreads } from './lib/options.js';
-import { ChunkPool, inline, shortError } from './lib/pool.js';
-import { runSpan, runsOf, type ChunkRun, type RunSpan } from './lib/runs.js';
-import { FileSealer } from './lib/sealer.js';
-import type { OpenOptions, OpenStreamResult, SealOptions, SealStreamResult, TransferOptions } from './types.js';
+import { CloisterError } from '../../lib/errors.js';
+import { HEADER_LENGTH, TAG_LENGTH } from '../format.js';
+import { chunkError, lengthError, type ChunkContext } from '../lib/chunks.js';
+import { ioError } from './errors.js';
+import { checkRoot, headerOf, verifyHeader } from '../lib/opener.js';
+import { openParams, sealParams } from '../lib/options.js';
+import { ChunkPool, inline, shortError, toThreads } from './pool.js';
+import { runSpan, runsOf, type ChunkRun, type RunSpan } from '../lib/runs.js';
+import { FileSealer } from '../lib/sealer.js';
+import type { OpenOptions, OpenStreamResult, SealOptions, SealStreamResult, TransferOptions } from '../types.js';
 
 /**
  * Sealing and opening from one file to another, for the CLI and `cloister run`. The file is cut
@@ -219,6 +219,13 @@ function runAll(
 /** The temporary name beside `file` that becomes `file` once complete. */
 const partial = (file: string) => join(dirname(file), `.${randomBytes(6).toString('hex')}.cloister-partial`);
 
+/** How a transfer writes its output: the modes of new folders and the file, and whether it is made durable. */
+interface Output {
+  readonly mode?: { readonly dir: number; readonly file: number };
+  /** fsync the file before its rename: a sealed file is what a coordinator records (its folder is synced by the caller, once). */
+  readonly sync: boolean;
+}
+
 /**
  * Opens `from` and runs `work` over it and its size, then `to`: a temporary file beside it that
  * `work` fills and that is renamed to `to` only when `work` has returned (or no file at all when
@@ -227,7 +234,7 @@ const partial = (file: string) => join(dirname(file), `.${randomBytes(6).toStrin
 async function transfer<T>(
   from: string,
   to: string | undefined,
-  mode: { dir: number; file: number } | undefined,
+  output: Output,
   work: (source: FileHandle, size: number, target: () => Promise<FileHandle | undefined>) => Promise<T>,
 ): Promise<T> {
   let source: FileHandle;
@@ -240,13 +247,14 @@ async function transfer<T>(
   let target: FileHandle | undefined;
   const openTarget = async (): Promise<FileHandle | undefined> => {
     if (to === undefined || tmp === undefined) return undefined;
-    await mkdir(dirname(to), { recursive: true, ...(mode && { mode: mode.dir }) });
-    target = await open(tmp, 'wx', mode?.file);
+    await mkdir(dirname(to), { recursive: true, ...(output.mode && { mode: output.mode.dir }) });
+    target = await open(tmp, 'wx', output.mode?.file);
     return target;
   };
   try {
     const result = await work(source, (await source.stat()).size, openTarget);
     if (target !== undefined && to !== undefined && tmp !== undefined) {
+      if (output.sync) await target.sync();
       await target.close();
       target = undefined;
       await rename(tmp, to);
@@ -275,7 +283,7 @@ export async function sealWith(
   salt?: Uint8Array,
 ): Promise<SealStreamResult> {
   const p = sealParams({ ...o, fileName: from });
-  return transfer(from, to, undefined, async (source, length, openTarget) => {
+  return transfer(from, to, { sync: true }, async (source, length, openTarget) => {
     const { header, ctx } = new FileSealer(p, length, ...(salt === undefined ? [] : [salt]));
     const root = createHash('sha256').update(header);
     const target = await openTarget();
@@ -294,7 +302,7 @@ export async function openWith(
   o: OpenOptions,
 ): Promise<OpenStreamResult> {
   const p = openParams({ ...o, fileName: o.fileName ?? from });
-  return transfer(from, to, PRIVATE, async (source, size, openTarget) => {
+  return transfer(from, to, { mode: PRIVATE, sync: false }, async (source, size, openTarget) => {
     const head = new Uint8Array(Math.min(size, HEADER_LENGTH));
     const header = headerOf(p, head.subarray(0, await readFully(source, head, 0)));
     const ctx = verifyHeader(p, header);
@@ -337,7 +345,8 @@ export async function withExecutors<T>(threads: number | undefined, work: (e: Ex
  * Seals the file `from` into `to` (its path inside the volume is `o.path`), reading it in runs
  * of chunks, sealed on `o.threads` worker threads when the file is 8 MiB or more; `to` appears
  * only once complete. A file that changes size while it is sealed fails with
- * PROTECTED_OPTIONS_INVALID; I/O failures are IO naming the file. Not fsync'ed.
+ * PROTECTED_OPTIONS_INVALID; I/O failures are IO naming the file. The file is fsync'ed before
+ * its rename; syncing the folder that holds it is the caller's (once for many files).
  *
  * @example
  * ```ts

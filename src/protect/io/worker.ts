@@ -10,7 +10,7 @@ import { failureOf, inline, shortError, sides, type WorkerReply, type WorkerRequ
  */
 const port = parentPort;
 if (port === null)
-  throw new Error('src/protect/lib/worker.js is the entry point of a worker thread, not a module to import');
+  throw new Error('src/protect/io/worker.js is the entry point of a worker thread, not a module to import');
 
 /** The input buffer, reused from run to run, grown to the largest run seen. */
 let buffer = new Uint8Array(0);

@@ -2,8 +2,9 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CloisterError, type ErrorCode } from '../../lib/errors.js';
 import { TAG_LENGTH } from '../format.js';
-import { chunkError, lengthError, type ChunkContext } from './chunks.js';
-import { openRun, runSpan, sealRun, type ChunkRun, type RunSink, type RunSpan } from './runs.js';
+import { chunkError, lengthError, type ChunkContext } from '../lib/chunks.js';
+import { refuse } from '../lib/options.js';
+import { openRun, runSpan, sealRun, type ChunkRun, type RunSink, type RunSpan } from '../lib/runs.js';
 
 /**
  * Where runs of chunks are sealed or opened: on the calling thread, or on a pool of worker
@@ -112,6 +113,14 @@ export const MAX_THREADS = 16;
 /** Worker threads for the chunk crypto when not told: one per core, at most 4 (beyond that, file I/O is the limit). */
 export const defaultThreads = (): number => Math.min(4, availableParallelism());
 
+/** The worker threads of file-to-file sealing and opening: 0 (the calling thread only) ..= 16; the default when undefined. */
+export function toThreads(value: unknown): number {
+  if (value === undefined) return defaultThreads();
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_THREADS)
+    throw refuse('threads', `must be an integer from 0 to ${MAX_THREADS}`, value);
+  return value;
+}
+
 interface Pending {
   readonly job: FileJob;
   readonly resolve: (tags: Uint8Array) => void;
@@ -125,7 +134,7 @@ interface Lane {
 }
 
 /**
- * `threads` worker threads (lib/worker.ts) that each read a run of chunks from a file, seal or
+ * `threads` worker threads (worker.ts) that each read a run of chunks from a file, seal or
  * open it, and write it to another, each job going to the thread with the fewest outstanding.
  * Only the job and the run's tags cross threads (keys as KeyObjects): handing the bytes to and
  * from the calling thread cost more than it saved (V8 copies into shared memory element by
