@@ -2,7 +2,7 @@ import type https from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
-import { DcapVerifier, customRoot } from '../attest/index.js';
+import { DcapVerifier, customRoot, type Verdict } from '../attest/index.js';
 import { simCollateral, type SimPlatform } from '../attest/sim/index.js';
 import { Coordinator, type CoordinatorOptions } from '../coordinator/coordinator.js';
 import { RecoveryMode } from '../coordinator/recovery-mode.js';
@@ -140,7 +140,19 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
         'ACTIVATION_REFUSED',
         'packages of TEE "sim" are verified only by a coordinator started with --simulation',
       );
-    const verdict = await verifyAny(evidence, { simulated: tee === 'sim', now: now() });
+    let verdict: Verdict;
+    try {
+      verdict = await verifyAny(evidence, { simulated: tee === 'sim', now: now() });
+    } catch (error) {
+      // The newcomer's trap: a package for hardware, and a program on the simulated platform.
+      if (tee !== 'sim' && sim && (await verifyAny(evidence, { simulated: true, now: now() }).catch(() => undefined)))
+        throw new CloisterError(
+          'ACTIVATION_REFUSED',
+          `the evidence is from the simulated platform, and the package has TEE "${tee}": on the simulated platform a package says "TEE": "sim"`,
+          { cause: error },
+        );
+      throw error;
+    }
     if (tee !== 'sim' && verdict.tee !== tee)
       throw new CloisterError('ACTIVATION_REFUSED', `the package is for ${tee}, the evidence is ${verdict.tee}`);
     return verdict;
@@ -228,7 +240,10 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   const serveCoordinator = async (coordinator: Coordinator) => {
     current = coordinator;
     // The dashboard's verdict on the coordinator's own evidence: the verifier of workloads, untimed (it is no activation).
-    const ownVerdict = async () => verify((await coordinator.quote()).evidence, 'sgx');
+    const ownVerdict = async () => {
+      const { evidence, collateral } = await coordinator.quote();
+      return verifyAny(evidence, { simulated: own.simulation, now: now(), collateral });
+    };
     await serve(coordinator.ca, {
       client: {
         ...clientApi(coordinator),
