@@ -7,6 +7,7 @@ import { benchSnp } from './snp.js';
 import { benchProtect } from './protect.js';
 import { benchProtectCli } from './protect-cli.js';
 import { benchMaa } from './maa.js';
+import { benchEvidence } from './evidence.js';
 
 /**
  * `npm run bench`: DCAP quote verifications per second on one core (this process's main
@@ -38,7 +39,7 @@ interface PeerModule {
 
 const VECTORS = fileURLToPath(new URL('../../test/vectors/', import.meta.url));
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
-/** `BENCH_ONLY=dcap,snp,protect,protect-cli,activation,maa` runs some sections only. */
+/** `BENCH_ONLY=dcap,snp,protect,protect-cli,activation,maa,evidence` runs some sections only. */
 const only = process.env['BENCH_ONLY']?.split(',');
 const runs = (section: string) => !only || only.includes(section);
 const peer = createRequire(import.meta.url)('@phala/dcap-qvl') as PeerModule;
@@ -145,3 +146,4 @@ if (runs('protect')) await benchProtect(SECONDS);
 if (runs('protect-cli')) await benchProtectCli();
 if (runs('activation')) await benchActivation();
 if (runs('maa')) await benchMaa();
+if (runs('evidence')) await benchEvidence(SECONDS);

@@ -45,7 +45,7 @@ async function loadPeer(): Promise<Peer> {
 }
 
 /** Calls per second of `fn` over `seconds`, after a warm-up; `fn` may be async. */
-async function rate(fn: () => unknown, seconds: number): Promise<number> {
+export async function rate(fn: () => unknown, seconds: number): Promise<number> {
   // A synchronous `fn` is not awaited, so that no microtask is counted against it.
   const call = async () => {
     const result = fn();

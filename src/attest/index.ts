@@ -86,3 +86,5 @@ export { verifyAzureVtpm, type AzureVtpmOptions } from './azure/verify.js';
 export { parseAzureEvidence, type AzureVtpmEvidence } from './azure/evidence.js';
 export { parseHclReport, HCL_AK_KID, type HclReport } from './azure/hcl.js';
 export { parseTpmQuote, parseTpmSignature, verifyTpmQuote, type TpmQuote } from './azure/tpm.js';
+export { parseCertTable, encodeCertTable, splitSnpEvidence, SNP_CERT_GUIDS } from './snp/evidence.js';
+export { evidenceKind } from './evidence-kind.js';

@@ -2,11 +2,9 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { CloisterError } from '../lib/errors.js';
 import { hex } from '../lib/bytes.js';
 import {
-  DcapVerifier,
   TCB_STATUS,
   checkIdentityPinned,
   checkPolicy,
-  customRoot,
   parsePolicy,
   type Policy,
   type TcbStatus,
@@ -14,9 +12,10 @@ import {
 } from '../attest/index.js';
 import { pemCertificates } from '../attest/lib/x509.js';
 import { bindingReportData } from '../protocol/index.js';
-import { defaultSimDir, loadPlatform } from './sim.js';
+import { defaultSimDir, loadPlatform, simulatedArk } from './sim.js';
+import { evidenceVerifier } from './evidence-verifier.js';
 import { call, type Endpoint } from './net.js';
-import { readJson } from './io.js';
+import { cloisterHome, readJson } from './io.js';
 
 /**
  * Attesting a coordinator from outside, as `cloister verify` does and `cloister run
@@ -31,6 +30,10 @@ export interface CoordinatorExpectation {
   policy: Policy;
   /** The simulation root to trust (DER), when simulated evidence is accepted. */
   simulationRoot?: Uint8Array | undefined;
+  /** The simulated SEV-SNP ARK (DER), for a simulation coordinator on emulated SEV-SNP. */
+  simulationArk?: Uint8Array | undefined;
+  /** Where genuine evidence's collateral is fetched and cached (Intel's PCS and AMD's KDS by default). */
+  online?: { pcsUrl?: string | undefined; kdsUrl?: string | undefined; cacheDir: string } | undefined;
 }
 
 export interface AttestedCoordinator {
@@ -72,9 +75,11 @@ export function expectationFrom(o: ExpectationOptions): CoordinatorExpectation {
     },
     allowSimulation: o.simulation === true,
   };
+  const simDir = o.simDir ?? defaultSimDir();
   return {
     policy,
-    simulationRoot: o.simulation ? loadPlatform(o.simDir ?? defaultSimDir()).root.cert.der : undefined,
+    simulationRoot: o.simulation ? loadPlatform(simDir).root.cert.der : undefined,
+    simulationArk: o.simulation ? simulatedArk(simDir) : undefined,
   };
 }
 
@@ -106,26 +111,31 @@ export async function attestCoordinator(
       'COORDINATOR_UNTRUSTED',
       'the coordinator runs on the simulated platform: pass --simulation to accept that (never in production)',
     );
-  const verifier = new DcapVerifier(expect.simulationRoot ? customRoot(expect.simulationRoot) : undefined);
-  const verdict = verifier.verify(new Uint8Array(Buffer.from(answer.evidence, 'base64')), {
-    collateral: verifier.prepare(answer.collateral),
+  const root = expect.simulationRoot;
+  const verify = evidenceVerifier({
+    simulation: root && { dcapRoot: root, snpArk: () => expect.simulationArk },
+    online: expect.online ?? { cacheDir: cloisterHome('collateral') },
+  });
+  const verdict = await verify(new Uint8Array(Buffer.from(answer.evidence, 'base64')), {
+    simulated: answer.simulation,
+    collateral: answer.collateral,
     now,
   });
-  const [root] = pemCertificates(answer.root, 'root');
-  if (!root) throw new CloisterError('COORDINATOR_UNTRUSTED', 'no root certificate in the answer');
-  if (verdict.claims['reportData'] !== hex(bindingReportData(root, nonce)))
+  const [caRoot] = pemCertificates(answer.root, 'root');
+  if (!caRoot) throw new CloisterError('COORDINATOR_UNTRUSTED', 'no root certificate in the answer');
+  if (verdict.claims['reportData'] !== hex(bindingReportData(caRoot, nonce)))
     throw new CloisterError('COORDINATOR_UNTRUSTED', 'the evidence does not bind the root certificate and this nonce');
   // Simulated evidence proves nothing about code identity anyway; genuine evidence must be pinned.
   if (!verdict.simulation) checkIdentityPinned(verdict, expect.policy, 'the coordinator');
   checkPolicy(verdict, expect.policy);
   // The TLS server we attested through must be the coordinator's serving identity under that root
   // (its leaf signed by the root itself, cli/net.ts): otherwise the quote was relayed.
-  const rootCert = new X509Certificate(root);
+  const rootCert = new X509Certificate(caRoot);
   const leaf = res.peerChain[0] && new X509Certificate(res.peerChain[0]);
   if (!leaf || !leaf.checkIssued(rootCert) || !leaf.verify(rootCert.publicKey))
     throw new CloisterError(
       'COORDINATOR_UNTRUSTED',
       "the TLS certificate of the coordinator is not the serving certificate of the attested root (a workload's, or another coordinator's)",
     );
-  return { root, verdict, manifestFingerprint: answer.manifestFingerprint };
+  return { root: caRoot, verdict, manifestFingerprint: answer.manifestFingerprint };
 }

@@ -7,6 +7,8 @@ import {
   DcapVerifier,
   SnpVerifier,
   checkPolicy,
+  evidenceKind,
+  splitSnpEvidence,
   customRoot,
   verifyAzureVtpm,
   PRODUCT_LINES,
@@ -141,9 +143,12 @@ async function amdCollateral(
 }
 
 const snp: Prepare = async (evidence, o, now) => {
-  const { certs, crl } = await amdCollateral(evidence, o, now);
+  // configfs-tsm evidence carries the host's certificate table after the report; --certs and --kds fill in the rest.
+  const { report, certs: table } = splitSnpEvidence(evidence);
+  const { certs, crl } = await amdCollateral(report, o, now);
+  const merged = { ...table, ...Object.fromEntries(Object.entries(certs).filter(([, v]) => v !== undefined)) };
   const verifier = new SnpVerifier();
-  return (bytes) => verifier.verify(bytes, certs, { now, crl });
+  return (bytes) => verifier.verify(splitSnpEvidence(bytes).report, merged, { now, crl });
 };
 
 const azure: Prepare = async (_evidence, o, now) => {
@@ -161,7 +166,12 @@ function detectKind(evidence: Uint8Array): TeeKind {
   const head = Buffer.from(evidence.subarray(0, 2)).toString('latin1');
   if (head === 'ey') return 'maa';
   if (head.startsWith('{')) return 'azure-snp-vtpm';
-  return evidence.length === 1184 && evidence[0] !== 3 && evidence[0] !== 4 ? 'snp' : 'sgx';
+  if (evidence.length === 1184 && evidence[0] !== 3 && evidence[0] !== 4) return 'snp';
+  try {
+    return evidenceKind(evidence);
+  } catch {
+    return 'sgx'; // the DCAP parser names what is wrong
+  }
 }
 
 /** Collateral for the quote from a PCS or PCCS, through the disk cache. */

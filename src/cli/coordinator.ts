@@ -1,8 +1,9 @@
 import type https from 'node:https';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
-import { DcapVerifier, customRoot, type PreparedCollateral } from '../attest/index.js';
+import { DcapVerifier, customRoot, type Verdict } from '../attest/index.js';
+import { simCollateral, type SimPlatform } from '../attest/sim/index.js';
 import { Coordinator, type CoordinatorOptions } from '../coordinator/coordinator.js';
 import { RECOVERY_MESSAGE, RecoveryMode } from '../coordinator/recovery-mode.js';
 import { decodeRecoveryData } from '../coordinator/recovery.js';
@@ -25,11 +26,14 @@ import { METRICS_OPTION, startMetrics } from './metrics.js';
 import { AttestationService } from '../attestation-service/index.js';
 import { servicePolicy, simulatedCollateral } from './attestation-service.js';
 import { join } from 'node:path';
-import { simEvidence } from '../run/evidence.js';
+import { simEvidence } from '../evidence/sim.js';
+import { selectProvider, TEE_CHOICES, type TeeChoice } from '../evidence/select.js';
+import type { EvidenceProvider } from '../evidence/provider.js';
 import { measure } from '../run/measure.js';
-import { defaultSimDir, initPlatform } from './sim.js';
+import { defaultSimDir, initPlatform, simulatedArk } from './sim.js';
+import { evidenceVerifier } from './evidence-verifier.js';
 import { parseAddress } from './net.js';
-import { log, reportError, untilSignal } from './io.js';
+import { cloisterHome, log, parseCount, reportError, untilSignal } from './io.js';
 
 /** `cloister coordinator`: the state machine behind the client and mesh HTTPS APIs. */
 
@@ -44,6 +48,13 @@ interface Options {
   meshAddr: string;
   simulation?: boolean;
   simDir?: string;
+  tee: string;
+  tsmRoot?: string;
+  devAttestation?: string;
+  privlevel?: string;
+  pccs?: string;
+  kds?: string;
+  collateralCache?: string;
   dnsName: string[];
   /** Serve the MAA-compatible attestation API on the client address too (docs/attestation-service.md). */
   maa?: boolean;
@@ -60,6 +71,53 @@ interface RunningCoordinator {
   maa: AttestationService | undefined;
 }
 
+/** The simulated platform of `--simulation`: its DCAP root and verifier, and its SEV-SNP ARK. */
+async function simulatedPlatform(dir: string, now: number) {
+  const { platform } = await initPlatform(dir, now);
+  return { platform, snpArk: () => simulatedArk(dir), dcap: new DcapVerifier(customRoot(platform.root.cert.der)) };
+}
+
+/**
+ * The coordinator's own evidence, from the provider `--tee` picks (docs/trust-model.md: clients
+ * attest it). On the simulated platform (`--simulation`) whatever the provider gives is labelled
+ * simulation and comes with the simulated collateral; otherwise a real TEE is required.
+ */
+async function ownEvidence(o: Options, platform: SimPlatform | undefined): Promise<EvidenceProvider> {
+  if (!Object.hasOwn(TEE_CHOICES, o.tee))
+    throw new CloisterError('USAGE', `--tee: one of ${Object.keys(TEE_CHOICES).join(', ')}`);
+  const { provider, found } = await selectProvider({
+    tee: o.tee as TeeChoice,
+    tsmRoot: o.tsmRoot,
+    devAttestation: o.devAttestation,
+    privlevel: o.privlevel === undefined ? undefined : parseCount(o.privlevel, '--privlevel', 0),
+    simulated: () => {
+      if (!platform)
+        throw new CloisterError(
+          'NO_TEE',
+          "no TEE found for the coordinator's own evidence: run it inside one (--tee sgx|tdx|snp), or with --simulation",
+        );
+      return simEvidence(platform, { mrEnclave: coordinatorMeasurement() });
+    },
+  });
+  log({ level: 'info', event: 'evidence', source: provider.source, found });
+  if (!platform) return provider;
+  if (provider.simulation) return provider;
+  // An emulated interface on the simulated platform: its quotes are the simulated platform's.
+  let held: { value: Promise<unknown>; until: number } | undefined;
+  const tee = provider.tee;
+  return {
+    ...provider,
+    simulation: true,
+    trustRoot: platform.root.cert.der,
+    collateral() {
+      if (tee === 'snp') return Promise.resolve(undefined);
+      const now = Date.now() / 1000;
+      if (!held || now > held.until) held = { value: simCollateral(platform, { now, tee }), until: now + 29 * 86_400 };
+      return held.value;
+    },
+  };
+}
+
 /** Starts the coordinator on its data directory, which it holds alone (a second one there is STATE_LOCKED). */
 export function startCoordinator(o: Options): Promise<RunningCoordinator> {
   return underLock(o.dataDir, () => openCoordinator(o));
@@ -68,24 +126,36 @@ export function startCoordinator(o: Options): Promise<RunningCoordinator> {
 async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   const client = parseAddress(o.clientAddr, '--client-addr');
   const mesh = parseAddress(o.meshAddr, '--mesh-addr');
-  if (!o.simulation)
-    throw new CloisterError(
-      'NO_TEE',
-      'this build has no hardware evidence provider for the coordinator: run it with --simulation (evidence from the simulated platform)',
-    );
-  const { platform } = await initPlatform(o.simDir ?? defaultSimDir(), Date.now() / 1000);
-  const own = simEvidence(platform, { mrEnclave: coordinatorMeasurement() });
-  const verifier = new DcapVerifier(customRoot(platform.root.cert.der));
-  let prepared: { collateral: Promise<unknown>; value: PreparedCollateral } | undefined;
+  const now = () => Date.now() / 1000;
+  const sim = o.simulation ? await simulatedPlatform(o.simDir ?? defaultSimDir(), now()) : undefined;
+  const own = await ownEvidence(o, sim?.platform);
+  const verifyAny = evidenceVerifier({
+    simulation: sim && { dcapRoot: sim.platform.root.cert.der, snpArk: sim.snpArk, platform: sim.platform },
+    online: { pcsUrl: o.pccs, kdsUrl: o.kds, cacheDir: o.collateralCache ?? cloisterHome('collateral') },
+  });
+  // The manifest decides which roots apply: simulated evidence only for packages of TEE "sim".
   const verify = async (evidence: Uint8Array, tee: string) => {
-    if (tee !== 'sim' && tee !== 'sgx')
+    if (tee === 'sim' && !sim)
       throw new CloisterError(
         'ACTIVATION_REFUSED',
-        `packages of TEE "${tee}" cannot be verified by a simulation coordinator`,
+        'packages of TEE "sim" are verified only by a coordinator started with --simulation',
       );
-    const collateral = own.collateral();
-    if (prepared?.collateral !== collateral) prepared = { collateral, value: verifier.prepare(await collateral) };
-    return verifier.verify(evidence, { collateral: prepared.value, now: Date.now() / 1000, tee: 'sgx' });
+    let verdict: Verdict;
+    try {
+      verdict = await verifyAny(evidence, { simulated: tee === 'sim', now: now() });
+    } catch (error) {
+      // The newcomer's trap: a package for hardware, and a program on the simulated platform.
+      if (tee !== 'sim' && sim && (await verifyAny(evidence, { simulated: true, now: now() }).catch(() => undefined)))
+        throw new CloisterError(
+          'ACTIVATION_REFUSED',
+          `the evidence is from the simulated platform, and the package has TEE "${tee}": on the simulated platform a package says "TEE": "sim"`,
+          { cause: error },
+        );
+      throw error;
+    }
+    if (tee !== 'sim' && verdict.tee !== tee)
+      throw new CloisterError('ACTIVATION_REFUSED', `the package is for ${tee}, the evidence is ${verdict.tee}`);
+    return verdict;
   };
   const registry = metricsRegistry('coordinator');
   const timed = (store: SealedStore) => timedStore(store, registry, 'coordinator');
@@ -107,20 +177,30 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   const activated = coordinatorMetrics(registry, () => current);
   // The attestation service keeps its keys in a sealed state of its own, under the same state key
   // (so that it moves and recovers with the coordinator's; a data directory from before state keys
-  // has the platform key as its state key).
+  // has the platform key as its state key). It runs on the simulated platform only.
+  if (o.maa && !sim)
+    throw new CloisterError(
+      'USAGE',
+      '--maa: the attestation service of this build runs on the simulated platform (--simulation)',
+    );
   let maa: AttestationService | undefined;
   const openMaa = async (stateKey: Uint8Array) => {
-    maa = o.maa
-      ? await AttestationService.open({
-          instance: (o.maaInstanceUrl ?? `https://${o.clientAddr}`).replace(/\/+$/, ''),
-          store: timedStore(fileStore({ dir: join(o.dataDir, 'maa'), key: stateKey }), registry, 'attestation-service'),
-          verified: verificationMetrics(registry, 'maa'),
-          dcap: verifier,
-          collateral: simulatedCollateral(verifier, platform),
-          ...servicePolicy(o.maaPolicy, true),
-          now: () => Date.now() / 1000,
-        })
-      : undefined;
+    maa =
+      o.maa && sim
+        ? await AttestationService.open({
+            instance: (o.maaInstanceUrl ?? `https://${o.clientAddr}`).replace(/\/+$/, ''),
+            store: timedStore(
+              fileStore({ dir: join(o.dataDir, 'maa'), key: stateKey }),
+              registry,
+              'attestation-service',
+            ),
+            verified: verificationMetrics(registry, 'maa'),
+            dcap: sim.dcap,
+            collateral: simulatedCollateral(sim.dcap, sim.platform),
+            ...servicePolicy(o.maaPolicy, true),
+            now: () => Date.now() / 1000,
+          })
+        : undefined;
     return maa;
   };
 
@@ -176,7 +256,10 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
   const serveCoordinator = async (coordinator: Coordinator, service: AttestationService | undefined) => {
     current = coordinator;
     // The dashboard's verdict on the coordinator's own evidence: the verifier of workloads, untimed (it is no activation).
-    const ownVerdict = async () => verify((await coordinator.quote()).evidence, 'sgx');
+    const ownVerdict = async () => {
+      const { evidence, collateral } = await coordinator.quote();
+      return verifyAny(evidence, { simulated: own.simulation, now: now(), collateral });
+    };
     await serve(coordinator.ca, {
       client: {
         ...clientApi(coordinator),
@@ -223,7 +306,8 @@ async function openCoordinator(o: Options): Promise<RunningCoordinator> {
     client: o.clientAddr,
     mesh: o.meshAddr,
     ...status,
-    simulation: true,
+    simulation: own.simulation,
+    evidence: own.source,
     ...(maa ? { maaKid: maa.signingKey.kid } : {}),
     // What each address serves (the authorisation test checks it has a row for every route).
     routes: {
@@ -278,8 +362,35 @@ export function registerCoordinator(program: Command): void {
     .requiredOption('--data-dir <dir>', 'where the sealed state lives')
     .option('--client-addr <host:port>', 'client API address', 'localhost:4433')
     .option('--mesh-addr <host:port>', 'mesh API address (workload activation)', 'localhost:2001')
-    .option('--simulation', 'evidence from the simulated platform (no TEE); trusts the simulation root for workloads')
+    .option(
+      '--simulation',
+      'the simulated platform: its own evidence is simulated (or from an emulated interface), and packages of TEE "sim" are verified against the simulation roots',
+    )
     .option('--sim-dir <dir>', 'the simulated platform (default: $CLOISTER_SIM_DIR or ~/.cloister/sim)')
+    .addOption(
+      new Option(
+        '--tee <kind>',
+        `where its own evidence comes from: ${Object.entries(TEE_CHOICES)
+          .map(([k, v]) => `${k} (${v})`)
+          .join('; ')}`,
+      )
+        .env('CLOISTER_TEE')
+        .default('auto'),
+    )
+    .addOption(
+      new Option('--tsm-root <dir>', 'the configfs-tsm mount point (default /sys/kernel/config/tsm)').env(
+        'CLOISTER_TSM_ROOT',
+      ),
+    )
+    .addOption(
+      new Option('--dev-attestation <dir>', "the library OS's attestation folder (default /dev/attestation)").env(
+        'CLOISTER_DEV_ATTESTATION',
+      ),
+    )
+    .option('--privlevel <n>', 'SEV-SNP: the VMPL to request its reports at')
+    .option('--pccs <url>', "where genuine SGX/TDX quotes' collateral comes from: a PCCS, or Intel's PCS (the default)")
+    .option('--kds <url>', "AMD's KDS (default), for SEV-SNP reports that come without the host's certificates")
+    .option('--collateral-cache <dir>', 'where fetched collateral is kept (default ~/.cloister/collateral)')
     .option(
       '--dns-name <name>',
       "extra DNS name or IP in the coordinator's TLS certificate (repeatable)",

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CloisterError } from '../lib/errors.js';
 import { JsonReader } from '../lib/json.js';
 import { parsePolicy } from '../attest/index.js';
@@ -7,13 +7,14 @@ import { pemCertificates } from '../attest/lib/x509.js';
 import { pemCert } from '../pki/index.js';
 import type { FileRecord } from '../protocol/index.js';
 import { activate } from '../run/activate.js';
-import { simEvidence } from '../run/evidence.js';
+import { simEvidence } from '../evidence/sim.js';
+import { selectProvider, TEE_CHOICES, type TeeChoice } from '../evidence/select.js';
 import { launch } from '../run/launch.js';
 import { instanceIdFromFile, marbleEnvironment } from '../run/marble-env.js';
 import { measure, resolveProgram } from '../run/measure.js';
 import type { SimPlatform } from '../attest/sim/index.js';
 import { attestCoordinator } from './attest-coordinator.js';
-import { defaultSimDir, loadPlatform } from './sim.js';
+import { defaultSimDir, loadPlatform, simulatedArk } from './sim.js';
 import { call, parseAddress, type Endpoint } from './net.js';
 import { parseCount, readJson, reportError } from './io.js';
 
@@ -30,6 +31,10 @@ interface Options {
   insecureTrustFirstUse?: boolean;
   dnsName: string[];
   simSvn?: string;
+  tee: string;
+  tsmRoot?: string;
+  devAttestation?: string;
+  privlevel?: string;
 }
 
 /** How this run came to trust the coordinator, for its log line and the program's environment. */
@@ -53,7 +58,15 @@ function rootPem(text: string, from: string): string {
  * (`--coordinator-policy FILE`, `$CLOISTER_COORDINATOR_POLICY`), or, on the simulated platform
  * only and labelled as insecure, by accepting whatever simulation coordinator answers first.
  */
-async function coordinatorRoot(o: Options, to: Endpoint, platform: SimPlatform): Promise<{ ca: string; trust: Trust }> {
+async function coordinatorRoot(
+  o: Options,
+  to: Endpoint,
+  platform: () => SimPlatform,
+): Promise<{ ca: string; trust: Trust }> {
+  const simulation = () => ({
+    simulationRoot: platform().root.cert.der,
+    simulationArk: simulatedArk(o.simDir ?? defaultSimDir()),
+  });
   const pinned = process.env['CLOISTER_COORDINATOR_ROOT'];
   if (o.root !== undefined) return { ca: rootPem(readFileSync(o.root, 'utf8'), o.root), trust: 'pinned-root' };
   if (pinned) return { ca: rootPem(pinned, '$CLOISTER_COORDINATOR_ROOT'), trust: 'pinned-root' };
@@ -66,8 +79,10 @@ async function coordinatorRoot(o: Options, to: Endpoint, platform: SimPlatform):
         : undefined;
   if (policy || o.insecureTrustFirstUse) {
     const expectation = policy
-      ? { policy, simulationRoot: policy.allowSimulation ? platform.root.cert.der : undefined }
-      : { policy: { allowSimulation: true }, simulationRoot: platform.root.cert.der };
+      ? policy.allowSimulation
+        ? { policy, ...simulation() }
+        : { policy }
+      : { policy: { allowSimulation: true }, ...simulation() };
     // Simulated evidence proves no code identity: without a policy this accepts any simulation coordinator.
     const { root } = await attestCoordinator(to, expectation, Date.now() / 1000, '/mesh/v1/quote');
     return { ca: pemCert(root), trust: policy ? 'attested' : 'insecure-trust-first-use' };
@@ -96,6 +111,27 @@ export function registerRun(program: Command): void {
       '--instance-id <id>',
       'a stable id of this instance (default: $CLOISTER_INSTANCE_ID, the UUID in $EDG_MARBLE_UUID_FILE, created there if missing, or a random UUID)',
     )
+    .addOption(
+      new Option(
+        '--tee <kind>',
+        `where this program's evidence comes from: ${Object.entries(TEE_CHOICES)
+          .map(([k, v]) => `${k} (${v})`)
+          .join('; ')}`,
+      )
+        .env('CLOISTER_TEE')
+        .default('auto'),
+    )
+    .addOption(
+      new Option('--tsm-root <dir>', 'the configfs-tsm mount point (default /sys/kernel/config/tsm)').env(
+        'CLOISTER_TSM_ROOT',
+      ),
+    )
+    .addOption(
+      new Option('--dev-attestation <dir>', "the library OS's attestation folder (default /dev/attestation)").env(
+        'CLOISTER_DEV_ATTESTATION',
+      ),
+    )
+    .option('--privlevel <n>', 'SEV-SNP: the VMPL to request the report at (configfs-tsm privlevel)')
     .option('--sim-dir <dir>', "the simulated platform that signs this program's evidence")
     .option('--sim-svn <n>', 'the security version (ISVSVN) of the simulated enclave, as its signer would set it', '0')
     .option(
@@ -134,8 +170,24 @@ export function registerRun(program: Command): void {
           );
         const programPath = resolveProgram(prog);
         const to = parseAddress(o.coordinator ?? marble.coordinator ?? 'localhost:2001', '--coordinator');
-        const platform = loadPlatform(o.simDir ?? defaultSimDir());
-        const { ca, trust } = await coordinatorRoot(o, to, platform);
+        if (!Object.hasOwn(TEE_CHOICES, o.tee))
+          throw new CloisterError('USAGE', `--tee: one of ${Object.keys(TEE_CHOICES).join(', ')}`);
+        // The simulated platform is read only when something needs it (simulated evidence, a simulation coordinator).
+        let platform: SimPlatform | undefined;
+        const simPlatform = () => (platform ??= loadPlatform(o.simDir ?? defaultSimDir()));
+        const { provider: evidence, found } = await selectProvider({
+          tee: o.tee as TeeChoice,
+          tsmRoot: o.tsmRoot,
+          devAttestation: o.devAttestation,
+          privlevel: o.privlevel === undefined ? undefined : parseCount(o.privlevel, '--privlevel', 0),
+          simulated: () =>
+            simEvidence(simPlatform(), {
+              mrEnclave: measure(programPath, o.measure),
+              isvSvn: parseCount(o.simSvn ?? '0', '--sim-svn', 0),
+            }),
+        });
+        process.stderr.write(`cloister: evidence from ${evidence.source} (--tee ${o.tee}: ${found.join('; ')})\n`);
+        const { ca, trust } = await coordinatorRoot(o, to, simPlatform);
         if (trust === 'insecure-trust-first-use')
           process.stderr.write(
             'cloister: INSECURE (--insecure-trust-first-use): the coordinator was accepted without a pinned root or expected identity; anyone who can run a simulation coordinator could have answered\n',
@@ -144,10 +196,6 @@ export function registerRun(program: Command): void {
           post: async (path: string, body: unknown) =>
             (await call(to, 'POST', path, { ca, body: JSON.stringify(body) })).json(),
         };
-        const evidence = simEvidence(platform, {
-          mrEnclave: measure(programPath, o.measure),
-          isvSvn: parseCount(o.simSvn ?? '0', '--sim-svn', 0),
-        });
         const activated = await activate(mesh, evidence, {
           service,
           instanceId:

@@ -120,6 +120,11 @@ export const ERROR_CODES = {
   IDENTITY_REQUIRED: 'no expected identity was given for a party whose evidence is otherwise genuine',
   COORDINATOR_ERROR: 'the coordinator refused a request',
   NO_TEE: 'no TEE is available to produce evidence',
+  // Evidence providers (src/evidence): the TEE interfaces of the machine cloister runs on.
+  EVIDENCE_UNAVAILABLE: 'a TEE interface is missing or unreadable (the error names the path)',
+  EVIDENCE_CONCURRENT: 'another writer used the configfs-tsm report entry at the same time (its generation moved)',
+  EVIDENCE_INVALID: 'a TEE interface returned something that is not evidence of the expected kind or size',
+  SNP_CERT_TABLE_INVALID: 'the SEV-SNP certificate table (configfs-tsm auxblob) is malformed',
   // The MAA-compatible attestation service (docs/attestation-service.md).
   API_VERSION_UNSUPPORTED:
     'the api-version of an attestation request is not one the service serves (2020-10-01, 2022-08-01)',

@@ -16,11 +16,11 @@ export const REFERENCE_VALUES = {
   // SGX report body: ISVPRODID and ISVSVN are 16-bit.
   ProductID: { tees: ['sgx', 'sim'], form: 'u16', bytes: 2, claim: 'isvProdId', compare: 'equal' },
   SecurityVersion: { tees: ['sgx', 'sim'], form: 'u16', bytes: 2, claim: 'isvSvn', compare: 'minimum' },
-  MRTD: { tees: ['tdx'], form: 'hex', bytes: 48, claim: 'mrtd', compare: 'equal' },
+  MRTD: { tees: ['tdx', 'sim'], form: 'hex', bytes: 48, claim: 'mrtd', compare: 'equal' },
   // RTMRs[i] is compared with claim rtmr<i>; a TD has four.
-  RTMRs: { tees: ['tdx'], form: 'hex-list', bytes: 48, claim: 'rtmr', compare: 'equal' },
-  Measurement: { tees: ['snp'], form: 'hex', bytes: 48, claim: 'measurement', compare: 'equal' },
-  HostData: { tees: ['snp'], form: 'hex', bytes: 32, claim: 'hostData', compare: 'equal' },
+  RTMRs: { tees: ['tdx', 'sim'], form: 'hex-list', bytes: 48, claim: 'rtmr', compare: 'equal' },
+  Measurement: { tees: ['snp', 'sim'], form: 'hex', bytes: 48, claim: 'measurement', compare: 'equal' },
+  HostData: { tees: ['snp', 'sim'], form: 'hex', bytes: 32, claim: 'hostData', compare: 'equal' },
 } as const satisfies Record<
   string,
   {
@@ -49,7 +49,11 @@ export const MAX_RTMRS = 4;
  */
 export const PACKAGE_TEES = {
   sgx: { identity: [['UniqueID'], ['SignerID', 'ProductID', 'SecurityVersion']], simulation: false },
-  sim: { identity: [['UniqueID'], ['SignerID', 'ProductID', 'SecurityVersion']], simulation: true },
+  // The simulated platform emulates every TEE (cloister sim emulate): a package pins whichever the program runs on.
+  sim: {
+    identity: [['UniqueID'], ['SignerID', 'ProductID', 'SecurityVersion'], ['MRTD'], ['Measurement']],
+    simulation: true,
+  },
   tdx: { identity: [['MRTD']], simulation: false },
   snp: { identity: [['Measurement']], simulation: false },
 } as const satisfies Record<TeeKind, { identity: readonly (readonly ReferenceName[])[]; simulation: boolean }>;

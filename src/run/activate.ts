@@ -11,7 +11,7 @@ import {
   openPayload,
   type VolumeGrant,
 } from '../protocol/index.js';
-import type { EvidenceSource } from './evidence.js';
+import type { EvidenceProvider } from '../evidence/provider.js';
 
 /**
  * The workload side of activation: a fresh key pair, a coordinator nonce, evidence whose report
@@ -53,7 +53,7 @@ export interface ActivateOptions {
  * const a = await activate(mesh, simEvidence(platform, { mrEnclave }), { service: 'backend' });
  * ```
  */
-export async function activate(mesh: Mesh, evidence: EvidenceSource, options: ActivateOptions): Promise<Activated> {
+export async function activate(mesh: Mesh, evidence: EvidenceProvider, options: ActivateOptions): Promise<Activated> {
   const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const publicKey = new Uint8Array(keys.publicKey.export({ format: 'der', type: 'spki' }));
   const pkcs8 = new Uint8Array(keys.privateKey.export({ format: 'der', type: 'pkcs8' }));

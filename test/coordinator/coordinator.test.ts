@@ -5,7 +5,7 @@ import { DcapVerifier, customRoot } from '../../src/attest/index.js';
 import { createSimPlatform } from '../../src/attest/sim/index.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
 import { bindingReportData } from '../../src/protocol/index.js';
-import { simEvidence } from '../../src/run/evidence.js';
+import { simEvidence } from '../../src/evidence/sim.js';
 import { fileStore, sealingKey } from '../../src/store/index.js';
 import { CloisterError } from '../../src/lib/errors.js';
 import { tempDir } from '../e2e/harness.js';

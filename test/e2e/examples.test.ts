@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { hex } from '../../src/lib/bytes.js';
 import { importSimState } from '../../src/attest/sim/index.js';
 import { activate } from '../../src/run/activate.js';
-import { simEvidence } from '../../src/run/evidence.js';
+import { simEvidence } from '../../src/evidence/sim.js';
 import { measure } from '../../src/run/measure.js';
 import { call, parseAddress } from '../../src/cli/net.js';
 import { BIN, cloister, freePort, startCoordinator, tempDir, type RunningCoordinator, pinRoot } from './harness.js';

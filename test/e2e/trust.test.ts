@@ -10,7 +10,7 @@ import { CloisterError } from '../../src/lib/errors.js';
 import { bindingReportData, encodeActivationRequest } from '../../src/protocol/index.js';
 import { call, parseAddress } from '../../src/cli/net.js';
 import { activate, type Activated } from '../../src/run/activate.js';
-import { simEvidence } from '../../src/run/evidence.js';
+import { simEvidence } from '../../src/evidence/sim.js';
 import { measure, resolveProgram } from '../../src/run/measure.js';
 import { createCa } from '../../src/pki/index.js';
 import { servingIdentity } from '../../src/server/listen.js';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hex } from '../../src/lib/bytes.js';
-import { SIM_MRSIGNER } from '../../src/run/evidence.js';
+import { SIM_MRSIGNER } from '../../src/evidence/sim.js';
 import { resolveProgram } from '../../src/run/measure.js';
 import {
   cloister,

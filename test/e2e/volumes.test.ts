@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { hex } from '../../src/lib/bytes.js';
 import { importSimState } from '../../src/attest/sim/index.js';
 import { activate } from '../../src/run/activate.js';
-import { simEvidence } from '../../src/run/evidence.js';
+import { simEvidence } from '../../src/evidence/sim.js';
 import { measure, resolveProgram } from '../../src/run/measure.js';
 import { sealChanges, unlockVolumes } from '../../src/run/volumes.js';
 import { call, parseAddress } from '../../src/cli/net.js';

@@ -289,3 +289,35 @@ test('pods pin the coordinator: its root when the webhook has one, else the poli
     undefined,
   );
 });
+
+test('a Confidential Containers pod gets its TEE from the runtime class: configfs-tsm, no EPC, no AESM', () => {
+  const coco = { ...config, quoteHelper: true };
+  const of = (runtimeClassName: string, extra: Partial<InjectionConfig> = {}) => {
+    const p = pod();
+    const withClass = { ...p, spec: { ...p.spec, runtimeClassName } };
+    const out = apply(withClass, mutatePod(withClass, { ...coco, ...extra }).patch) as {
+      spec: {
+        containers: { env: { name: string; value?: string }[]; resources?: unknown; volumeMounts?: unknown[] }[];
+      };
+    };
+    const [c] = out.spec.containers;
+    const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
+    return { env, resources: c?.resources, mounts: c?.volumeMounts ?? [] };
+  };
+  for (const [cls, tee] of [
+    ['kata-qemu-tdx', 'tdx'],
+    ['kata-qemu-snp', 'snp'],
+    ['kata-cc-isolation', 'snp'],
+  ] as const) {
+    const r = of(cls);
+    assert.equal(r.env['CLOISTER_TEE'], tee, cls);
+    assert.equal(r.env['SGX_AESM_ADDR'], undefined, cls);
+    assert.equal(r.resources, undefined, cls);
+  }
+  assert.equal(of('my-tdx-class', { runtimeClasses: { 'my-tdx-class': 'tdx' } }).env['CLOISTER_TEE'], 'tdx');
+  // Any other runtime class is an SGX pod as before: EPC and the AESM socket, and no TEE forced.
+  const sgx = of('runc');
+  assert.equal(sgx.env['CLOISTER_TEE'], undefined);
+  assert.equal(sgx.env['SGX_AESM_ADDR'], '1');
+  assert.ok(sgx.resources);
+});

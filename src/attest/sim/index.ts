@@ -17,3 +17,12 @@ export { simQuote } from './quote.js';
 export type { SimQuoteOptions, SimSgxQuoteOptions, SimTdxQuoteOptions } from './quote.js';
 export { simCollateral } from './collateral.js';
 export type { SimCollateral, SimCollateralOptions } from './collateral.js';
+export {
+  SIM_SNP,
+  createSimSnpPlatform,
+  exportSimSnpState,
+  importSimSnpState,
+  simSnpReport,
+  simSnpCertTable,
+} from './snp.js';
+export type { SimSnpPlatform, SimSnpState, SimSnpReportOptions } from './snp.js';

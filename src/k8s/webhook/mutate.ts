@@ -45,6 +45,17 @@ export const launcherArgv = (dir = LAUNCHER_DIR): string[] => [
 ];
 
 export const AESM_DIR = '/var/run/aesmd';
+
+/**
+ * Confidential Containers runtime classes (Kata Containers in a TDX or SEV-SNP VM; AKS names its
+ * SEV-SNP class kata-cc-isolation) and the TEE of their VMs: a pod of one gets its evidence from
+ * the guest kernel's configfs-tsm (`cloister run --tee tdx|snp`), so it needs no SGX EPC and no AESM.
+ */
+export const CONFIDENTIAL_RUNTIME_CLASSES: Readonly<Record<string, 'tdx' | 'snp'>> = {
+  'kata-qemu-tdx': 'tdx',
+  'kata-qemu-snp': 'snp',
+  'kata-cc-isolation': 'snp',
+};
 export const SIM_DIR = '/var/run/cloister/sim';
 
 /** How injected pods authenticate the coordinator: its root (PEM), or the policy its evidence must meet (JSON). */
@@ -65,6 +76,8 @@ export interface InjectionConfig {
   imagePullPolicy?: string;
   /** Simulation only: the node folder holding the simulated platform, shared with the coordinator. */
   simHostPath?: string;
+  /** More confidential runtime classes (beside {@link CONFIDENTIAL_RUNTIME_CLASSES}) and their TEE. */
+  runtimeClasses?: Readonly<Record<string, 'tdx' | 'snp'>>;
 }
 
 export interface Mutation {
@@ -106,10 +119,15 @@ export function mutatePod(pod: unknown, config: InjectionConfig, namespace?: str
   const spec = pod['spec'];
   const name = str(pod['metadata'] as Obj, 'name') ?? str(pod['metadata'] as Obj, 'generateName') ?? 'pod';
   const disabled = (keys: readonly string[]) => keys.some((k) => meta(pod, k) === 'disabled');
+  const runtimeClass = str(spec, 'runtimeClassName');
+  const classes = { ...CONFIDENTIAL_RUNTIME_CLASSES, ...config.runtimeClasses };
+  const vmTee = runtimeClass !== undefined && Object.hasOwn(classes, runtimeClass) ? classes[runtimeClass] : undefined;
   const helperSetting = meta(pod, QUOTE_HELPER_KEY);
-  const quoteHelper = helperSetting === undefined ? config.quoteHelper : helperSetting === 'true';
+  const quoteHelper =
+    vmTee === undefined && (helperSetting === undefined ? config.quoteHelper : helperSetting === 'true');
   const wrap = config.launcherImage !== undefined && !disabled(OPT_OUT.launcher);
-  const resources = disabled(OPT_OUT.resources) ? {} : SGX_RESOURCES[config.resources](config.epcMiB);
+  const resources =
+    disabled(OPT_OUT.resources) || vmTee !== undefined ? {} : SGX_RESOURCES[config.resources](config.epcMiB);
 
   // The names a Kubernetes Service of the same name gives the pod, for its certificate (as MarbleRun's injector does).
   const ns = namespace ?? str(pod['metadata'] as Obj, 'namespace') ?? 'default';
@@ -123,7 +141,9 @@ export function mutatePod(pod: unknown, config: InjectionConfig, namespace?: str
     { name: 'CLOISTER_DNS_NAMES', value: dnsNames.join(',') },
     // The pod's UID: one instance per pod, stable across container restarts.
     { name: 'CLOISTER_INSTANCE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+    // Gramine's and Occlum's DCAP quote library reach the AESM quote helper through its socket.
     ...(quoteHelper ? [{ name: 'SGX_AESM_ADDR', value: '1' }] : []),
+    ...(vmTee !== undefined ? [{ name: 'CLOISTER_TEE', value: vmTee }] : []),
     ...(config.simHostPath !== undefined ? [{ name: 'CLOISTER_SIM_DIR', value: SIM_DIR }] : []),
   ];
   const mounts: Obj[] = [
